@@ -1,0 +1,25 @@
+"""The HTTP API: validates, writes rows, enqueues jobs, answers status. Never runs a model
+itself — in embedded mode the in-process worker does, through the same tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+from flask import Flask
+
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
+    from api import auth, batches, errors, files, health, openapi, synthesize, voices
+    from api.context import ApiContext
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["narrator"] = ApiContext.build(settings, celery)
+    errors.init_app(app)
+    auth.init_app(app)
+    for bp in (health.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
+        app.register_blueprint(bp)
+    return app

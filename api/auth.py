@@ -1,0 +1,53 @@
+"""Bearer API keys → the caller's tenant. Every route but the probes and docs needs one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, g, request
+from sqlalchemy import select
+
+from api.context import ctx
+from shared.errors import Forbidden, Unauthorized
+from shared.models import ApiKey
+from shared.security import allows, matches, parse_prefix
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _reset() -> None:
+        g.tenant_id = None
+        g.scope = None
+
+
+def authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    secret = header.removeprefix("Bearer ").strip()
+    prefix = parse_prefix(secret)
+    if prefix is None:
+        raise Unauthorized("the API key is malformed")
+    with ctx().sessions() as s:
+        key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None or key.revoked_at is not None or not matches(secret, key.key_hash):
+            raise Unauthorized("the API key is unknown or revoked")
+        g.tenant_id, g.scope, g.key_prefix = key.tenant_id, key.scope, key.prefix
+
+
+def require(scope: str) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            authenticate()
+            if not allows(g.scope, scope):
+                raise Forbidden(f"this API key has scope {g.scope!r}; the request needs {scope!r}")
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

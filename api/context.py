@@ -1,0 +1,47 @@
+"""What request handlers share: settings, sessions, storage and the Celery app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from flask import current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import make_engine, make_sessionmaker
+from shared.settings import Settings
+from shared.storage import Storage, open_storage
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    storage: Storage
+    celery: Celery
+
+    @classmethod
+    def build(cls, settings: Settings, celery: Celery | None = None) -> "ApiContext":
+        if celery is None:
+            from worker.celery_app import make_celery
+
+            celery = make_celery(settings)
+        return cls(
+            settings=settings,
+            sessions=make_sessionmaker(make_engine(settings.database_url)),
+            storage=open_storage(settings),
+            celery=celery,
+        )
+
+    def enqueue(self, task_name: str, *args: str) -> None:
+        """Send a task to its queue; in embedded mode run it here, in-process."""
+        if self.celery.conf.task_always_eager:
+            import worker.tasks  # noqa: F401  (registers the tasks with this app)
+
+            self.celery.tasks[task_name].apply(args=args)
+        else:
+            self.celery.send_task(task_name, args=args)
+
+
+def ctx() -> ApiContext:
+    return current_app.extensions["narrator"]  # type: ignore[no-any-return]

@@ -1,0 +1,34 @@
+"""Downloads for the local-folder backend: the signed URLs it hands out point here.
+
+With S3 the presigned URL goes to the object store directly and this route is unused.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from api.context import ctx
+from shared.errors import Forbidden, NotFound
+from shared.storage import LocalStorage, ObjectNotFound
+
+bp = Blueprint("files", __name__, url_prefix="/v1/files")
+
+
+@bp.get("/<path:key>")
+def download(key: str) -> ResponseReturnValue:
+    storage = ctx().storage
+    if not isinstance(storage, LocalStorage):
+        raise NotFound("direct downloads are only served for the local storage backend")
+    try:
+        expires = int(request.args.get("expires", ""))
+    except ValueError as exc:
+        raise Forbidden("the download link is malformed") from exc
+    if not storage.verify(key, expires, request.args.get("signature", "")):
+        raise Forbidden("the download link is invalid or has expired")
+    try:
+        data = storage.get(key)
+    except (ObjectNotFound, ValueError) as exc:
+        raise NotFound("no such file") from exc
+    mimetype = "audio/wav" if key.endswith(".wav") else "application/octet-stream"
+    return Response(data, mimetype=mimetype)

@@ -1,0 +1,44 @@
+"""Probes: /healthz says the process is alive; /readyz that its dependencies answer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from api.context import ctx
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    c = ctx()
+    checks: dict[str, str] = {}
+    try:
+        with c.sessions() as s:
+            s.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # a probe reports, it does not raise
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        c.storage.ping()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"error: {type(exc).__name__}"
+    if c.celery.conf.task_always_eager:
+        checks["broker"] = "ok (embedded, in-process)"
+    else:
+        try:
+            with c.celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+    ready = all(v.startswith("ok") for v in checks.values())
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

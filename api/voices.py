@@ -1,0 +1,83 @@
+"""Voices: upload a reference, an enrollment job builds the voice, poll its status."""
+
+from __future__ import annotations
+
+
+from flask import Blueprint, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from api import validation
+from api.auth import require
+from api.context import ctx
+from shared import jobs
+from shared.errors import InvalidInput, NotFound
+from shared.models import ReferenceAudio, Voice, VoiceVersion
+from shared.services import register_voice
+
+bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
+
+
+def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": voice.id, "name": voice.name, "language": voice.language, "status": voice.status,
+        "error": voice.error, "created_at": voice.created_at.isoformat(),
+    }
+    if version is not None:
+        out["version"] = {
+            "id": version.id, "version": version.version, "engine": version.engine,
+            "engine_version": version.engine_version, "method": version.method,
+            "lexicon_version": version.lexicon_version, "adapter_version": version.adapter_version,
+            "similarity": version.metrics.get("similarity"),
+        }
+    return out
+
+
+def tenant_voice(session, voice_id: str) -> Voice:  # type: ignore[no-untyped-def]
+    voice = session.get(Voice, voice_id)
+    if voice is None or voice.tenant_id != g.tenant_id:
+        raise NotFound(f"no voice {voice_id!r}")
+    return voice
+
+
+@bp.post("")
+@require("write")
+def create_voice() -> ResponseReturnValue:
+    form = request.form
+    name = validation.string(form.get("name"), "name", max_len=200)
+    lang = validation.language(form.get("language"))
+    upload = request.files.get("reference")
+    if upload is None:
+        raise InvalidInput("'reference' (an audio file, multipart/form-data) is required", field="reference")
+    data = upload.read()
+    validation.audio_upload(data)
+    c = ctx()
+    with c.sessions.begin() as s:
+        voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, upload.mimetype,
+                                  f"key:{g.key_prefix}")
+    c.enqueue(jobs.ENROLL, voice_id)
+    with c.sessions() as s:
+        voice = tenant_voice(s, voice_id)
+        body = voice_json(voice, s.get(VoiceVersion, voice.current_version_id) if voice.current_version_id else None)
+    return jsonify(body), 202, {"Location": url_for("voices.get_voice", voice_id=voice_id)}
+
+
+@bp.get("/<voice_id>")
+@require("read")
+def get_voice(voice_id: str) -> ResponseReturnValue:
+    with ctx().sessions() as s:
+        voice = tenant_voice(s, voice_id)
+        version = s.get(VoiceVersion, voice.current_version_id) if voice.current_version_id else None
+        body = voice_json(voice, version)
+        ref = s.scalars(select(ReferenceAudio).where(ReferenceAudio.voice_id == voice_id)).first()
+        if ref is not None:
+            body["reference_qa"] = ref.qa_report
+    return jsonify(body)
+
+
+@bp.get("")
+@require("read")
+def list_voices() -> ResponseReturnValue:
+    with ctx().sessions() as s:
+        voices = s.scalars(select(Voice).where(Voice.tenant_id == g.tenant_id).order_by(Voice.created_at)).all()
+        return jsonify(voices=[voice_json(v, None) for v in voices])

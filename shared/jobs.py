@@ -1,0 +1,17 @@
+"""Task names and queues: the contract between the API (which enqueues) and the worker."""
+
+from __future__ import annotations
+
+ENROLL = "narrator.enroll_voice"
+PLAN_BATCH = "narrator.plan_batch"
+SYNTHESIZE_ITEM = "narrator.synthesize_item"
+FINETUNE = "narrator.finetune"
+
+QUEUES = ("enroll", "synth", "finetune")
+
+ROUTES = {
+    ENROLL: {"queue": "enroll"},
+    PLAN_BATCH: {"queue": "synth"},
+    SYNTHESIZE_ITEM: {"queue": "synth"},
+    FINETUNE: {"queue": "finetune"},
+}

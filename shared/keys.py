@@ -1,0 +1,31 @@
+"""The storage key layout: every object lives under its tenant's prefix."""
+
+from __future__ import annotations
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"tenants/{tenant_id}/"
+
+
+def voice_prefix(tenant_id: str, voice_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}voices/{voice_id}/"
+
+
+def reference_key(tenant_id: str, voice_id: str, reference_id: str, suffix: str = "bin") -> str:
+    return f"{voice_prefix(tenant_id, voice_id)}references/{reference_id}.{suffix}"
+
+
+def voice_state_key(tenant_id: str, voice_id: str, version: int) -> str:
+    return f"{voice_prefix(tenant_id, voice_id)}versions/{version}.npz"
+
+
+def batch_prefix(tenant_id: str, batch_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}batches/{batch_id}/"
+
+
+def item_key(tenant_id: str, batch_id: str, seq: int) -> str:
+    return f"{batch_prefix(tenant_id, batch_id)}items/{seq}.wav"
+
+
+def manifest_key(tenant_id: str, batch_id: str) -> str:
+    return f"{batch_prefix(tenant_id, batch_id)}manifest.jsonl"

@@ -1,0 +1,40 @@
+"""The Celery app: Redis broker, one queue per kind of work, the database as the record.
+
+In embedded mode (no broker configured) tasks run eagerly in the calling process:
+the same task functions, no separate worker.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.jobs import QUEUES, ROUTES
+from shared.settings import Settings
+from worker.context import WorkerContext
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("narrator", broker=settings.broker_url or "memory://", include=["worker.tasks"])
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="synth",
+        task_routes=ROUTES,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_always_eager=settings.embedded,
+        task_eager_propagates=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    app.narrator = WorkerContext(settings)  # type: ignore[attr-defined]
+    return app
+
+
+def celery_from_env() -> Celery:
+    return make_celery(Settings.from_env())

@@ -1,0 +1,391 @@
+"""The ``narrator`` command: one subcommand per job, each doing one thing.
+
+``render`` and ``say`` run on the embedded default (SQLite, a local folder, tasks in
+process) through exactly the code a distributed worker runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from shared.settings import Settings
+
+log = logging.getLogger("narrator")
+
+
+def _settings(args: argparse.Namespace, embedded: bool = False) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir).expanduser().resolve()
+    settings = Settings.from_env(**overrides)
+    if embedded and not settings.embedded:
+        settings = settings.with_(broker_url="")
+    return settings
+
+
+# --- embedded jobs ------------------------------------------------------------------------
+
+
+class Embedded:
+    """An embedded narrator: migrated database, local tenant, in-process Celery."""
+
+    TENANT = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        from shared.migrate import upgrade
+        from shared.tenants import create_tenant, find_tenant
+        from shared.errors import NotFound
+        from worker.celery_app import make_celery
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url)
+        self.celery = make_celery(settings)
+        self.ctx = self.celery.narrator  # type: ignore[attr-defined]
+        with self.ctx.sessions.begin() as s:
+            try:
+                self.tenant_id = find_tenant(s, self.TENANT).id
+            except NotFound:
+                self.tenant_id = create_tenant(s, self.TENANT, actor="cli").id
+
+    def run(self, task: str, *args: str) -> None:
+        import worker.tasks  # noqa: F401  (registers tasks)
+
+        self.celery.tasks[task].apply(args=args, throw=True)
+
+    def voice_for(self, reference: Path, language: str) -> str:
+        """Enroll a reference once; the same file (by SHA-256) reuses the ready voice."""
+        from sqlalchemy import select
+
+        from shared import jobs
+        from shared.models import ReferenceAudio, Voice, VoiceStatus
+        from shared.services import register_voice
+
+        data = reference.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        with self.ctx.sessions() as s:
+            existing = s.scalar(
+                select(Voice.id).join(ReferenceAudio, ReferenceAudio.voice_id == Voice.id)
+                .where(ReferenceAudio.sha256 == digest, Voice.language == language,
+                       Voice.status == VoiceStatus.ready.value, Voice.tenant_id == self.tenant_id)
+            )
+        if existing:
+            return existing
+        with self.ctx.sessions.begin() as s:
+            voice_id = register_voice(s, self.ctx.storage, self.tenant_id, reference.stem, language, data,
+                                      "audio/wav", actor="cli")
+        self.run(jobs.ENROLL, voice_id)
+        with self.ctx.sessions() as s:
+            voice = s.get(Voice, voice_id)
+            assert voice is not None
+            if voice.status != VoiceStatus.ready.value:
+                raise SystemExit(f"narrator: enrollment failed: {voice.error}")
+        return voice_id
+
+
+def _read_catalog(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "text" not in reader.fieldnames:
+            raise SystemExit(f"narrator: {path} needs a header row with a 'text' column (and optionally 'id')")
+        rows = [r for r in reader if (r.get("text") or "").strip()]
+    if not rows:
+        raise SystemExit(f"narrator: {path} has no rows with text")
+    return rows
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from shared import jobs
+    from shared.models import Batch, Item
+    from shared.queries import item_counts
+    from shared.services import create_batch
+    from sqlalchemy import select
+
+    rows = _read_catalog(Path(args.catalog))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    emb = Embedded(_settings(args, embedded=True))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("enrolling voice", total=None)
+        voice_id = emb.voice_for(Path(args.reference), args.language)
+        items = [{"text": r["text"].strip(), "voice_id": voice_id, "external_id": r.get("id") or None} for r in rows]
+        with emb.ctx.sessions.begin() as s:
+            batch_id = create_batch(s, emb.tenant_id, items, Path(args.catalog).name, {"speed": args.speed}, "cli")
+        bar.update(task, description="rendering", total=len(items), completed=0)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                emb.run(jobs.PLAN_BATCH, batch_id)
+            except BaseException as exc:  # surfaced in the main thread below
+                errors.append(exc)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            with emb.ctx.sessions() as s:
+                counts = item_counts(s, batch_id)
+            bar.update(task, completed=sum(counts[k] for k in ("succeeded", "needs_review", "failed", "cancelled")))
+        if errors:
+            raise errors[0]
+        bar.update(task, completed=len(items))
+    with emb.ctx.sessions() as s:
+        batch = s.get(Batch, batch_id)
+        assert batch is not None
+        db_items = s.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.seq)).all()
+    failed = 0
+    with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
+        for it in db_items:
+            name = f"{it.external_id or f'{it.seq:04d}'}.wav"
+            entry = {"id": it.external_id, "seq": it.seq, "text": it.text, "status": it.status, "error": it.error,
+                     "file": None, "duration_s": it.duration_s, "checksum": it.checksum,
+                     "voice_version_id": it.voice_version_id}
+            if it.storage_key:
+                (out / name).write_bytes(emb.ctx.storage.get(it.storage_key))
+                entry["file"] = name
+            else:
+                failed += 1
+            manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    print(f"batch {batch_id}: {batch.status}; {len(db_items) - failed} of {len(db_items)} items written to {out}/")
+    return 0 if failed == 0 else 1
+
+
+def _load_models(settings: Settings):  # type: ignore[no-untyped-def]
+    from worker.models import ModelCache
+
+    return ModelCache(settings)
+
+
+def _enroll_file(models, reference: Path, language: str):  # type: ignore[no-untyped-def]
+    """Clean and enroll a reference in memory, caching the state by the file's hash."""
+    from worker.tts.reference import ReferenceRejected, clean_reference
+    from worker.tts.voice import VoiceState
+
+    data = reference.read_bytes()
+    cache = models.cache_dir / "enrolled" / f"{hashlib.sha256(data).hexdigest()[:32]}-{language}.npz"
+    if cache.is_file():
+        return VoiceState.from_bytes(cache.read_bytes())
+    try:
+        cleaned = clean_reference(data, speaker_encoder=models.encoder)
+    except ReferenceRejected as exc:
+        raise SystemExit(f"narrator: reference rejected: {exc}") from exc
+    state = models.cloner.enroll(cleaned.audio, 24000, language)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(state.to_bytes())
+    return state
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from worker.tts.audio import to_wav_bytes
+    from worker.tts.pipeline import SynthesisConfig
+    from worker.tts.voice import VoiceState
+
+    if bool(args.reference) == bool(args.voice):
+        raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz")
+    models = _load_models(_settings(args))
+    if args.voice:
+        state = VoiceState.from_bytes(Path(args.voice).read_bytes())
+    else:
+        state = _enroll_file(models, Path(args.reference), args.language)
+    rendered = models.synthesizer.render(args.text, state, SynthesisConfig(speed=args.speed))
+    Path(args.output).write_bytes(to_wav_bytes(rendered.audio, rendered.sample_rate))
+    print(f"wrote {args.output} ({rendered.duration_s:.2f} s)")
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    models = _load_models(_settings(args))
+    state = _enroll_file(models, Path(args.reference), args.language)
+    Path(args.output).write_bytes(state.to_bytes())
+    print(json.dumps({"output": args.output, **state.metrics}, ensure_ascii=False))
+    return 0
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    from worker.tts.reference import analyze_reference
+
+    models = _load_models(_settings(args))
+    result = analyze_reference(Path(args.reference).read_bytes(), speaker_encoder=models.encoder)
+    print(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2))
+    return 0 if result.report.decision != "reject" else 1
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    from worker.tts.frontend_cli import text_command
+
+    return text_command(args.text, as_json=args.json)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from api import create_app
+
+    app = create_app(_settings(args))
+    from werkzeug.serving import run_simple
+
+    run_simple(args.host, args.port, app, threaded=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.celery_app import make_celery
+
+    settings = _settings(args)
+    if settings.embedded:
+        raise SystemExit("narrator worker: set NARRATOR_BROKER_URL (e.g. redis://localhost:6379/0)")
+    app = make_celery(settings)
+    argv = ["worker", "--loglevel", settings.log_level, "--queues", args.queues,
+            "--concurrency", str(args.concurrency), "--pool", args.pool, "--without-gossip", "--without-mingle"]
+    if args.hostname:
+        argv += ["--hostname", args.hostname]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    from worker.celery_app import make_celery
+
+    make_celery(_settings(args)).start(["beat", "--loglevel", "INFO"])
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    print(f"database at head: {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from worker.tts import assets
+
+    settings = _settings(args)
+    print(f"kokoro model: {assets.kokoro_model_path()}")
+    print(f"voice packs:  {assets.fetch_voice_packs(settings.model_cache)}")
+    if args.bank:
+        models = _load_models(settings)
+        print(f"voice bank:   {len(models.bank.names)} stock voices embedded")
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    from shared.db import make_engine, make_sessionmaker
+    from shared.tenants import create_key, create_tenant, find_tenant, revoke_key
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions.begin() as s:
+        if args.admin_cmd == "create-tenant":
+            tenant = create_tenant(s, args.name)
+            print(tenant.id)
+        elif args.admin_cmd == "create-key":
+            key, secret = create_key(s, find_tenant(s, args.tenant), args.scope)
+            print(f"key {key.prefix} ({args.scope}) for tenant {key.tenant_id}; shown once:")
+            print(secret)
+        elif args.admin_cmd == "revoke-key":
+            revoke_key(s, args.prefix)
+            print(f"revoked {args.prefix}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="narrator", description="Consented voice cloning and batch narration.")
+    p.add_argument("--data-dir", help="embedded mode's folder (default ~/.local/share/narrator)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render a catalogue CSV in a cloned voice into a folder (embedded)")
+    r.add_argument("catalog")
+    r.add_argument("--reference", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--language", default="zh", choices=["zh", "en"])
+    r.add_argument("--speed", type=float, default=1.0)
+    r.set_defaults(fn=cmd_render)
+
+    s = sub.add_parser("say", help="speak one text in a voice")
+    s.add_argument("text")
+    s.add_argument("--reference")
+    s.add_argument("--voice")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--language", default="zh", choices=["zh", "en"])
+    s.add_argument("--speed", type=float, default=1.0)
+    s.set_defaults(fn=cmd_say)
+
+    e = sub.add_parser("enroll", help="turn a reference recording into a voice file")
+    e.add_argument("reference")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--language", default="zh", choices=["zh", "en"])
+    e.set_defaults(fn=cmd_enroll)
+
+    q = sub.add_parser("qa", help="print the reference-audio quality report")
+    q.add_argument("reference")
+    q.set_defaults(fn=cmd_qa)
+
+    t = sub.add_parser("text", help="show how the frontend reads a text (one per stdin line without TEXT)")
+    t.add_argument("text", nargs="?")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(fn=cmd_text)
+
+    a = sub.add_parser("api", help="serve the HTTP API")
+    a.add_argument("--host", default="127.0.0.1")
+    a.add_argument("--port", type=int, default=8000)
+    a.set_defaults(fn=cmd_api)
+
+    w = sub.add_parser("worker", help="run a Celery worker")
+    w.add_argument("--queues", default="enroll,synth,finetune")
+    w.add_argument("--concurrency", type=int, default=1)
+    w.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    w.add_argument("--hostname")
+    w.set_defaults(fn=cmd_worker)
+
+    b = sub.add_parser("beat", help="run the Celery beat scheduler")
+    b.set_defaults(fn=cmd_beat)
+
+    m = sub.add_parser("migrate", help="upgrade the database schema to head")
+    m.set_defaults(fn=cmd_migrate)
+
+    models = sub.add_parser("models", help="model files")
+    msub = models.add_subparsers(dest="models_cmd", required=True)
+    f = msub.add_parser("fetch", help="put the model files into the cache (set-up time)")
+    f.add_argument("--bank", action="store_true", help="also embed the stock voices (takes a minute or two)")
+    f.set_defaults(fn=cmd_models_fetch)
+
+    adm = sub.add_parser("admin", help="tenants and API keys")
+    asub = adm.add_subparsers(dest="admin_cmd", required=True)
+    ct = asub.add_parser("create-tenant")
+    ct.add_argument("name")
+    ck = asub.add_parser("create-key")
+    ck.add_argument("tenant")
+    ck.add_argument("--scope", default="write", choices=["read", "write", "admin"])
+    rk = asub.add_parser("revoke-key")
+    rk.add_argument("prefix")
+    adm.set_defaults(fn=cmd_admin)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("NARRATOR_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from shared.errors import NarratorError
+
+    try:
+        return int(args.fn(args) or 0)
+    except NarratorError as exc:
+        print(f"narrator: {exc.reason}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Every job's lifecycle, readable in one module: enroll a voice, plan a batch, render an item.
+
+State lives in the database rows: a task claims its row, does the work, and records the
+outcome on the row. Writes are idempotent (deterministic storage keys, checksums), so a
+redelivered task never leaves a duplicate. Bad input fails the row and is not retried;
+transient storage/database errors propagate so the task layer retries them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from shared import keys
+from shared.audit import record
+from shared.errors import NarratorError
+from shared.queries import item_counts
+from shared.models import (
+    FINISHED_ITEM_STATES,
+    Batch,
+    BatchStatus,
+    Item,
+    ItemStatus,
+    ReferenceAudio,
+    Voice,
+    VoiceStatus,
+    VoiceVersion,
+    utcnow,
+)
+from worker.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+
+
+# --- enrollment -------------------------------------------------------------------------
+
+
+def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
+    from worker.tts.reference import ReferenceRejected, clean_reference
+
+    with ctx.sessions.begin() as s:
+        voice = s.get(Voice, voice_id)
+        if voice is None:
+            log.warning("enroll: voice %s no longer exists", voice_id)
+            return
+        if voice.status == VoiceStatus.ready.value:
+            return  # redelivered after success
+        ref = s.scalars(
+            select(ReferenceAudio).where(ReferenceAudio.voice_id == voice_id).order_by(ReferenceAudio.created_at.desc())
+        ).first()
+        if ref is None:
+            fail_voice(ctx, voice_id, "the voice has no reference audio")
+            return
+        tenant_id, language, ref_id, original_key = voice.tenant_id, voice.language, ref.id, ref.original_key
+
+    data = ctx.storage.get(original_key)
+    models = ctx.models
+    try:
+        cleaned = clean_reference(data, speaker_encoder=models.encoder)
+    except ReferenceRejected as exc:
+        report = exc.report.to_dict() if getattr(exc, "report", None) is not None else None
+        with ctx.sessions.begin() as s:
+            ref_row = s.get(ReferenceAudio, ref_id)
+            if ref_row is not None:
+                ref_row.qa_report = report
+        fail_voice(ctx, voice_id, f"reference audio rejected: {exc}")
+        return
+
+    from worker.tts.audio import sha256, to_wav_bytes
+
+    cleaned_key = keys.reference_key(tenant_id, voice_id, ref_id, "cleaned.wav")
+    ctx.storage.put(cleaned_key, to_wav_bytes(cleaned.audio, 24000), "audio/wav")
+    state = models.cloner.enroll(cleaned.audio, 24000, language)
+
+    with ctx.sessions.begin() as s:
+        voice = s.get(Voice, voice_id)
+        if voice is None:
+            return
+        version = (s.scalar(select(func.max(VoiceVersion.version)).where(VoiceVersion.voice_id == voice_id)) or 0) + 1
+        blob = state.to_bytes()
+        state_key = keys.voice_state_key(tenant_id, voice_id, version)
+        ctx.storage.put(state_key, blob)
+        vv = VoiceVersion(
+            voice_id=voice_id,
+            version=version,
+            state_key=state_key,
+            state_sha256=sha256(blob),
+            engine=models.engine.name,
+            engine_version=state.engine_version,
+            method=state.method,
+            metrics={**state.metrics, "reference_qa": cleaned.report.to_dict()},
+        )
+        s.add(vv)
+        s.flush()
+        ref_row = s.get(ReferenceAudio, ref_id)
+        if ref_row is not None:
+            ref_row.cleaned_key = cleaned_key
+            ref_row.qa_report = cleaned.report.to_dict()
+            ref_row.duration_s = round(len(cleaned.audio) / 24000, 3)
+        voice.current_version_id = vv.id
+        voice.status = VoiceStatus.ready.value
+        voice.error = None
+        record(s, tenant_id, "worker", "voice.ready", "voice", voice_id, version=version, method=state.method)
+    log.info("voice %s ready (version %d)", voice_id, version)
+
+
+def fail_voice(ctx: WorkerContext, voice_id: str, reason: str) -> None:
+    with ctx.sessions.begin() as s:
+        voice = s.get(Voice, voice_id)
+        if voice is None:
+            return
+        voice.status = VoiceStatus.failed.value
+        voice.error = reason
+        record(s, voice.tenant_id, "worker", "voice.failed", "voice", voice_id, reason=reason)
+    log.info("voice %s failed: %s", voice_id, reason)
+
+
+# --- batches ----------------------------------------------------------------------------
+
+
+def plan_batch(ctx: WorkerContext, batch_id: str, enqueue: Enqueue) -> int:
+    """Mark the batch running and enqueue each queued item; returns how many were enqueued."""
+    with ctx.sessions.begin() as s:
+        batch = s.get(Batch, batch_id)
+        if batch is None or batch.status == BatchStatus.cancelled.value:
+            return 0
+        if batch.status == BatchStatus.queued.value:
+            batch.status = BatchStatus.running.value
+        item_ids = list(
+            s.scalars(select(Item.id).where(Item.batch_id == batch_id, Item.status == ItemStatus.queued.value)
+                      .order_by(Item.seq))
+        )
+    for item_id in item_ids:
+        enqueue(item_id)
+    if not item_ids:
+        finish_batch_if_done(ctx, batch_id)
+    return len(item_ids)
+
+
+def claim_item(ctx: WorkerContext, item_id: str) -> bool:
+    """queued → running, atomically: a redelivered message for a claimed item does nothing."""
+    with ctx.sessions.begin() as s:
+        claimed = s.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.status == ItemStatus.queued.value)
+            .values(status=ItemStatus.running.value, attempts=Item.attempts + 1, started_at=utcnow())
+        ).rowcount
+    return bool(claimed)
+
+
+def release_item(ctx: WorkerContext, item_id: str) -> None:
+    """running → queued, so a retried delivery can claim the item again."""
+    with ctx.sessions.begin() as s:
+        s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value)
+                  .values(status=ItemStatus.queued.value))
+
+
+def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
+    from worker.tts.audio import sha256, to_wav_bytes
+    from worker.tts.pipeline import SynthesisConfig
+
+    if not claim_item(ctx, item_id):
+        return
+    with ctx.sessions.begin() as s:
+        item = s.get(Item, item_id)
+        assert item is not None  # claimed just above
+        batch = s.get(Batch, item.batch_id)
+        voice = s.get(Voice, item.voice_id)
+        job = {
+            "tenant_id": item.tenant_id, "batch_id": item.batch_id, "seq": item.seq, "text": item.text,
+            "params": dict(batch.params) if batch else {}, "cancelled": batch is None
+            or batch.status == BatchStatus.cancelled.value,
+        }
+        version = s.get(VoiceVersion, voice.current_version_id) if voice and voice.current_version_id else None
+        version_info = (version.id, version.state_key) if version else None
+    if job["cancelled"]:
+        finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
+        return
+    if version_info is None:
+        finish_item(ctx, item_id, ItemStatus.failed, error="voice_not_ready: the voice has no ready version")
+        return
+
+    try:
+        params = job["params"]
+        config = SynthesisConfig(speed=float(params.get("speed", 1.0)))
+        models = ctx.models
+        state = models.voice(version_info[0], lambda: ctx.storage.get(version_info[1]))
+        rendered = models.synthesizer.render(job["text"], state, config)
+        if rendered.audio.size == 0:
+            raise NarratorError("the text has nothing to speak after normalization")
+    except (NarratorError, ValueError) as exc:
+        finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
+        return
+    wav = to_wav_bytes(rendered.audio, rendered.sample_rate)
+    key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
+    ctx.storage.put(key, wav, "audio/wav")
+    finish_item(
+        ctx, item_id, ItemStatus.succeeded,
+        storage_key=key, checksum=sha256(wav), duration_s=round(rendered.duration_s, 3),
+        voice_version_id=version_info[0], normalized_text=rendered.analysis.normalized,
+    )
+
+
+def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
+    with ctx.sessions.begin() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            return
+        item.status = status.value
+        item.finished_at = utcnow()
+        for name, value in values.items():
+            setattr(item, name, value)
+        batch_id = item.batch_id
+    log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id})
+    finish_batch_if_done(ctx, batch_id)
+
+
+def finish_batch_if_done(ctx: WorkerContext, batch_id: str) -> None:
+    """When no item is left to run, settle the batch's status and write its manifest."""
+    with ctx.sessions.begin() as s:
+        batch = s.get(Batch, batch_id, with_for_update=True)
+        if batch is None or batch.finished_at is not None:
+            return
+        counts = item_counts(s, batch_id)
+        if counts[ItemStatus.queued.value] or counts[ItemStatus.running.value]:
+            return
+        done = counts[ItemStatus.succeeded.value] + counts[ItemStatus.needs_review.value]
+        if batch.status == BatchStatus.cancelled.value:
+            pass
+        elif done == batch.total:
+            batch.status = BatchStatus.succeeded.value
+        elif done == 0:
+            batch.status = BatchStatus.failed.value
+        else:
+            batch.status = BatchStatus.partial.value
+        batch.finished_at = utcnow()
+        items = s.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.seq)).all()
+        lines = [
+            json.dumps({
+                "item_id": it.id, "seq": it.seq, "external_id": it.external_id, "text": it.text,
+                "status": it.status, "storage_key": it.storage_key, "duration_s": it.duration_s,
+                "checksum": it.checksum, "voice_version_id": it.voice_version_id, "error": it.error,
+            }, ensure_ascii=False)
+            for it in items
+        ]
+        key = keys.manifest_key(batch.tenant_id, batch_id)
+        ctx.storage.put(key, ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
+        batch.manifest_key = key
+        record(s, batch.tenant_id, "worker", f"batch.{batch.status}", "batch", batch_id, counts=counts)

@@ -1,0 +1,67 @@
+"""The synthesis model: phonemes + a style table in, 24 kHz float audio out.
+
+An engine knows no language and no text; the pipeline (``worker.tts.pipeline``) turns
+text into phonemes. Callers depend on the ``Engine`` protocol, so a GPU engine can be
+dropped in beside the CPU Kokoro one without touching them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 24000
+MAX_TOKENS = 510
+
+
+class Engine(Protocol):
+    name: str
+    version: str
+    sample_rate: int
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        """Render one chunk (≤ MAX_TOKENS phonemes) with a (510, 256) style table."""
+        ...
+
+    def tokenize(self, phonemes: str) -> list[int]: ...
+
+
+class KokoroEngine:
+    """Kokoro-82M v1.0, int8 ONNX, on onnxruntime's CPU provider."""
+
+    name = "kokoro-82m-int8"
+
+    def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.vocab = vocab
+        self.version = version
+        self.sample_rate = SAMPLE_RATE
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        return [self.vocab[c] for c in phonemes if c in self.vocab]
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        tokens = self.tokenize(phonemes)[:MAX_TOKENS]
+        if not tokens:
+            return np.zeros(0, np.float32)
+        if style.shape[-1] != 256:
+            raise ValueError(f"style table must have 256 columns, got {style.shape}")
+        ref = style[min(len(tokens), len(style)) - 1].reshape(1, 256).astype(np.float32)
+        audio = self.session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": ref,
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )[0]
+        return np.asarray(audio, np.float32).ravel()

@@ -10,7 +10,7 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
-    from api import auth, batches, errors, files, health, openapi, synthesize, voices
+    from api import auth, batches, errors, files, health, observability, openapi, synthesize, voices
     from api.context import ApiContext
 
     settings = settings or Settings.from_env()
@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["narrator"] = ApiContext.build(settings, celery)
     errors.init_app(app)
+    observability.init_app(app)
     auth.init_app(app)
-    for bp in (health.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
+    for bp in (health.bp, observability.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
         app.register_blueprint(bp)
     return app

@@ -10,6 +10,7 @@ from flask import Flask, g, request
 from sqlalchemy import select
 
 from api.context import ctx
+from shared import logs
 from shared.errors import Forbidden, Unauthorized
 from shared.models import ApiKey
 from shared.security import allows, matches, parse_prefix
@@ -37,6 +38,7 @@ def authenticate() -> None:
         if key is None or key.revoked_at is not None or not matches(secret, key.key_hash):
             raise Unauthorized("the API key is unknown or revoked")
         g.tenant_id, g.scope, g.key_prefix = key.tenant_id, key.scope, key.prefix
+    logs.bind(tenant_id=g.tenant_id)
 
 
 def require(scope: str) -> Callable[[F], F]:

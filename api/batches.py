@@ -14,11 +14,10 @@ from api import validation
 from api.auth import require
 from api.context import ctx
 from api.voices import tenant_voice
-from shared import jobs
+from shared import jobs, services
 from shared.errors import InvalidInput, NotFound, VoiceNotReady
 from shared.models import Batch, Item, ItemStatus, Voice, VoiceStatus
-from shared.queries import item_counts
-from shared.services import create_batch
+from shared.queries import item_counts, reused_count
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 PAGE_MAX = 200
@@ -100,7 +99,7 @@ def create_batch() -> ResponseReturnValue:
     speed = validation.number(fields.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
     with c.sessions.begin() as s:
         items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars)
-        batch_id = create_batch(s, g.tenant_id, items, name, {"speed": speed}, f"key:{g.key_prefix}")
+        batch_id = services.create_batch(s, g.tenant_id, items, name, {"speed": speed}, f"key:{g.key_prefix}")
     c.enqueue(jobs.PLAN_BATCH, batch_id)
     return jsonify(batch_summary(batch_id)), 202, {"Location": url_for("batches.get_batch", batch_id=batch_id)}
 
@@ -114,7 +113,8 @@ def batch_summary(batch_id: str) -> dict[str, Any]:
         finished = sum(counts[k] for k in ("succeeded", "needs_review", "failed", "cancelled"))
         return {
             "id": batch.id, "name": batch.name, "status": batch.status, "total": batch.total,
-            "counts": counts, "progress": round(finished / batch.total, 4) if batch.total else 1.0,
+            "counts": counts, "reused": reused_count(s, batch_id),
+            "progress": round(finished / batch.total, 4) if batch.total else 1.0,
             "params": batch.params, "created_at": batch.created_at.isoformat(),
             "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
             "manifest_url": ctx().storage.presigned_url(batch.manifest_key, ctx().settings.presign_ttl_seconds)
@@ -154,6 +154,7 @@ def list_items(batch_id: str) -> ResponseReturnValue:
             "id": it.id, "seq": it.seq, "external_id": it.external_id, "text": it.text, "status": it.status,
             "attempts": it.attempts, "error": it.error, "duration_s": it.duration_s, "checksum": it.checksum,
             "voice_id": it.voice_id, "voice_version_id": it.voice_version_id, "quality": it.quality,
+            "reused": it.reused,
             "url": c.storage.presigned_url(it.storage_key, c.settings.presign_ttl_seconds) if it.storage_key else None,
         }
         for it in page

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import make_engine, make_sessionmaker
+from shared.metrics import Metrics, api_metrics
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 
@@ -19,6 +20,7 @@ class ApiContext:
     sessions: sessionmaker[Session]
     storage: Storage
     celery: Celery
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings, celery: Celery | None = None) -> "ApiContext":
@@ -31,6 +33,7 @@ class ApiContext:
             sessions=make_sessionmaker(make_engine(settings.database_url)),
             storage=open_storage(settings),
             celery=celery,
+            metrics=api_metrics(settings.broker_url),
         )
 
     def enqueue(self, task_name: str, *args: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -189,6 +190,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("batch_id", "seq"),
         Index("ix_items_batch_status", "batch_id", "status"),
+        Index("ix_items_tenant_content_hash", "tenant_id", "content_hash"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
@@ -205,6 +207,10 @@ class Item(Base):
     duration_s: Mapped[float | None] = mapped_column(Float, default=None)
     checksum: Mapped[str | None] = mapped_column(String(64), default=None)
     normalized_text: Mapped[str | None] = mapped_column(Text, default=None)
+    # What the audio is a function of (voice version, normalized text, parameters, engine):
+    # an item with the same hash reuses stored audio instead of calling the model.
+    content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    reused: Mapped[bool] = mapped_column(default=False, server_default=false())
     quality: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

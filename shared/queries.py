@@ -15,3 +15,8 @@ def item_counts(session: Session, batch_id: str) -> dict[str, int]:
     counts = {status.value: 0 for status in ItemStatus}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def reused_count(session: Session, batch_id: str) -> int:
+    """Items whose audio came from the render cache instead of the model."""
+    return int(session.scalar(select(func.count()).where(Item.batch_id == batch_id, Item.reused.is_(True))) or 0)

@@ -8,9 +8,9 @@ database, broker and storage URLs turns the same code into a distributed service
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Mapping
 
 PREFIX = "NARRATOR_"
 
@@ -42,6 +42,7 @@ class Settings:
     max_text_chars: int = 2000
     synth_threads: int = 2
     gate_attempts: int = 2
+    metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
 
     def __post_init__(self) -> None:
         # Derived defaults: the embedded mode lives entirely under data_dir.

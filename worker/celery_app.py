@@ -15,7 +15,7 @@ from worker.context import WorkerContext
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("narrator", broker=settings.broker_url or "memory://", include=["worker.tasks"])
+    app = Celery("narrator", broker=settings.broker_url or "memory://localhost/", include=["worker.tasks"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="synth",

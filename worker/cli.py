@@ -41,9 +41,9 @@ class Embedded:
     TENANT = "local"
 
     def __init__(self, settings: Settings) -> None:
+        from shared.errors import NotFound
         from shared.migrate import upgrade
         from shared.tenants import create_tenant, find_tenant
-        from shared.errors import NotFound
         from worker.celery_app import make_celery
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,12 +104,12 @@ def _read_catalog(path: Path) -> list[dict[str, str]]:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy import select
 
     from shared import jobs
     from shared.models import Batch, Item
     from shared.queries import item_counts
     from shared.services import create_batch
-    from sqlalchemy import select
 
     rows = _read_catalog(Path(args.catalog))
     out = Path(args.out)
@@ -238,11 +238,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.celery_app import make_celery
-
     settings = _settings(args)
     if settings.embedded:
         raise SystemExit("narrator worker: set NARRATOR_BROKER_URL (e.g. redis://localhost:6379/0)")
+    if settings.metrics_port:
+        _serve_worker_metrics(settings)
+    from worker.celery_app import make_celery
+
     app = make_celery(settings)
     argv = ["worker", "--loglevel", settings.log_level, "--queues", args.queues,
             "--concurrency", str(args.concurrency), "--pool", args.pool, "--without-gossip", "--without-mingle"]
@@ -250,6 +252,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--hostname", args.hostname]
     app.worker_main(argv)
     return 0
+
+
+def _serve_worker_metrics(settings: Settings) -> None:
+    """Every worker process writes its samples to a shared folder; this process serves the sum.
+
+    The folder must be set before prometheus_client is first imported, hence here.
+    """
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="narrator-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    from prometheus_client import start_http_server
+
+    from shared.metrics import worker_registry
+
+    start_http_server(settings.metrics_port, registry=worker_registry(settings.broker_url))
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
@@ -376,8 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("NARRATOR_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from shared.logs import configure_logging
+
+    service = args.command in ("api", "worker", "beat", "migrate")
+    configure_logging(os.environ.get("NARRATOR_LOG_LEVEL", "INFO" if service else "WARNING"))
     from shared.errors import NarratorError
 
     try:

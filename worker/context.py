@@ -30,6 +30,12 @@ class WorkerContext:
         return open_storage(self.settings)
 
     @cached_property
+    def metrics(self):  # type: ignore[no-untyped-def]
+        from shared.metrics import Metrics
+
+        return Metrics()
+
+    @cached_property
     def models(self):  # type: ignore[no-untyped-def]
         # Imported here so the API process, which shares this context type for nothing
         # model-related, never loads the model stack.

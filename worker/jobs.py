@@ -8,19 +8,19 @@ transient storage/database errors propagate so the task layer retries them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from shared import keys
+from shared import keys, logs
 from shared.audit import record
 from shared.errors import NarratorError
-from shared.queries import item_counts
 from shared.models import (
-    FINISHED_ITEM_STATES,
     Batch,
     BatchStatus,
     Item,
@@ -31,6 +31,8 @@ from shared.models import (
     VoiceVersion,
     utcnow,
 )
+from shared.queries import item_counts
+from shared.storage import ObjectNotFound
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -163,7 +165,6 @@ def release_item(ctx: WorkerContext, item_id: str) -> None:
 
 def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     from worker.tts.audio import sha256, to_wav_bytes
-    from worker.tts.pipeline import SynthesisConfig
 
     if not claim_item(ctx, item_id):
         return
@@ -179,6 +180,7 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
         }
         version = s.get(VoiceVersion, voice.current_version_id) if voice and voice.current_version_id else None
         version_info = (version.id, version.state_key) if version else None
+        logs.bind(tenant_id=item.tenant_id, batch_id=item.batch_id, voice_id=item.voice_id)
     if job["cancelled"]:
         finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
         return
@@ -187,13 +189,15 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
         return
 
     try:
-        params = job["params"]
-        config = SynthesisConfig(speed=float(params.get("speed", 1.0)))
+        speed = float(job["params"].get("speed", 1.0))
         models = ctx.models
+        analysis = models.frontend.analyze(job["text"])
+        phonemes = "|".join(sentence.phonemes for sentence in analysis.sentences)
+        content_hash = render_hash(version_info[0], analysis.normalized, phonemes, speed, models.engine.version)
+        if reuse_cached(ctx, item_id, job, content_hash):
+            return
         state = models.voice(version_info[0], lambda: ctx.storage.get(version_info[1]))
-        rendered = models.synthesizer.render(job["text"], state, config)
-        if rendered.audio.size == 0:
-            raise NarratorError("the text has nothing to speak after normalization")
+        rendered, report = render_checked(models, ctx.metrics, analysis, state, speed)
     except (NarratorError, ValueError) as exc:
         finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
         return
@@ -201,10 +205,77 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
     ctx.storage.put(key, wav, "audio/wav")
     finish_item(
-        ctx, item_id, ItemStatus.succeeded,
+        ctx, item_id, ItemStatus.succeeded if report.passed else ItemStatus.needs_review,
         storage_key=key, checksum=sha256(wav), duration_s=round(rendered.duration_s, 3),
-        voice_version_id=version_info[0], normalized_text=rendered.analysis.normalized,
+        voice_version_id=version_info[0], normalized_text=analysis.normalized, content_hash=content_hash,
+        quality=report.to_dict(), error=None if report.passed else "; ".join(report.reasons),
     )
+
+
+def render_hash(version_id: str, normalized: str, phonemes: str, speed: float, engine_version: str) -> str:
+    """Everything the audio depends on; phonemes included so a lexicon change is a new hash."""
+    payload = json.dumps([version_id, normalized, phonemes, round(speed, 3), engine_version], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_hash: str) -> bool:
+    """Deliver an earlier render of identical content (same tenant) without calling the model."""
+    with ctx.sessions() as s:
+        prior = s.scalars(
+            select(Item).where(
+                Item.tenant_id == job["tenant_id"], Item.content_hash == content_hash, Item.id != item_id,
+                Item.status.in_((ItemStatus.succeeded.value, ItemStatus.needs_review.value)),
+                Item.storage_key.is_not(None),
+            ).limit(1)
+        ).first()
+        if prior is None:
+            return False
+        source = {k: getattr(prior, k) for k in ("status", "storage_key", "checksum", "duration_s", "quality",
+                                                   "error", "voice_version_id", "normalized_text")}
+    try:
+        data = ctx.storage.get(source["storage_key"])
+    except ObjectNotFound:
+        return False  # the earlier audio was deleted: render afresh
+    key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
+    ctx.storage.put(key, data, "audio/wav")
+    ctx.metrics.cache_hits.inc()
+    finish_item(ctx, item_id, ItemStatus(source.pop("status")), **{**source, "storage_key": key},
+                content_hash=content_hash, reused=True)
+    return True
+
+
+def render_checked(models, metrics, analysis, state, speed: float):  # type: ignore[no-untyped-def]
+    """Render and pass through the quality gate, best of N: a failing render is retried
+    (slightly slower on each retry, which changes Kokoro's alignment) and the best one
+    is kept; if none passes, the caller marks the item ``needs_review`` with the reasons."""
+    from worker.tts.pipeline import SynthesisConfig
+    from worker.tts.quality import best_of
+
+    gate = models.gate(state)
+    renders: dict[int, object] = {}
+
+    def render(attempt: int):  # type: ignore[no-untyped-def]
+        config = SynthesisConfig(speed=max(0.5, speed * (1.0 - 0.05 * attempt)))
+        started = time.perf_counter()
+        rendered = models.synthesizer.render_analysis(analysis, state, config)
+        if rendered.audio.size == 0:
+            raise NarratorError("the text has nothing to speak after normalization")
+        metrics.rtf.observe((time.perf_counter() - started) / rendered.duration_s)
+        renders[attempt] = rendered
+        return rendered.audio
+
+    def check(audio):  # type: ignore[no-untyped-def]
+        return gate.check(audio, models.engine.sample_rate, analysis.normalized, dominant_language(analysis),
+                          state.embedding)
+
+    _, report, attempt = best_of(render, check, gate.config.attempts)
+    return renders[attempt], report
+
+
+def dominant_language(analysis) -> str:  # type: ignore[no-untyped-def]
+    """Score Chinese by characters whenever any Chinese is spoken; pure English by words."""
+    langs = {seg.lang for sentence in analysis.sentences for seg in sentence.segments}
+    return "zh" if "zh" in langs else "en"
 
 
 def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
@@ -217,7 +288,12 @@ def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: 
         for name, value in values.items():
             setattr(item, name, value)
         batch_id = item.batch_id
-    log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id})
+    error = values.get("error")
+    reason = "none" if status == ItemStatus.succeeded else (error.split(":", 1)[0] if error and ":" in error[:40]
+                                                            else "quality_gate" if status == ItemStatus.needs_review
+                                                            else status.value)
+    ctx.metrics.items.labels(status.value, reason).inc()
+    log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id, "item_id": item_id})
     finish_batch_if_done(ctx, batch_id)
 
 
@@ -246,6 +322,7 @@ def finish_batch_if_done(ctx: WorkerContext, batch_id: str) -> None:
                 "item_id": it.id, "seq": it.seq, "external_id": it.external_id, "text": it.text,
                 "status": it.status, "storage_key": it.storage_key, "duration_s": it.duration_s,
                 "checksum": it.checksum, "voice_version_id": it.voice_version_id, "error": it.error,
+                "reused": it.reused,
             }, ensure_ascii=False)
             for it in items
         ]

@@ -9,17 +9,22 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 from shared.settings import Settings
 from worker.tts import assets
+from worker.tts.asr import Transcriber
 from worker.tts.cloning import Cloner, VoiceBank
 from worker.tts.engine import KokoroEngine
 from worker.tts.frontend import Frontend
 from worker.tts.pipeline import Synthesizer
+from worker.tts.quality import GateConfig, QualityGate
 from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
+
+SIMILARITY_MARGIN = 0.10
 
 
 class ModelCache:
@@ -49,7 +54,30 @@ class ModelCache:
 
     @cached_property
     def encoder(self) -> SpeakerEncoder:
+        import torch
+
+        # Embeddings are tiny; more torch threads only fight onnxruntime's for the same cores.
+        torch.set_num_threads(1)
         return SpeakerEncoder()
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        return Transcriber(self.cache_dir, threads=self.settings.synth_threads)
+
+    def gate(self, voice: VoiceState) -> QualityGate:
+        """The quality gate, with the speaker bar set by what this voice reached at enrollment.
+
+        A clone is an approximation: a render cannot be expected to sound more like the
+        reference than the enrolled voice itself did, so the bar is that figure minus a
+        margin (never above the gate's default).
+        """
+        config = GateConfig(attempts=self.settings.gate_attempts)
+        enrolled = voice.metrics.get("similarity")
+        if isinstance(enrolled, (int, float)):
+            config = replace(config, min_similarity=min(config.min_similarity, float(enrolled) - SIMILARITY_MARGIN),
+                             min_window_similarity=min(config.min_window_similarity,
+                                                       float(enrolled) - 2 * SIMILARITY_MARGIN))
+        return QualityGate(self.transcriber, self.encoder, config)
 
     @cached_property
     def bank(self) -> VoiceBank:

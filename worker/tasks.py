@@ -7,11 +7,13 @@ bad input was already recorded on the row by ``worker.jobs`` and is not retried.
 from __future__ import annotations
 
 import random
+import time
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from shared import jobs as names
+from shared import logs
 from shared.storage import StorageError
 from worker import jobs
 from worker.context import WorkerContext
@@ -31,13 +33,20 @@ def _retry(task: Task, exc: Exception) -> None:
 
 @shared_task(bind=True, name=names.ENROLL, max_retries=MAX_RETRIES)
 def enroll_voice(self: Task, voice_id: str) -> None:
-    try:
-        jobs.enroll_voice(context(self), voice_id)
-    except TRANSIENT as exc:
-        if self.request.retries >= MAX_RETRIES:
-            jobs.fail_voice(context(self), voice_id, f"gave up after {MAX_RETRIES} retries: {exc}")
-            return
-        _retry(self, exc)
+    ctx = context(self)
+    started, status = time.monotonic(), "error"
+    with logs.log_context(task="enroll", voice_id=voice_id), ctx.metrics.active.labels("enroll").track_inprogress():
+        try:
+            jobs.enroll_voice(ctx, voice_id)
+            status = "done"
+        except TRANSIENT as exc:
+            if self.request.retries >= MAX_RETRIES:
+                jobs.fail_voice(ctx, voice_id, f"gave up after {MAX_RETRIES} retries: {exc}")
+                return
+            status = "retry"
+            _retry(self, exc)
+        finally:
+            ctx.metrics.enroll_seconds.labels(status).observe(time.monotonic() - started)
 
 
 @shared_task(bind=True, name=names.PLAN_BATCH, max_retries=MAX_RETRIES)
@@ -45,20 +54,23 @@ def plan_batch(self: Task, batch_id: str) -> None:
     def enqueue(item_id: str) -> None:
         self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
 
-    try:
-        jobs.plan_batch(context(self), batch_id, enqueue)
-    except TRANSIENT as exc:
-        _retry(self, exc)
+    with logs.log_context(task="plan_batch", batch_id=batch_id):
+        try:
+            jobs.plan_batch(context(self), batch_id, enqueue)
+        except TRANSIENT as exc:
+            _retry(self, exc)
 
 
 @shared_task(bind=True, name=names.SYNTHESIZE_ITEM, max_retries=MAX_RETRIES)
 def synthesize_item(self: Task, item_id: str) -> None:
     ctx = context(self)
-    try:
-        jobs.synthesize_item(ctx, item_id)
-    except TRANSIENT as exc:
-        if self.request.retries >= MAX_RETRIES:
-            jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
-            return
-        jobs.release_item(ctx, item_id)
-        _retry(self, exc)
+    with logs.log_context(task="synthesize_item", item_id=item_id), \
+            ctx.metrics.active.labels("synthesize_item").track_inprogress():
+        try:
+            jobs.synthesize_item(ctx, item_id)
+        except TRANSIENT as exc:
+            if self.request.retries >= MAX_RETRIES:
+                jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+                return
+            jobs.release_item(ctx, item_id)
+            _retry(self, exc)

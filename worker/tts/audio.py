@@ -33,3 +33,23 @@ def read_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def resample_mono(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """Mono float32 at ``target_rate`` (soxr HQ); accepts (n,) or (n, channels).
+
+    One implementation for every model input: Whisper and the speaker encoder want
+    16 kHz, the engine and reference QA 24 kHz.
+    """
+    import soxr
+
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    wav = np.asarray(audio, dtype=np.float32)
+    if wav.ndim == 2:
+        wav = wav.mean(axis=1)
+    if wav.ndim != 1:
+        raise ValueError(f"audio must be 1-D (or 2-D channels-last), got shape {wav.shape}")
+    if sample_rate != target_rate and wav.size:
+        wav = soxr.resample(wav, sample_rate, target_rate, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(wav)

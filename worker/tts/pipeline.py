@@ -62,6 +62,12 @@ def trim_silence(audio: np.ndarray, sample_rate: int, threshold: float = 0.008, 
     return audio[max(0, loud[0] - pad) : loud[-1] + pad]
 
 
+def limit_peak(audio: np.ndarray, ceiling: float = 0.95) -> np.ndarray:
+    """Kokoro's output can exceed full scale; scale it down rather than let the WAV clip."""
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    return audio * (ceiling / peak) if peak > ceiling else audio
+
+
 def _fade(audio: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(audio) // 2)
     if n <= 0:
@@ -99,7 +105,10 @@ class Synthesizer:
                 yield AudioChunk(sentence=sentence.text, phonemes=phonemes, audio=audio)
 
     def render(self, text: str, voice: VoiceState, config: SynthesisConfig = SynthesisConfig()) -> Rendered:
-        analysis = self.frontend.analyze(text)
+        return self.render_analysis(self.frontend.analyze(text), voice, config)
+
+    def render_analysis(self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig) -> Rendered:
+        """Render text the caller already analyzed (it needed the analysis, e.g. for a cache key)."""
         sr = self.engine.sample_rate
         gap = np.zeros(int(config.sentence_pause_s * sr), np.float32)
         parts: list[np.ndarray] = []
@@ -108,4 +117,4 @@ class Synthesizer:
                 parts.append(gap)
             parts.append(chunk.audio)
         audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        return Rendered(audio=audio, sample_rate=sr, analysis=analysis)
+        return Rendered(audio=limit_peak(audio), sample_rate=sr, analysis=analysis)

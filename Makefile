@@ -1,0 +1,10 @@
+# The two commands of the README. Each does its own set-up into .venv first.
+.PHONY: render test setup
+
+render:
+	scripts/setup.sh
+	.venv/bin/narrator render examples/catalog.csv --reference examples/reference.wav --out out/
+
+test:
+	scripts/setup.sh --test
+	.venv/bin/python -m pytest -q

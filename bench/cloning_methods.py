@@ -1,0 +1,168 @@
+"""Cloning methods compared on held-out speakers, judged by the second encoder (CAM++).
+
+Methods:
+
+* ``nearest-stock``: the stock voice whose bank embedding is closest to the reference
+  (no probe renders at all); the floor any cloning method has to beat.
+* ``style-blend-search-v1``: ``Cloner.enroll`` as shipped (nearest voice + 4 blends,
+  scored on probe renders).
+* ``style-pca-es-v1``: v1 followed by ``worker.tts.style_search.refine_voice``, a
+  (1+λ)-ES in the PCA subspace of the stock style tables, scored like v1.
+
+Enrollment optimises resemblyzer, so a method can raise resemblyzer similarity without
+sounding more like the speaker; CAM++ (bench/quality.py) never took part in any
+choice, which is why it decides. Its time includes v1's, since it starts from v1.
+
+    .venv/bin/python bench/cloning_methods.py            # 8 speakers (~10 min idle 2-core box)
+    .venv/bin/python bench/cloning_methods.py --quick    # 2 speakers, short search
+    .venv/bin/python bench/cloning_methods.py --budget 90 --evaluations 40 --speakers kokoro:af_bella
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import quality as q
+
+from worker.models import ModelCache
+from worker.tts.cloning import Cloner
+from worker.tts.reference import ReferenceRejected
+from worker.tts.style_search import SearchConfig, refine_voice
+from worker.tts.voice import VoiceState
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cloning_methods.json"
+# One speaker per source/language/gender cell that matters most, to fit ~10 minutes.
+DEFAULT_SPEAKERS = ("kokoro:zf_xiaobei", "kokoro:zm_yunjian", "kokoro:af_bella", "kokoro:bm_george",
+                    "festival:slt", "real:s3p2", "real:source_s3", "real:s1p1")
+QUICK_SPEAKERS = ("kokoro:zm_yunjian", "real:s1p1")
+METHODS = ("nearest-stock", "style-blend-search-v1", "style-pca-es-v1")
+
+Enrolled = tuple[np.ndarray, float, dict[str, Any]]  # style, seconds, method metrics
+
+
+def nearest_stock(cloner: Cloner, reference: np.ndarray, language: str) -> Enrolled:
+    """Method (b): one embedding and a lookup."""
+    started = time.monotonic()
+    target = cloner.encoder.embed(reference, q.SR)
+    index = int(np.argmax(cloner.bank.embeddings @ target))
+    return cloner.bank.styles[index], time.monotonic() - started, {"voice": cloner.bank.names[index]}
+
+
+def run_methods(cloner: Cloner, reference: np.ndarray, language: str, search: SearchConfig) -> dict[str, Enrolled]:
+    """All three methods on one reference; the ES continues from v1's result instead of re-enrolling."""
+    out = {"nearest-stock": nearest_stock(cloner, reference, language)}
+    started = time.monotonic()
+    base = cloner.enroll(reference, q.SR, language)
+    base_s = time.monotonic() - started
+    out["style-blend-search-v1"] = (base.style, base_s, dict(base.metrics))
+    started = time.monotonic()
+    refined: VoiceState = refine_voice(cloner, base, search)
+    out["style-pca-es-v1"] = (refined.style, base_s + time.monotonic() - started, dict(refined.metrics))
+    return out
+
+
+def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpeaker,
+                     search: SearchConfig) -> dict[str, Any]:
+    prepared = q.prepare(models, judges, speaker)
+    cloner = Cloner(models.synthesizer, models.encoder, prepared.bank)
+    methods = run_methods(cloner, prepared.reference, speaker.language, search)
+    row: dict[str, Any] = {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
+                           "excluded": speaker.exclude, "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
+                           "methods": {}}
+    for name, (style, seconds, metrics) in methods.items():
+        scores = q.evaluate_style(models, judges, prepared, style)
+        row["methods"][name] = {**scores, "enroll_s": round(seconds, 1), "metrics": metrics}
+    return row
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means per method and the paired CAM++ difference of each method against v1."""
+    out: dict[str, Any] = {"speakers": len(rows)}
+    for method in METHODS:
+        cells = [r["methods"][method] for r in rows]
+        out[method] = {key: round(statistics.fmean(c[key] for c in cells), 4)
+                       for key in ("campplus", "resemblyzer", "asr_error", "enroll_s")} if cells else {}
+    if rows:
+        for method in ("nearest-stock", "style-pca-es-v1"):
+            deltas = [r["methods"][method]["campplus"] - r["methods"]["style-blend-search-v1"]["campplus"]
+                      for r in rows]
+            out[f"{method}_minus_v1_campplus"] = {
+                "mean": round(statistics.fmean(deltas), 4), "wins": sum(d > 0 for d in deltas),
+                "losses": sum(d < 0 for d in deltas), "ties": sum(d == 0 for d in deltas)}
+    out["ceiling_campplus"] = round(statistics.fmean(r["ceiling"]["campplus"] for r in rows), 4) if rows else None
+    return out
+
+
+def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
+    short = {"nearest-stock": "stock", "style-blend-search-v1": "v1", "style-pca-es-v1": "pca-es"}
+    head = (f"{'speaker':24}| " + " | ".join(f"{short[m]:>6} CAM/res/err/s".rjust(27) for m in METHODS)
+            + " | ceil CAM")
+    print(head)
+    print("-" * len(head))
+
+    def cell(c: dict[str, Any]) -> str:
+        return f"{c['campplus']:.3f}/{c['resemblyzer']:.3f}/{c['asr_error']:.2f}/{c['enroll_s']:5.1f}".rjust(27)
+
+    for r in rows:
+        print(f"{r['speaker']:24}| " + " | ".join(cell(r["methods"][m]) for m in METHODS)
+              + f" | {r['ceiling']['campplus']:.3f}")
+    print("-" * len(head))
+    if rows:
+        print(f"{'mean':24}| " + " | ".join(cell(means[m]) for m in METHODS) + f" | {means['ceiling_campplus']:.3f}")
+        for method in ("nearest-stock", "style-pca-es-v1"):
+            d = means[f"{method}_minus_v1_campplus"]
+            print(f"{method} - v1 by CAM++: mean {d['mean']:+.4f}, better on {d['wins']}, worse on {d['losses']} "
+                  f"of {len(rows)} speakers")
+
+
+def main() -> None:
+    parser = q.arguments(__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=None, help="ES wall-clock budget, s (default 75, quick 30)")
+    parser.add_argument("--evaluations", type=int, default=None, help="ES evaluations cap (default 32, quick 8)")
+    args = parser.parse_args()
+    search = replace(SearchConfig(), budget_s=args.budget or (30.0 if args.quick else 75.0),
+                     max_evaluations=args.evaluations or (8 if args.quick else 32))
+    names = list(args.speakers or (QUICK_SPEAKERS if args.quick else DEFAULT_SPEAKERS))
+    started, before = time.monotonic(), q.machine()
+    models = q.make_models(args.threads)
+    judges = q.load_judges(models)
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for name in names:
+        speaker = q.load_speaker(models, name)
+        if speaker is None:
+            skipped.append({"speaker": name, "reason": "source not installed"})
+            continue
+        try:
+            rows.append(evaluate_speaker(models, judges, speaker, search))
+        except ReferenceRejected as exc:
+            skipped.append({"speaker": name, "reason": f"reference rejected: {exc}"})
+        print(f"  done {name} ({time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
+    means = summarise(rows)
+    print()
+    print_table(rows, means)
+    for item in skipped:
+        print(f"skipped {item['speaker']}: {item['reason']}")
+    result = {"machine_before": before, "machine_after": q.machine(), "quick": args.quick,
+              "threads": models.settings.synth_threads, "search": search.__dict__,
+              "wall_s": round(time.monotonic() - started, 1), "summary": means, "speakers": rows, "skipped": skipped}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    print(f"\nwall {result['wall_s']} s, load before {before['load_avg']} after {result['machine_after']['load_avg']}"
+          f"; wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Speed and memory of the model stack on this machine, beside the issue's targets.
+
+Measures Kokoro's real-time factor (compute s / audio s) with 1 and 2 threads on mixed
+zh/en sentences, warm first-audio latency of a 10-character Chinese sentence through
+``Synthesizer.stream``, frontend ms per sentence, enrollment wall time on
+examples/reference.wav (clean_reference + Cloner.enroll), quality-gate time per item
+(Whisper + speaker embeddings) and the peak RSS of a process that loaded every model.
+Prints a table and writes bench/results/speed.json. The machine (CPU model, cores,
+load average before and after) is recorded with the figures: on a shared box the
+load moves them more than any code change.
+
+    .venv/bin/python bench/speed.py            # ~3-4 min on an idle 2-core box
+    .venv/bin/python bench/speed.py --quick    # fewer repeats: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.settings import Settings
+from worker.models import ModelCache
+from worker.tts import assets
+from worker.tts.engine import KokoroEngine
+from worker.tts.pipeline import Synthesizer
+from worker.tts.reference import clean_reference
+from worker.tts.voice import VoiceState
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "speed.json"
+REFERENCE = ROOT / "examples" / "reference.wav"
+
+SENTENCES = (
+    "今天我们来聊一聊如何在家里做一杯好喝的咖啡。",
+    "The new model runs on a laptop without a graphics card.",
+    "请在下单之前确认收货地址和联系电话。",
+    "我昨天用 iPhone 拍了几张照片，效果比想象中好。",
+    "Please keep your receipt until the package arrives.",
+    "这本书一共有三百二十页，我花了两个星期才读完。",
+    "Our meeting moved to Thursday at half past three.",
+    "周末的时候，很多人喜欢去郊外爬山或者骑自行车。",
+    "打开 App 以后，点击右上角的设置按钮就可以了。",
+    "If you have any questions, just send us an email.",
+)
+FIRST_AUDIO_TEXT = "今天的天气真的非常好。"  # 10 Chinese characters
+GATE_ITEMS = (("zh", SENTENCES[0]), ("en", SENTENCES[1]), ("zh", SENTENCES[3]))
+STOCK_VOICE = "zf_xiaoxiao"
+TARGETS = {"rtf": 0.15, "first_audio_ms": 300.0, "enroll_s": 120.0}
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def stock_state(models: ModelCache, engine_version: str) -> VoiceState:
+    style = assets.load_voice_pack(models.cache_dir, STOCK_VOICE)
+    return VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                      engine_version=engine_version)
+
+
+def load_all(models: ModelCache) -> dict[str, float]:
+    """Touch every lazily loaded model once; the seconds each took (cold start cost)."""
+    return {name: round(timed(lambda n=name: getattr(models, n))[1], 2)
+            for name in ("engine", "frontend", "synthesizer", "encoder", "transcriber", "bank", "cloner")}
+
+
+def kokoro_rtf(models: ModelCache, threads: int, repeats: int) -> dict[str, float]:
+    """Engine-only RTF (phonemes precomputed) and end-to-end render RTF, median over repeats.
+
+    A fresh engine per thread count: onnxruntime fixes its thread pool at session creation.
+    """
+    engine = KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version=models.engine.version,
+                          threads=threads)
+    synth = Synthesizer(models.frontend, engine)
+    voice = stock_state(models, engine.version)
+    phonemes = [s.phonemes for text in SENTENCES for s in models.frontend.analyze(text).sentences]
+    engine.synthesize(phonemes[0], voice.style)  # warm-up: first run allocates and optimises
+    engine_rtf, render_rtf = [], []
+    for _ in range(repeats):
+        compute = audio = 0.0
+        for p in phonemes:
+            out, seconds = timed(lambda p=p: engine.synthesize(p, voice.style))
+            compute, audio = compute + seconds, audio + len(out) / engine.sample_rate
+        engine_rtf.append(compute / audio)
+        compute = audio = 0.0
+        for text in SENTENCES:
+            rendered, seconds = timed(lambda t=text: synth.render(t, voice))
+            compute, audio = compute + seconds, audio + rendered.duration_s
+        render_rtf.append(compute / audio)
+    return {"threads": threads, "engine_rtf": round(statistics.median(engine_rtf), 3),
+            "render_rtf": round(statistics.median(render_rtf), 3), "audio_s": round(audio, 1)}
+
+
+def first_audio_ms(models: ModelCache, repeats: int) -> dict[str, float]:
+    """Time from the stream() call to its first chunk, warm, with the worker's thread setting."""
+    voice = stock_state(models, models.engine.version)
+    next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice)))  # warm-up
+    samples = [timed(lambda: next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice))))[1] * 1000
+               for _ in range(repeats)]
+    return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1),
+            "max_ms": round(max(samples), 1), "repeats": repeats}
+
+
+def frontend_ms(models: ModelCache, repeats: int) -> dict[str, float]:
+    """Frontend (normalisation + G2P) cost per input sentence, warm."""
+    for text in SENTENCES:
+        models.frontend.analyze(text)
+    samples = [timed(lambda t=text: models.frontend.analyze(t))[1] * 1000
+               for _ in range(repeats) for text in SENTENCES]
+    return {"median_ms": round(statistics.median(samples), 2), "mean_ms": round(statistics.fmean(samples), 2),
+            "sentences": len(SENTENCES), "repeats": repeats}
+
+
+def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
+    """clean_reference + Cloner.enroll on the shipped reference, as the enroll task runs them."""
+    data = REFERENCE.read_bytes()
+    cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder))
+    voice, enroll_s = timed(lambda: models.cloner.enroll(cleaned.audio, 24_000, "zh"))
+    return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
+                   "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / 24_000, 1),
+                   "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen")}
+
+
+def gate_seconds(models: ModelCache, voice: VoiceState, items: int) -> dict[str, Any]:
+    """QualityGate.check per rendered item (Whisper transcription + windowed embeddings)."""
+    gate = models.gate(voice)
+    samples, passed = [], 0
+    for lang, text in GATE_ITEMS[:items]:
+        rendered = models.synthesizer.render(text, voice)
+        report, seconds = timed(lambda r=rendered, t=text, lang=lang: gate.check(r.audio, r.sample_rate, t, lang,
+                                                                                voice.embedding))
+        samples.append(seconds)
+        passed += int(report.passed)
+    return {"median_s": round(statistics.median(samples), 2), "max_s": round(max(samples), 2),
+            "items": len(samples), "passed": passed}
+
+
+def peak_rss_mib() -> float:
+    """ru_maxrss is KiB on Linux: the high-water mark of this process, every model loaded."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def print_table(result: dict[str, Any]) -> None:
+    m = result["machine_before"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores; load before {m['load_avg']} after "
+          f"{result['machine_after']['load_avg']}")
+    rows = [(f"Kokoro engine RTF, {r['threads']} thread(s)", f"{r['engine_rtf']:.3f}", f"<= {TARGETS['rtf']}")
+            for r in result["rtf"]]
+    rows += [(f"render RTF incl. frontend, {r['threads']} thread(s)", f"{r['render_rtf']:.3f}", "")
+             for r in result["rtf"]]
+    fa, fe, en, ga = result["first_audio"], result["frontend"], result["enrollment"], result["gate"]
+    rows += [
+        ("first audio, 10-char zh, warm (median)", f"{fa['median_ms']:.0f} ms", f"<= {TARGETS['first_audio_ms']:.0f} ms"),
+        ("frontend per sentence (median)", f"{fe['median_ms']:.1f} ms", ""),
+        ("enrollment: clean_reference", f"{en['clean_s']:.1f} s", ""),
+        ("enrollment: Cloner.enroll", f"{en['enroll_s']:.1f} s", ""),
+        ("enrollment total", f"{en['total_s']:.1f} s", f"<= {TARGETS['enroll_s']:.0f} s"),
+        ("quality gate per item (median)", f"{ga['median_s']:.2f} s", ""),
+        ("model load, cold (sum)", f"{sum(result['load_s'].values()):.1f} s", ""),
+        ("peak RSS, everything loaded", f"{result['peak_rss_mib']:.0f} MiB", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':{width}}  {'figure':>10}  target")
+    for name, value, target in rows:
+        print(f"{name:{width}}  {value:>10}  {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
+    args = parser.parse_args()
+    before = machine()
+    models = ModelCache(Settings.from_env())
+    result: dict[str, Any] = {"machine_before": before, "quick": args.quick, "targets": TARGETS,
+                              "synth_threads": models.settings.synth_threads}
+    result["load_s"] = load_all(models)
+    result["rtf"] = [kokoro_rtf(models, n, 1 if args.quick else 3) for n in (1, 2)]
+    result["first_audio"] = first_audio_ms(models, 3 if args.quick else 10)
+    result["frontend"] = frontend_ms(models, 2 if args.quick else 10)
+    voice, result["enrollment"] = enrollment(models)
+    result["gate"] = gate_seconds(models, voice, 2 if args.quick else len(GATE_ITEMS))
+    result["peak_rss_mib"] = peak_rss_mib()
+    result["machine_after"] = machine()
+    print_table(result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

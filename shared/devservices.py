@@ -1,0 +1,106 @@
+"""Local services for the test suite and the benchmarks: a fresh PostgreSQL database, an S3
+server (moto's threaded server: a real HTTP server speaking S3), and worker processes.
+
+Not used in production; lives in the package so tests and benches share one copy.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def fresh_pg_database(admin_url: str) -> Iterator[str]:
+    """Create a uniquely named database, yield its SQLAlchemy URL, drop it afterwards."""
+    import psycopg
+
+    name = f"narrator_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def s3_server(bucket: str) -> Iterator[str]:
+    """Start an S3-compatible server on a free local port with ``bucket`` created; yield its URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a subprocess needs to see exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
+    for name in Settings.__dataclass_fields__:
+        value = getattr(settings, name)
+        if value is not None and value != "":
+            env[f"NARRATOR_{name.upper()}"] = str(value)
+    return env
+
+
+@dataclass
+class WorkerProcess:
+    proc: subprocess.Popen
+    log_path: Path
+    metrics_url: str | None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_worker(settings: Settings, log_path: Path, name: str | None = None, timeout: float = 120) -> WorkerProcess:
+    """Start ``narrator worker`` (solo pool: one task at a time) and wait until Celery says ready."""
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "worker", "--pool", "solo",
+         "--hostname", f"{name or uuid.uuid4().hex[:6]}@%h"],
+        cwd=ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
+    )
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log_path.read_text()[-3000:]}")
+        if "ready." in log_path.read_text():
+            metrics = f"http://127.0.0.1:{settings.metrics_port}/metrics" if settings.metrics_port else None
+            return WorkerProcess(proc, log_path, metrics)
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"worker did not become ready:\n{log_path.read_text()[-3000:]}")

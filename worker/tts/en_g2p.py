@@ -1,0 +1,175 @@
+"""English grapheme-to-phoneme for Kokoro: misaki's en G2P without a spaCy model.
+
+misaki.en.G2P downloads ``en_core_web_sm`` on construction; this service runs
+offline, so the pipeline is replaced by ``spacy.blank("en")`` (tokenizer only,
+no POS tags: heteronyms such as "read" fall back to misaki's default reading).
+Out-of-vocabulary words (brands, names) go to espeak-ng shipped by the
+espeakng-loader wheel, through misaki's own EspeakFallback so the phoneme
+symbols match what Kokoro was trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import spacy
+from misaki import en
+from misaki.espeak import EspeakFallback
+from num2words import num2words
+
+# Brands whose espeak guess is poor. Values are misaki-style phonemes.
+BRANDS: dict[str, str] = {
+    "Xiaomi": "ʃˈWmi",
+    "Huawei": "hwˈɑwˌA",
+    "OPPO": "ˈɔpO",
+    "vivo": "vˈivO",
+    "Tencent": "tˈɛnsˌɛnt",
+    "Alibaba": "ˌæləbˈɑbə",
+    "Baidu": "bˈIdu",
+    "WeChat": "wˈiʧˌæt",
+    "Weibo": "wˈAbO",
+    "Taobao": "tˈWbW",
+    "Douyin": "dˈOjɪn",
+    "TikTok": "tˈɪktˌɑk",
+    "Lenovo": "lənˈOvO",
+    "ThinkPad": "θˈɪŋkpˌæd",
+    "iPhone": "ˈIfˌOn",
+    "iPad": "ˈIpˌæd",
+    "macOS": "mˌækˌOˈɛs",
+    "iOS": "ˌIˌOˈɛs",
+    "Kokoro": "kˈOkəɹO",
+}
+
+# ARPAbet (CMUdict) -> misaki/Kokoro symbols, for lexicon entries given in ARPAbet.
+ARPABET_VOWELS: dict[str, str] = {
+    "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AO": "ɔ", "AW": "W", "AY": "I", "EH": "ɛ", "ER": "ɜɹ",
+    "EY": "A", "IH": "ɪ", "IY": "i", "OW": "O", "OY": "Y", "UH": "ʊ", "UW": "u",
+}
+ARPABET_CONSONANTS: dict[str, str] = {
+    "B": "b", "CH": "ʧ", "D": "d", "DH": "ð", "F": "f", "G": "ɡ", "HH": "h", "JH": "ʤ", "K": "k",
+    "L": "l", "M": "m", "N": "n", "NG": "ŋ", "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t",
+    "TH": "θ", "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "ʒ",
+}
+_ARPA_TOKEN = re.compile(r"^([A-Z]{1,2})([012])?$")
+
+_CURRENCY = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")}
+_EN_UNITS = {
+    "km/h": "kilometers per hour", "mph": "miles per hour", "kg": "kilograms", "g": "grams",
+    "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
+    "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
+    "MB": "megabytes", "GHz": "gigahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
+    "lbs": "pounds", "lb": "pounds", "℃": "degrees Celsius", "°C": "degrees Celsius",
+    "°F": "degrees Fahrenheit",
+}
+_EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
+
+
+def is_arpabet(reading: str) -> bool:
+    tokens = reading.split()
+    return bool(tokens) and all(
+        (m := _ARPA_TOKEN.match(t)) and (m.group(1) in ARPABET_VOWELS or m.group(1) in ARPABET_CONSONANTS)
+        for t in tokens)
+
+
+def arpabet_to_phonemes(reading: str) -> str:
+    """CMUdict ARPAbet ("T AH0 M EY1 T OW2") -> Kokoro phonemes; stress marks precede the vowel."""
+    out = ""
+    for token in reading.split():
+        m = _ARPA_TOKEN.match(token)
+        if not m:
+            raise ValueError(f"not an ARPAbet symbol: {token!r} in {reading!r}")
+        sym, stress = m.group(1), m.group(2)
+        if sym in ARPABET_CONSONANTS:
+            out += ARPABET_CONSONANTS[sym]
+            continue
+        if sym not in ARPABET_VOWELS:
+            raise ValueError(f"not an ARPAbet symbol: {token!r} in {reading!r}")
+        vowel = ARPABET_VOWELS[sym]
+        if stress == "0" and sym == "AH":
+            vowel = "ə"
+        elif stress == "0" and sym == "ER":
+            vowel = "əɹ"
+        out += {"1": "ˈ", "2": "ˌ"}.get(stress or "", "") + vowel
+    return out
+
+
+def _money_en(m: re.Match[str]) -> str:
+    unit, sub = _CURRENCY[m.group(1)]
+    whole, _, frac = m.group(2).replace(",", "").partition(".")
+    n = int(whole)
+    out = num2words(n) + " " + unit + ("" if n == 1 else ("s" if unit != "yuan" else ""))
+    cents = int((frac + "00")[:2]) if frac else 0
+    if cents:
+        subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
+        out += " and " + num2words(cents) + " " + subs
+    return out
+
+
+def normalize_en(text: str) -> str:
+    """The few things misaki's English path gets wrong without a tagger: money, percent, units."""
+    text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)", _money_en, text)
+    text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
+    text = re.sub(rf"(\d+(?:\.\d+)?)\s?({_EN_UNIT_ALT})(?![A-Za-z])",
+                  lambda m: m.group(1) + " " + _EN_UNITS[m.group(2)], text)
+    return text
+
+
+class _BlankSpacyG2P(en.G2P):
+    """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""
+
+    def __init__(self, fallback: EspeakFallback | None) -> None:  # noqa: D107 - see class docstring
+        self.version = None
+        self.british = False
+        self.nlp = spacy.blank("en")
+        self.lexicon = en.Lexicon(False)
+        self.fallback = fallback
+        self.unk = ""
+
+
+class EnG2P:
+    """English text -> Kokoro phonemes, with a lexicon of word -> phonemes applied first."""
+
+    def __init__(self, lexicon: Mapping[str, str] | None = None) -> None:
+        self._g2p = _BlankSpacyG2P(EspeakFallback(british=False))
+        words = dict(BRANDS)
+        words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
+        self._words = {k.lower(): v for k, v in words.items()}
+        self._words_re = (
+            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.I)
+            if words else None)
+
+    def reading_to_phonemes(self, reading: str) -> str:
+        """A lexicon/override reading: ARPAbet, /raw phonemes/, or a respelling read as English."""
+        reading = reading.strip()
+        if is_arpabet(reading):
+            return arpabet_to_phonemes(reading)
+        if len(reading) > 2 and reading.startswith("/") and reading.endswith("/"):
+            return reading[1:-1]
+        if not re.search(r"[A-Za-z]", reading):
+            raise ValueError(f"English reading {reading!r} is neither ARPAbet, /phonemes/ nor a respelling")
+        return self._run(reading)
+
+    def phonemize(self, text: str) -> str:
+        text = normalize_en(text)
+        if self._words_re is None:
+            return self._run(text)
+        out: list[str] = []
+        pos = 0
+        for m in self._words_re.finditer(text):
+            out.append(self._run(text[pos:m.start()]))
+            out.append(self._words[m.group(1).lower()])
+            pos = m.end()
+        out.append(self._run(text[pos:]))
+        return re.sub(r"\s{2,}", " ", " ".join(p for p in out if p.strip())).replace(" ,", ",").replace(" .", ".").strip()
+
+    def _run(self, text: str) -> str:
+        if not text.strip():
+            # keep bare punctuation such as ", " between pieces
+            return text.strip()
+        phonemes, _ = self._g2p(text)
+        phonemes = phonemes.strip()
+        end = text.rstrip()[-1:]
+        if end in ".!?" and phonemes and phonemes[-1] not in ".!?":
+            phonemes += end  # misaki drops a final period glued to the last word; Kokoro uses it for the fall
+        return phonemes

@@ -1,0 +1,285 @@
+"""Text frontend: raw text -> normalized sentences -> Kokoro v1.0 phoneme strings.
+
+Pipeline per input text:
+  1. inline overrides ``{word|reading}`` and Latin lexicon words are swapped for
+     private-use placeholder characters so normalization cannot touch them;
+  2. the text is cut into sentences; a sentence with any Han character is
+     normalized as Chinese (numbers become characters, Latin words stay),
+     otherwise as English (misaki reads numbers itself);
+  3. each sentence is split into runs of one language; Chinese runs go through
+     jieba + pypinyin + misaki's pinyin->IPA, English runs through misaki en;
+  4. sentences whose phonemes exceed Kokoro's 510-token window are re-cut at
+     clause punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from worker.tts.assets import kokoro_vocab
+from worker.tts.en_g2p import EnG2P
+from worker.tts.normalize_zh import normalize_zh
+from worker.tts.zh_g2p import HAN, ZhG2P, parse_pinyin
+
+MAX_PHONEMES = 510
+_PUA_BASE = 0xE000
+_PUA_MAX = 0xF8FF
+_OVERRIDE = re.compile(r"\{([^{}|]+)\|([^{}]*)\}")
+# A sentence ends at terminal punctuation (plus any closing quotes/brackets after it),
+# or at an English period followed by whitespace or the end.
+_SENTENCE = re.compile(r".*?(?:[。！？!?；;…\n]+|\.(?=\s|$))[”’」』》）)\"']*|.+", re.S)
+_SPEAKABLE = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
+_EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
+                           "“": "“", "”": "”", "（": "(", "）": ")"})
+_CLAUSE_END = re.compile(r"(?<=[，,、：:；;—])")
+_LATIN = re.compile(r"[A-Za-z]")
+_EN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’\-\.&+ ]*[A-Za-z0-9+]|[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of one language inside a sentence."""
+
+    text: str
+    lang: str
+    phonemes: str
+    pinyin: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    segments: list[Segment]
+
+    @property
+    def phonemes(self) -> str:
+        return " ".join(s.phonemes for s in self.segments if s.phonemes).strip()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    original: str
+    normalized: str
+    sentences: list[Sentence]
+
+    def pinyin(self) -> list[tuple[str, str]]:
+        return [p for s in self.sentences for seg in s.segments for p in seg.pinyin]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "normalized": self.normalized,
+            "pinyin": [[c, p] for c, p in self.pinyin()],
+            "segments": [
+                {"text": seg.text, "lang": seg.lang, "phonemes": seg.phonemes}
+                for s in self.sentences for seg in s.segments
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class _Forced:
+    """What a placeholder stands for: the word and either pinyin or English phonemes."""
+
+    word: str
+    lang: str
+    pinyin: tuple[str, ...] | None = None
+    phonemes: str | None = None
+
+
+class Frontend:
+    """Loaded once per process (jieba, misaki lexicons, espeak) and reused; holds no shared state."""
+
+    def __init__(self, lexicon: Mapping[str, str] | None = None) -> None:
+        lexicon = dict(lexicon or {})
+        zh_lex: dict[str, tuple[str, ...]] = {}
+        en_lex: dict[str, str] = {}
+        for word, reading in lexicon.items():
+            if HAN.search(word):
+                zh_lex[word] = parse_pinyin(reading, word)
+            elif _LATIN.search(word):
+                en_lex[word] = reading
+            else:
+                raise ValueError(f"lexicon word {word!r} has neither Chinese nor Latin letters")
+        self._zh = ZhG2P(zh_lex)
+        self._en = EnG2P(en_lex)
+        self._vocab = frozenset(kokoro_vocab())  # anything else would be dropped by the engine
+
+    # -- public ---------------------------------------------------------------
+
+    def analyze(self, text: str) -> Analysis:
+        if not isinstance(text, str):
+            raise TypeError(f"analyze() wants str, got {type(text).__name__}")
+        protected, forced = self._protect(text)
+        sentences: list[Sentence] = []
+        normalized_parts: list[str] = []
+        text_is_zh = _is_chinese(protected, forced)
+        for raw in _split_sentences(protected):
+            if not raw.strip():
+                normalized_parts.append(raw)
+                continue
+            is_zh = _sentence_is_chinese(raw, forced, default=text_is_zh)
+            norm = normalize_zh(raw) if is_zh else raw
+            normalized_parts.append(norm)
+            sentences.extend(self._sentences(norm.strip(), forced, is_zh))
+        normalized = _restore("".join(normalized_parts), forced).strip()
+        return Analysis(original=text, normalized=normalized, sentences=sentences)
+
+    # -- steps ----------------------------------------------------------------
+
+    def _protect(self, text: str) -> tuple[str, dict[str, _Forced]]:
+        """Swap overrides for placeholder characters; the reading is checked here so errors point at the input."""
+        forced: dict[str, _Forced] = {}
+
+        def placeholder(item: _Forced) -> str:
+            code = _PUA_BASE + len(forced)
+            if code > _PUA_MAX:
+                raise ValueError("too many inline overrides in one text")
+            ch = chr(code)
+            forced[ch] = item
+            return ch
+
+        def sub(m: re.Match[str]) -> str:
+            word, reading = m.group(1).strip(), m.group(2).strip()
+            if not word:
+                raise ValueError(f"empty word in override {m.group(0)!r}")
+            if HAN.search(word):
+                if _LATIN.search(word):
+                    raise ValueError(f"override {m.group(0)!r} mixes Chinese and Latin letters")
+                return placeholder(_Forced(word, "zh", pinyin=parse_pinyin(reading, word)))
+            return placeholder(_Forced(word, "en", phonemes=self._en.reading_to_phonemes(reading)))
+
+        if any(_PUA_BASE <= ord(c) <= _PUA_MAX for c in text):
+            text = "".join(c for c in text if not _PUA_BASE <= ord(c) <= _PUA_MAX)
+        return _OVERRIDE.sub(sub, text), forced
+
+    def _sentences(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[Sentence]:
+        sentence = self._sentence(norm, forced, is_zh)
+        if len(sentence.phonemes) <= MAX_PHONEMES:
+            return [sentence]
+        clauses = [c for c in _CLAUSE_END.split(norm) if c.strip()]
+        if len(clauses) == 1:
+            return self._hard_split(norm, forced, is_zh)
+        out: list[Sentence] = []
+        buf = ""
+        for clause in clauses:
+            trial = buf + clause
+            if buf and len(self._sentence(trial, forced, is_zh).phonemes) > MAX_PHONEMES:
+                out.extend(self._sentences(buf, forced, is_zh))
+                buf = clause
+            else:
+                buf = trial
+        if buf.strip():
+            out.extend(self._sentences(buf, forced, is_zh))
+        return out
+
+    def _hard_split(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[Sentence]:
+        """No clause punctuation left: halve the text (at a space when there is one) until it fits."""
+        if len(norm) <= 1:
+            return [self._sentence(norm, forced, is_zh)]
+        mid = len(norm) // 2
+        space = norm.rfind(" ", 0, mid)
+        cut = space if space > 0 else mid
+        return self._sentences(norm[:cut].strip(), forced, is_zh) + self._sentences(norm[cut:].strip(), forced, is_zh)
+
+    def _sentence(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> Sentence:
+        segments: list[Segment] = []
+        for lang, run in _runs(norm, forced, is_zh):
+            seg = self._segment(lang, run, forced)
+            if seg.text.strip():
+                segments.append(seg)
+        return Sentence(text=_restore(norm, forced).strip(), segments=segments)
+
+    def _segment(self, lang: str, run: str, forced: Mapping[str, _Forced]) -> Segment:
+        pieces: list[tuple[str, _Forced | None]] = []
+        buf = ""
+        for ch in run:
+            if ch in forced:
+                if buf:
+                    pieces.append((buf, None))
+                    buf = ""
+                pieces.append((forced[ch].word, forced[ch]))
+            else:
+                buf += ch
+        if buf:
+            pieces.append((buf, None))
+        text = "".join(p for p, _ in pieces)
+        if lang == "zh":
+            phonemes, pinyin = self._zh.convert([(p, f.pinyin if f else None) for p, f in pieces])
+            return Segment(text=text.strip(), lang="zh", phonemes=self._clean(phonemes), pinyin=pinyin)
+        parts = [f.phonemes or "" if f else self._en.phonemize(p.translate(_EN_PUNCT)) for p, f in pieces]
+        return Segment(text=text.strip(), lang="en", phonemes=self._clean(" ".join(x for x in parts if x)))
+
+    def _clean(self, phonemes: str) -> str:
+        """Drop symbols Kokoro has no embedding for, so what we report is what it hears."""
+        return re.sub(r" {2,}", " ", "".join(c for c in phonemes if c in self._vocab)).strip()
+
+
+def _is_chinese(text: str, forced: Mapping[str, _Forced]) -> bool:
+    """Language of the whole text: Chinese if any Han character (or Chinese override) occurs,
+    or if there is no English word at all (bare numbers and formulas read in Chinese).
+
+    Deciding once per text keeps an English sentence inside a Chinese narration
+    reading its numbers in Chinese, like the sentences around it.
+    """
+    if HAN.search(text) or any(f.lang == "zh" for f in forced.values()):
+        return True
+    plain = "".join(c for c in text if c not in forced)
+    return not re.search(r"[A-Za-z]{2,}", plain) and not any(f.lang == "en" for f in forced.values())
+
+
+def _sentence_is_chinese(raw: str, forced: Mapping[str, _Forced], default: bool) -> bool:
+    """A sentence with Han characters is Chinese, one with English words is English;
+    bare numbers and formulas follow the language of the whole text."""
+    if HAN.search(raw) or any(forced[c].lang == "zh" for c in raw if c in forced):
+        return True
+    plain = "".join(c for c in raw if c not in forced)
+    if re.search(r"[A-Za-z]{2,}", plain) or any(forced[c].lang == "en" for c in raw if c in forced):
+        return False
+    return default
+
+
+def _split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``; pieces with nothing to say (stray punctuation) join the one before."""
+    out: list[str] = []
+    for piece in _SENTENCE.findall(text):
+        if out and not _SPEAKABLE.search(piece):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
+def _restore(text: str, forced: Mapping[str, _Forced]) -> str:
+    return "".join(forced[c].word if c in forced else c for c in text)
+
+
+def _runs(norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[tuple[str, str]]:
+    """Cut a normalized sentence into (lang, text) runs; punctuation stays with the run before it."""
+    if not is_zh:
+        return [("en", norm)]
+    runs: list[tuple[str, str]] = []
+    pos = 0
+    en_re = re.compile(_EN_RUN.pattern + "|[" + "".join(
+        re.escape(k) for k, f in forced.items() if f.lang == "en") + "]" if any(
+        f.lang == "en" for f in forced.values()) else _EN_RUN.pattern)
+    for m in en_re.finditer(norm):
+        if m.start() > pos:
+            runs.append(("zh", norm[pos:m.start()]))
+        runs.append(("en", m.group(0)))
+        pos = m.end()
+    if pos < len(norm):
+        runs.append(("zh", norm[pos:]))
+    # Merge punctuation-only zh runs (", ") into the run before them.
+    merged: list[tuple[str, str]] = []
+    for lang, text in runs:
+        if merged and lang == "zh" and not HAN.search(text) and not any(c in forced for c in text):
+            prev_lang, prev_text = merged[-1]
+            merged[-1] = (prev_lang, prev_text + text)
+        elif merged and merged[-1][0] == lang:
+            merged[-1] = (lang, merged[-1][1] + text)
+        else:
+            merged.append((lang, text))
+    return merged
+

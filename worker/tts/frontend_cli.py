@@ -1,0 +1,40 @@
+"""`narrator text` entry point: show what the frontend makes of a text."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from worker.tts.frontend import Frontend
+
+
+def text_command(text: str | None, as_json: bool, *, frontend: Frontend | None = None) -> int:
+    """Print the analysis of ``text``, or of each stdin line when ``text`` is None.
+
+    With stdin, one JSON object per line (JSON Lines) so the output can be
+    piped into other tools; a line that fails is reported on stderr and the
+    exit status becomes 1, but the remaining lines are still processed.
+    ``frontend`` lets a caller that already holds one (tests, a worker) skip the load.
+    """
+    frontend = frontend or Frontend()
+    lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
+    status = 0
+    for line in lines:
+        if text is None and not line.strip():
+            continue
+        try:
+            analysis = frontend.analyze(line)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if as_json:
+            print(json.dumps(analysis.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(analysis.normalized)
+            for sentence in analysis.sentences:
+                print("  " + sentence.phonemes)
+            if analysis.pinyin():
+                print("  " + " ".join(p for _, p in analysis.pinyin()))
+            sys.stdout.flush()
+    return status

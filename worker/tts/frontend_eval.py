@@ -1,0 +1,86 @@
+"""Scoring of the frontend against tests/data/frontend_hard.tsv.
+
+Shared by bench/frontend_accuracy.py and the pytest accuracy gate so both
+measure the same thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.tts.frontend import Frontend
+
+# 一 and 不 change tone by context (sandhi); pypinyin's phrase table carries
+# some of those changes and not others, so their tone is not scored.
+_SANDHI_CHARS = frozenset("一不")
+
+
+@dataclass(frozen=True)
+class Case:
+    category: str
+    text: str
+    expected_normalized: str
+    expected_pinyin: str
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    normalized: str
+    pinyin: str
+    ok: bool
+
+
+def load_cases(path: Path) -> list[Case]:
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t",
+                              quoting=csv.QUOTE_NONE)
+        return [Case(r["category"], r["text"], r.get("expected_normalized") or "",
+                     r.get("expected_pinyin") or "") for r in rows]
+
+
+def _pinyin_key(pairs: list[tuple[str, str]]) -> list[str]:
+    return [p.replace("ü", "v").rstrip("12345") if c in _SANDHI_CHARS else p.replace("ü", "v")
+            for c, p in pairs]
+
+
+def score(frontend: Frontend, case: Case) -> Result:
+    analysis = frontend.analyze(case.text)
+    pairs = analysis.pinyin()
+    got_py = " ".join(p for _, p in pairs)
+    ok = True
+    if case.expected_normalized:
+        ok &= analysis.normalized == case.expected_normalized
+    if case.expected_pinyin:
+        want = case.expected_pinyin.split()
+        han = [c for c, _ in pairs]
+        want_pairs = list(zip(han, want)) if len(want) == len(han) else [("", w) for w in want]
+        ok &= _pinyin_key(pairs) == _pinyin_key(want_pairs)
+    return Result(case, analysis.normalized, got_py, ok)
+
+
+def evaluate(frontend: Frontend, cases: list[Case]) -> dict[str, object]:
+    """Per-category and overall accuracy, plus the failures and the time per line."""
+    by_cat: dict[str, list[bool]] = defaultdict(list)
+    failures: list[dict[str, str]] = []
+    start = time.perf_counter()
+    for case in cases:
+        r = score(frontend, case)
+        by_cat[case.category].append(r.ok)
+        if not r.ok:
+            failures.append({"category": case.category, "text": case.text,
+                             "expected_normalized": case.expected_normalized, "normalized": r.normalized,
+                             "expected_pinyin": case.expected_pinyin, "pinyin": r.pinyin})
+    elapsed = time.perf_counter() - start
+    total = sum(len(v) for v in by_cat.values())
+    return {
+        "categories": {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(by_cat.items())},
+        "n": total,
+        "accuracy": sum(sum(v) for v in by_cat.values()) / total if total else 0.0,
+        "ms_per_line": 1000 * elapsed / total if total else 0.0,
+        "failures": failures,
+    }

@@ -1,0 +1,76 @@
+"""Chinese number readings (cardinal, decimal, digit-by-digit).
+
+Kept apart from the rule table in normalize_zh so the readings can be reused
+(and tested) without the regex machinery around them.
+"""
+
+from __future__ import annotations
+
+import cn2an
+
+DIGITS = "零一二三四五六七八九"
+DIGITS_YAO = "零幺二三四五六七八九"
+
+# Measure words and units after which a bare "2" is read 两 rather than 二.
+LIANG_MEASURES: tuple[str, ...] = (
+    "个", "只", "条", "本", "件", "位", "次", "天", "年", "小时", "分钟", "秒", "种", "张",
+    "台", "部", "辆", "家", "名", "岁", "斤", "公斤", "千克", "克", "米", "公里", "千米",
+    "厘米", "毫米", "升", "毫升", "吨", "点", "周", "星期", "倍", "块", "元", "份", "套",
+    "双", "对", "层", "间", "口", "把", "支", "杯", "瓶", "碗", "首", "篇", "页", "遍",
+    "趟", "分", "角", "万", "亿", "千", "百", "瓦", "千瓦", "伏", "节", "颗", "粒", "座",
+    "所", "架", "艘", "门", "头", "匹", "棵", "片", "根", "盒", "包", "箱", "袋", "桶",
+    "人", "秒钟", "个月", "英寸", "寸", "尺", "码", "磅", "盎司", "平方米", "立方米",
+    "摄氏度", "度", "毫安时", "千瓦时", "兆", "G", "T", "M", "K",
+)
+
+
+def read_digits(digits: str, yao: bool = False) -> str:
+    """Digit-by-digit reading, for phone numbers, codes and years.
+
+    ``yao`` reads 1 as 幺, the convention for phone numbers and codes where
+    一 and 七 are easily confused.
+    """
+    table = DIGITS_YAO if yao else DIGITS
+    return "".join(table[int(d)] if d.isdigit() else d for d in digits)
+
+
+def read_cardinal(number: str) -> str:
+    """Cardinal reading of a non-negative integer string.
+
+    Very long strings (bank cards, IDs) are read digit by digit because a
+    cardinal reading of them is never what a listener expects.
+    """
+    number = number.lstrip("0") or "0"
+    if len(number) > 13:
+        return read_digits(number)
+    text = cn2an.an2cn(number, "low")
+    # 2000 -> 两千, 20000 -> 两万: leading 二 before a big unit is spoken 两.
+    if len(text) >= 2 and text[0] == "二" and text[1] in "千万亿":
+        text = "两" + text[1:]
+    return text
+
+
+def read_decimal(number: str) -> str:
+    """Reading of a decimal such as 3.14 -> 三点一四 (fraction digits one by one)."""
+    whole, _, frac = number.partition(".")
+    out = read_cardinal(whole or "0")
+    if frac:
+        out += "点" + read_digits(frac)
+    return out
+
+
+def read_number(number: str) -> str:
+    """Integer or decimal, with an optional leading minus sign (负)."""
+    sign = ""
+    if number.startswith(("-", "−")):
+        sign, number = "负", number[1:]
+    if "." in number:
+        return sign + read_decimal(number)
+    return sign + read_cardinal(number)
+
+
+def read_quantity(number: str, following: str) -> str:
+    """Number before a measure word: a bare 2 becomes 两 (两个, 两千克)."""
+    if number == "2" and following.startswith(LIANG_MEASURES):
+        return "两"
+    return read_number(number)

@@ -25,6 +25,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,14 @@ def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldO
                            "excluded": speaker.exclude, "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
                            "methods": {}}
     for name, (style, seconds, metrics) in methods.items():
-        scores = q.evaluate_style(models, judges, prepared, style)
+        scores = q.evaluate_style(models, judges, prepared, style, asr=name != "nearest-stock")
         row["methods"][name] = {**scores, "enroll_s": round(seconds, 1), "metrics": metrics}
     return row
+
+
+def _mean(values: Iterable[Any]) -> float | None:
+    numbers = [float(v) for v in values if isinstance(v, (int, float))]
+    return round(statistics.fmean(numbers), 4) if numbers else None
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -92,8 +98,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"speakers": len(rows)}
     for method in METHODS:
         cells = [r["methods"][method] for r in rows]
-        out[method] = {key: round(statistics.fmean(c[key] for c in cells), 4)
-                       for key in ("campplus", "resemblyzer", "asr_error", "enroll_s")} if cells else {}
+        out[method] = {key: _mean(c.get(key) for c in cells)
+                       for key in ("campplus", "resemblyzer", "asr_error", "enroll_s")}
     if rows:
         for method in ("nearest-stock", "style-pca-es-v1"):
             deltas = [r["methods"][method]["campplus"] - r["methods"]["style-blend-search-v1"]["campplus"]
@@ -113,7 +119,8 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     print("-" * len(head))
 
     def cell(c: dict[str, Any]) -> str:
-        return f"{c['campplus']:.3f}/{c['resemblyzer']:.3f}/{c['asr_error']:.2f}/{c['enroll_s']:5.1f}".rjust(27)
+        err = f"{c['asr_error']:.2f}" if c.get("asr_error") is not None else "  - "
+        return f"{c['campplus']:.3f}/{c['resemblyzer']:.3f}/{err}/{c['enroll_s']:5.1f}".rjust(27)
 
     for r in rows:
         print(f"{r['speaker']:24}| " + " | ".join(cell(r["methods"][m]) for m in METHODS)

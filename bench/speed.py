@@ -73,6 +73,11 @@ def machine() -> dict[str, Any]:
     return {"cpu": model, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
+def load_1m() -> float:
+    """One-minute load average, stored beside each figure: the box is shared."""
+    return round(os.getloadavg()[0], 2)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     value = fn()
@@ -104,18 +109,20 @@ def kokoro_rtf(models: ModelCache, threads: int, repeats: int) -> dict[str, floa
     engine.synthesize(phonemes[0], voice.style)  # warm-up: first run allocates and optimises
     engine_rtf, render_rtf = [], []
     for _ in range(repeats):
-        compute = audio = 0.0
+        compute = raw_audio = 0.0
         for p in phonemes:
             out, seconds = timed(lambda p=p: engine.synthesize(p, voice.style))
-            compute, audio = compute + seconds, audio + len(out) / engine.sample_rate
-        engine_rtf.append(compute / audio)
+            compute, raw_audio = compute + seconds, raw_audio + len(out) / engine.sample_rate
+        engine_rtf.append(compute / raw_audio)
         compute = audio = 0.0
         for text in SENTENCES:
             rendered, seconds = timed(lambda t=text: synth.render(t, voice))
             compute, audio = compute + seconds, audio + rendered.duration_s
         render_rtf.append(compute / audio)
+    # render RTF divides by delivered audio: edge silence trimmed, so it reads higher than the engine's.
     return {"threads": threads, "engine_rtf": round(statistics.median(engine_rtf), 3),
-            "render_rtf": round(statistics.median(render_rtf), 3), "audio_s": round(audio, 1)}
+            "render_rtf": round(statistics.median(render_rtf), 3), "engine_audio_s": round(raw_audio, 1),
+            "render_audio_s": round(audio, 1), "load_1m": load_1m()}
 
 
 def first_audio_ms(models: ModelCache, repeats: int) -> dict[str, float]:
@@ -125,7 +132,7 @@ def first_audio_ms(models: ModelCache, repeats: int) -> dict[str, float]:
     samples = [timed(lambda: next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice))))[1] * 1000
                for _ in range(repeats)]
     return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1),
-            "max_ms": round(max(samples), 1), "repeats": repeats}
+            "max_ms": round(max(samples), 1), "repeats": repeats, "load_1m": load_1m()}
 
 
 def frontend_ms(models: ModelCache, repeats: int) -> dict[str, float]:
@@ -135,7 +142,7 @@ def frontend_ms(models: ModelCache, repeats: int) -> dict[str, float]:
     samples = [timed(lambda t=text: models.frontend.analyze(t))[1] * 1000
                for _ in range(repeats) for text in SENTENCES]
     return {"median_ms": round(statistics.median(samples), 2), "mean_ms": round(statistics.fmean(samples), 2),
-            "sentences": len(SENTENCES), "repeats": repeats}
+            "sentences": len(SENTENCES), "repeats": repeats, "load_1m": load_1m()}
 
 
 def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
@@ -145,7 +152,8 @@ def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
     voice, enroll_s = timed(lambda: models.cloner.enroll(cleaned.audio, 24_000, "zh"))
     return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
                    "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / 24_000, 1),
-                   "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen")}
+                   "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen"),
+                   "load_1m": load_1m()}
 
 
 def gate_seconds(models: ModelCache, voice: VoiceState, items: int) -> dict[str, Any]:
@@ -159,7 +167,7 @@ def gate_seconds(models: ModelCache, voice: VoiceState, items: int) -> dict[str,
         samples.append(seconds)
         passed += int(report.passed)
     return {"median_s": round(statistics.median(samples), 2), "max_s": round(max(samples), 2),
-            "items": len(samples), "passed": passed}
+            "items": len(samples), "passed": passed, "load_1m": load_1m()}
 
 
 def peak_rss_mib() -> float:
@@ -171,25 +179,26 @@ def print_table(result: dict[str, Any]) -> None:
     m = result["machine_before"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; load before {m['load_avg']} after "
           f"{result['machine_after']['load_avg']}")
-    rows = [(f"Kokoro engine RTF, {r['threads']} thread(s)", f"{r['engine_rtf']:.3f}", f"<= {TARGETS['rtf']}")
-            for r in result["rtf"]]
-    rows += [(f"render RTF incl. frontend, {r['threads']} thread(s)", f"{r['render_rtf']:.3f}", "")
+    rows = [(f"Kokoro engine RTF, {r['threads']} thread(s)", f"{r['engine_rtf']:.3f}", f"<= {TARGETS['rtf']}",
+             r["load_1m"]) for r in result["rtf"]]
+    rows += [(f"render RTF (delivered audio), {r['threads']} thread(s)", f"{r['render_rtf']:.3f}", "", r["load_1m"])
              for r in result["rtf"]]
     fa, fe, en, ga = result["first_audio"], result["frontend"], result["enrollment"], result["gate"]
     rows += [
-        ("first audio, 10-char zh, warm (median)", f"{fa['median_ms']:.0f} ms", f"<= {TARGETS['first_audio_ms']:.0f} ms"),
-        ("frontend per sentence (median)", f"{fe['median_ms']:.1f} ms", ""),
-        ("enrollment: clean_reference", f"{en['clean_s']:.1f} s", ""),
-        ("enrollment: Cloner.enroll", f"{en['enroll_s']:.1f} s", ""),
-        ("enrollment total", f"{en['total_s']:.1f} s", f"<= {TARGETS['enroll_s']:.0f} s"),
-        ("quality gate per item (median)", f"{ga['median_s']:.2f} s", ""),
-        ("model load, cold (sum)", f"{sum(result['load_s'].values()):.1f} s", ""),
-        ("peak RSS, everything loaded", f"{result['peak_rss_mib']:.0f} MiB", ""),
+        ("first audio, 10-char zh, warm (median)", f"{fa['median_ms']:.0f} ms", f"<= {TARGETS['first_audio_ms']:.0f} ms",
+         fa["load_1m"]),
+        ("frontend per sentence (median)", f"{fe['median_ms']:.1f} ms", "", fe["load_1m"]),
+        ("enrollment: clean_reference", f"{en['clean_s']:.1f} s", "", en["load_1m"]),
+        ("enrollment: Cloner.enroll", f"{en['enroll_s']:.1f} s", "", en["load_1m"]),
+        ("enrollment total", f"{en['total_s']:.1f} s", f"<= {TARGETS['enroll_s']:.0f} s", en["load_1m"]),
+        ("quality gate per item (median)", f"{ga['median_s']:.2f} s", "", ga["load_1m"]),
+        ("model load, cold (sum)", f"{sum(result['load_s'].values()):.1f} s", "", None),
+        ("peak RSS, everything loaded", f"{result['peak_rss_mib']:.0f} MiB", "", None),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':{width}}  {'figure':>10}  target")
-    for name, value, target in rows:
-        print(f"{name:{width}}  {value:>10}  {target}")
+    print(f"{'measure':{width}}  {'figure':>10}  {'target':>9}  load(1m)")
+    for name, value, target, load in rows:
+        print(f"{name:{width}}  {value:>10}  {target:>9}  {'' if load is None else f'{load:.1f}'}")
 
 
 def main() -> None:

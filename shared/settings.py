@@ -14,6 +14,17 @@ from pathlib import Path
 
 PREFIX = "NARRATOR_"
 
+# What every deployed process (compose service, k8s pod) must be given explicitly; the
+# deployment tests check the manifests against this list.
+DEPLOYMENT_ENV = frozenset(
+    PREFIX + name.upper()
+    for name in (
+        "database_url", "broker_url", "storage_url", "s3_endpoint_url", "s3_access_key_id",
+        "s3_secret_access_key", "s3_region", "data_dir", "model_cache", "secret_key", "log_level",
+        "presign_ttl_seconds",
+    )
+)
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "narrator"

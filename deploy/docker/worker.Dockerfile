@@ -74,7 +74,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 # Celery warm shutdown: SIGTERM stops consuming and lets the running task finish.
 STOPSIGNAL SIGTERM
-# Worker metrics will be served here (/metrics).
+# Worker metrics (Prometheus, /metrics; NARRATOR_METRICS_PORT).
 EXPOSE 9100
 # No HEALTHCHECK: a worker has no HTTP endpoint yet, and a broker round trip
 # (celery inspect ping) would mark a worker unhealthy whenever Redis blips.

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shutil
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from shared.settings import DEPLOYMENT_ENV, PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -32,35 +33,13 @@ DOCKERFILES = {
 }
 
 QUEUES = ("enroll", "synth", "finetune")
-# Settings every deployed process needs (shared/settings.py reads them as NARRATOR_<FIELD>).
-REQUIRED_ENV = {
-    "NARRATOR_DATABASE_URL",
-    "NARRATOR_BROKER_URL",
-    "NARRATOR_STORAGE_URL",
-    "NARRATOR_S3_ENDPOINT_URL",
-    "NARRATOR_S3_ACCESS_KEY_ID",
-    "NARRATOR_S3_SECRET_ACCESS_KEY",
-    "NARRATOR_S3_REGION",
-    "NARRATOR_DATA_DIR",
-    "NARRATOR_MODEL_CACHE",
-    "NARRATOR_SECRET_KEY",
-    "NARRATOR_LOG_LEVEL",
-    "NARRATOR_PRESIGN_TTL_SECONDS",
-}
+REQUIRED_ENV = DEPLOYMENT_ENV
 NARRATOR_SERVICES = {"migrate", "api", "beat", *(f"worker-{q}" for q in QUEUES)}
 
 
 def settings_env_names() -> set[str]:
-    """NARRATOR_* names that shared/settings.py understands (read from its source, not imported)."""
-    tree = ast.parse((ROOT / "shared" / "settings.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            return {
-                "NARRATOR_" + stmt.target.id.upper()
-                for stmt in node.body
-                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-            }
-    raise AssertionError("class Settings not found in shared/settings.py")
+    """Every NARRATOR_* name the one settings object reads."""
+    return {PREFIX + name.upper() for name in Settings.__dataclass_fields__}
 
 
 _VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")

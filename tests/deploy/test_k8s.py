@@ -11,7 +11,6 @@ unknown fields rejected).
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import subprocess
@@ -21,6 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from shared.settings import PREFIX, Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
@@ -29,20 +30,6 @@ QUEUES = ("enroll", "synth", "finetune")
 GPU_QUEUES = ("synth", "finetune")
 TARGETS = ("base", "overlays/cpu", "overlays/gpu")
 
-REQUIRED_ENV = {
-    "NARRATOR_DATABASE_URL",
-    "NARRATOR_BROKER_URL",
-    "NARRATOR_STORAGE_URL",
-    "NARRATOR_S3_ENDPOINT_URL",
-    "NARRATOR_S3_ACCESS_KEY_ID",
-    "NARRATOR_S3_SECRET_ACCESS_KEY",
-    "NARRATOR_S3_REGION",
-    "NARRATOR_DATA_DIR",
-    "NARRATOR_MODEL_CACHE",
-    "NARRATOR_SECRET_KEY",
-    "NARRATOR_LOG_LEVEL",
-    "NARRATOR_PRESIGN_TTL_SECONDS",
-}
 # Settings that carry credentials: never in a ConfigMap.
 SECRET_ENV = {
     "NARRATOR_DATABASE_URL",
@@ -206,15 +193,8 @@ def workloads(docs: list[dict]) -> list[dict]:
 
 
 def settings_env_names() -> set[str]:
-    tree = ast.parse((ROOT / "shared" / "settings.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            return {
-                "NARRATOR_" + stmt.target.id.upper()
-                for stmt in node.body
-                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-            }
-    raise AssertionError("class Settings not found in shared/settings.py")
+    """Every NARRATOR_* name the one settings object reads."""
+    return {PREFIX + name.upper() for name in Settings.__dataclass_fields__}
 
 
 def config_and_secret(docs) -> tuple[dict, dict]:
@@ -319,7 +299,7 @@ def test_config_and_secret_carry_every_setting(rendered):
     secret_keys = set(secret_data(secret))
     assert not config_keys & secret_keys, "a key in both ConfigMap and Secret"
     all_keys = config_keys | secret_keys
-    assert REQUIRED_ENV <= all_keys, f"missing: {sorted(REQUIRED_ENV - all_keys)}"
+    assert settings_env_names() <= all_keys, f"missing: {sorted(settings_env_names() - all_keys)}"
     assert SECRET_ENV <= secret_keys, f"credentials outside the Secret: {sorted(SECRET_ENV - secret_keys)}"
     unknown = {k for k in all_keys if k.startswith("NARRATOR_")} - settings_env_names()
     assert not unknown, f"not read by shared/settings.py: {sorted(unknown)}"

@@ -192,6 +192,8 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
         speed = float(job["params"].get("speed", 1.0))
         models = ctx.models
         analysis = models.frontend.analyze(job["text"])
+        if not any(ch.isalnum() for ch in analysis.normalized):
+            raise NarratorError("the text has nothing to speak (only punctuation or symbols)")
         phonemes = "|".join(sentence.phonemes for sentence in analysis.sentences)
         content_hash = render_hash(version_info[0], analysis.normalized, phonemes, speed, models.engine.version)
         if reuse_cached(ctx, item_id, job, content_hash):

@@ -1,0 +1,113 @@
+"""The item lifecycle in ``worker.jobs``, run in-process against PostgreSQL and the S3 server:
+render cache reuse, a poison item failing alone, cancellation, redelivery."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from shared import keys
+from shared.models import Batch, Item, Voice, VoiceStatus, VoiceVersion
+from shared.services import create_batch
+from shared.tenants import create_tenant
+from worker import jobs
+from worker.context import WorkerContext
+from worker.tts import assets
+from worker.tts.voice import VoiceState
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx(settings) -> WorkerContext:  # type: ignore[no-untyped-def]
+    return WorkerContext(settings)
+
+
+@pytest.fixture(scope="module")
+def stock_voice(ctx: WorkerContext, sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A ready voice whose state is a stock Kokoro voice (no enrollment needed): (tenant_id, voice_id)."""
+    with sessions.begin() as s:
+        tenant_id = create_tenant(s, f"jobs-{uuid.uuid4().hex[:8]}").id
+    models = ctx.models
+    state = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
+                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", state)
+    state = VoiceState(style=state.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                       language="zh", method="stock", engine_version=state.engine_version,
+                       metrics={"similarity": 0.9})
+    with ctx.sessions.begin() as s:
+        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value)
+        s.add(voice)
+        s.flush()
+        key = keys.voice_state_key(tenant_id, voice.id, 1)
+        ctx.storage.put(key, state.to_bytes())
+        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                               engine_version=state.engine_version, method="stock")
+        s.add(version)
+        s.flush()
+        voice.current_version_id = version.id
+        return tenant_id, voice.id
+
+
+def submit(ctx: WorkerContext, voice: tuple[str, str], texts: list[str]) -> tuple[str, list[str]]:
+    tenant_id, voice_id = voice
+    with ctx.sessions.begin() as s:
+        batch_id = create_batch(s, tenant_id, [{"text": t, "voice_id": voice_id} for t in texts], "t", {}, "test")
+    with ctx.sessions() as s:
+        ids = list(s.scalars(select(Item.id).where(Item.batch_id == batch_id).order_by(Item.seq)))
+    return batch_id, ids
+
+
+def item(ctx: WorkerContext, item_id: str) -> Item:
+    with ctx.sessions() as s:
+        row = s.get(Item, item_id)
+        assert row is not None
+        return row
+
+
+def test_identical_content_is_served_from_the_render_cache(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    batch_id, (first, second) = submit(ctx, stock_voice, ["新款耳机售价二百九十九元。", "新款耳机售价299元。"])
+    jobs.synthesize_item(ctx, first)
+    hits = ctx.metrics.cache_hits._value.get()
+    jobs.synthesize_item(ctx, second)  # normalizes to the same text: no model call
+    a, b = item(ctx, first), item(ctx, second)
+    assert not a.reused and b.reused and ctx.metrics.cache_hits._value.get() == hits + 1
+    assert a.content_hash == b.content_hash and a.checksum == b.checksum
+    assert b.storage_key != a.storage_key and ctx.storage.get(b.storage_key) == ctx.storage.get(a.storage_key)
+    with ctx.sessions() as s:
+        assert s.get(Batch, batch_id).status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_poison_item_fails_alone_and_the_batch_finishes(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    batch_id, (good, poison) = submit(ctx, stock_voice, ["欢迎光临本店。", "。。。……"])
+    jobs.synthesize_item(ctx, poison)
+    jobs.synthesize_item(ctx, good)
+    bad = item(ctx, poison)
+    assert bad.status == "failed" and bad.error.startswith("invalid_input") and bad.storage_key is None
+    assert item(ctx, good).status in ("succeeded", "needs_review")
+    with ctx.sessions() as s:
+        batch = s.get(Batch, batch_id)
+        assert batch is not None and batch.status == "partial" and batch.manifest_key
+    assert b'"status": "failed"' in ctx.storage.get(batch.manifest_key)
+
+
+def test_a_redelivered_item_is_not_rendered_twice(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    _, (only,) = submit(ctx, stock_voice, ["谢谢您的购买。"])
+    jobs.synthesize_item(ctx, only)
+    done = item(ctx, only)
+    jobs.synthesize_item(ctx, only)  # the broker delivered it again
+    again = item(ctx, only)
+    assert again.attempts == done.attempts == 1 and again.finished_at == done.finished_at
+
+
+def test_items_of_a_cancelled_batch_are_cancelled_without_rendering(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    batch_id, (only,) = submit(ctx, stock_voice, ["这一条不会被合成。"])
+    with ctx.sessions.begin() as s:
+        s.get(Batch, batch_id).status = "cancelled"  # type: ignore[union-attr]
+    jobs.synthesize_item(ctx, only)
+    row = item(ctx, only)
+    assert row.status == "cancelled" and row.storage_key is None

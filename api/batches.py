@@ -8,15 +8,16 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api import validation
 from api.auth import require
 from api.context import ctx
 from api.voices import tenant_voice
 from shared import jobs, services
-from shared.errors import InvalidInput, NotFound, VoiceNotReady
-from shared.models import Batch, Item, ItemStatus, Voice, VoiceStatus
+from shared.audit import record
+from shared.errors import Conflict, InvalidInput, NotFound, VoiceNotReady
+from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, utcnow
 from shared.queries import item_counts, reused_count
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
@@ -160,3 +161,22 @@ def list_items(batch_id: str) -> ResponseReturnValue:
         for it in page
     ]
     return jsonify(items=items, next_cursor=rows[-1].seq if more else None)
+
+
+@bp.post("/<batch_id>/cancel")
+@require("write")
+def cancel_batch(batch_id: str) -> ResponseReturnValue:
+    """Stop a batch: queued items are cancelled now; a running item finishes, and workers skip the rest."""
+    c = ctx()
+    batch_summary(batch_id)  # 404 for another tenant's batch
+    with c.sessions.begin() as s:
+        batch = s.get(Batch, batch_id, with_for_update=True)
+        assert batch is not None
+        if batch.finished_at is not None:
+            raise Conflict(f"batch {batch_id!r} already finished ({batch.status})")
+        batch.status = BatchStatus.cancelled.value
+        s.execute(update(Item).where(Item.batch_id == batch_id, Item.status == ItemStatus.queued.value)
+                  .values(status=ItemStatus.cancelled.value, error="batch cancelled", finished_at=utcnow()))
+        record(s, g.tenant_id, f"key:{g.key_prefix}", "batch.cancelled", "batch", batch_id)
+    services.finish_batch_if_done(c.sessions, c.storage, batch_id)
+    return jsonify(batch_summary(batch_id)), 202

@@ -92,6 +92,10 @@ SPEC: dict[str, Any] = {
                                            "parameters": [_id_param("batch_id")],
                                            "responses": {"200": {"description": "batch", "content": _json("Batch")},
                                                          **_errors(401, 404)}}},
+        "/v1/batches/{batch_id}/cancel": {"post": {
+            "summary": "Cancel a batch: queued items stop now, a running item finishes",
+            "parameters": [_id_param("batch_id")],
+            "responses": {"202": {"description": "cancelled", "content": _json("Batch")}, **_errors(401, 403, 404, 409)}}},
         "/v1/batches/{batch_id}/items": {"get": {
             "summary": "Items, paginated; each with a presigned URL once rendered",
             "parameters": [_id_param("batch_id"),

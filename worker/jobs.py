@@ -31,7 +31,7 @@ from shared.models import (
     VoiceVersion,
     utcnow,
 )
-from shared.queries import item_counts
+from shared.services import finish_batch_if_done
 from shared.storage import ObjectNotFound
 from worker.context import WorkerContext
 
@@ -141,7 +141,7 @@ def plan_batch(ctx: WorkerContext, batch_id: str, enqueue: Enqueue) -> int:
     for item_id in item_ids:
         enqueue(item_id)
     if not item_ids:
-        finish_batch_if_done(ctx, batch_id)
+        finish_batch_if_done(ctx.sessions, ctx.storage, batch_id)
     return len(item_ids)
 
 
@@ -296,39 +296,4 @@ def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: 
                                                             else status.value)
     ctx.metrics.items.labels(status.value, reason).inc()
     log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id, "item_id": item_id})
-    finish_batch_if_done(ctx, batch_id)
-
-
-def finish_batch_if_done(ctx: WorkerContext, batch_id: str) -> None:
-    """When no item is left to run, settle the batch's status and write its manifest."""
-    with ctx.sessions.begin() as s:
-        batch = s.get(Batch, batch_id, with_for_update=True)
-        if batch is None or batch.finished_at is not None:
-            return
-        counts = item_counts(s, batch_id)
-        if counts[ItemStatus.queued.value] or counts[ItemStatus.running.value]:
-            return
-        done = counts[ItemStatus.succeeded.value] + counts[ItemStatus.needs_review.value]
-        if batch.status == BatchStatus.cancelled.value:
-            pass
-        elif done == batch.total:
-            batch.status = BatchStatus.succeeded.value
-        elif done == 0:
-            batch.status = BatchStatus.failed.value
-        else:
-            batch.status = BatchStatus.partial.value
-        batch.finished_at = utcnow()
-        items = s.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.seq)).all()
-        lines = [
-            json.dumps({
-                "item_id": it.id, "seq": it.seq, "external_id": it.external_id, "text": it.text,
-                "status": it.status, "storage_key": it.storage_key, "duration_s": it.duration_s,
-                "checksum": it.checksum, "voice_version_id": it.voice_version_id, "error": it.error,
-                "reused": it.reused,
-            }, ensure_ascii=False)
-            for it in items
-        ]
-        key = keys.manifest_key(batch.tenant_id, batch_id)
-        ctx.storage.put(key, ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
-        batch.manifest_key = key
-        record(s, batch.tenant_id, "worker", f"batch.{batch.status}", "batch", batch_id, counts=counts)
+    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id)

@@ -125,6 +125,9 @@ class TestBatches:
         assert_problem(client.get("/v1/batches/nope/items?cursor=x", headers=auth), 422, "integers")
         assert_problem(client.get("/v1/batches/nope/items?status=odd", headers=auth), 422, "'status'")
 
+    def test_cancel_unknown_batch(self, client, auth) -> None:  # type: ignore[no-untyped-def]
+        assert_problem(client.post("/v1/batches/nope/cancel", headers=auth), 404, "nope")
+
     def test_voice_not_ready(self, client, auth, sessions, tenant_key) -> None:  # type: ignore[no-untyped-def]
         with sessions.begin() as s:
             voice = Voice(tenant_id=tenant_key[0], name="p", language="zh", status=VoiceStatus.failed.value)
@@ -167,3 +170,13 @@ def test_openapi_document_and_docs_page(client) -> None:  # type: ignore[no-unty
     assert spec["openapi"].startswith("3.")
     assert {"/v1/voices", "/v1/batches", "/v1/batches/{batch_id}/items", "/v1/synthesize"} <= set(spec["paths"])
     assert b"/v1/batches" in client.get("/v1/docs").data
+
+
+def test_cancelling_a_batch_cancels_its_queued_items_once(client, auth, ready_voice) -> None:  # type: ignore[no-untyped-def]
+    body = {"voice_id": ready_voice, "items": [{"text": "第一条。"}, {"text": "第二条。"}]}
+    batch = client.post("/v1/batches", headers=auth, json=body).get_json()
+    r = client.post(f"/v1/batches/{batch['id']}/cancel", headers=auth)
+    assert r.status_code == 202
+    summary = r.get_json()
+    assert summary["status"] == "cancelled" and summary["counts"]["cancelled"] == 2 and summary["finished_at"]
+    assert_problem(client.post(f"/v1/batches/{batch['id']}/cancel", headers=auth), 409, "already finished")

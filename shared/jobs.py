@@ -6,6 +6,7 @@ ENROLL = "narrator.enroll_voice"
 PLAN_BATCH = "narrator.plan_batch"
 SYNTHESIZE_ITEM = "narrator.synthesize_item"
 FINETUNE = "narrator.finetune"
+SWEEP = "narrator.sweep_stuck_items"
 
 QUEUES = ("enroll", "synth", "finetune")
 
@@ -14,4 +15,5 @@ ROUTES = {
     PLAN_BATCH: {"queue": "synth"},
     SYNTHESIZE_ITEM: {"queue": "synth"},
     FINETUNE: {"queue": "finetune"},
+    SWEEP: {"queue": "synth"},
 }

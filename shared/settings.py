@@ -54,6 +54,8 @@ class Settings:
     synth_threads: int = 2
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
+    item_lease_seconds: int = 900  # a running item older than this lost its worker
+    sweep_interval_seconds: int = 300
 
     def __post_init__(self) -> None:
         # Derived defaults: the embedded mode lives entirely under data_dir.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from shared.jobs import QUEUES, ROUTES
+from shared.jobs import QUEUES, ROUTES, SWEEP
 from shared.settings import Settings
 from worker.context import WorkerContext
 
@@ -29,6 +29,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,
+        beat_schedule={"sweep-stuck-items": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds)}},
         task_serializer="json",
         accept_content=["json"],
     )

@@ -13,9 +13,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from shared import keys, logs
 from shared.audit import record
@@ -146,14 +147,37 @@ def plan_batch(ctx: WorkerContext, batch_id: str, enqueue: Enqueue) -> int:
 
 
 def claim_item(ctx: WorkerContext, item_id: str) -> bool:
-    """queued → running, atomically: a redelivered message for a claimed item does nothing."""
+    """queued → running, atomically: a redelivered message for an item another worker is
+    rendering does nothing. A ``running`` claim older than the lease belonged to a worker
+    that died mid-item, so it may be taken over."""
+    expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
     with ctx.sessions.begin() as s:
         claimed = s.execute(
             update(Item)
-            .where(Item.id == item_id, Item.status == ItemStatus.queued.value)
+            .where(Item.id == item_id, or_(Item.status == ItemStatus.queued.value,
+                                           and_(Item.status == ItemStatus.running.value, Item.started_at < expired)))
             .values(status=ItemStatus.running.value, attempts=Item.attempts + 1, started_at=utcnow())
         ).rowcount
     return bool(claimed)
+
+
+def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
+    """Requeue items whose worker died mid-render (``running`` past the lease); returns how many.
+
+    The broker redelivers an unacknowledged message eventually, but only after its
+    visibility timeout; the sweeper makes recovery prompt and covers a lost message.
+    """
+    expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
+    with ctx.sessions.begin() as s:
+        stuck = list(s.scalars(select(Item.id).where(Item.status == ItemStatus.running.value,
+                                                     Item.started_at < expired).limit(1000)))
+        if stuck:
+            s.execute(update(Item).where(Item.id.in_(stuck), Item.status == ItemStatus.running.value)
+                      .values(status=ItemStatus.queued.value))
+    for item_id in stuck:
+        log.warning("requeued item %s: its worker stopped mid-render", item_id, extra={"item_id": item_id})
+        enqueue(item_id)
+    return len(stuck)
 
 
 def release_item(ctx: WorkerContext, item_id: str) -> None:

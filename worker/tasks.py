@@ -74,3 +74,11 @@ def synthesize_item(self: Task, item_id: str) -> None:
                 return
             jobs.release_item(ctx, item_id)
             _retry(self, exc)
+
+
+@shared_task(bind=True, name=names.SWEEP)
+def sweep_stuck_items(self: Task) -> int:
+    def enqueue(item_id: str) -> None:
+        self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
+
+    return jobs.sweep_stuck_items(context(self), enqueue)

@@ -4,13 +4,14 @@ render cache reuse, a poison item failing alone, cancellation, redelivery."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 from shared import keys
-from shared.models import Batch, Item, Voice, VoiceStatus, VoiceVersion
+from shared.models import Batch, Item, Voice, VoiceStatus, VoiceVersion, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
 from worker import jobs
@@ -111,3 +112,16 @@ def test_items_of_a_cancelled_batch_are_cancelled_without_rendering(ctx: WorkerC
     jobs.synthesize_item(ctx, only)
     row = item(ctx, only)
     assert row.status == "cancelled" and row.storage_key is None
+
+
+def test_an_item_whose_worker_died_is_swept_back_and_rendered(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    _, (only,) = submit(ctx, stock_voice, ["这条的工作进程中途退出了。"])
+    assert jobs.claim_item(ctx, only)  # a worker took it ... and died before finishing
+    assert not jobs.claim_item(ctx, only)  # a live claim is respected
+    with ctx.sessions.begin() as s:
+        s.get(Item, only).started_at = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds + 1)  # type: ignore[union-attr]
+    requeued: list[str] = []
+    assert jobs.sweep_stuck_items(ctx, requeued.append) == 1 and requeued == [only]
+    jobs.synthesize_item(ctx, only)
+    row = item(ctx, only)
+    assert row.status in ("succeeded", "needs_review") and row.attempts == 2

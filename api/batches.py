@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from api import validation
 from api.auth import require
 from api.context import ctx
+from api.idempotency import idempotent
 from api.voices import tenant_voice
 from shared import jobs, services
 from shared.audit import record
@@ -93,6 +94,7 @@ def validate_items(session, items: list[Any], max_items: int, max_chars: int) ->
 
 @bp.post("")
 @require("write")
+@idempotent
 def create_batch() -> ResponseReturnValue:
     c = ctx()
     raw_items, fields = _parse_request()
@@ -165,6 +167,7 @@ def list_items(batch_id: str) -> ResponseReturnValue:
 
 @bp.post("/<batch_id>/cancel")
 @require("write")
+@idempotent
 def cancel_batch(batch_id: str) -> ResponseReturnValue:
     """Stop a batch: queued items are cancelled now; a running item finishes, and workers skip the rest."""
     c = ctx()

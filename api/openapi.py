@@ -35,6 +35,10 @@ SPEC: dict[str, Any] = {
                             "'Authorization: Bearer <key>'. Errors are application/problem+json."},
     "components": {
         "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        "parameters": {"IdempotencyKey": {
+            "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+            "description": "Retry-safe POST: the same key and request replay the first response "
+                           "(header Idempotent-Replayed: true); the same key with another request is a 409."}},
         "schemas": {
             "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
@@ -110,6 +114,11 @@ SPEC: dict[str, Any] = {
                                                   **_errors(401, 403, 404, 409, 415, 422, 503)}}},
     },
 }
+
+
+for _ops in SPEC["paths"].values():
+    if "post" in _ops:
+        _ops["post"].setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})
 
 
 @bp.get("/openapi.json")

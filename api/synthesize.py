@@ -16,6 +16,7 @@ from api import validation
 from api.auth import require
 from api.batches import validate_items
 from api.context import ctx
+from api.idempotency import idempotent
 from shared import jobs
 from shared.errors import NarratorError, ServiceUnavailable
 from shared.models import FINISHED_ITEM_STATES, Item, ItemStatus
@@ -33,6 +34,7 @@ class RenderFailed(NarratorError):
 
 @bp.post("/synthesize")
 @require("write")
+@idempotent
 def synthesize() -> ResponseReturnValue:
     c = ctx()
     body = validation.json_body()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from api import validation
 from api.auth import require
 from api.context import ctx
+from api.idempotency import idempotent
 from shared import jobs
 from shared.errors import InvalidInput, NotFound
 from shared.models import ReferenceAudio, Voice, VoiceVersion
@@ -41,6 +42,7 @@ def tenant_voice(session, voice_id: str) -> Voice:  # type: ignore[no-untyped-de
 
 @bp.post("")
 @require("write")
+@idempotent
 def create_voice() -> ResponseReturnValue:
     form = request.form
     name = validation.string(form.get("name"), "name", max_len=200)

@@ -180,3 +180,26 @@ def test_cancelling_a_batch_cancels_its_queued_items_once(client, auth, ready_vo
     summary = r.get_json()
     assert summary["status"] == "cancelled" and summary["counts"]["cancelled"] == 2 and summary["finished_at"]
     assert_problem(client.post(f"/v1/batches/{batch['id']}/cancel", headers=auth), 409, "already finished")
+
+
+def test_idempotency_key_replays_the_first_response_and_refuses_a_different_body(  # type: ignore[no-untyped-def]
+        client, auth, ready_voice, sessions, tenant_key) -> None:
+    headers = {**auth, "Idempotency-Key": "order-42"}
+    body = {"voice_id": ready_voice, "items": [{"text": "同一个请求。"}]}
+    first = client.post("/v1/batches", headers=headers, json=body)
+    again = client.post("/v1/batches", headers=headers, json=body)
+    assert first.status_code == again.status_code == 202
+    assert again.get_json()["id"] == first.get_json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/v1/batches", headers=headers, json={**body, "items": [{"text": "另一个请求。"}]})
+    assert_problem(other, 409, "different request")
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Batch).where(Batch.tenant_id == tenant_key[0])) == 1
+    client.post(f"/v1/batches/{first.get_json()['id']}/cancel", headers=auth)  # keep the worker's queue empty
+
+
+def test_a_failed_request_does_not_burn_its_idempotency_key(client, auth, ready_voice) -> None:  # type: ignore[no-untyped-def]
+    headers = {**auth, "Idempotency-Key": "retry-me"}
+    assert_problem(client.post("/v1/batches", headers=headers, json={"items": []}), 422, "no items")
+    ok = client.post("/v1/batches", headers=headers, json={"voice_id": ready_voice, "items": [{"text": "好。"}]})
+    assert ok.status_code == 202 and "Idempotent-Replayed" not in ok.headers
+    client.post(f"/v1/batches/{ok.get_json()['id']}/cancel", headers=auth)

@@ -3,7 +3,8 @@
 
 render:
 	scripts/setup.sh
-	.venv/bin/narrator render examples/catalog.csv --reference examples/reference.wav --out out/
+	.venv/bin/narrator render examples/catalog.csv --reference examples/reference.wav --out out/ \
+	    --consent examples/consent.wav --speaker 林小雨 --company 星光电器
 
 test:
 	scripts/setup.sh --test

@@ -10,7 +10,7 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
-    from api import auth, batches, errors, files, health, observability, openapi, synthesize, voices
+    from api import auth, batches, consents, errors, files, health, observability, openapi, synthesize, voices
     from api.context import ApiContext
 
     settings = settings or Settings.from_env()
@@ -21,6 +21,6 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     errors.init_app(app)
     observability.init_app(app)
     auth.init_app(app)
-    for bp in (health.bp, observability.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
+    for bp in (health.bp, observability.bp, consents.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
         app.register_blueprint(bp)
     return app

@@ -47,6 +47,16 @@ SPEC: dict[str, Any] = {
                 "id": {"type": "string"}, "name": {"type": "string"}, "language": {"enum": ["zh", "en"]},
                 "status": {"enum": ["pending", "ready", "failed"]}, "error": {"type": ["string", "null"]},
                 "version": {"type": "object"}, "reference_qa": {"type": ["object", "null"]}}},
+            "ConsentRequest": {"type": "object", "required": ["speaker_name", "company_name", "agreement_version",
+                                                              "agreement_text", "signature"], "properties": {
+                "speaker_name": {"type": "string"}, "company_name": {"type": "string"},
+                "agreement_version": {"type": "string"}, "agreement_text": {"type": "string"},
+                "signature": {"type": "string", "description": "the speaker's typed full name"},
+                "language": {"enum": ["zh", "en"]}}},
+            "Consent": {"type": "object", "properties": {
+                "id": {"type": "string"}, "status": {"enum": ["awaiting_recording", "verifying", "verified",
+                                                              "rejected", "revoked"]},
+                "statement": {"type": "string"}, "verification": {"type": ["object", "null"]}}},
             "BatchRequest": {"type": "object", "required": ["items"], "properties": {
                 "name": {"type": "string"}, "voice_id": {"type": "string", "description": "default for items"},
                 "speed": {"type": "number", "minimum": 0.5, "maximum": 2.0},
@@ -73,13 +83,30 @@ SPEC: dict[str, Any] = {
         "/v1/voices": {
             "post": {"summary": "Upload a reference recording; an enrollment job builds the voice",
                      "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                         "type": "object", "required": ["name", "language", "reference"], "properties": {
+                         "type": "object", "required": ["name", "language", "reference", "consent_id"], "properties": {
                              "name": {"type": "string"}, "language": {"enum": ["zh", "en"]},
+                             "consent_id": {"type": "string", "description": "a verified consent of the speaker"},
                              "reference": {"type": "string", "format": "binary"}}}}}},
                      "responses": {"202": {"description": "accepted", "content": _json("Voice")},
                                    **_errors(401, 403, 413, 415, 422)}},
             "get": {"summary": "List voices", "responses": {"200": {"description": "voices"}, **_errors(401)}},
         },
+        "/v1/consents": {"post": {
+            "summary": "The speaker's signed consent; returns the statement they must read aloud",
+            "requestBody": {"required": True, "content": _json("ConsentRequest")},
+            "responses": {"201": {"description": "awaiting the recording", "content": _json("Consent")},
+                          **_errors(401, 403, 415, 422)}}},
+        "/v1/consents/{consent_id}": {"get": {
+            "summary": "A consent and its verification", "parameters": [_id_param("consent_id")],
+            "responses": {"200": {"description": "consent", "content": _json("Consent")}, **_errors(401, 404)}}},
+        "/v1/consents/{consent_id}/recording": {"post": {
+            "summary": "The speaker reading the statement; a job verifies it by speech recognition",
+            "parameters": [_id_param("consent_id")],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["recording"],
+                "properties": {"recording": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"202": {"description": "verifying", "content": _json("Consent")},
+                          **_errors(401, 403, 404, 409, 413, 415, 422)}}},
         "/v1/voices/{voice_id}": {"get": {"summary": "A voice and its status", "parameters": [_id_param("voice_id")],
                                           "responses": {"200": {"description": "voice", "content": _json("Voice")},
                                                         **_errors(401, 404)}}},

@@ -53,18 +53,18 @@ def number(value: Any, field: str, *, low: float, high: float, default: float) -
     return float(value)
 
 
-def audio_upload(data: bytes) -> float:
+def audio_upload(data: bytes, field: str = "reference") -> float:
     """Check the bytes decode as audio (before anything is stored); returns the duration."""
     import soundfile
 
     if not data:
-        raise InvalidInput("the reference file is empty", field="reference")
+        raise InvalidInput(f"the {field} file is empty", field=field)
     try:
         info = soundfile.info(io.BytesIO(data))
     except Exception as exc:
         raise UnsupportedMediaType(
-            "the reference file is not audio narrator can decode (use WAV, FLAC, OGG or MP3)", field="reference"
+            f"the {field} file is not audio narrator can decode (use WAV, FLAC, OGG or MP3)", field=field
         ) from exc
     if info.frames <= 0 or info.samplerate <= 0:
-        raise InvalidInput("the reference file has no audio frames", field="reference")
+        raise InvalidInput(f"the {field} file has no audio frames", field=field)
     return info.frames / info.samplerate

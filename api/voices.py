@@ -11,6 +11,7 @@ from api.auth import require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs
+from shared.consent import usable_consent
 from shared.errors import InvalidInput, NotFound
 from shared.models import ReferenceAudio, Voice, VoiceVersion
 from shared.services import register_voice
@@ -21,7 +22,7 @@ bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
 def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
     out: dict[str, object] = {
         "id": voice.id, "name": voice.name, "language": voice.language, "status": voice.status,
-        "error": voice.error, "created_at": voice.created_at.isoformat(),
+        "error": voice.error, "consent_id": voice.consent_id, "created_at": voice.created_at.isoformat(),
     }
     if version is not None:
         out["version"] = {
@@ -54,8 +55,9 @@ def create_voice() -> ResponseReturnValue:
     validation.audio_upload(data)
     c = ctx()
     with c.sessions.begin() as s:
+        consent = usable_consent(s, g.tenant_id, form.get("consent_id"))
         voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, upload.mimetype,
-                                  f"key:{g.key_prefix}")
+                                  f"key:{g.key_prefix}", consent_id=consent.id)
     c.enqueue(jobs.ENROLL, voice_id)
     with c.sessions() as s:
         voice = tenant_voice(s, voice_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 ENROLL = "narrator.enroll_voice"
+VERIFY_CONSENT = "narrator.verify_consent"
 PLAN_BATCH = "narrator.plan_batch"
 SYNTHESIZE_ITEM = "narrator.synthesize_item"
 FINETUNE = "narrator.finetune"
@@ -12,6 +13,7 @@ QUEUES = ("enroll", "synth", "finetune")
 
 ROUTES = {
     ENROLL: {"queue": "enroll"},
+    VERIFY_CONSENT: {"queue": "enroll"},
     PLAN_BATCH: {"queue": "synth"},
     SYNTHESIZE_ITEM: {"queue": "synth"},
     FINETUNE: {"queue": "finetune"},

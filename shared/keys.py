@@ -29,3 +29,7 @@ def item_key(tenant_id: str, batch_id: str, seq: int) -> str:
 
 def manifest_key(tenant_id: str, batch_id: str) -> str:
     return f"{batch_prefix(tenant_id, batch_id)}manifest.jsonl"
+
+
+def consent_recording_key(tenant_id: str, consent_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}consents/{consent_id}/recording"

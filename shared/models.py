@@ -109,7 +109,9 @@ class Consent(Base):
     agreement_version: Mapped[str] = mapped_column(String(50))
     agreement_sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), server_default="zh")
     statement: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(16), default=None)  # the one-time code inside the statement
     status: Mapped[str] = mapped_column(String(20), default="pending")
     recording_key: Mapped[str | None] = mapped_column(String(500), default=None)
     client_ip: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -118,6 +120,14 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsentStatus(str, enum.Enum):
+    awaiting_recording = "awaiting_recording"
+    verifying = "verifying"
+    verified = "verified"
+    rejected = "rejected"
+    revoked = "revoked"
 
 
 class Voice(Base):

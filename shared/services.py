@@ -18,13 +18,13 @@ from shared.storage import Storage
 
 def register_voice(
     session: Session, storage: Storage, tenant_id: str, name: str, language: str, reference: bytes,
-    content_type: str | None, actor: str,
+    content_type: str | None, actor: str, consent_id: str | None = None,
 ) -> str:
     """Store the reference and record a pending voice; the caller enqueues enrollment."""
     voice_id, ref_id = new_id(), new_id()
     original_key = keys.reference_key(tenant_id, voice_id, ref_id, "original")
     storage.put(original_key, reference, content_type or "application/octet-stream")
-    session.add(Voice(id=voice_id, tenant_id=tenant_id, name=name, language=language))
+    session.add(Voice(id=voice_id, tenant_id=tenant_id, name=name, language=language, consent_id=consent_id))
     session.flush()
     session.add(ReferenceAudio(id=ref_id, voice_id=voice_id, original_key=original_key,
                                sha256=hashlib.sha256(reference).hexdigest(), content_type=content_type,

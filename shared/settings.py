@@ -56,6 +56,10 @@ class Settings:
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
     sweep_interval_seconds: int = 300
+    # Speaker-embedding cosine between the consent recording and the reference; below it the
+    # reference is taken to be someone else's voice and enrollment refuses it.
+    consent_speaker_threshold: float = 0.80
+    consent_max_error_rate: float = 0.30  # CER/WER of the recording against its statement
 
     def __post_init__(self) -> None:
         # Derived defaults: the embedded mode lives entirely under data_dir.
@@ -94,6 +98,8 @@ def _coerce(name: str, annotation: object, raw: str) -> object:
             return Path(raw).expanduser()
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         return raw
     except ValueError as exc:
         raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc

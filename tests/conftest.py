@@ -7,13 +7,15 @@ here; boto3 talks to it exactly as it talks to MinIO or AWS.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -100,21 +102,78 @@ def shared_tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture(scope="session")
-def enrolled_voice(api_url: str, shared_tenant_key: tuple[str, str], worker_process: WorkerProcess) -> dict:
-    """examples/reference.wav enrolled through the API by the real worker (once per session)."""
+def models():  # type: ignore[no-untyped-def]
+    """The model stack, loaded once in the test process (for rendering test audio)."""
+    from worker.models import ModelCache
+
+    return ModelCache(Settings.from_env())
+
+
+@pytest.fixture(scope="session")
+def example_speaker(models) -> Callable[[str], bytes]:  # type: ignore[no-untyped-def]
+    """The speaker of examples/reference.wav saying any text (WAV bytes): consent recordings."""
+    spec = importlib.util.spec_from_file_location("make_reference", ROOT / "examples" / "make_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda text: module.example_speaker(models, text)
+
+
+def wait_until(fn: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = fn()
+        if result is not None:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def record_consent(api_url: str, headers: dict[str, str], recording: Callable[[str], bytes] | bytes) -> dict:
+    """Give consent through the API, upload the recording, wait for the verification job."""
+    r = requests.post(f"{api_url}/v1/consents", headers=headers, timeout=30, json={
+        "speaker_name": "林小雨", "company_name": "星光电器", "agreement_version": "2026-11",
+        "agreement_text": "The speaker agrees that the company may create and use a synthetic voice.",
+        "signature": "林小雨", "language": "zh"})
+    assert r.status_code == 201, r.text
+    consent = r.json()
+    audio = recording(consent["statement"]) if callable(recording) else recording
+    r = requests.post(f"{api_url}/v1/consents/{consent['id']}/recording", headers=headers, timeout=30,
+                      files={"recording": ("consent.wav", audio, "audio/wav")})
+    assert r.status_code == 202, r.text
+
+    def settled() -> dict | None:
+        c = requests.get(f"{api_url}/v1/consents/{consent['id']}", headers=headers, timeout=10).json()
+        return c if c["status"] != "verifying" else None
+
+    return wait_until(settled, 300, "consent verification")
+
+
+@pytest.fixture(scope="session")
+def enrolled_voice(api_url: str, shared_tenant_key: tuple[str, str], worker_process: WorkerProcess,
+                   example_speaker: Callable[[str], bytes]) -> dict:
+    """examples/reference.wav enrolled through the API by the real worker, on the speaker's
+    verified consent (once per session)."""
     headers = {"Authorization": f"Bearer {shared_tenant_key[1]}"}
+    for _ in range(3):  # as a speaker would: read it again when speech recognition misheard the code
+        consent = record_consent(api_url, headers, example_speaker)
+        if consent["status"] == "verified":
+            break
+    assert consent["status"] == "verified", consent
     with open(ROOT / "examples" / "reference.wav", "rb") as f:
-        r = requests.post(f"{api_url}/v1/voices", data={"name": "narrator", "language": "zh"},
+        r = requests.post(f"{api_url}/v1/voices", data={"name": "narrator", "language": "zh",
+                                                        "consent_id": consent["id"]},
                           files={"reference": ("reference.wav", f, "audio/wav")}, headers=headers, timeout=30)
     assert r.status_code == 202, r.text
-    voice_id = r.json()["id"]
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
+    return wait_for_voice(api_url, headers, r.json()["id"])
+
+
+def wait_for_voice(api_url: str, headers: dict[str, str], voice_id: str) -> dict:
+    def settled() -> dict | None:
         voice = requests.get(f"{api_url}/v1/voices/{voice_id}", headers=headers, timeout=10).json()
-        if voice["status"] != "pending":
-            return voice
-        time.sleep(1)
-    raise AssertionError("enrollment did not finish in 10 minutes")
+        return voice if voice["status"] != "pending" else None
+
+    return wait_until(settled, 600, "enrollment")
 
 
 @pytest.fixture
@@ -151,3 +210,14 @@ def worker_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     worker = start_worker(settings.with_(log_level="INFO"), tmp_path_factory.mktemp("worker") / "worker.log")
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def give_consent(api_url: str, worker_process: WorkerProcess) -> Callable[..., dict]:
+    """``give_consent(headers, recording)``: consent through the API, verified by the real worker."""
+    return lambda headers, recording: record_consent(api_url, headers, recording)
+
+
+@pytest.fixture(scope="session")
+def await_voice(api_url: str) -> Callable[..., dict]:
+    return lambda headers, voice_id: wait_for_voice(api_url, headers, voice_id)

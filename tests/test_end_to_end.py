@@ -107,7 +107,8 @@ def test_embedded_render_through_the_cli(tmp_path: Path) -> None:
     env["NARRATOR_DATA_DIR"] = str(tmp_path / "data")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "render", str(catalog), "--reference", str(REFERENCE), "--out", str(out)],
+        [sys.executable, "-m", "worker.cli", "render", str(catalog), "--reference", str(REFERENCE), "--out", str(out),
+         "--consent", str(REFERENCE.with_name("consent.wav")), "--speaker", "林小雨", "--company", "星光电器"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,37 @@ def _settings(args: argparse.Namespace, embedded: bool = False) -> Settings:
     if embedded and not settings.embedded:
         settings = settings.with_(broker_url="")
     return settings
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalConsent:
+    """The speaker's consent as the CLI takes it: a recording of them reading the statement
+    for their name and the company (``narrator consent-statement`` prints it)."""
+
+    recording: Path
+    speaker: str
+    company: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "LocalConsent":
+        if not (args.consent and args.speaker and args.company):
+            raise SystemExit("narrator: cloning needs the speaker's consent: --consent RECORDING --speaker NAME "
+                             "--company NAME (see `narrator consent-statement`)")
+        return cls(Path(args.consent), args.speaker, args.company)
+
+    def statement(self, language: str) -> str:
+        from shared.consent import statement
+
+        return statement(language, self.speaker, self.company, None)
+
+
+def add_consent_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--consent", help="recording of the speaker reading the consent statement")
+    p.add_argument("--speaker", help="the speaker's full name, as in the statement")
+    p.add_argument("--company", help="the company the speaker consents to, as in the statement")
 
 
 # --- embedded jobs ------------------------------------------------------------------------
@@ -61,7 +93,31 @@ class Embedded:
 
         self.celery.tasks[task].apply(args=args, throw=True)
 
-    def voice_for(self, reference: Path, language: str) -> str:
+    def consent_for(self, consent: LocalConsent, language: str) -> str:
+        """Record and verify the speaker's consent, through the same job the API uses."""
+        from shared import jobs, keys
+        from shared.consent import create_consent
+        from shared.models import Consent, ConsentStatus
+
+        with self.ctx.sessions.begin() as s:
+            row = create_consent(
+                s, self.tenant_id, speaker_name=consent.speaker, company_name=consent.company,
+                agreement_version="cli", agreement_text=f"consent recording {consent.recording.name}",
+                signature=consent.speaker, language=language, client_ip=None, user_agent="narrator-cli", actor="cli")
+            row.statement, row.code = consent.statement(language), None
+            row.recording_key = keys.consent_recording_key(self.tenant_id, row.id)
+            self.ctx.storage.put(row.recording_key, consent.recording.read_bytes(), "audio/wav")
+            row.status = ConsentStatus.verifying.value
+            consent_id = row.id
+        self.run(jobs.VERIFY_CONSENT, consent_id)
+        with self.ctx.sessions() as s:
+            row = s.get(Consent, consent_id)
+            assert row is not None
+            if row.status != ConsentStatus.verified.value:
+                raise SystemExit(f"narrator: consent not verified: {(row.verification or {}).get('reason')}")
+        return consent_id
+
+    def voice_for(self, reference: Path, language: str, consent: LocalConsent) -> str:
         """Enroll a reference once; the same file (by SHA-256) reuses the ready voice."""
         from sqlalchemy import select
 
@@ -71,6 +127,7 @@ class Embedded:
 
         data = reference.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
+        consent_id = self.consent_for(consent, language)  # every run: the speaker's word is checked anew
         with self.ctx.sessions() as s:
             existing = s.scalar(
                 select(Voice.id).join(ReferenceAudio, ReferenceAudio.voice_id == Voice.id)
@@ -81,7 +138,7 @@ class Embedded:
             return existing
         with self.ctx.sessions.begin() as s:
             voice_id = register_voice(s, self.ctx.storage, self.tenant_id, reference.stem, language, data,
-                                      "audio/wav", actor="cli")
+                                      "audio/wav", actor="cli", consent_id=consent_id)
         self.run(jobs.ENROLL, voice_id)
         with self.ctx.sessions() as s:
             voice = s.get(Voice, voice_id)
@@ -117,7 +174,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     emb = Embedded(_settings(args, embedded=True))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("enrolling voice", total=None)
-        voice_id = emb.voice_for(Path(args.reference), args.language)
+        voice_id = emb.voice_for(Path(args.reference), args.language, LocalConsent.from_args(args))
         items = [{"text": r["text"].strip(), "voice_id": voice_id, "external_id": r.get("id") or None} for r in rows]
         with emb.ctx.sessions.begin() as s:
             batch_id = create_batch(s, emb.tenant_id, items, Path(args.catalog).name, {"speed": args.speed}, "cli")
@@ -167,19 +224,28 @@ def _load_models(settings: Settings):  # type: ignore[no-untyped-def]
     return ModelCache(settings)
 
 
-def _enroll_file(models, reference: Path, language: str):  # type: ignore[no-untyped-def]
-    """Clean and enroll a reference in memory, caching the state by the file's hash."""
-    from worker.tts.reference import ReferenceRejected, clean_reference
+def _enroll_file(models, settings: Settings, reference: Path, language: str, consent: LocalConsent):  # type: ignore[no-untyped-def]
+    """Check consent, clean and enroll a reference in memory; cache the state by the files' hash."""
+    from shared.consent import key_phrases
+    from worker.jobs import check_statement, same_speaker
+    from worker.tts.reference import ReferenceRejected, clean_reference, decode_audio
     from worker.tts.voice import VoiceState
 
     data = reference.read_bytes()
-    cache = models.cache_dir / "enrolled" / f"{hashlib.sha256(data).hexdigest()[:32]}-{language}.npz"
+    digest = hashlib.sha256(data + consent.recording.read_bytes() + consent.statement(language).encode())
+    cache = models.cache_dir / "enrolled" / f"{digest.hexdigest()[:32]}-{language}.npz"
     if cache.is_file():
         return VoiceState.from_bytes(cache.read_bytes())
     try:
+        consent_audio = decode_audio(consent.recording.read_bytes())
         cleaned = clean_reference(data, speaker_encoder=models.encoder)
     except ReferenceRejected as exc:
-        raise SystemExit(f"narrator: reference rejected: {exc}") from exc
+        raise SystemExit(f"narrator: recording rejected: {exc}") from exc
+    verdict = check_statement(models, *consent_audio, consent.statement(language), language,
+                              settings.consent_max_error_rate, key_phrases(consent.speaker, consent.company, None))
+    _, mismatch = same_speaker(models, consent_audio, (cleaned.audio, 24000), settings.consent_speaker_threshold)
+    if verdict["reason"] or mismatch:
+        raise SystemExit(f"narrator: consent not verified: {verdict['reason'] or mismatch}")
     state = models.cloner.enroll(cleaned.audio, 24000, language)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(state.to_bytes())
@@ -193,11 +259,12 @@ def cmd_say(args: argparse.Namespace) -> int:
 
     if bool(args.reference) == bool(args.voice):
         raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz")
-    models = _load_models(_settings(args))
+    settings = _settings(args)
+    models = _load_models(settings)
     if args.voice:
         state = VoiceState.from_bytes(Path(args.voice).read_bytes())
     else:
-        state = _enroll_file(models, Path(args.reference), args.language)
+        state = _enroll_file(models, settings, Path(args.reference), args.language, LocalConsent.from_args(args))
     rendered = models.synthesizer.render(args.text, state, SynthesisConfig(speed=args.speed))
     Path(args.output).write_bytes(to_wav_bytes(rendered.audio, rendered.sample_rate))
     print(f"wrote {args.output} ({rendered.duration_s:.2f} s)")
@@ -205,8 +272,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    models = _load_models(_settings(args))
-    state = _enroll_file(models, Path(args.reference), args.language)
+    settings = _settings(args)
+    models = _load_models(settings)
+    state = _enroll_file(models, settings, Path(args.reference), args.language, LocalConsent.from_args(args))
     Path(args.output).write_bytes(state.to_bytes())
     print(json.dumps({"output": args.output, **state.metrics}, ensure_ascii=False))
     return 0
@@ -219,6 +287,11 @@ def cmd_qa(args: argparse.Namespace) -> int:
     result = analyze_reference(Path(args.reference).read_bytes(), speaker_encoder=models.encoder)
     print(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2))
     return 0 if result.report.decision != "reject" else 1
+
+
+def cmd_consent_statement(args: argparse.Namespace) -> int:
+    print(LocalConsent(Path("-"), args.speaker, args.company).statement(args.language))
+    return 0
 
 
 def cmd_text(args: argparse.Namespace) -> int:
@@ -331,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--language", default="zh", choices=["zh", "en"])
     r.add_argument("--speed", type=float, default=1.0)
+    add_consent_args(r)
     r.set_defaults(fn=cmd_render)
 
     s = sub.add_parser("say", help="speak one text in a voice")
@@ -340,13 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--language", default="zh", choices=["zh", "en"])
     s.add_argument("--speed", type=float, default=1.0)
+    add_consent_args(s)
     s.set_defaults(fn=cmd_say)
 
     e = sub.add_parser("enroll", help="turn a reference recording into a voice file")
     e.add_argument("reference")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--language", default="zh", choices=["zh", "en"])
+    add_consent_args(e)
     e.set_defaults(fn=cmd_enroll)
+
+    cs = sub.add_parser("consent-statement", help="print the statement a speaker reads to consent (CLI form)")
+    cs.add_argument("--speaker", required=True)
+    cs.add_argument("--company", required=True)
+    cs.add_argument("--language", default="zh", choices=["zh", "en"])
+    cs.set_defaults(fn=cmd_consent_statement)
 
     q = sub.add_parser("qa", help="print the reference-audio quality report")
     q.add_argument("reference")

@@ -16,14 +16,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 
 from shared import keys, logs
 from shared.audit import record
+from shared.consent import key_phrases
 from shared.errors import NarratorError
 from shared.models import (
     Batch,
     BatchStatus,
+    Consent,
+    ConsentStatus,
     Item,
     ItemStatus,
     ReferenceAudio,
@@ -47,7 +51,7 @@ Enqueue = Callable[[str], None]
 def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     from worker.tts.reference import ReferenceRejected, clean_reference
 
-    with ctx.sessions.begin() as s:
+    with ctx.sessions() as s:
         voice = s.get(Voice, voice_id)
         if voice is None:
             log.warning("enroll: voice %s no longer exists", voice_id)
@@ -57,10 +61,15 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         ref = s.scalars(
             select(ReferenceAudio).where(ReferenceAudio.voice_id == voice_id).order_by(ReferenceAudio.created_at.desc())
         ).first()
-        if ref is None:
-            fail_voice(ctx, voice_id, "the voice has no reference audio")
-            return
-        tenant_id, language, ref_id, original_key = voice.tenant_id, voice.language, ref.id, ref.original_key
+        consent = s.get(Consent, voice.consent_id) if voice.consent_id else None
+        tenant_id, language = voice.tenant_id, voice.language
+    if ref is None:
+        fail_voice(ctx, voice_id, "the voice has no reference audio")
+        return
+    if consent is None or consent.status != ConsentStatus.verified.value or consent.revoked_at is not None:
+        fail_voice(ctx, voice_id, "consent_required: the voice has no verified, unrevoked consent")
+        return
+    ref_id, original_key, consent_key = ref.id, ref.original_key, consent.recording_key
 
     data = ctx.storage.get(original_key)
     models = ctx.models
@@ -76,6 +85,13 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         return
 
     from worker.tts.audio import sha256, to_wav_bytes
+    from worker.tts.reference import decode_audio
+
+    similarity, mismatch = same_speaker(models, decode_audio(ctx.storage.get(consent_key)), (cleaned.audio, 24000),
+                                        ctx.settings.consent_speaker_threshold)
+    if mismatch:
+        fail_voice(ctx, voice_id, mismatch)
+        return
 
     cleaned_key = keys.reference_key(tenant_id, voice_id, ref_id, "cleaned.wav")
     ctx.storage.put(cleaned_key, to_wav_bytes(cleaned.audio, 24000), "audio/wav")
@@ -97,7 +113,8 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
             engine=models.engine.name,
             engine_version=state.engine_version,
             method=state.method,
-            metrics={**state.metrics, "reference_qa": cleaned.report.to_dict()},
+            metrics={**state.metrics, "reference_qa": cleaned.report.to_dict(),
+                     "consent_similarity": round(similarity, 4)},
         )
         s.add(vv)
         s.flush()
@@ -122,6 +139,66 @@ def fail_voice(ctx: WorkerContext, voice_id: str, reason: str) -> None:
         voice.error = reason
         record(s, voice.tenant_id, "worker", "voice.failed", "voice", voice_id, reason=reason)
     log.info("voice %s failed: %s", voice_id, reason)
+
+
+def check_statement(models, audio: np.ndarray, sample_rate: int, statement: str, language: str,  # type: ignore[no-untyped-def]
+                    limit: float, phrases: list[str]) -> dict[str, Any]:
+    """Does a recording say ``statement``, with every key phrase (name, company, code) in it?
+    Speech recognition decides; returns the verification record."""
+    from worker.tts.asr import error_rate
+    from worker.tts.sounds_like import mentions
+
+    transcript = models.transcriber.transcribe(audio, sample_rate, language=language).text
+    errors = error_rate(statement, transcript, language)
+    missing = [p for p in phrases if not mentions(transcript, p, language)]
+    reason = None
+    if errors > limit:
+        reason = f"the recording does not say the consent statement (error rate {errors:.0%} > {limit:.0%})"
+    elif missing:
+        reason = f"the recording does not say {', '.join(repr(p) for p in missing)} as the statement does"
+    return {"transcript": transcript, "error_rate": round(errors, 4), "max_error_rate": limit, "reason": reason}
+
+
+def same_speaker(models, consent: tuple[np.ndarray, int], reference: tuple[np.ndarray, int],  # type: ignore[no-untyped-def]
+                 threshold: float) -> tuple[float, str | None]:
+    """Cosine of the two recordings' speaker embeddings, and the refusal reason when too low."""
+    from worker.tts.speaker import cosine
+
+    similarity = cosine(models.encoder.embed(*consent), models.encoder.embed(*reference))
+    if similarity >= threshold:
+        return similarity, None
+    return similarity, (f"consent_mismatch: the reference does not sound like the speaker who recorded the consent "
+                        f"(similarity {similarity:.2f} < {threshold:.2f})")
+
+
+def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
+    """The consent's recording must say the statement generated for it."""
+    from worker.tts.reference import ReferenceRejected, decode_audio
+
+    with ctx.sessions() as s:
+        consent = s.get(Consent, consent_id)
+        if consent is None or consent.status != ConsentStatus.verifying.value or not consent.recording_key:
+            return  # redelivered, or revoked meanwhile
+        statement, language, key = consent.statement, consent.language, consent.recording_key
+        phrases = key_phrases(consent.speaker_name, consent.company_name, consent.code)
+    limit = ctx.settings.consent_max_error_rate
+    try:
+        audio, sr = decode_audio(ctx.storage.get(key))
+        verification = check_statement(ctx.models, audio, sr, statement, language, limit, phrases)
+    except ReferenceRejected as exc:
+        verification = {"transcript": "", "error_rate": 1.0, "max_error_rate": limit,
+                        "reason": f"the recording could not be decoded: {exc}"}
+    with ctx.sessions.begin() as s:
+        consent = s.get(Consent, consent_id)
+        if consent is None or consent.status != ConsentStatus.verifying.value:
+            return
+        ok = verification["reason"] is None
+        consent.status = (ConsentStatus.verified if ok else ConsentStatus.rejected).value
+        consent.verified_at = utcnow() if ok else None
+        consent.verification = verification
+        record(s, consent.tenant_id, "worker", f"consent.{consent.status}", "consent", consent_id,
+               error_rate=verification["error_rate"])
+    log.info("consent %s %s", consent_id, consent.status)
 
 
 # --- batches ----------------------------------------------------------------------------
@@ -204,9 +281,14 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
         }
         version = s.get(VoiceVersion, voice.current_version_id) if voice and voice.current_version_id else None
         version_info = (version.id, version.state_key) if version else None
+        consent = s.get(Consent, voice.consent_id) if voice and voice.consent_id else None
+        consented = consent is not None and consent.status == ConsentStatus.verified.value and not consent.revoked_at
         logs.bind(tenant_id=item.tenant_id, batch_id=item.batch_id, voice_id=item.voice_id)
     if job["cancelled"]:
         finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
+        return
+    if not consented:
+        finish_item(ctx, item_id, ItemStatus.failed, error="consent_revoked: the voice's consent is not in force")
         return
     if version_info is None:
         finish_item(ctx, item_id, ItemStatus.failed, error="voice_not_ready: the voice has no ready version")

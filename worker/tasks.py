@@ -49,6 +49,15 @@ def enroll_voice(self: Task, voice_id: str) -> None:
             ctx.metrics.enroll_seconds.labels(status).observe(time.monotonic() - started)
 
 
+@shared_task(bind=True, name=names.VERIFY_CONSENT, max_retries=MAX_RETRIES)
+def verify_consent(self: Task, consent_id: str) -> None:
+    with logs.log_context(task="verify_consent"):
+        try:
+            jobs.verify_consent(context(self), consent_id)
+        except TRANSIENT as exc:
+            _retry(self, exc)
+
+
 @shared_task(bind=True, name=names.PLAN_BATCH, max_retries=MAX_RETRIES)
 def plan_batch(self: Task, batch_id: str) -> None:
     def enqueue(item_id: str) -> None:

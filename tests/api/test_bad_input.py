@@ -13,6 +13,9 @@ from shared import keys
 from shared.models import Batch, Item, Voice, VoiceStatus
 from shared.storage import open_storage
 
+CONSENT = {"speaker_name": "Ana Li", "company_name": "Acme", "agreement_version": "v1",
+           "agreement_text": "I agree.", "signature": "ana li", "language": "en"}
+
 
 def wav_bytes(seconds: float = 1.0) -> bytes:
     buf = io.BytesIO()
@@ -86,8 +89,41 @@ class TestVoices:
         data = {"name": "a", "language": "zh", "reference": (io.BytesIO(big), "r.wav")}
         assert_problem(client.post("/v1/voices", headers=auth, data=data), 413, "limit")
 
+    def test_no_voice_without_verified_consent(self, client, auth, sessions, tenant_key) -> None:  # type: ignore[no-untyped-def]
+        data = {"name": "a", "language": "zh", "reference": (io.BytesIO(wav_bytes()), "r.wav")}
+        assert_problem(client.post("/v1/voices", headers=auth, data=data), 409, "verified consent")
+        consent = client.post("/v1/consents", headers=auth, json=CONSENT).get_json()
+        data = {"name": "a", "language": "zh", "consent_id": consent["id"],
+                "reference": (io.BytesIO(wav_bytes()), "r.wav")}
+        assert_problem(client.post("/v1/voices", headers=auth, data=data), 409, "awaiting_recording")
+        data["consent_id"], data["reference"] = "nope", (io.BytesIO(wav_bytes()), "r.wav")
+        assert_problem(client.post("/v1/voices", headers=auth, data=data), 404, "nope")
+
     def test_unknown_voice(self, client, auth) -> None:  # type: ignore[no-untyped-def]
         assert_problem(client.get("/v1/voices/nope", headers=auth), 404, "nope")
+
+
+@pytest.mark.usefixtures("nothing_stored")
+class TestConsents:
+    def test_signature_must_be_the_speakers_name(self, client, auth) -> None:  # type: ignore[no-untyped-def]
+        assert_problem(client.post("/v1/consents", headers=auth, json={**CONSENT, "signature": "Someone Else"}),
+                       422, "speaker's full name")
+
+    def test_missing_fields_and_wrong_types(self, client, auth) -> None:  # type: ignore[no-untyped-def]
+        for field in ("speaker_name", "company_name", "agreement_version", "agreement_text", "signature"):
+            body = {k: v for k, v in CONSENT.items() if k != field}
+            assert_problem(client.post("/v1/consents", headers=auth, json=body), 422, f"'{field}'")
+        assert_problem(client.post("/v1/consents", headers=auth, json={**CONSENT, "language": 7}), 422, "string")
+
+    def test_recording_upload_errors(self, client, auth) -> None:  # type: ignore[no-untyped-def]
+        consent = client.post("/v1/consents", headers=auth, json=CONSENT).get_json()
+        url = f"/v1/consents/{consent['id']}/recording"
+        assert_problem(client.post(url, headers=auth, data={}), 422, "'recording'")
+        assert_problem(client.post(url, headers=auth, data={"recording": (io.BytesIO(b"not audio" * 99), "c.wav")}),
+                       415, "not audio")
+        assert_problem(client.post("/v1/consents/nope/recording", headers=auth,
+                                   data={"recording": (io.BytesIO(wav_bytes()), "c.wav")}), 404, "nope")
+        assert client.get(f"/v1/consents/{consent['id']}", headers=auth).get_json()["status"] == "awaiting_recording"
 
 
 @pytest.mark.usefixtures("nothing_stored")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from shared import keys
-from shared.models import Batch, Item, Voice, VoiceStatus, VoiceVersion, utcnow
+from shared.models import Batch, Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
 from worker import jobs
@@ -41,7 +41,12 @@ def stock_voice(ctx: WorkerContext, sessions) -> tuple[str, str]:  # type: ignor
                        language="zh", method="stock", engine_version=state.engine_version,
                        metrics={"similarity": 0.9})
     with ctx.sessions.begin() as s:
-        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value)
+        consent = Consent(tenant_id=tenant_id, speaker_name="x", company_name="y", agreement_version="1",
+                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
+        s.add(consent)
+        s.flush()
+        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
+                      consent_id=consent.id)
         s.add(voice)
         s.flush()
         key = keys.voice_state_key(tenant_id, voice.id, 1)
@@ -125,3 +130,17 @@ def test_an_item_whose_worker_died_is_swept_back_and_rendered(ctx: WorkerContext
     jobs.synthesize_item(ctx, only)
     row = item(ctx, only)
     assert row.status in ("succeeded", "needs_review") and row.attempts == 2
+
+
+def test_synthesis_refuses_a_voice_whose_consent_was_revoked(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
+    _, (only,) = submit(ctx, stock_voice, ["撤回同意之后不能再合成。"])
+    with ctx.sessions.begin() as s:
+        consent = s.get(Consent, s.get(Voice, stock_voice[1]).consent_id)  # type: ignore[union-attr]
+        consent.revoked_at = utcnow()  # type: ignore[union-attr]
+    try:
+        jobs.synthesize_item(ctx, only)
+        row = item(ctx, only)
+        assert row.status == "failed" and row.error.startswith("consent_revoked") and row.storage_key is None
+    finally:
+        with ctx.sessions.begin() as s:
+            s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = None  # type: ignore[union-attr]

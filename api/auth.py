@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from api.context import ctx
 from shared import logs
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.models import ApiKey
 from shared.security import allows, matches, parse_prefix
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
@@ -53,3 +54,11 @@ def require(scope: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def owned(session, model: type[T], row_id: str, what: str) -> T:  # type: ignore[no-untyped-def]
+    """The caller's own row, or 404 — another tenant's row is indistinguishable from no row."""
+    row = session.get(model, row_id)
+    if row is None or row.tenant_id != g.tenant_id:  # type: ignore[attr-defined]
+        raise NotFound(f"no {what} {row_id!r}")
+    return row

@@ -11,13 +11,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from api import validation
-from api.auth import require
+from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from api.voices import tenant_voice
 from shared import jobs, services
 from shared.audit import record
-from shared.errors import Conflict, InvalidInput, NotFound, VoiceNotReady
+from shared.errors import Conflict, InvalidInput, VoiceNotReady
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, utcnow
 from shared.queries import item_counts, reused_count
 
@@ -109,9 +109,7 @@ def create_batch() -> ResponseReturnValue:
 
 def batch_summary(batch_id: str) -> dict[str, Any]:
     with ctx().sessions() as s:
-        batch = s.get(Batch, batch_id)
-        if batch is None or batch.tenant_id != g.tenant_id:
-            raise NotFound(f"no batch {batch_id!r}")
+        batch = owned(s, Batch, batch_id, "batch")
         counts = item_counts(s, batch_id)
         finished = sum(counts[k] for k in ("succeeded", "needs_review", "failed", "cancelled"))
         return {

@@ -8,13 +8,13 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from api import validation
-from api.auth import require
+from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
 from shared.audit import record
 from shared.consent import create_consent
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.models import Consent, ConsentStatus
 
 bp = Blueprint("consents", __name__, url_prefix="/v1/consents")
@@ -30,10 +30,7 @@ def consent_json(c: Consent) -> dict[str, Any]:
 
 
 def tenant_consent(session, consent_id: str) -> Consent:  # type: ignore[no-untyped-def]
-    consent = session.get(Consent, consent_id)
-    if consent is None or consent.tenant_id != g.tenant_id:
-        raise NotFound(f"no consent {consent_id!r}")
-    return consent
+    return owned(session, Consent, consent_id, "consent")
 
 
 @bp.post("")

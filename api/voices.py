@@ -7,12 +7,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from api import validation
-from api.auth import require
+from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs
 from shared.consent import usable_consent
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput
 from shared.models import ReferenceAudio, Voice, VoiceVersion
 from shared.services import register_voice
 
@@ -35,10 +35,7 @@ def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
 
 
 def tenant_voice(session, voice_id: str) -> Voice:  # type: ignore[no-untyped-def]
-    voice = session.get(Voice, voice_id)
-    if voice is None or voice.tenant_id != g.tenant_id:
-        raise NotFound(f"no voice {voice_id!r}")
-    return voice
+    return owned(session, Voice, voice_id, "voice")
 
 
 @bp.post("")

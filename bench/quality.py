@@ -37,7 +37,6 @@ import hashlib
 import importlib.resources
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -52,10 +51,13 @@ from typing import Any, Protocol
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shared.settings import Settings
+from common import machine  # noqa: E402
 from worker.models import ModelCache
-from worker.tts.asr import error_rate, resample_mono
+from worker.tts.asr import error_rate
+from worker.tts.audio import resample_mono
 from worker.tts.audio import to_wav_bytes
 from worker.tts.cloning import PROBES, Cloner, VoiceBank
 from worker.tts.reference import ReferenceRejected, clean_reference
@@ -452,19 +454,6 @@ def evaluate_speaker(models: ModelCache, judges: list[Judge], speaker: HeldOutSp
 
 
 # --------------------------------------------------------------------------- report
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores and load: every timing in these results depends on them."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _mean(rows: list[dict[str, Any]], *path: str) -> float | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -30,8 +29,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shared.settings import Settings
+from common import machine  # noqa: E402
 from worker.models import ModelCache
 from worker.tts import assets
 from worker.tts.engine import KokoroEngine
@@ -59,18 +60,6 @@ FIRST_AUDIO_TEXT = "今天的天气真的非常好。"  # 10 Chinese characters
 GATE_ITEMS = (("zh", SENTENCES[0]), ("en", SENTENCES[1]), ("zh", SENTENCES[3]))
 STOCK_VOICE = "zf_xiaoxiao"
 TARGETS = {"rtf": 0.15, "first_audio_ms": 300.0, "enroll_s": 120.0}
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
 def load_1m() -> float:

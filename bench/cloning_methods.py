@@ -97,11 +97,12 @@ def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldO
     row: dict[str, Any] = {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
                            "excluded": speaker.exclude, "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
                            "methods": {}}
-    scored: dict[bytes, dict[str, Any]] = {}  # identical styles (a rejected search is v1) are scored once
+    scored: dict[tuple[bytes, bool], dict[str, Any]] = {}  # identical styles (a rejected search is v1) scored once
     for name, (style, seconds, metrics) in methods.items():
-        key = style.tobytes()
+        asr = name != "nearest-stock"
+        key = (style.tobytes(), asr)
         if key not in scored:
-            scored[key] = q.evaluate_style(models, judges, prepared, style, asr=name != "nearest-stock")
+            scored[key] = q.evaluate_style(models, judges, prepared, style, asr=asr)
         row["methods"][name] = {**scored[key], "enroll_s": round(seconds, 1), "metrics": metrics}
     return row
 

@@ -53,12 +53,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import machine
+
 from shared.settings import Settings
-from common import machine  # noqa: E402
 from worker.models import ModelCache
 from worker.tts.asr import error_rate
-from worker.tts.audio import resample_mono
-from worker.tts.audio import to_wav_bytes
+from worker.tts.audio import resample_mono, to_wav_bytes
 from worker.tts.cloning import PROBES, Cloner, VoiceBank
 from worker.tts.reference import ReferenceRejected, clean_reference
 from worker.tts.voice import VoiceState

@@ -31,8 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import machine
+
 from shared.settings import Settings
-from common import machine  # noqa: E402
 from worker.models import ModelCache
 from worker.tts import assets
 from worker.tts.engine import KokoroEngine

@@ -10,7 +10,25 @@ from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
-    from api import auth, batches, consents, errors, files, health, observability, openapi, synthesize, voices
+    from api import (
+        auth,
+        batches,
+        console,
+        consents,
+        errors,
+        feedback,
+        files,
+        finetune,
+        health,
+        keys,
+        lexicon,
+        observability,
+        openapi,
+        schedules,
+        synthesize,
+        voices,
+        webhooks,
+    )
     from api.context import ApiContext
 
     settings = settings or Settings.from_env()
@@ -21,6 +39,8 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     errors.init_app(app)
     observability.init_app(app)
     auth.init_app(app)
-    for bp in (health.bp, observability.bp, consents.bp, voices.bp, batches.bp, synthesize.bp, files.bp, openapi.bp):
-        app.register_blueprint(bp)
+    for module in (health, observability, consents, voices, batches, synthesize, files, openapi, keys, webhooks,
+                   schedules, lexicon, feedback, finetune):
+        app.register_blueprint(module.bp)
+    console.init_app(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -11,9 +12,10 @@ from sqlalchemy import select
 
 from api.context import ctx
 from shared import logs
-from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from shared.models import ApiKey
 from shared.security import allows, matches, parse_prefix
+from shared.tenants import key_usable
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -30,16 +32,45 @@ def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    secret = header.removeprefix("Bearer ").strip()
+    key = key_for_secret(header.removeprefix("Bearer ").strip())
+    g.tenant_id, g.scope, g.key_prefix = key.tenant_id, key.scope, key.prefix
+    c = ctx()
+    logs.bind(tenant_id=g.tenant_id)
+    decision = c.limiter.hit(g.key_prefix)
+    if not decision.allowed:
+        raise RateLimited(f"this API key is over its limit of {c.settings.rate_limit_requests} requests per "
+                          f"{c.settings.rate_limit_window_seconds} s; retry in {decision.retry_after} s",
+                          retry_after=decision.retry_after)
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """Who a valid key speaks for; what the console keeps in its signed session cookie."""
+
+    id: str
+    prefix: str
+    tenant_id: str
+    scope: str
+
+
+def key_for_secret(secret: str) -> KeyIdentity:
+    """The key a secret belongs to, if it is known, live and the secret matches; else 401.
+    The API (per request) and the console's sign-in both check keys here."""
     prefix = parse_prefix(secret)
     if prefix is None:
         raise Unauthorized("the API key is malformed")
     with ctx().sessions() as s:
         key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-        if key is None or key.revoked_at is not None or not matches(secret, key.key_hash):
-            raise Unauthorized("the API key is unknown or revoked")
-        g.tenant_id, g.scope, g.key_prefix = key.tenant_id, key.scope, key.prefix
-    logs.bind(tenant_id=g.tenant_id)
+        if key is None or not key_usable(key) or not matches(secret, key.key_hash):
+            raise Unauthorized("the API key is unknown, revoked or expired")
+        return KeyIdentity(key.id, key.prefix, key.tenant_id, key.scope)
+
+
+def key_still_usable(key_id: str) -> bool:
+    """Whether a key checked earlier is still live (not revoked, not expired)."""
+    with ctx().sessions() as s:
+        key = s.get(ApiKey, key_id)
+        return key is not None and key_usable(key)
 
 
 def require(scope: str) -> Callable[[F], F]:

@@ -1,4 +1,9 @@
-"""Consents: the speaker signs, reads the generated statement aloud, and a job verifies it."""
+"""Consents: the speaker signs, reads the generated statement aloud, and a job verifies it.
+
+A recording in a language speech recognition cannot check waits for an admin, who listens
+(``GET .../recording``) and approves or rejects it. Revocation takes effect at once and
+enqueues the purge of everything stored for the speaker's voices.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from api import validation
 from api.auth import owned, require
@@ -13,9 +19,10 @@ from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
 from shared.audit import record
-from shared.consent import create_consent
+from shared.consent import create_consent, machine_checkable, review_consent
 from shared.errors import Conflict, InvalidInput
 from shared.models import Consent, ConsentStatus
+from shared.withdrawal import revoke_consent
 
 bp = Blueprint("consents", __name__, url_prefix="/v1/consents")
 
@@ -26,6 +33,10 @@ def consent_json(c: Consent) -> dict[str, Any]:
         "language": c.language, "agreement_version": c.agreement_version, "agreement_sha256": c.agreement_sha256,
         "statement": c.statement, "verification": c.verification, "created_at": c.created_at.isoformat(),
         "verified_at": c.verified_at.isoformat() if c.verified_at else None,
+        "review": {"by": c.reviewed_by, "at": c.reviewed_at.isoformat(), "note": c.review_note}
+        if c.reviewed_at else None,
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+        "purged_at": c.purged_at.isoformat() if c.purged_at else None,
     }
 
 
@@ -41,7 +52,7 @@ def give_consent() -> ResponseReturnValue:
     fields = {name: validation.string(body.get(name), name, max_len=limit) for name, limit in (
         ("speaker_name", 200), ("company_name", 200), ("agreement_version", 50), ("signature", 200))}
     agreement_text = validation.string(body.get("agreement_text"), "agreement_text", max_len=100_000)
-    language = validation.language(body.get("language", "zh"))
+    language = validation.consent_language(body.get("language", "zh"))
     with ctx().sessions.begin() as s:
         consent = create_consent(
             s, g.tenant_id, agreement_text=agreement_text, language=language,
@@ -76,8 +87,87 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         key = keys.consent_recording_key(g.tenant_id, consent_id)
         c.storage.put(key, data, upload.mimetype or "application/octet-stream")
         consent.recording_key = key
-        consent.status = ConsentStatus.verifying.value
-        record(s, g.tenant_id, f"key:{g.key_prefix}", "consent.recorded", "consent", consent_id)
-    c.enqueue(jobs.VERIFY_CONSENT, consent_id)
+        checkable = machine_checkable(consent.language)
+        consent.status = (ConsentStatus.verifying if checkable else ConsentStatus.needs_review).value
+        record(s, g.tenant_id, f"key:{g.key_prefix}", "consent.recorded", "consent", consent_id,
+               status=consent.status)
+    if checkable:
+        c.enqueue(jobs.VERIFY_CONSENT, consent_id)
     with c.sessions() as s:
         return jsonify(consent_json(tenant_consent(s, consent_id))), 202
+
+
+@bp.get("")
+@require("read")
+def list_consents() -> ResponseReturnValue:
+    """This tenant's consents, newest first; ``?status=needs_review`` is the review queue."""
+    status = request.args.get("status")
+    if status is not None and status not in {st.value for st in ConsentStatus}:
+        raise InvalidInput(f"'status' must be one of {', '.join(st.value for st in ConsentStatus)}", field="status")
+    with ctx().sessions() as s:
+        query = select(Consent).where(Consent.tenant_id == g.tenant_id)
+        if status:
+            query = query.where(Consent.status == status)
+        rows = s.scalars(query.order_by(Consent.created_at.desc()).limit(500)).all()
+        return jsonify(consents=[consent_json(c) for c in rows])
+
+
+@bp.get("/<consent_id>/recording")
+@require("admin")
+def get_recording(consent_id: str) -> ResponseReturnValue:
+    """A short-lived link to the recording, so a reviewer can listen before deciding."""
+    c = ctx()
+    with c.sessions() as s:
+        consent = tenant_consent(s, consent_id)
+        if not consent.recording_key:
+            raise Conflict(f"consent {consent_id!r} has no recording ({consent.status}"
+                           f"{', purged' if consent.purged_at else ''})")
+        key = consent.recording_key
+    ttl = c.settings.presign_ttl_seconds
+    return jsonify(url=c.storage.presigned_url(key, ttl), expires_in=ttl)
+
+
+def _review(consent_id: str, approve: bool) -> ResponseReturnValue:
+    body = validation.json_body() if request.get_data() else {}
+    return jsonify(review(consent_id, approve, body.get("note")))
+
+
+def review(consent_id: str, approve: bool, note: Any) -> dict[str, Any]:
+    """An admin's verdict on a recording waiting for review (API and console); audited."""
+    note = validation.string(note, "note", max_len=2000, required=False)
+    with ctx().sessions.begin() as s:
+        consent = s.get(Consent, tenant_consent(s, consent_id).id, with_for_update=True)
+        review_consent(s, consent, approve=approve, actor=f"key:{g.key_prefix}", note=note)  # type: ignore[arg-type]
+    with ctx().sessions() as s:
+        return consent_json(tenant_consent(s, consent_id))
+
+
+@bp.post("/<consent_id>/approve")
+@require("admin")
+@idempotent
+def approve_consent(consent_id: str) -> ResponseReturnValue:
+    return _review(consent_id, approve=True)
+
+
+@bp.post("/<consent_id>/reject")
+@require("admin")
+@idempotent
+def reject_consent(consent_id: str) -> ResponseReturnValue:
+    return _review(consent_id, approve=False)
+
+
+@bp.post("/<consent_id>/revoke")
+@require("write")
+@idempotent
+def revoke(consent_id: str) -> ResponseReturnValue:
+    """Withdraw consent: at once for every use, and one job purges the stored voice data."""
+    c = ctx()
+    body = validation.json_body() if request.get_data() else {}
+    keep_outputs = validation.boolean(body.get("keep_outputs"), "keep_outputs", default=False)
+    with c.sessions.begin() as s:
+        consent = s.get(Consent, tenant_consent(s, consent_id).id, with_for_update=True)
+        voice_ids = revoke_consent(s, consent, keep_outputs=keep_outputs,  # type: ignore[arg-type]
+                                   actor=f"key:{g.key_prefix}")
+    c.enqueue(jobs.PURGE, "consent", consent_id, keep_outputs)
+    with c.sessions() as s:
+        return jsonify({**consent_json(tenant_consent(s, consent_id)), "voice_ids": voice_ids}), 202

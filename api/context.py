@@ -8,6 +8,7 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import Metrics, api_metrics
 from shared.settings import Settings
@@ -21,6 +22,7 @@ class ApiContext:
     storage: Storage
     celery: Celery
     metrics: Metrics
+    limiter: RateLimiter  # per-key request budget; in-process when there is no Redis broker
 
     @classmethod
     def build(cls, settings: Settings, celery: Celery | None = None) -> "ApiContext":
@@ -34,16 +36,19 @@ class ApiContext:
             storage=open_storage(settings),
             celery=celery,
             metrics=api_metrics(settings.broker_url),
+            limiter=make_limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds,
+                                 settings.broker_url),
         )
 
-    def enqueue(self, task_name: str, *args: str) -> None:
-        """Send a task to its queue; in embedded mode run it here, in-process."""
+    def enqueue(self, task_name: str, *args: str | bool, queue: str | None = None) -> None:
+        """Send a task to its queue (``queue`` overrides the task's route); in embedded mode
+        run it here, in-process."""
         if self.celery.conf.task_always_eager:
             import worker.tasks  # noqa: F401  (registers the tasks with this app)
 
             self.celery.tasks[task_name].apply(args=args)
         else:
-            self.celery.send_task(task_name, args=args)
+            self.celery.send_task(task_name, args=args, **({"queue": queue} if queue else {}))
 
 
 def ctx() -> ApiContext:

@@ -16,7 +16,7 @@ PROBLEM = "application/problem+json"
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
     body = {"type": f"https://narrator.dev/problems/{code}", "title": title, "status": status,
-            "detail": detail, "code": code, **extra}
+            "detail": detail, "code": code, **{k: v for k, v in extra.items() if v is not None}}
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM
@@ -26,7 +26,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
 def init_app(app: Flask) -> None:
     @app.errorhandler(NarratorError)
     def _domain(exc: NarratorError) -> Response:
-        return problem(exc.status, exc.code, exc.code.replace("_", " ").capitalize(), exc.reason, **exc.details)
+        response = problem(exc.status, exc.code, exc.code.replace("_", " ").capitalize(), exc.reason, **exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -35,7 +37,11 @@ def init_app(app: Flask) -> None:
         if status == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             detail = f"the request body is larger than the {limit} byte limit"
-        return problem(status, exc.name.lower().replace(" ", "_"), exc.name, detail)
+        response = problem(status, exc.name.lower().replace(" ", "_"), exc.name, detail)
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, Retry-After on a 503
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _server(exc: Exception) -> Response:

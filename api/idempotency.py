@@ -29,8 +29,9 @@ def request_fingerprint() -> str:
     if request.is_json:
         h.update(json.dumps(request.get_json(silent=True), sort_keys=True, ensure_ascii=False).encode())
     elif request.files or request.form:
-        h.update(json.dumps(sorted(request.form.items(multi=True))).encode())
-        for name, upload in sorted(request.files.items(multi=True), key=lambda kv: kv[0]):
+        # a part whose name does not parse has the name None: order by text, never compare None
+        h.update(json.dumps(sorted(request.form.items(multi=True), key=lambda kv: (str(kv[0]), kv[1]))).encode())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda kv: str(kv[0])):
             h.update(f"\n{name}:{upload.filename}:".encode() + hashlib.sha256(upload.read()).digest())
             upload.seek(0)
     else:

@@ -45,7 +45,7 @@ def synthesize() -> ResponseReturnValue:
         batch_id = create_batch(s, g.tenant_id, items, "preview", {"speed": speed, "preview": True},
                                      f"key:{g.key_prefix}")
         item_id = s.query(Item.id).filter(Item.batch_id == batch_id).scalar()
-    c.enqueue(jobs.SYNTHESIZE_ITEM, item_id)
+    c.enqueue(jobs.SYNTHESIZE_ITEM, item_id, queue=jobs.INTERACTIVE)  # never behind a big batch
     deadline = time.monotonic() + PREVIEW_TIMEOUT_S
     while True:
         with c.sessions() as s:

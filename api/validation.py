@@ -43,6 +43,36 @@ def language(value: Any) -> str:
     return lang
 
 
+def consent_language(value: Any) -> str:
+    """Any language tag (``ja``, ``yue``, ``fr-CA``): zh and en are verified by speech
+    recognition, the others wait for an admin to listen."""
+    from shared.consent import base_language, machine_checkable, valid_language_tag
+
+    lang = string(value, "language", max_len=8)
+    if not valid_language_tag(lang):  # type: ignore[arg-type]
+        raise InvalidInput("'language' must be a language tag such as zh, en, ja or fr-CA", field="language")
+    return base_language(lang) if machine_checkable(lang) else lang  # type: ignore[arg-type,return-value]
+
+
+def flag(value: str | None, field: str, *, default: bool) -> bool:
+    """A query-string boolean: true/false (1/0 accepted)."""
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise InvalidInput(f"'{field}' must be true or false", field=field)
+
+
+def boolean(value: Any, field: str, *, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{field}' must be true or false", field=field)
+    return value
+
+
 def number(value: Any, field: str, *, low: float, high: float, default: float) -> float:
     if value is None:
         return default
@@ -51,6 +81,23 @@ def number(value: Any, field: str, *, low: float, high: float, default: float) -
     if not low <= float(value) <= high:
         raise InvalidInput(f"'{field}' must be between {low} and {high}", field=field)
     return float(value)
+
+
+# Cursors are row offsets or sequence numbers; past this no row exists, and the database's
+# integers would overflow (a server error) on the way to finding that out.
+CURSOR_MAX = 2**31 - 1
+
+
+def paging(default: int, maximum: int) -> tuple[int, int]:
+    """``cursor`` and ``limit`` from the query string, both range-checked."""
+    try:
+        cursor = int(request.args.get("cursor", "0"))
+        limit = int(request.args.get("limit", str(default)))
+    except ValueError as exc:
+        raise InvalidInput("'cursor' and 'limit' must be integers") from exc
+    if not 0 <= cursor <= CURSOR_MAX or not 1 <= limit <= maximum:
+        raise InvalidInput(f"'cursor' must be between 0 and {CURSOR_MAX} and 'limit' between 1 and {maximum}")
+    return cursor, limit
 
 
 def audio_upload(data: bytes, field: str = "reference") -> float:

@@ -15,6 +15,7 @@ from shared.consent import usable_consent
 from shared.errors import InvalidInput
 from shared.models import ReferenceAudio, Voice, VoiceVersion
 from shared.services import register_voice
+from shared.withdrawal import delete_voice as mark_deleted
 
 bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
 
@@ -24,6 +25,9 @@ def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
         "id": voice.id, "name": voice.name, "language": voice.language, "status": voice.status,
         "error": voice.error, "consent_id": voice.consent_id, "created_at": voice.created_at.isoformat(),
     }
+    if voice.deleted_at is not None:
+        out["deleted_at"] = voice.deleted_at.isoformat()
+        out["purged_at"] = voice.purged_at.isoformat() if voice.purged_at else None
     if version is not None:
         out["version"] = {
             "id": version.id, "version": version.version, "engine": version.engine,
@@ -81,3 +85,23 @@ def list_voices() -> ResponseReturnValue:
     with ctx().sessions() as s:
         voices = s.scalars(select(Voice).where(Voice.tenant_id == g.tenant_id).order_by(Voice.created_at)).all()
         return jsonify(voices=[voice_json(v, None) for v in voices])
+
+
+def withdraw(voice_id: str, keep_outputs: bool) -> None:
+    """Delete one of the caller's voices at once and enqueue the purge of its data (API and console)."""
+    c = ctx()
+    with c.sessions.begin() as s:
+        voice = s.get(Voice, tenant_voice(s, voice_id).id, with_for_update=True)
+        mark_deleted(s, voice, keep_outputs=keep_outputs, actor=f"key:{g.key_prefix}")  # type: ignore[arg-type]
+    c.enqueue(jobs.PURGE, "voice", voice_id, keep_outputs)
+
+
+@bp.delete("/<voice_id>")
+@require("write")
+def delete_voice(voice_id: str) -> ResponseReturnValue:
+    """Delete a voice now (no render can use it from here on); one job purges its stored data.
+    ``?keep_outputs=true`` keeps the audio already rendered with it."""
+    keep_outputs = validation.flag(request.args.get("keep_outputs"), "keep_outputs", default=False)
+    withdraw(voice_id, keep_outputs)
+    with ctx().sessions() as s:
+        return jsonify(voice_json(tenant_voice(s, voice_id), None)), 202

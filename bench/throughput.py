@@ -1,9 +1,20 @@
-"""Batch throughput with 1 and 2 worker processes on this machine (the capacity figures).
+"""Batch throughput and the cost of running at scale, on this machine.
 
-Starts a fresh PostgreSQL database, an S3 server, Redis-backed Celery workers (one task
-at a time each, NARRATOR_SYNTH_THREADS = cores / workers), enrolls examples/reference.wav
-once, warms every worker, then times a batch end to end: submit → every item delivered.
-Run: .venv/bin/python bench/throughput.py [--items 16] [--workers 1,2]
+Starts a fresh PostgreSQL database, an S3 server and Redis-backed Celery workers (solo
+pool: one task at a time each), makes a ready voice from a stock Kokoro voice, then measures:
+
+1. items per minute for one batch (default 200 short items, each rendered and passed
+   through the quality gate) with 1 worker × 1 thread, 1 worker × 2 threads and
+   2 workers × 1 thread (NARRATOR_SYNTH_THREADS set per worker process);
+2. the per-item overhead of queue + database + storage: the same kind of items rendered
+   by calling the engine and gate directly in this process (1 thread), compared with the
+   1 worker × 1 thread batch; and, interleaved item by item so machine load cancels, the
+   in-process ``worker.jobs.synthesize_item`` (database + storage, no broker) against
+   the direct call;
+3. the wall time to accept (HTTP 202) a 100 000-line CSV, and to plan it into items
+   (in this process, items inserted in chunks; peak traced memory reported).
+
+Run: .venv/bin/python bench/throughput.py [--items 200] [--configs 1x1,1x2,2x1] [--accept-items 100000]
 """
 
 from __future__ import annotations
@@ -11,46 +22,58 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import statistics
+import sys
 import tempfile
+import threading
 import time
+import tracemalloc
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
+import requests
 from sqlalchemy import func, select
 
 from shared import devservices, jobs, keys
-from shared.consent import create_consent, statement
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
-from shared.models import Batch, ConsentStatus, Item
+from shared.models import Batch, Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion
 from shared.queries import item_counts
-from shared.services import create_batch, register_voice
+from shared.services import create_batch
 from shared.settings import Settings
-from shared.tenants import create_tenant
+from shared.tenants import create_key, create_tenant
 from worker import jobs as worker_jobs
 from worker.celery_app import make_celery
 from worker.context import WorkerContext
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine  # bench/common.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "throughput.json"
 PG_ADMIN = os.environ.get("NARRATOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("NARRATOR_BENCH_REDIS", "redis://127.0.0.1:6379/12")
-TEXTS = [line.split(",", 1)[1].strip().strip('"') for line in
-         (ROOT / "examples" / "catalog.csv").read_text(encoding="utf-8").splitlines()[1:]]
+# Short catalogue-like lines (about 1.5 s of speech each): a 200-item batch stays minutes long.
+PHRASES = ["新品已到货。", "今日特价。", "支持七天无理由退货。", "库存充足。", "全场包邮。", "限时八折。"]
+
+
+def texts(n: int) -> list[str]:
+    """n different texts: a fresh prefix per call, so the render cache never serves one."""
+    run = uuid.uuid4().hex[:4]
+    return [f"编号{run}{i}，{PHRASES[i % len(PHRASES)]}" for i in range(n)]
 
 
 def run_batch(settings: Settings, tenant_id: str, voice_id: str, n: int) -> tuple[float, float]:
     """Submit n items and wait for all; returns (wall seconds, seconds of audio delivered)."""
     sessions = make_sessionmaker(make_engine(settings.database_url))
-    # A fresh prefix per batch, so the render cache cannot serve any item: this times the model.
-    run = uuid.uuid4().hex[:4]
-    items = [{"text": f"编号{run}{i}。{TEXTS[i % len(TEXTS)]}", "voice_id": voice_id} for i in range(n)]
+    items = [{"text": t, "voice_id": voice_id} for t in texts(n)]
     with sessions.begin() as s:
         batch_id = create_batch(s, tenant_id, items, "bench", {"speed": 1.0}, "bench")
     started = time.monotonic()
-    make_celery(settings).send_task(jobs.PLAN_BATCH, args=(batch_id,))
+    make_celery(settings).send_task(jobs.PLAN_BATCH, args=(batch_id,),
+                                    queue=jobs.synth_queue(n, settings.interactive_max_items))
     while True:
         with sessions() as s:
             batch = s.get(Batch, batch_id)
@@ -66,47 +89,158 @@ def run_batch(settings: Settings, tenant_id: str, voice_id: str, n: int) -> tupl
     return wall, float(audio)
 
 
-def enroll_example(ctx: WorkerContext, tenant_id: str) -> str:
-    """examples/reference.wav enrolled on its consent (examples/consent.wav), verified by the real job."""
+def stock_voice(ctx: WorkerContext, tenant_id: str) -> str:
+    """A ready voice whose state is a stock Kokoro voice (its own speaker embedding for the
+    gate), on a verified consent: rendering costs the same as for an enrolled voice, and
+    the bench does not spend minutes enrolling."""
+    import numpy as np
+
+    from worker.tts import assets
+    from worker.tts.voice import VoiceState
+
+    models = ctx.models
+    probe = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
+                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
+    state = VoiceState(style=probe.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                       language="zh", method="stock", engine_version=probe.engine_version)
     with ctx.sessions.begin() as s:
-        consent = create_consent(s, tenant_id, speaker_name="林小雨", company_name="星光电器", agreement_version="bench",
-                                 agreement_text="bench", signature="林小雨", language="zh", client_ip=None,
-                                 user_agent="bench", actor="bench")
-        consent.statement, consent.code = statement("zh", "林小雨", "星光电器", None), None
-        consent.recording_key = keys.consent_recording_key(tenant_id, consent.id)
-        ctx.storage.put(consent.recording_key, (ROOT / "examples" / "consent.wav").read_bytes())
-        consent.status = ConsentStatus.verifying.value
-        consent_id = consent.id
-    worker_jobs.verify_consent(ctx, consent_id)
+        consent = Consent(tenant_id=tenant_id, speaker_name="bench", company_name="bench", agreement_version="1",
+                          agreement_sha256="-", signature="bench", statement="-", status=ConsentStatus.verified.value)
+        s.add(consent)
+        s.flush()
+        voice = Voice(tenant_id=tenant_id, name="bench", language="zh", status=VoiceStatus.ready.value,
+                      consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        key = keys.voice_state_key(tenant_id, voice.id, 1)
+        ctx.storage.put(key, state.to_bytes())
+        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                               engine_version=state.engine_version, method="stock")
+        s.add(version)
+        s.flush()
+        voice.current_version_id = version.id
+        return voice.id
+
+
+def direct_item(ctx: WorkerContext, voice_id: str, text: str) -> float:
+    """What a worker does for one item minus queue, database and storage: frontend, render,
+    quality gate, WAV encoding, all in this process. Returns seconds."""
+    from worker.tts.audio import to_wav_bytes
+
+    with ctx.sessions() as s:
+        voice = s.get(Voice, voice_id)
+        assert voice is not None and voice.current_version_id
+        version = s.get(VoiceVersion, voice.current_version_id)
+        assert version is not None
+        version_id, state_key = version.id, version.state_key
+    models = ctx.models
+    started = time.perf_counter()
+    analysis = models.frontend.analyze(text)
+    state = models.voice(version_id, lambda: ctx.storage.get(state_key))
+    rendered, _ = worker_jobs.render_checked(models, ctx.metrics, analysis, state, 1.0)
+    to_wav_bytes(rendered.audio, rendered.sample_rate)
+    return time.perf_counter() - started
+
+
+def overhead_interleaved(ctx: WorkerContext, tenant_id: str, voice_id: str, n: int) -> dict[str, float]:
+    """Direct engine call vs ``worker.jobs.synthesize_item`` (claim, rows, storage write,
+    batch bookkeeping), alternating item by item so a change in machine load hits both."""
+    direct, managed = [], []
+    items = [{"text": t, "voice_id": voice_id} for t in texts(n)]
     with ctx.sessions.begin() as s:
-        voice_id = register_voice(s, ctx.storage, tenant_id, "bench", "zh",
-                                  (ROOT / "examples" / "reference.wav").read_bytes(), "audio/wav", "bench",
-                                  consent_id=consent_id)
-    worker_jobs.enroll_voice(ctx, voice_id)
-    return voice_id
+        batch_id = create_batch(s, tenant_id, items, "bench-overhead", {"speed": 1.0}, "bench")
+    with ctx.sessions() as s:
+        rows = s.execute(select(Item.id, Item.text).where(Item.batch_id == batch_id).order_by(Item.seq)).all()
+    twins = texts(n)  # same shape, different words: the direct call must not hit a warm cache either
+    for (item_id, _), twin in zip(rows, twins):
+        direct.append(direct_item(ctx, voice_id, twin))
+        started = time.perf_counter()
+        worker_jobs.synthesize_item(ctx, item_id)
+        managed.append(time.perf_counter() - started)
+    d, m = statistics.median(direct), statistics.median(managed)
+    return {"items": n, "direct_ms": round(1000 * d, 1), "in_process_job_ms": round(1000 * m, 1),
+            "db_storage_overhead_ms": round(1000 * (m - d), 1), "db_storage_overhead_pct": round(100 * (m - d) / d, 2)}
+
+
+def accept_csv(settings: Settings, n: int) -> dict[str, Any]:
+    """POST an n-line CSV to a real API server; time the 202, then plan it here (no worker)."""
+    from werkzeug.serving import make_server
+
+    from api import create_app
+
+    ctx = WorkerContext(settings)
+    with ctx.sessions.begin() as s:
+        tenant = create_tenant(s, f"accept-{uuid.uuid4().hex[:6]}")
+        _, secret = create_key(s, tenant, "write")
+        voice = Voice(tenant_id=tenant.id, name="accept", language="zh", status=VoiceStatus.ready.value)
+        s.add(voice)
+        s.flush()
+        voice_id = voice.id
+    body = ("id,text\n" + "".join(f"sku-{i},第{i}号商品今日特价，欢迎选购。\n" for i in range(n))).encode()
+    port = devservices.free_port()
+    # The API's plan message goes to an in-memory broker: no worker picks this batch up, the bench plans it below.
+    quiet = make_celery(settings.with_(broker_url="memory://localhost/"))
+    server = make_server("127.0.0.1", port, create_app(settings, celery=quiet), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        r = requests.post(f"http://127.0.0.1:{port}/v1/batches", params={"voice_id": voice_id}, data=body,
+                          headers={"Authorization": f"Bearer {secret}", "Content-Type": "text/csv"}, timeout=120)
+        accept_s = time.monotonic() - started
+    finally:
+        server.shutdown()
+    if r.status_code != 202:
+        raise RuntimeError(f"accept failed: {r.status_code} {r.text[:500]}")
+    batch_id = r.json()["id"]
+    # Plan in this process: stream the source back, insert in chunks (dispatching to nowhere).
+    tracemalloc.start()
+    started = time.monotonic()
+    worker_jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)
+    plan_s = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    with ctx.sessions() as s:
+        total = s.scalar(select(func.count()).select_from(Item).where(Item.batch_id == batch_id))
+    return {"lines": n, "bytes": len(body), "accept_s": round(accept_s, 2), "plan_s": round(plan_s, 1),
+            "items_planned": total, "plan_peak_traced_mib": round(peak / 2**20, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=16)
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--items", type=int, default=200)
+    parser.add_argument("--configs", default="1x1,1x2,2x1", help="WORKERSxTHREADS, comma separated")
+    parser.add_argument("--overhead-items", type=int, default=20)
+    parser.add_argument("--accept-items", type=int, default=100000)
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
-    rows = []
+    load_before = machine()
+    rows, extra = [], {}
     with devservices.fresh_pg_database(PG_ADMIN) as db, devservices.s3_server("bench") as endpoint, \
             tempfile.TemporaryDirectory() as tmp:
         upgrade(db)
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        configs = [c for c in args.configs.split(",") if c]
+        if configs:
+            redis.Redis.from_url(REDIS_URL).flushdb()
         base = Settings(data_dir=Path(tmp), database_url=db, broker_url=REDIS_URL, storage_url="s3://bench",
                         s3_endpoint_url=endpoint, s3_access_key_id="bench", s3_secret_access_key="bench",
-                        metrics_port=0)
-        ctx = WorkerContext(base)
+                        metrics_port=0, max_batch_items=max(100000, args.accept_items))
+        if args.accept_items:
+            extra["accept"] = accept_csv(base, args.accept_items)
+            print("accept:", extra["accept"], flush=True)
+        ctx = WorkerContext(base.with_(synth_threads=1))
         with ctx.sessions.begin() as s:
             tenant_id = create_tenant(s, "bench").id
-        voice_id = enroll_example(ctx, tenant_id)
-        for k in (int(x) for x in args.workers.split(",")):
-            settings = base.with_(synth_threads=max(1, cores // k))
-            procs = [devservices.start_worker(settings, Path(tmp) / f"w{k}-{i}.log", name=f"bench{k}-{i}")
+        voice_id = stock_voice(ctx, tenant_id) if configs or args.overhead_items else ""
+        if args.overhead_items:
+            direct_item(ctx, voice_id, "预热。")  # load every model before timing
+            extra["in_process"] = overhead_interleaved(ctx, tenant_id, voice_id, args.overhead_items)
+            print("in-process:", extra["in_process"], flush=True)
+        for spec in configs:
+            k, threads = (int(x) for x in spec.split("x"))
+            settings = base.with_(synth_threads=threads)
+            procs = [devservices.start_worker(settings, Path(tmp) / f"w{spec}-{i}.log", name=f"bench{spec}-{i}")
                      for i in range(k)]
             try:
                 run_batch(settings, tenant_id, voice_id, 2 * k)  # warm every worker's models
@@ -114,17 +248,32 @@ def main() -> None:
             finally:
                 for p in procs:
                     p.stop()
-            rows.append({"workers": k, "threads_each": settings.synth_threads, "items": args.items,
+            rows.append({"config": spec, "workers": k, "threads_each": threads, "items": args.items,
                          "wall_s": round(wall, 1), "items_per_min": round(60 * args.items / wall, 1),
+                         "ms_per_item": round(1000 * wall / args.items, 1),
                          "audio_s_per_wall_s": round(audio / wall, 2)})
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": cores, "load_before": os.getloadavg()}
-    print(f"\nthroughput on {cores} cores (each item: render + quality gate, best of 2)")
-    print(f"{'workers':>7} {'threads':>7} {'items':>5} {'wall s':>7} {'items/min':>9} {'audio s/s':>9}")
+            print(rows[-1], flush=True)
+        if args.overhead_items:  # the direct call again, after the workers, for the end-to-end comparison
+            direct = [direct_item(ctx, voice_id, t) for t in texts(args.overhead_items)]
+            extra["direct_ms_after"] = round(1000 * statistics.median(direct), 1)
+    one = next((r for r in rows if r["config"] == "1x1"), None)
+    two = next((r for r in rows if r["config"] == "2x1"), None)
+    if one and "in_process" in extra:
+        d = (extra["in_process"]["direct_ms"] + extra.get("direct_ms_after", extra["in_process"]["direct_ms"])) / 2
+        extra["end_to_end_overhead_ms"] = round(one["ms_per_item"] - d, 1)
+        extra["end_to_end_overhead_pct"] = round(100 * (one["ms_per_item"] - d) / d, 2)
+    if one and two:
+        extra["speedup_2x1_over_1x1"] = round(two["items_per_min"] / one["items_per_min"], 2)
+    result = {"machine_before": load_before, "machine_after": machine(), "rows": rows, **extra}
+    print(f"\nthroughput on {load_before['cores']} cores, load {load_before['load_avg']} → "
+          f"{result['machine_after']['load_avg']} (each item: render + quality gate, best of 2)")
+    print(f"{'config':>6} {'workers':>7} {'threads':>7} {'items':>5} {'wall s':>7} {'items/min':>9} {'ms/item':>8}")
     for r in rows:
-        print(f"{r['workers']:>7} {r['threads_each']:>7} {r['items']:>5} {r['wall_s']:>7} "
-              f"{r['items_per_min']:>9} {r['audio_s_per_wall_s']:>9}")
+        print(f"{r['config']:>6} {r['workers']:>7} {r['threads_each']:>7} {r['items']:>5} {r['wall_s']:>7} "
+              f"{r['items_per_min']:>9} {r['ms_per_item']:>8}")
+    print(json.dumps(extra, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    RESULTS.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,25 +3,53 @@
 The statement names the speaker and the company and carries a one-time code, so a
 recording made for another consent (or an old one) cannot be replayed. Verification
 (worker side) checks the recording says the statement; enrollment checks the reference
-is the same voice as the consent recording.
+is the same voice as the consent recording. A recording in a language the bundled
+speech recognizer cannot check waits for an admin to listen (``needs_review``), and
+approval is as good as verification.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from sqlalchemy.orm import Session
 
 from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.models import Consent, ConsentStatus
+from shared.models import Consent, ConsentStatus, utcnow
 
 ZH_DIGITS = "零一二三四五六七八九"
+# What verification by speech recognition is calibrated for: statement texts, key-phrase
+# matching by sound and the error-rate limit exist for these (worker/tts/asr.py scoring).
+ASR_LANGUAGES = ("zh", "en")
+# Consents in force: a voice may be cloned from them and rendered with.
+USABLE = (ConsentStatus.verified.value, ConsentStatus.approved.value)
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 class ConsentRequired(Conflict):
     code = "consent_required"
+
+
+def base_language(tag: str) -> str:
+    """``zh-CN`` → ``zh``: the part speech recognition and the statement texts care about."""
+    return tag.replace("_", "-").split("-")[0].lower()
+
+
+def valid_language_tag(tag: str) -> bool:
+    return bool(_LANGUAGE_TAG.match(tag))
+
+
+def machine_checkable(language: str) -> bool:
+    """Can the recording be verified by speech recognition, or must a person listen?"""
+    return base_language(language) in ASR_LANGUAGES
+
+
+def in_force(consent: Consent | None) -> bool:
+    """Verified (or approved after review) and not revoked: voices may be built and rendered on it."""
+    return consent is not None and consent.status in USABLE and consent.revoked_at is None
 
 
 def one_time_code() -> str:
@@ -31,8 +59,10 @@ def one_time_code() -> str:
 
 def statement(language: str, speaker: str, company: str, code: str | None) -> str:
     """The words the speaker reads. ``code=None`` only for the local CLI, where the operator
-    holds the recording and replay across consents is not a threat."""
-    if language == "zh":
+    holds the recording and replay across consents is not a threat. Languages other than
+    Chinese get the English text; outside zh/en the speaker reads it in their own language
+    and an admin checks the recording by ear."""
+    if base_language(language) == "zh":
         text = f"我是{speaker}，我同意{company}使用我的声音录音来制作合成语音。"
         return text + (f"我的验证码是{''.join(ZH_DIGITS[int(d)] for d in code)}。" if code else "")
     text = f"My name is {speaker}. I agree that {company} may use recordings of my voice to create a synthetic voice."
@@ -75,14 +105,27 @@ def create_consent(
 
 
 def usable_consent(session: Session, tenant_id: str, consent_id: str | None) -> Consent:
-    """The consent a new voice may be built on: this tenant's, verified and not revoked."""
+    """The consent a new voice may be built on: this tenant's, verified (or approved) and not revoked."""
     if not consent_id:
         raise ConsentRequired("a voice needs the speaker's verified consent: create one with POST /v1/consents, "
                               "upload the speaker reading its statement, then pass its id as 'consent_id'")
     consent = session.get(Consent, consent_id)
     if consent is None or consent.tenant_id != tenant_id:
         raise NotFound(f"no consent {consent_id!r}")
-    if consent.status != ConsentStatus.verified.value or consent.revoked_at is not None:
+    if not in_force(consent):
         raise ConsentRequired(f"consent {consent_id!r} is {consent.status}, not verified: no voice can be cloned "
                               "from it")
     return consent
+
+
+def review_consent(session: Session, consent: Consent, *, approve: bool, actor: str, note: str | None) -> None:
+    """An admin's verdict on a recording that speech recognition could not check."""
+    if consent.status != ConsentStatus.needs_review.value:
+        raise Conflict(f"consent {consent.id!r} is {consent.status}; only a consent awaiting review "
+                       "(needs_review) can be approved or rejected")
+    consent.status = (ConsentStatus.approved if approve else ConsentStatus.rejected).value
+    consent.reviewed_by, consent.reviewed_at, consent.review_note = actor, utcnow(), note
+    if approve:
+        consent.verified_at = consent.reviewed_at
+    record(session, consent.tenant_id, actor, f"consent.{'approved' if approve else 'rejected'}", "consent",
+           consent.id, note=note)

@@ -104,3 +104,92 @@ def start_worker(settings: Settings, log_path: Path, name: str | None = None, ti
         time.sleep(0.5)
     proc.kill()
     raise RuntimeError(f"worker did not become ready:\n{log_path.read_text()[-3000:]}")
+
+
+class RedisServer:
+    """A private ``redis-server`` on a fixed local port, persisted like the deployed one
+    (``--appendonly yes``, no RDB snapshots), so ``stop()`` then ``start()`` is a broker
+    restart that keeps every queued message."""
+
+    def __init__(self, port: int, directory: Path, binary: str = "redis-server") -> None:
+        self.port, self.directory, self.binary = port, directory, binary
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20) -> None:
+        import redis
+
+        with open(self.directory / "redis.log", "a") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                 "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{(self.directory / 'redis.log').read_text()[-2000:]}")
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """SIGTERM: Redis flushes its append-only file and exits, as on an orderly restart."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def redis_server(directory: Path, port: int | None = None) -> Iterator[RedisServer]:
+    """A private Redis on a free port (never the machine's shared one), stopped afterwards."""
+    server = RedisServer(port or free_port(), directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class S3Server:
+    """moto's threaded S3 server on a fixed local port. Objects live in moto's in-process
+    backend, not in the server thread, so ``stop()`` then ``start()`` on the same port is a
+    storage outage (connections refused) that loses nothing."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.server = None  # type: ignore[var-annotated]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def create_bucket(self, bucket: str) -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket=bucket)

@@ -19,6 +19,11 @@ class NarratorError(Exception):
         self.reason = reason
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer must carry besides the problem body."""
+        return {}
+
 
 class InvalidInput(NarratorError):
     code = "invalid_input"
@@ -61,6 +66,19 @@ class VoiceNotReady(Conflict):
 
 class ReferenceRejectedError(InvalidInput):
     code = "reference_rejected"
+
+
+class RateLimited(NarratorError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(NarratorError):

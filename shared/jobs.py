@@ -7,9 +7,22 @@ VERIFY_CONSENT = "narrator.verify_consent"
 PLAN_BATCH = "narrator.plan_batch"
 SYNTHESIZE_ITEM = "narrator.synthesize_item"
 FINETUNE = "narrator.finetune"
+START_DUE_FINETUNES = "narrator.start_due_finetunes"
 SWEEP = "narrator.sweep_stuck_items"
+# Delete a revoked consent's (or a deleted voice's) audio and model state: args (scope, id, keep_outputs)
+# where scope is "consent" or "voice".
+PURGE = "narrator.purge_voice"
+# Webhooks and schedules: light work (an HTTP POST, a few rows) on their own queue, so a
+# notification never waits behind a render.
+DELIVER_WEBHOOK = "narrator.deliver_webhook"
+SWEEP_WEBHOOKS = "narrator.sweep_webhooks"
+RUN_DUE_SCHEDULES = "narrator.run_due_schedules"
+WEBHOOKS = "webhooks"
 
-QUEUES = ("enroll", "synth", "finetune")
+# ``interactive`` carries previews and small batches: it never holds more than a few items,
+# so a worker reading it alongside ``synth`` reaches them within one item's render.
+INTERACTIVE = "interactive"
+QUEUES = ("enroll", "synth", "finetune", INTERACTIVE, WEBHOOKS)
 
 ROUTES = {
     ENROLL: {"queue": "enroll"},
@@ -17,5 +30,16 @@ ROUTES = {
     PLAN_BATCH: {"queue": "synth"},
     SYNTHESIZE_ITEM: {"queue": "synth"},
     FINETUNE: {"queue": "finetune"},
+    START_DUE_FINETUNES: {"queue": "finetune"},
     SWEEP: {"queue": "synth"},
+    PURGE: {"queue": "enroll"},
+    DELIVER_WEBHOOK: {"queue": WEBHOOKS},
+    SWEEP_WEBHOOKS: {"queue": WEBHOOKS},
+    RUN_DUE_SCHEDULES: {"queue": WEBHOOKS},
 }
+
+
+def synth_queue(batch_total: int, interactive_max_items: int) -> str:
+    """Where a batch's items (and its planning) go: small batches and previews to
+    ``interactive``, anything larger to ``synth``."""
+    return INTERACTIVE if batch_total <= interactive_max_items else "synth"

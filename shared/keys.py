@@ -31,5 +31,23 @@ def manifest_key(tenant_id: str, batch_id: str) -> str:
     return f"{batch_prefix(tenant_id, batch_id)}manifest.jsonl"
 
 
+def batch_zip_key(tenant_id: str, batch_id: str) -> str:
+    return f"{batch_prefix(tenant_id, batch_id)}batch.zip"
+
+
+def batch_source_key(tenant_id: str, batch_id: str, fmt: str) -> str:
+    """The uploaded CSV/JSONL, kept as sent: the planner reads items from it."""
+    return f"{batch_prefix(tenant_id, batch_id)}source.{fmt}"
+
+
+def consent_prefix(tenant_id: str, consent_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}consents/{consent_id}/"
+
+
 def consent_recording_key(tenant_id: str, consent_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}consents/{consent_id}/recording"
+    return f"{consent_prefix(tenant_id, consent_id)}recording"
+
+
+def adapter_key(tenant_id: str, version: int) -> str:
+    """A tenant's pronunciation adapter: learned from its corrections, so it is its data."""
+    return f"{tenant_prefix(tenant_id)}adapters/polyphone-{version}.pt"

@@ -52,10 +52,12 @@ class VoiceStatus(str, enum.Enum):
     pending = "pending"
     ready = "ready"
     failed = "failed"
+    deleted = "deleted"  # a tombstone: its audio and model state are purged, the row stays for the audit trail
 
 
 class BatchStatus(str, enum.Enum):
     queued = "queued"
+    planning = "planning"  # the uploaded source is being read into items
     running = "running"
     succeeded = "succeeded"
     partial = "partial"  # finished, some items failed
@@ -98,6 +100,8 @@ class ApiKey(Base):
     scope: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when a key is rotated with a grace period: it keeps working until then.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Consent(Base):
@@ -120,12 +124,19 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A recording speech recognition cannot check is approved or rejected by an admin who listened.
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    review_note: Mapped[str | None] = mapped_column(Text, default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)  # recording and voices deleted
 
 
 class ConsentStatus(str, enum.Enum):
     awaiting_recording = "awaiting_recording"
     verifying = "verifying"
+    needs_review = "needs_review"  # a language speech recognition cannot check: an admin listens
     verified = "verified"
+    approved = "approved"  # an admin listened and approved; as good as verified
     rejected = "rejected"
     revoked = "revoked"
 
@@ -142,6 +153,8 @@ class Voice(Base):
     current_version_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)  # its stored audio and state are gone
 
     versions: Mapped[list["VoiceVersion"]] = relationship(back_populates="voice", cascade="all, delete-orphan")
 
@@ -190,6 +203,13 @@ class Batch(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     manifest_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    zip_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    # A streamed upload (CSV or JSONL) waiting in storage for the planner to read into items.
+    source_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    source_format: Mapped[str | None] = mapped_column(String(10), default=None)
+    # The highest seq handed to the broker: items past it wait in the database, so one big
+    # batch never floods the queue ahead of others (see worker.jobs.dispatch_window).
+    dispatched_seq: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -200,6 +220,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("batch_id", "seq"),
         Index("ix_items_batch_status", "batch_id", "status"),
+        Index("ix_items_batch_status_seq", "batch_id", "status", "seq"),
         Index("ix_items_tenant_content_hash", "tenant_id", "content_hash"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -208,7 +229,8 @@ class Item(Base):
     seq: Mapped[int] = mapped_column(Integer)
     external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     text: Mapped[str] = mapped_column(Text)
-    voice_id: Mapped[str] = mapped_column(ForeignKey("voices.id", ondelete="CASCADE"), index=True)
+    # None only for a source line that named no usable voice: that item is failed at planning.
+    voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id", ondelete="CASCADE"), index=True)
     voice_version_id: Mapped[str | None] = mapped_column(String(36), default=None)
     status: Mapped[str] = mapped_column(String(20), default=ItemStatus.queued.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -222,22 +244,70 @@ class Item(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     reused: Mapped[bool] = mapped_column(default=False, server_default=false())
     quality: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The tenant's lexicon version at render time, and the readings the render used
+    # (pinyin, phonemes per sentence, forced readings with their lexicon entry ids).
+    lexicon_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    readings: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class FeedbackState(str, enum.Enum):
+    open = "open"
+    accepted = "accepted"  # agreed, with no reading to apply
+    rejected = "rejected"
+    applied = "applied"  # its reading is a lexicon entry
+    verified = "verified"  # a later render used the reading (or a reviewer confirmed it)
+
+
 class Feedback(Base):
+    """A reviewer's note on how a span of a rendered item was read, and what it should be."""
+
     __tablename__ = "feedback"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     span_start: Mapped[int] = mapped_column(Integer)
     span_end: Mapped[int] = mapped_column(Integer)
+    word: Mapped[str] = mapped_column(String(200), server_default="")
+    language: Mapped[str] = mapped_column(String(8), server_default="zh")
     reading: Mapped[str | None] = mapped_column(String(200), default=None)
     reviewer: Mapped[str | None] = mapped_column(String(200), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
-    state: Mapped[str] = mapped_column(String(20), default="open")
+    state: Mapped[str] = mapped_column(String(20), default=FeedbackState.open.value)
+    lexicon_entry_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LexiconVersion(Base):
+    """One change to a tenant's lexicon; numbers count up from 1 per tenant."""
+
+    __tablename__ = "lexicon_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LexiconEntry(Base):
+    """Immutable history: an entry lives from ``created_version`` until ``deleted_version``
+    (exclusive); version N's lexicon is every entry with created ≤ N and not deleted ≤ N."""
+
+    __tablename__ = "lexicon_entries"
+    __table_args__ = (Index("ix_lexicon_entries_tenant_live", "tenant_id", "deleted_version"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    voice_id: Mapped[str | None] = mapped_column(ForeignKey("voices.id", ondelete="CASCADE"), default=None)
+    word: Mapped[str] = mapped_column(String(200))
+    reading: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    created_version: Mapped[int] = mapped_column(Integer)
+    deleted_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -256,7 +326,10 @@ class IdempotencyRecord(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: rows are inserted, never updated or deleted by the application."""
+    """Append-only: rows are inserted, never updated or deleted (on PostgreSQL a trigger refuses
+    both). A hash chain (shared.audit) shows any row changed behind the trigger's back.
+
+    ``tenant_id`` is a plain string, not a foreign key: deleting a tenant keeps its history."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -267,3 +340,112 @@ class AuditEvent(Base):
     target_id: Mapped[str] = mapped_column(String(36))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Unique: two rows can never extend the same predecessor, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookEvent(str, enum.Enum):
+    voice_ready = "voice.ready"
+    voice_failed = "voice.failed"
+    batch_completed = "batch.completed"  # finished succeeded or partial
+    batch_failed = "batch.failed"
+
+
+class DeliveryStatus(str, enum.Enum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"  # gave up after the last attempt
+
+
+class WebhookEndpoint(Base):
+    """A tenant's receiver. The secret is a shared signing key (not a password), so it is
+    kept as given: delivery needs it in the clear to compute the HMAC."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret signs too, until previous_secret_expires_at.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: an outbox row written with the state change it reports."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(36))  # the same for every endpoint the event goes to
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.pending.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MissedPolicy(str, enum.Enum):
+    skip = "skip"  # a run later than the misfire grace is dropped
+    catch_up_once = "catch_up_once"  # however many were missed, run once
+
+
+class Schedule(Base):
+    """A recurring batch: a cron expression in the tenant's time zone and the texts to render."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_paused_next_run_at", "paused", "next_run_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    source: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    voice_id: Mapped[str] = mapped_column(ForeignKey("voices.id", ondelete="CASCADE"), index=True)
+    missed_policy: Mapped[str] = mapped_column(String(20), default=MissedPolicy.skip.value)
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Fire times up to checked_at have been handled (run or skipped); next_run_at is the
+    # first one after it, kept as a column so beat finds due schedules with an index.
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)  # the fire time of the last run
+    last_batch_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FinetuneStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    promoted = "promoted"  # the tenant's renders use it (the newest promoted run that is not rolled back)
+    rejected = "rejected"  # the evaluation gate said no; ``reason`` says why
+    failed = "failed"
+    rolled_back = "rolled_back"
+
+
+class FinetuneRun(Base):
+    """One fine-tune of a tenant's pronunciation adapter, with the gate's verdict and metrics."""
+
+    __tablename__ = "finetune_runs"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(20))  # "nightly" | "manual"
+    status: Mapped[str] = mapped_column(String(20), default=FinetuneStatus.queued.value)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    adapter_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    adapter_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import keys
+from shared import keys, webhooks
 from shared.audit import record
+from shared.manifests import write_deliverables
 from shared.models import Batch, BatchStatus, Item, ItemStatus, ReferenceAudio, Voice, new_id, utcnow
 from shared.queries import item_counts
 from shared.storage import Storage
+
+INSERT_CHUNK = 1000
 
 
 def register_voice(
@@ -41,20 +44,59 @@ def create_batch(
     batch_id = new_id()
     session.add(Batch(id=batch_id, tenant_id=tenant_id, name=name, total=len(items), params=params))
     session.flush()
-    session.add_all(
-        Item(batch_id=batch_id, tenant_id=tenant_id, seq=n, text=it["text"], voice_id=it["voice_id"],
-             external_id=it.get("external_id"))
-        for n, it in enumerate(items)
-    )
-    record(session, tenant_id, actor, "batch.created", "batch", batch_id, total=len(items))
+    insert_items(session, batch_id, tenant_id, 0, items)
+    record(session, tenant_id, actor, "batch.submitted", "batch", batch_id, total=len(items))
     return batch_id
 
 
-def finish_batch_if_done(sessions: sessionmaker[Session], storage: Storage, batch_id: str) -> None:
-    """When no item is left to run, settle the batch's status and write its manifest."""
+def insert_items(session: Session, batch_id: str, tenant_id: str, first_seq: int, items: list[dict[str, Any]]) -> None:
+    """Bulk-insert items (executemany, ``INSERT_CHUNK`` rows a statement) numbered from ``first_seq``.
+
+    An item dict may carry ``status`` and ``error``: a source line that failed validation is
+    stored as a failed item, so it shows in the counts and the manifest beside the others.
+    """
+    now = utcnow()
+    rows = [
+        {"id": new_id(), "batch_id": batch_id, "tenant_id": tenant_id, "seq": first_seq + n, "text": it["text"],
+         "voice_id": it["voice_id"], "external_id": it.get("external_id"),
+         "status": it.get("status", ItemStatus.queued.value), "error": it.get("error"), "attempts": 0,
+         "reused": False, "created_at": now, "finished_at": now if it.get("status") == ItemStatus.failed.value
+         else None}
+        for n, it in enumerate(items)
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert(Item), rows[start:start + INSERT_CHUNK])
+
+
+def create_sourced_batch(
+    session: Session, tenant_id: str, batch_id: str, source_key: str, fmt: str, name: str | None,
+    params: dict[str, Any], actor: str, expected_lines: int,
+) -> str:
+    """Record a batch whose items are still in an uploaded source (already stored under
+    ``source_key``); the caller enqueues planning, which reads the source into items."""
+    session.add(Batch(id=batch_id, tenant_id=tenant_id, name=name, total=0, params=params,
+                      status=BatchStatus.planning.value, source_key=source_key, source_format=fmt))
+    record(session, tenant_id, actor, "batch.submitted", "batch", batch_id, source=fmt, lines=expected_lines)
+    return batch_id
+
+
+def finish_batch_if_done(sessions: sessionmaker[Session], storage: Storage, batch_id: str,
+                         notify: Callable[[list[str]], None] | None = None) -> None:
+    """When no item is left to run, settle the batch's status and write its manifest (and ZIP).
+
+    The webhook event (``batch.completed`` / ``batch.failed``) is written in the same
+    transaction as the status; ``notify`` gets the delivery ids after commit to enqueue them.
+
+    Called after every item: the first check is one index probe, without a lock, so a
+    100 000-item batch does not count its items 100 000 times.
+    """
+    unfinished = (ItemStatus.queued.value, ItemStatus.running.value)
+    with sessions() as s:
+        if s.scalar(select(Item.id).where(Item.batch_id == batch_id, Item.status.in_(unfinished)).limit(1)):
+            return
     with sessions.begin() as s:
         batch = s.get(Batch, batch_id, with_for_update=True)
-        if batch is None or batch.finished_at is not None:
+        if batch is None or batch.finished_at is not None or batch.status == BatchStatus.planning.value:
             return
         counts = item_counts(s, batch_id)
         if counts[ItemStatus.queued.value] or counts[ItemStatus.running.value]:
@@ -69,17 +111,12 @@ def finish_batch_if_done(sessions: sessionmaker[Session], storage: Storage, batc
         else:
             batch.status = BatchStatus.partial.value
         batch.finished_at = utcnow()
-        items = s.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.seq)).all()
-        lines = [
-            json.dumps({
-                "item_id": it.id, "seq": it.seq, "external_id": it.external_id, "text": it.text,
-                "status": it.status, "storage_key": it.storage_key, "duration_s": it.duration_s,
-                "checksum": it.checksum, "voice_version_id": it.voice_version_id, "error": it.error,
-                "reused": it.reused,
-            }, ensure_ascii=False)
-            for it in items
-        ]
         key = keys.manifest_key(batch.tenant_id, batch_id)
-        storage.put(key, ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
-        batch.manifest_key = key
+        zip_key = keys.batch_zip_key(batch.tenant_id, batch_id) if (batch.params or {}).get("zip") else None
+        s.flush()
+        write_deliverables(s, storage, batch_id, key, zip_key)
+        batch.manifest_key, batch.zip_key = key, zip_key
         record(s, batch.tenant_id, "worker", f"batch.{batch.status}", "batch", batch_id, counts=counts)
+        deliveries = webhooks.emit_batch_finished(s, batch, counts)
+    if notify is not None and deliveries:
+        notify(deliveries)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlparse
 
 from shared.settings import Settings
@@ -29,9 +30,14 @@ class ObjectNotFound(KeyError):
 class Storage(Protocol):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
     def get(self, key: str) -> bytes: ...
+    def put_file(self, key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
+        """Store what ``fileobj`` yields, read in chunks: big uploads never sit whole in memory."""
+    def open(self, key: str) -> BinaryIO:
+        """A readable stream of the object, for sources too big to ``get`` whole."""
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> Iterator[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
     def presigned_url(self, key: str, expires_in: int) -> str: ...
     def ping(self) -> None: ...
 
@@ -40,6 +46,13 @@ def _check_key(key: str) -> str:
     if not key or key.startswith("/") or ".." in key.split("/") or "\\" in key:
         raise ValueError(f"invalid storage key {key!r}")
     return key
+
+
+def _check_prefix(prefix: str) -> str:
+    """A prefix to delete under must name at least a tenant's folder: never the whole store."""
+    if prefix.count("/") < 2 or not prefix.endswith("/"):
+        raise ValueError(f"refusing to delete under the broad prefix {prefix!r}")
+    return _check_key(prefix)
 
 
 class LocalStorage:
@@ -67,6 +80,23 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
 
+    def put_file(self, key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                shutil.copyfileobj(fileobj, out, 1024 * 1024)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed upload leaves nothing behind
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -79,6 +109,20 @@ class LocalStorage:
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield key
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; returns how many. Empty folders go too."""
+        keys = list(self.list(_check_prefix(prefix)))
+        for key in keys:
+            self.delete(key)
+        folder = self.root / prefix.rstrip("/")
+        if folder.is_dir() and prefix.endswith("/"):
+            for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        return len(keys)
 
     def sign(self, key: str, expires_at: int) -> str:
         msg = f"{key}\n{expires_at}".encode()
@@ -95,6 +139,16 @@ class LocalStorage:
     def ping(self) -> None:
         if not self.root.is_dir():
             raise StorageError(f"storage folder {self.root} is missing")
+
+
+class _Borrowed:
+    """Only ``read`` of a caller's file: boto3 closes what it uploads, and the caller still owns it."""
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self.fileobj = fileobj
+
+    def read(self, n: int = -1) -> bytes:
+        return self.fileobj.read(n)
 
 
 class S3Storage:
@@ -144,6 +198,20 @@ class S3Storage:
     def get(self, key: str) -> bytes:
         return self._call(self.client.get_object, Key=self._key(key))["Body"].read()
 
+    def put_file(self, key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:  # multipart above 8 MiB: memory stays at a few parts whatever the size
+            self.client.upload_fileobj(_Borrowed(fileobj), self.bucket, self._key(key),
+                                       ExtraArgs={"ContentType": content_type},
+                                       Config=TransferConfig(multipart_threshold=8 * 1024 * 1024, use_threads=False))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 upload of {key} failed: {exc}") from exc
+
+    def open(self, key: str) -> BinaryIO:
+        return self._call(self.client.get_object, Key=self._key(key))["Body"]  # type: ignore[no-any-return]
+
     def delete(self, key: str) -> None:
         self._call(self.client.delete_object, Key=self._key(key))
 
@@ -159,6 +227,16 @@ class S3Storage:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             for obj in page.get("Contents", []):
                 yield obj["Key"][len(self.prefix):]
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (1000 per request, S3's limit); returns how many."""
+        keys = list(self.list(_check_prefix(prefix)))
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": self._key(k)} for k in keys[start:start + 1000]]
+            result = self._call(self.client.delete_objects, Delete={"Objects": chunk, "Quiet": True})
+            if result.get("Errors"):
+                raise StorageError(f"S3 delete_objects failed for {len(result['Errors'])} of {len(chunk)} objects")
+        return len(keys)
 
     def presigned_url(self, key: str, expires_in: int) -> str:
         return self.client.generate_presigned_url(

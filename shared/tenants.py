@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,8 @@ from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import ApiKey, Tenant, utcnow
 from shared.security import SCOPES, generate_key
+
+MAX_GRACE_SECONDS = 30 * 86400
 
 
 def create_tenant(session: Session, name: str, actor: str = "admin") -> Tenant:
@@ -32,20 +36,68 @@ def find_tenant(session: Session, name_or_id: str) -> Tenant:
 
 
 def create_key(session: Session, tenant: Tenant, scope: str, actor: str = "admin") -> tuple[ApiKey, str]:
+    """A new key for the tenant; the secret is returned here once and never stored."""
     if scope not in SCOPES:
-        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}")
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}", field="scope")
     new = generate_key()
-    key = ApiKey(tenant_id=tenant.id, prefix=new.prefix, key_hash=new.key_hash, scope=scope)
+    key = ApiKey(tenant_id=tenant.id, prefix=new.prefix, key_hash=new.key_hash, scope=scope, created_at=utcnow())
     session.add(key)
     session.flush()
-    record(session, tenant.id, actor, "api_key.created", "api_key", key.id, scope=scope, prefix=new.prefix)
+    record(session, tenant.id, actor, "key.created", "api_key", key.id, scope=scope, prefix=new.prefix)
     return key, new.secret
 
 
-def revoke_key(session: Session, prefix: str, actor: str = "admin") -> ApiKey:
+def find_key(session: Session, prefix: str) -> ApiKey:
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
         raise NotFound(f"no API key with prefix {prefix!r}")
-    key.revoked_at = utcnow()
-    record(session, key.tenant_id, actor, "api_key.revoked", "api_key", key.id, prefix=prefix)
     return key
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def key_usable(key: ApiKey, now: datetime | None = None) -> bool:
+    """Not revoked, and not past the end of a rotation's grace period."""
+    now = now or utcnow()
+    if key.revoked_at is not None:
+        return False
+    return key.expires_at is None or _as_utc(key.expires_at) > now
+
+
+def _require_live(key: ApiKey) -> None:
+    if not key_usable(key):
+        raise Conflict(f"API key {key.prefix!r} is already revoked or expired")
+
+
+def revoke_key(session: Session, key: ApiKey, actor: str = "admin") -> ApiKey:
+    _require_live(key)
+    key.revoked_at = utcnow()
+    session.flush()
+    record(session, key.tenant_id, actor, "key.revoked", "api_key", key.id, prefix=key.prefix)
+    return key
+
+
+def rotate_key(session: Session, key: ApiKey, actor: str = "admin", grace_seconds: int = 0) -> tuple[ApiKey, str]:
+    """A new key with the old one's tenant and scope. The old key is revoked now, or — with a
+    grace period, so deployed clients can switch over — keeps working until ``expires_at``."""
+    if grace_seconds < 0 or grace_seconds > MAX_GRACE_SECONDS:
+        raise InvalidInput(f"the grace period must be 0–{MAX_GRACE_SECONDS} seconds", field="grace_seconds")
+    _require_live(key)
+    if key.expires_at is not None:
+        raise Conflict(f"API key {key.prefix!r} was already rotated; its replacement is the key to rotate")
+    new = generate_key()
+    now = utcnow()
+    replacement = ApiKey(tenant_id=key.tenant_id, prefix=new.prefix, key_hash=new.key_hash, scope=key.scope,
+                         created_at=now)
+    session.add(replacement)
+    if grace_seconds:
+        key.expires_at = now + timedelta(seconds=grace_seconds)
+    else:
+        key.revoked_at = now
+    session.flush()
+    record(session, key.tenant_id, actor, "key.rotated", "api_key", key.id, prefix=key.prefix,
+           new_key_id=replacement.id, new_prefix=new.prefix, scope=key.scope, grace_seconds=grace_seconds)
+    return replacement, new.secret

@@ -74,6 +74,8 @@ def settings(pg_url: str, s3_endpoint: str, redis_url: str, tmp_path_factory: py
         s3_secret_access_key=S3_SECRET,
         secret_key="test-secret",
         metrics_port=devservices.free_port(),
+        webhook_backoff_seconds=0.3,  # retries within a second or two, so tests can watch them
+        webhook_timeout_seconds=5.0,
     )
 
 
@@ -93,6 +95,23 @@ def new_tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 def tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """A fresh tenant and a write key for it: (tenant_id, secret)."""
     return new_tenant_key(sessions)
+
+
+@pytest.fixture
+def admin_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A fresh tenant and an admin-scope key for it: (tenant_id, secret)."""
+    with sessions.begin() as s:
+        tenant = create_tenant(s, f"tenant-{uuid.uuid4().hex[:8]}")
+        _, secret = create_key(s, tenant, "admin")
+        return tenant.id, secret
+
+
+@pytest.fixture
+def scratch_pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own, for tests that damage it on purpose."""
+    with devservices.fresh_pg_database(PG_ADMIN) as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -221,3 +240,42 @@ def give_consent(api_url: str, worker_process: WorkerProcess) -> Callable[..., d
 @pytest.fixture(scope="session")
 def await_voice(api_url: str) -> Callable[..., dict]:
     return lambda headers, voice_id: wait_for_voice(api_url, headers, voice_id)
+
+
+@pytest.fixture
+def stock_voice(sessions, settings, tenant_key, models):  # type: ignore[no-untyped-def]
+    """A ready, consented voice whose state is a stock Kokoro voice pack: the rows an
+    enrollment leaves, written directly, for tests about rendering rather than cloning."""
+    import numpy as np
+
+    from shared import keys
+    from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
+    from shared.storage import open_storage
+    from worker.tts import assets
+    from worker.tts.voice import VoiceState
+
+    tenant_id = tenant_key[0]
+    style = assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao")
+    probe = VoiceState(style=style, embedding=np.ones(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
+    state = VoiceState(style=style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                       language="zh", method="stock", engine_version=models.engine.version,
+                       metrics={"similarity": 0.9})
+    with sessions.begin() as s:
+        consent = Consent(tenant_id=tenant_id, speaker_name="x", company_name="y", agreement_version="1",
+                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
+        s.add(consent)
+        s.flush()
+        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
+                      consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        key = keys.voice_state_key(tenant_id, voice.id, 1)
+        open_storage(settings).put(key, state.to_bytes())
+        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                               engine_version=state.engine_version, method="stock")
+        s.add(version)
+        s.flush()
+        voice.current_version_id = version.id
+        return voice.id

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from shared.jobs import QUEUES
 from shared.logs import JsonFormatter
 
 pytestmark = pytest.mark.slow
@@ -58,8 +59,7 @@ def test_a_batch_shows_in_metrics_and_json_logs(api_url, shared_tenant_key, enro
     assert series(worker_metrics, "narrator_synthesis_rtf_count")[0][1] >= 2
     assert series(worker_metrics, "narrator_enrollment_duration_seconds_count")[0][1] >= 1
     assert {labels for labels, _ in series(worker_metrics, "narrator_queue_depth")} == {
-        'narrator_queue_depth{queue="enroll"}', 'narrator_queue_depth{queue="synth"}',
-        'narrator_queue_depth{queue="finetune"}'}
+        f'narrator_queue_depth{{queue="{queue}"}}' for queue in QUEUES}
 
     api_metrics = requests.get(f"{api_url}/metrics", timeout=10).text
     assert any('route="/v1/batches"' in labels and 'method="POST"' in labels

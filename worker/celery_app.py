@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from shared.jobs import QUEUES, ROUTES, SWEEP
+from shared.jobs import QUEUES, ROUTES, RUN_DUE_SCHEDULES, START_DUE_FINETUNES, SWEEP, SWEEP_WEBHOOKS
 from shared.settings import Settings
 from worker.context import WorkerContext
 
@@ -27,13 +27,20 @@ def make_celery(settings: Settings) -> Celery:
         task_always_eager=settings.embedded,
         task_eager_propagates=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # A worker reading several queues empties them in the order given to --queues
+        # (``interactive`` first), instead of round robin: a preview waits for one item at most.
+        broker_transport_options={"visibility_timeout": 3600, "queue_order_strategy": "priority"},
         worker_hijack_root_logger=False,
-        beat_schedule={"sweep-stuck-items": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds)}},
+        beat_schedule={
+            "sweep-stuck-items": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds)},
+            "run-due-schedules": {"task": RUN_DUE_SCHEDULES, "schedule": float(settings.schedule_interval_seconds)},
+            "sweep-webhooks": {"task": SWEEP_WEBHOOKS, "schedule": float(settings.webhook_sweep_interval_seconds)},
+            "start-due-finetunes": {"task": START_DUE_FINETUNES, "schedule": float(settings.finetune_check_seconds)},
+        },
         task_serializer="json",
         accept_content=["json"],
     )
-    app.narrator = WorkerContext(settings)  # type: ignore[attr-defined]
+    app.narrator = WorkerContext(settings, celery=app)  # type: ignore[attr-defined]
     return app
 
 

@@ -297,7 +297,10 @@ def cmd_consent_statement(args: argparse.Namespace) -> int:
 def cmd_text(args: argparse.Namespace) -> int:
     from worker.tts.frontend_cli import text_command
 
-    return text_command(args.text, as_json=args.json)
+    from worker.tts.frontend_cli import load_lexicon_csv
+
+    lexicon = load_lexicon_csv(Path(args.lexicon)) if args.lexicon else None
+    return text_command(args.text, as_json=args.json, lexicon=lexicon)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -375,7 +378,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 def cmd_admin(args: argparse.Namespace) -> int:
     from shared.db import make_engine, make_sessionmaker
-    from shared.tenants import create_key, create_tenant, find_tenant, revoke_key
+    from shared.tenants import create_key, create_tenant, find_key, find_tenant, revoke_key, rotate_key
 
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.database_url))
@@ -387,10 +390,78 @@ def cmd_admin(args: argparse.Namespace) -> int:
             key, secret = create_key(s, find_tenant(s, args.tenant), args.scope)
             print(f"key {key.prefix} ({args.scope}) for tenant {key.tenant_id}; shown once:")
             print(secret)
+        elif args.admin_cmd == "rotate-key":
+            old = find_key(s, args.prefix)
+            key, secret = rotate_key(s, old, grace_seconds=args.grace)
+            until = f"works until {old.expires_at.isoformat()}" if old.expires_at else "is revoked"
+            print(f"key {args.prefix} {until}; new key {key.prefix} ({key.scope}) for tenant {key.tenant_id}; "
+                  "shown once:")
+            print(secret)
         elif args.admin_cmd == "revoke-key":
-            revoke_key(s, args.prefix)
+            revoke_key(s, find_key(s, args.prefix))
             print(f"revoked {args.prefix}")
     return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Recompute the audit hash chain; exit 1 where a row was changed, removed or reordered."""
+    from shared.audit import verify
+    from shared.db import make_engine, make_sessionmaker
+
+    sessions = make_sessionmaker(make_engine(_settings(args).database_url))
+    with sessions() as s:
+        result = verify(s)
+    print(json.dumps(result.to_dict()))
+    return 0 if result.ok else 1
+
+
+def cmd_watermark_detect(args: argparse.Namespace) -> int:
+    """Read the mark of a file narrator rendered; prints JSON, exit 1 when there is none
+    (2 when the file cannot be read)."""
+    from worker.tts.reference import ReferenceRejected, decode_audio
+    from worker.tts.watermark import detect, watermark_key
+
+    settings = _settings(args)
+    try:
+        audio, sample_rate = decode_audio(Path(args.file).read_bytes())
+    except (OSError, ReferenceRejected) as exc:
+        print(f"narrator: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2  # not 1, which says "read, and unmarked"
+    found = detect(audio, sample_rate, watermark_key(settings.secret_key))
+    prefix = found.payload.hex() if found.payload else None
+    result: dict[str, Any] = {"found": found.found, "item_id_prefix": prefix, "confidence": round(found.confidence, 2)}
+    if prefix:
+        result.update(_watermarked_item(settings, prefix))
+    print(json.dumps(result))
+    return 0 if found.found else 1
+
+
+def _watermarked_item(settings: Settings, prefix: str) -> dict[str, Any]:
+    """The item a mark names (with its tenant and voice version), when this deployment's
+    database is reachable and holds exactly one item with that id prefix; else nothing."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db import make_engine
+    from shared.models import Item
+
+    url = settings.database_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).is_file():
+        return {}  # no embedded database here: do not create one just to look
+    pattern = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-%"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Item.id, Item.tenant_id, Item.voice_version_id)
+                                .where(Item.id.like(pattern)).limit(2)).all()
+    except SQLAlchemyError as exc:
+        log.warning("watermark: item not looked up, the database is not usable (%s)", type(exc).__name__)
+        return {}
+    finally:
+        engine.dispose()
+    if len(rows) != 1:
+        return {}
+    return {"item_id": rows[0].id, "tenant_id": rows[0].tenant_id, "voice_version_id": rows[0].voice_version_id}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -437,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("text", help="show how the frontend reads a text (one per stdin line without TEXT)")
     t.add_argument("text", nargs="?")
     t.add_argument("--json", action="store_true")
+    t.add_argument("--lexicon", metavar="FILE.csv", help="apply a lexicon CSV (word,reading,language,voice_id)")
     t.set_defaults(fn=cmd_text)
 
     a = sub.add_parser("api", help="serve the HTTP API")
@@ -445,7 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(fn=cmd_api)
 
     w = sub.add_parser("worker", help="run a Celery worker")
-    w.add_argument("--queues", default="enroll,synth,finetune")
+    w.add_argument("--queues", default="interactive,webhooks,enroll,synth,finetune",
+                   help="consumed in this order: an earlier queue's tasks go first")
     w.add_argument("--concurrency", type=int, default=1)
     w.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
     w.add_argument("--hostname")
@@ -472,7 +545,21 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--scope", default="write", choices=["read", "write", "admin"])
     rk = asub.add_parser("revoke-key")
     rk.add_argument("prefix")
+    rot = asub.add_parser("rotate-key", help="a new key with the same tenant and scope; the old one is revoked")
+    rot.add_argument("prefix")
+    rot.add_argument("--grace", type=int, default=0, metavar="SECONDS",
+                     help="keep the old key working this long, so clients can switch over")
     adm.set_defaults(fn=cmd_admin)
+
+    au = sub.add_parser("audit", help="the audit trail")
+    ausub = au.add_subparsers(dest="audit_cmd", required=True)
+    av = ausub.add_parser("verify", help="check the audit hash chain; prints JSON, exit 1 if broken")
+    av.set_defaults(fn=cmd_audit_verify)
+    wm = sub.add_parser("watermark", help="the inaudible mark in every rendered file")
+    wmsub = wm.add_subparsers(dest="watermark_cmd", required=True)
+    wd = wmsub.add_parser("detect", help="which item a file came from; prints JSON, exit 1 if unmarked")
+    wd.add_argument("file")
+    wd.set_defaults(fn=cmd_watermark_detect)
     return p
 
 

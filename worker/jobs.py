@@ -11,23 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
-from shared import keys, logs
+from shared import keys, lexicon, logs, webhooks
 from shared.audit import record
-from shared.consent import key_phrases
+from shared.consent import in_force, key_phrases
 from shared.errors import NarratorError
+from shared.finetune import active_adapter
+from shared.jobs import DELIVER_WEBHOOK
 from shared.models import (
     Batch,
     BatchStatus,
     Consent,
     ConsentStatus,
+    Feedback,
+    FeedbackState,
     Item,
     ItemStatus,
     ReferenceAudio,
@@ -38,7 +45,13 @@ from shared.models import (
 )
 from shared.services import finish_batch_if_done
 from shared.storage import ObjectNotFound
+from worker import batching
+from worker.batching import Dispatch
 from worker.context import WorkerContext
+from worker.tts.lexicon import Lexicon
+
+if TYPE_CHECKING:
+    from worker.tts.frontend import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +69,8 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         if voice is None:
             log.warning("enroll: voice %s no longer exists", voice_id)
             return
-        if voice.status == VoiceStatus.ready.value:
-            return  # redelivered after success
+        if voice.status in (VoiceStatus.ready.value, VoiceStatus.deleted.value):
+            return  # redelivered after success, or deleted (and purged) before enrollment began
         ref = s.scalars(
             select(ReferenceAudio).where(ReferenceAudio.voice_id == voice_id).order_by(ReferenceAudio.created_at.desc())
         ).first()
@@ -66,7 +79,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     if ref is None:
         fail_voice(ctx, voice_id, "the voice has no reference audio")
         return
-    if consent is None or consent.status != ConsentStatus.verified.value or consent.revoked_at is not None:
+    if not in_force(consent):
         fail_voice(ctx, voice_id, "consent_required: the voice has no verified, unrevoked consent")
         return
     ref_id, original_key, consent_key = ref.id, ref.original_key, consent.recording_key
@@ -98,8 +111,9 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     state = models.cloner.enroll(cleaned.audio, 24000, language)
 
     with ctx.sessions.begin() as s:
-        voice = s.get(Voice, voice_id)
-        if voice is None:
+        voice = s.get(Voice, voice_id, with_for_update=True)  # serialises with a revocation
+        if voice is None or voice.status == VoiceStatus.deleted.value:
+            ctx.storage.delete(cleaned_key)  # deleted mid-enrollment: the purge may already have run
             return
         version = (s.scalar(select(func.max(VoiceVersion.version)).where(VoiceVersion.voice_id == voice_id)) or 0) + 1
         blob = state.to_bytes()
@@ -127,18 +141,28 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         voice.status = VoiceStatus.ready.value
         voice.error = None
         record(s, tenant_id, "worker", "voice.ready", "voice", voice_id, version=version, method=state.method)
+        deliveries = webhooks.emit_voice_settled(s, voice)
+    send_webhooks(ctx, deliveries)
     log.info("voice %s ready (version %d)", voice_id, version)
 
 
 def fail_voice(ctx: WorkerContext, voice_id: str, reason: str) -> None:
     with ctx.sessions.begin() as s:
         voice = s.get(Voice, voice_id)
-        if voice is None:
+        if voice is None or voice.status == VoiceStatus.deleted.value:
             return
         voice.status = VoiceStatus.failed.value
         voice.error = reason
         record(s, voice.tenant_id, "worker", "voice.failed", "voice", voice_id, reason=reason)
+        deliveries = webhooks.emit_voice_settled(s, voice)
+    send_webhooks(ctx, deliveries)
     log.info("voice %s failed: %s", voice_id, reason)
+
+
+def send_webhooks(ctx: WorkerContext, delivery_ids: list[str]) -> None:
+    """Enqueue deliveries whose rows just committed (the sweeper covers a lost message)."""
+    for delivery_id in delivery_ids:
+        ctx.enqueue(DELIVER_WEBHOOK, delivery_id)
 
 
 def check_statement(models, audio: np.ndarray, sample_rate: int, statement: str, language: str,  # type: ignore[no-untyped-def]
@@ -204,23 +228,35 @@ def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
 # --- batches ----------------------------------------------------------------------------
 
 
-def plan_batch(ctx: WorkerContext, batch_id: str, enqueue: Enqueue) -> int:
-    """Mark the batch running and enqueue each queued item; returns how many were enqueued."""
+def plan_batch(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
+    """Read an uploaded source into items (streamed, in chunks), mark the batch running and
+    hand its first window of items to the broker; returns how many were dispatched.
+
+    Later items are dispatched as earlier ones finish (``batching.refill``). In embedded
+    mode every item is dispatched here, since ``dispatch`` runs it in-process.
+    """
     with ctx.sessions.begin() as s:
         batch = s.get(Batch, batch_id)
         if batch is None or batch.status == BatchStatus.cancelled.value:
             return 0
         if batch.status == BatchStatus.queued.value:
             batch.status = BatchStatus.running.value
-        item_ids = list(
-            s.scalars(select(Item.id).where(Item.batch_id == batch_id, Item.status == ItemStatus.queued.value)
-                      .order_by(Item.seq))
-        )
-    for item_id in item_ids:
-        enqueue(item_id)
-    if not item_ids:
-        finish_batch_if_done(ctx.sessions, ctx.storage, batch_id)
-    return len(item_ids)
+        planning = batch.status == BatchStatus.planning.value
+    sent = 0
+    if planning:
+        def early() -> None:  # the first chunks render while the rest of the source is read
+            nonlocal sent
+            if not ctx.settings.embedded:
+                sent += batching.dispatch_window(ctx, batch_id, dispatch)
+
+        batching.ingest_source(ctx, batch_id, on_chunk=early)
+    while True:
+        n = batching.dispatch_window(ctx, batch_id, dispatch)
+        sent += n
+        if n == 0 or not ctx.settings.embedded:
+            break
+    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=lambda ids: send_webhooks(ctx, ids))
+    return sent
 
 
 def claim_item(ctx: WorkerContext, item_id: str) -> bool:
@@ -243,18 +279,42 @@ def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
 
     The broker redelivers an unacknowledged message eventually, but only after its
     visibility timeout; the sweeper makes recovery prompt and covers a lost message.
+
+    Each message is published before its item is marked ``queued``: were the broker down,
+    the item stays ``running`` past its lease and the next sweep tries again, instead of
+    waiting ``queued`` for a message that was never sent. (``claim_item`` accepts either.)
     """
     expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
-    with ctx.sessions.begin() as s:
+    with ctx.sessions() as s:
         stuck = list(s.scalars(select(Item.id).where(Item.status == ItemStatus.running.value,
                                                      Item.started_at < expired).limit(1000)))
-        if stuck:
-            s.execute(update(Item).where(Item.id.in_(stuck), Item.status == ItemStatus.running.value)
-                      .values(status=ItemStatus.queued.value))
     for item_id in stuck:
-        log.warning("requeued item %s: its worker stopped mid-render", item_id, extra={"item_id": item_id})
         enqueue(item_id)
+        with ctx.sessions.begin() as s:  # unless a worker claimed it from that message already
+            s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value,
+                                         Item.started_at < expired).values(status=ItemStatus.queued.value))
+        log.warning("requeued item %s: its worker stopped mid-render", item_id, extra={"item_id": item_id})
     return len(stuck)
+
+
+def settle_idle_batches(ctx: WorkerContext, notify: Callable[[list[str]], None] | None = None) -> int:
+    """Settle unfinished batches that have nothing left to run; returns how many.
+
+    The task that finishes a batch's last item settles the batch. When that failed after
+    the item was committed (storage down while the manifest was written, the worker killed
+    in between), a redelivery finds the item done and returns, so the sweeper settles it.
+    """
+    unfinished = (ItemStatus.queued.value, ItemStatus.running.value)
+    with ctx.sessions() as s:
+        idle = list(s.scalars(select(Batch.id).where(
+            Batch.finished_at.is_(None), Batch.status != BatchStatus.planning.value,
+            ~select(Item.id).where(Item.batch_id == Batch.id, Item.status.in_(unfinished)).exists(),
+        ).limit(100)))
+    for batch_id in idle:
+        log.warning("settling batch %s: its last item finished without settling it", batch_id,
+                    extra={"batch_id": batch_id})
+        finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=notify)
+    return len(idle)
 
 
 def release_item(ctx: WorkerContext, item_id: str) -> None:
@@ -264,11 +324,47 @@ def release_item(ctx: WorkerContext, item_id: str) -> None:
                   .values(status=ItemStatus.queued.value))
 
 
-def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
-    from worker.tts.audio import sha256, to_wav_bytes
+@contextmanager
+def lease_kept(ctx: WorkerContext, item_id: str) -> Iterator[None]:
+    """Renew this worker's claim on the item (its ``started_at``) while it renders.
 
+    The sweeper takes back a ``running`` item whose claim is older than the lease. Renewed
+    every third of the lease, a claim only gets that old when its worker is gone — not
+    because a render was slow on a busy machine, which would render the item twice.
+    """
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ctx.settings.item_lease_seconds / 3):
+            try:
+                with ctx.sessions.begin() as s:
+                    s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value)
+                              .values(started_at=utcnow()))
+            except OperationalError as exc:  # the next renewal tries again; the lease is the bound
+                log.warning("item %s: lease not renewed: %s", item_id, exc, extra={"item_id": item_id})
+
+    thread = threading.Thread(target=renew, name=f"lease-{item_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
+    """Claim the item and render it, keeping the claim alive meanwhile; a message for an
+    item that is not claimable (finished, or another worker's live claim) does nothing."""
     if not claim_item(ctx, item_id):
         return
+    with lease_kept(ctx, item_id):
+        render_claimed_item(ctx, item_id)
+
+
+def render_claimed_item(ctx: WorkerContext, item_id: str) -> None:
+    from worker.tts.audio import sha256, to_wav_bytes
+    from worker.tts.watermark import mark_item
+
     with ctx.sessions.begin() as s:
         item = s.get(Item, item_id)
         assert item is not None  # claimed just above
@@ -276,13 +372,16 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
         voice = s.get(Voice, item.voice_id)
         job = {
             "tenant_id": item.tenant_id, "batch_id": item.batch_id, "seq": item.seq, "text": item.text,
+            "voice_id": item.voice_id,
             "params": dict(batch.params) if batch else {}, "cancelled": batch is None
             or batch.status == BatchStatus.cancelled.value,
         }
         version = s.get(VoiceVersion, voice.current_version_id) if voice and voice.current_version_id else None
         version_info = (version.id, version.state_key) if version else None
         consent = s.get(Consent, voice.consent_id) if voice and voice.consent_id else None
-        consented = consent is not None and consent.status == ConsentStatus.verified.value and not consent.revoked_at
+        consented = in_force(consent) and voice is not None and voice.status != VoiceStatus.deleted.value
+        lexicon_version = lexicon.current_version(s, item.tenant_id)
+        adapter = active_adapter(s, item.tenant_id)
         logs.bind(tenant_id=item.tenant_id, batch_id=item.batch_id, voice_id=item.voice_id)
     if job["cancelled"]:
         finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
@@ -297,37 +396,115 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     try:
         speed = float(job["params"].get("speed", 1.0))
         models = ctx.models
-        analysis = models.frontend.analyze(job["text"])
+        compiled = models.lexicon(job["tenant_id"], job["voice_id"], lexicon_version,
+                                  lambda: load_lexicon(ctx, job["tenant_id"], job["voice_id"], lexicon_version))
+        frontend = models.frontend if adapter is None else models.adapted_frontend(
+            adapter.run_id, adapter.version, adapter.chars, lambda: ctx.storage.get(adapter.key))
+        analysis = frontend.analyze(job["text"], compiled)
         if not any(ch.isalnum() for ch in analysis.normalized):
             raise NarratorError("the text has nothing to speak (only punctuation or symbols)")
         phonemes = "|".join(sentence.phonemes for sentence in analysis.sentences)
-        content_hash = render_hash(version_info[0], analysis.normalized, phonemes, speed, models.engine.version)
-        if reuse_cached(ctx, item_id, job, content_hash):
+        used = [[f.lang, f.word.lower(), f.reading] for f in analysis.lexicon_matches()]
+        content_hash = render_hash(version_info[0], analysis.normalized, phonemes, speed, models.engine.version,
+                                   lexicon=used)
+        recorded = {"lexicon_version": lexicon_version,
+                    "readings": {**readings_used(analysis), "adapter_version": adapter.version if adapter else None}}
+        if reuse_cached(ctx, item_id, job, content_hash, **recorded):
+            verify_feedback(ctx, job["tenant_id"], item_id, analysis)
+            withdraw_if_revoked(ctx, item_id)
             return
         state = models.voice(version_info[0], lambda: ctx.storage.get(version_info[1]))
         rendered, report = render_checked(models, ctx.metrics, analysis, state, speed)
     except (NarratorError, ValueError) as exc:
         finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
         return
-    wav = to_wav_bytes(rendered.audio, rendered.sample_rate)
+    # every rendered file carries its item id, inaudibly (`narrator watermark detect`)
+    marked = mark_item(rendered.audio, rendered.sample_rate, item_id, ctx.settings.secret_key)
+    wav = to_wav_bytes(marked, rendered.sample_rate)
     key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
     ctx.storage.put(key, wav, "audio/wav")
     finish_item(
         ctx, item_id, ItemStatus.succeeded if report.passed else ItemStatus.needs_review,
         storage_key=key, checksum=sha256(wav), duration_s=round(rendered.duration_s, 3),
         voice_version_id=version_info[0], normalized_text=analysis.normalized, content_hash=content_hash,
-        quality=report.to_dict(), error=None if report.passed else "; ".join(report.reasons),
+        quality=report.to_dict(), error=None if report.passed else "; ".join(report.reasons), **recorded,
     )
+    verify_feedback(ctx, job["tenant_id"], item_id, analysis)
+    withdraw_if_revoked(ctx, item_id)
 
 
-def render_hash(version_id: str, normalized: str, phonemes: str, speed: float, engine_version: str) -> str:
-    """Everything the audio depends on; phonemes included so a lexicon change is a new hash."""
-    payload = json.dumps([version_id, normalized, phonemes, round(speed, 3), engine_version], ensure_ascii=False)
+def load_lexicon(ctx: WorkerContext, tenant_id: str, voice_id: str, version: int) -> Lexicon:
+    """The tenant's lexicon at ``version``, the voice's own entries over the tenant-wide ones."""
+    with ctx.sessions() as s:
+        entries = lexicon.render_lexicon(s, tenant_id, voice_id, version)
+    return Lexicon.merged(version, entries, voice_id)
+
+
+def readings_used(analysis: Analysis) -> dict[str, Any]:
+    """What the render said, kept on the item so a reviewer (and a test) can see it."""
+    return {
+        "pinyin": " ".join(p for _, p in analysis.pinyin()),
+        "phonemes": [sentence.phonemes for sentence in analysis.sentences],
+        "forced": [f.to_json() for f in analysis.forced],
+    }
+
+
+def verify_feedback(ctx: WorkerContext, tenant_id: str, item_id: str, analysis: Analysis) -> None:
+    """Applied feedback whose lexicon entry this render used is now verified."""
+    used = {f.entry_id: f for f in analysis.lexicon_matches() if f.entry_id}
+    if not used:
+        return
+    with ctx.sessions.begin() as s:
+        rows = s.scalars(select(Feedback).where(
+            Feedback.tenant_id == tenant_id, Feedback.state == FeedbackState.applied.value,
+            Feedback.lexicon_entry_id.in_(list(used)))).all()
+        for fb in rows:
+            fb.state = FeedbackState.verified.value
+            fb.updated_at = utcnow()
+            record(s, tenant_id, "worker", "feedback.verified", "feedback", fb.id, item_id=item_id,
+                   word=fb.word, reading=used[fb.lexicon_entry_id or ""].reading)
+
+
+def withdraw_if_revoked(ctx: WorkerContext, item_id: str) -> None:
+    """Consent revoked while this item rendered: its audio must not outlive the purge.
+
+    Checked after the item's row is committed: a purge that ran before that commit could
+    not see the audio, and this check then sees the revocation (which precedes the purge).
+    """
+    with ctx.sessions() as s:
+        item = s.get(Item, item_id)
+        voice = s.get(Voice, item.voice_id) if item else None
+        consent = s.get(Consent, voice.consent_id) if voice and voice.consent_id else None
+        if item is None or item.storage_key is None or (in_force(consent) and voice is not None
+                                                         and voice.status != VoiceStatus.deleted.value):
+            return
+        key = item.storage_key
+    ctx.storage.delete(key)
+    with ctx.sessions.begin() as s:
+        item = s.get(Item, item_id)
+        if item is not None:
+            item.status = ItemStatus.failed.value
+            item.storage_key = item.checksum = item.content_hash = None
+            item.error = "consent_revoked: the consent was revoked while this item rendered"
+    log.info("item %s withdrawn: consent revoked mid-render", item_id)
+
+
+def render_hash(version_id: str, normalized: str, phonemes: str, speed: float, engine_version: str,
+                lexicon: list[list[str]] | None = None) -> str:
+    """Everything the audio depends on. ``lexicon`` is the entries that matched the text
+    (language, word, reading): a lexicon change invalidates the renders of the texts it
+    touches and no others (the phonemes would differ too; the entries make it explicit)."""
+    payload = json.dumps([version_id, normalized, phonemes, round(speed, 3), engine_version, lexicon or []],
+                         ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_hash: str) -> bool:
-    """Deliver an earlier render of identical content (same tenant) without calling the model."""
+def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_hash: str, **recorded: Any) -> bool:
+    """Deliver an earlier render of identical content (same tenant) without calling the model;
+    ``recorded`` are this render's own facts (lexicon version, readings) to store on the item.
+
+    The bytes are copied as they are, so the file carries the earlier item's watermark: the
+    same tenant and voice version (both are in the content hash's scope), another item id."""
     with ctx.sessions() as s:
         prior = s.scalars(
             select(Item).where(
@@ -348,7 +525,7 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_
     ctx.storage.put(key, data, "audio/wav")
     ctx.metrics.cache_hits.inc()
     finish_item(ctx, item_id, ItemStatus(source.pop("status")), **{**source, "storage_key": key},
-                content_hash=content_hash, reused=True)
+                content_hash=content_hash, reused=True, **recorded)
     return True
 
 
@@ -402,4 +579,4 @@ def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: 
                                                             else status.value)
     ctx.metrics.items.labels(status.value, reason).inc()
     log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id, "item_id": item_id})
-    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id)
+    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=lambda ids: send_webhooks(ctx, ids))

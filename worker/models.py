@@ -12,28 +12,35 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.settings import Settings
 from worker.tts import assets
 from worker.tts.asr import Transcriber
 from worker.tts.cloning import Cloner, VoiceBank
 from worker.tts.engine import KokoroEngine
-from worker.tts.frontend import Frontend
+from worker.tts.frontend import CompiledLexicon, Frontend
+from worker.tts.lexicon import Lexicon
 from worker.tts.pipeline import Synthesizer
 from worker.tts.quality import GateConfig, QualityGate
 from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
 
+if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
+    from worker.tts.polyphone_model import PolyphoneModel
+
 SIMILARITY_MARGIN = 0.10
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class ModelCache:
-    def __init__(self, settings: Settings, max_voices: int = 32) -> None:
+    def __init__(self, settings: Settings, max_voices: int = 32, max_lexicons: int = 64) -> None:
         self.settings = settings
         self.cache_dir: Path = settings.model_cache
-        self._lock = threading.Lock()
-        self._voices: OrderedDict[str, VoiceState] = OrderedDict()
-        self._max_voices = max_voices
+        self._voices: Lru[str, VoiceState] = Lru(max_voices)
+        self._lexicons: Lru[tuple[str, str, int], CompiledLexicon] = Lru(max_lexicons)
+        self._adapters: Lru[str, Frontend] = Lru(max_lexicons)
 
     @cached_property
     def engine(self) -> KokoroEngine:
@@ -87,15 +94,54 @@ class ModelCache:
     def cloner(self) -> Cloner:
         return Cloner(self.synthesizer, self.encoder, self.bank)
 
+    @cached_property
+    def polyphone_model(self) -> PolyphoneModel:
+        import torch
+
+        from worker.tts.polyphone_model import PolyphoneModel
+
+        torch.set_num_threads(1)  # a tiny model: more threads only fight the engine's for the cores
+        return PolyphoneModel.bundled()
+
+    def lexicon(self, tenant_id: str, voice_id: str, version: int, load: Callable[[], Lexicon]) -> CompiledLexicon:
+        """The lexicon a render of ``voice_id`` applies at ``version``, compiled once; versions
+        never change, so a cached one is never stale."""
+        return self._lexicons.get((tenant_id, voice_id, version), lambda: self.frontend.compile(load()))
+
     def voice(self, version_id: str, load: Callable[[], bytes]) -> VoiceState:
-        """A voice version's state, kept in a small LRU: versions are immutable, so never stale."""
+        """A voice version's state; versions are immutable, so a cached one is never stale."""
+        return self._voices.get(version_id, lambda: VoiceState.from_bytes(load()))
+
+    def adapted_frontend(self, run_id: str, version: int, chars: frozenset[str],
+                         load: Callable[[], bytes]) -> Frontend:
+        """The frontend reading ``chars`` with a promoted adapter (one per fine-tune run)."""
+        from worker.tts.polyphone_lora import with_adapter
+        from worker.tts.polyphone_model import LearnedPolyphones
+
+        def build() -> Frontend:
+            learned = LearnedPolyphones(with_adapter(self.polyphone_model, load()), chars, version)
+            return self.frontend.with_learned(learned)
+
+        return self._adapters.get(run_id, build)
+
+
+class Lru(Generic[K, V]):
+    """A small thread-safe LRU for immutable things loaded by key (voice versions, lexicon
+    versions, adapters): a cached value is never stale, only evicted when space runs out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
         with self._lock:
-            if version_id in self._voices:
-                self._voices.move_to_end(version_id)
-                return self._voices[version_id]
-        state = VoiceState.from_bytes(load())
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = load()
         with self._lock:
-            self._voices[version_id] = state
-            while len(self._voices) > self._max_voices:
-                self._voices.popitem(last=False)
-        return state
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value

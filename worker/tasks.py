@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from shared import jobs as names
-from shared import logs
+from shared import logs, schedule_runs, webhooks
 from shared.storage import StorageError
-from worker import jobs
+from worker import batching, jobs, purge
 from worker.context import WorkerContext
 
 TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError)
-MAX_RETRIES = 6
+MAX_RETRIES = 8  # backoff with jitter: at least ~2 minutes of outage ridden out before an item fails
 
 
 def context(task: Task) -> WorkerContext:
@@ -58,14 +60,19 @@ def verify_consent(self: Task, consent_id: str) -> None:
             _retry(self, exc)
 
 
+def _dispatcher(task: Task) -> Callable[[str, str], None]:
+    """Send one item's render to the queue its batch's size picked (see ``worker.batching``)."""
+    def dispatch(item_id: str, queue: str) -> None:
+        task.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue=queue)
+
+    return dispatch
+
+
 @shared_task(bind=True, name=names.PLAN_BATCH, max_retries=MAX_RETRIES)
 def plan_batch(self: Task, batch_id: str) -> None:
-    def enqueue(item_id: str) -> None:
-        self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
-
     with logs.log_context(task="plan_batch", batch_id=batch_id):
         try:
-            jobs.plan_batch(context(self), batch_id, enqueue)
+            jobs.plan_batch(context(self), batch_id, _dispatcher(self))
         except TRANSIENT as exc:
             _retry(self, exc)
 
@@ -80,8 +87,20 @@ def synthesize_item(self: Task, item_id: str) -> None:
         except TRANSIENT as exc:
             if self.request.retries >= MAX_RETRIES:
                 jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+                batching.refill(ctx, item_id, _dispatcher(self))
                 return
             jobs.release_item(ctx, item_id)
+            _retry(self, exc)
+        batching.refill(ctx, item_id, _dispatcher(self))  # the item left its batch's window: send the next
+
+
+@shared_task(bind=True, name=names.PURGE, max_retries=MAX_RETRIES)
+def purge_voice(self: Task, scope: str, target_id: str, keep_outputs: bool = False) -> None:
+    """Delete a revoked consent's or a deleted voice's stored data; safe to run again."""
+    with logs.log_context(task="purge", **{f"{scope}_id": target_id}):
+        try:
+            purge.purge(context(self), scope, target_id, keep_outputs)
+        except TRANSIENT as exc:
             _retry(self, exc)
 
 
@@ -90,4 +109,62 @@ def sweep_stuck_items(self: Task) -> int:
     def enqueue(item_id: str) -> None:
         self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
 
-    return jobs.sweep_stuck_items(context(self), enqueue)
+    ctx = context(self)
+    swept = jobs.sweep_stuck_items(ctx, enqueue) + batching.refill_stalled(ctx, _dispatcher(self))
+    jobs.settle_idle_batches(ctx, notify=lambda ids: jobs.send_webhooks(ctx, ids))  # last: it writes to storage
+    return swept
+
+
+@shared_task(bind=True, name=names.DELIVER_WEBHOOK, max_retries=MAX_RETRIES)
+def deliver_webhook(self: Task, delivery_id: str) -> None:
+    """One attempt at one delivery; a failed attempt schedules the next as a new message
+    (the row, not Celery's retry count, is the record of attempts)."""
+    ctx = context(self)
+    with logs.log_context(task="deliver_webhook", delivery_id=delivery_id):
+        try:
+            retry_in = webhooks.attempt(ctx.sessions, ctx.settings, delivery_id)
+        except TRANSIENT as exc:  # our database, not the receiver: Celery retries the message
+            _retry(self, exc)
+            return
+        if retry_in is not None:
+            ctx.enqueue(names.DELIVER_WEBHOOK, delivery_id, countdown=retry_in)
+
+
+@shared_task(bind=True, name=names.SWEEP_WEBHOOKS)
+def sweep_webhooks(self: Task) -> int:
+    """Beat: enqueue pending deliveries whose message never arrived (the outbox's safety net)."""
+    ctx = context(self)
+    overdue = webhooks.overdue(ctx.sessions, timedelta(seconds=ctx.settings.webhook_sweep_interval_seconds))
+    for delivery_id in overdue:
+        ctx.enqueue(names.DELIVER_WEBHOOK, delivery_id)
+    return len(overdue)
+
+
+@shared_task(bind=True, name=names.RUN_DUE_SCHEDULES)
+def run_due_schedules(self: Task) -> int:
+    """Beat: start a batch for every schedule that is due; returns how many were started."""
+    ctx = context(self)
+    with logs.log_context(task="run_due_schedules"):
+        batch_ids = schedule_runs.run_due_schedules(ctx.sessions, ctx.storage, ctx.settings)
+    for batch_id in batch_ids:
+        ctx.enqueue(names.PLAN_BATCH, batch_id)
+    return len(batch_ids)
+
+
+@shared_task(bind=True, name=names.FINETUNE)
+def finetune(self: Task, run_id: str) -> None:
+    """Not retried: a failed run is recorded as failed and the next night tries again."""
+    from worker import finetune as tuning
+
+    ctx, started, status = context(self), time.perf_counter(), "failed"
+    try:
+        status = tuning.run_finetune(ctx, run_id)
+    finally:
+        ctx.metrics.finetune_seconds.labels(status).observe(time.perf_counter() - started)
+
+
+@shared_task(bind=True, name=names.START_DUE_FINETUNES)
+def start_due_finetunes(self: Task) -> int:
+    from worker import finetune as tuning
+
+    return len(tuning.start_due_finetunes(context(self)))

@@ -92,4 +92,4 @@ USER 10001:10001
 STOPSIGNAL SIGTERM
 EXPOSE 9100
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["narrator", "worker", "--queues", "synth,finetune", "--concurrency", "1"]
+CMD ["narrator", "worker", "--queues", "interactive,synth,finetune", "--concurrency", "1"]

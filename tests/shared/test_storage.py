@@ -50,3 +50,16 @@ def test_local_signed_url_expires_and_rejects_tampering(tmp_path: Path) -> None:
     assert storage.verify("k/a.wav", 2**40, storage.sign("k/a.wav", 2**40))
     assert not storage.verify("k/b.wav", 2**40, storage.sign("k/a.wav", 2**40))
     assert not storage.verify("k/a.wav", 1, storage.sign("k/a.wav", 1))  # long expired
+
+
+def test_delete_prefix_removes_only_that_prefix_and_refuses_broad_ones(storage: Storage) -> None:
+    for key in ("tenants/a/voices/v/references/r.original", "tenants/a/voices/v/adapters/x/lora.bin",
+                "tenants/a/voices/v2/versions/1.npz", "tenants/b/voices/v/versions/1.npz"):
+        storage.put(key, b"x")
+    assert storage.delete_prefix("tenants/a/voices/v/") == 2
+    assert list(storage.list("tenants/a/voices/v/")) == []
+    assert sorted(storage.list("tenants/")) == ["tenants/a/voices/v2/versions/1.npz", "tenants/b/voices/v/versions/1.npz"]
+    assert storage.delete_prefix("tenants/a/voices/v/") == 0  # again: nothing left, no error
+    for broad in ("", "tenants/", "tenants/a"):
+        with pytest.raises(ValueError):
+            storage.delete_prefix(broad)

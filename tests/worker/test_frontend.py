@@ -154,7 +154,7 @@ def test_long_text_splits_under_kokoro_window(fe: Frontend) -> None:
 def test_to_json_shape(fe: Frontend) -> None:
     data = fe.analyze("我用iPhone拍照").to_json()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
-    assert set(data) == {"normalized", "pinyin", "segments"}
+    assert set(data) == {"normalized", "pinyin", "segments", "overrides"}
     assert data["pinyin"][0] == ["我", "wo3"]
     assert {"text", "lang", "phonemes"} == set(data["segments"][0])
 

@@ -269,3 +269,24 @@ def _safe_peak(audio: np.ndarray, limit: float = 0.95) -> np.ndarray:
     """Scale down (never up) so a mix cannot clip by accident; clipping is its own degradation."""
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return (audio * (limit / peak)).astype(np.float32) if peak > limit else audio.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+def mp3_round_trip(audio: np.ndarray, sample_rate: int, kbps: int = 64) -> tuple[np.ndarray, int]:
+    """Encode to constant-bitrate MP3 (LAME, via the ``lameenc`` wheel) and decode it again
+    (libsndfile): what a listener's download or a re-upload does to a rendered file."""
+    import io
+
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps)
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(1)
+    encoder.set_quality(2)
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    data = bytes(encoder.encode(pcm) + encoder.flush())
+    decoded, decoded_rate = sf.read(io.BytesIO(data), dtype="float32")
+    return np.asarray(decoded, dtype=np.float32), int(decoded_rate)

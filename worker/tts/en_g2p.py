@@ -18,6 +18,8 @@ from misaki import en
 from misaki.espeak import EspeakFallback
 from num2words import num2words
 
+from worker.tts.readings import arpabet_to_phonemes, check_english
+
 # Brands whose espeak guess is poor. Values are misaki-style phonemes.
 BRANDS: dict[str, str] = {
     "Xiaomi": "ʃˈWmi",
@@ -41,18 +43,6 @@ BRANDS: dict[str, str] = {
     "Kokoro": "kˈOkəɹO",
 }
 
-# ARPAbet (CMUdict) -> misaki/Kokoro symbols, for lexicon entries given in ARPAbet.
-ARPABET_VOWELS: dict[str, str] = {
-    "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AO": "ɔ", "AW": "W", "AY": "I", "EH": "ɛ", "ER": "ɜɹ",
-    "EY": "A", "IH": "ɪ", "IY": "i", "OW": "O", "OY": "Y", "UH": "ʊ", "UW": "u",
-}
-ARPABET_CONSONANTS: dict[str, str] = {
-    "B": "b", "CH": "ʧ", "D": "d", "DH": "ð", "F": "f", "G": "ɡ", "HH": "h", "JH": "ʤ", "K": "k",
-    "L": "l", "M": "m", "N": "n", "NG": "ŋ", "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t",
-    "TH": "θ", "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "ʒ",
-}
-_ARPA_TOKEN = re.compile(r"^([A-Z]{1,2})([012])?$")
-
 _CURRENCY = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")}
 _EN_UNITS = {
     "km/h": "kilometers per hour", "mph": "miles per hour", "kg": "kilograms", "g": "grams",
@@ -63,35 +53,6 @@ _EN_UNITS = {
     "°F": "degrees Fahrenheit",
 }
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
-
-
-def is_arpabet(reading: str) -> bool:
-    tokens = reading.split()
-    return bool(tokens) and all(
-        (m := _ARPA_TOKEN.match(t)) and (m.group(1) in ARPABET_VOWELS or m.group(1) in ARPABET_CONSONANTS)
-        for t in tokens)
-
-
-def arpabet_to_phonemes(reading: str) -> str:
-    """CMUdict ARPAbet ("T AH0 M EY1 T OW2") -> Kokoro phonemes; stress marks precede the vowel."""
-    out = ""
-    for token in reading.split():
-        m = _ARPA_TOKEN.match(token)
-        if not m:
-            raise ValueError(f"not an ARPAbet symbol: {token!r} in {reading!r}")
-        sym, stress = m.group(1), m.group(2)
-        if sym in ARPABET_CONSONANTS:
-            out += ARPABET_CONSONANTS[sym]
-            continue
-        if sym not in ARPABET_VOWELS:
-            raise ValueError(f"not an ARPAbet symbol: {token!r} in {reading!r}")
-        vowel = ARPABET_VOWELS[sym]
-        if stress == "0" and sym == "AH":
-            vowel = "ə"
-        elif stress == "0" and sym == "ER":
-            vowel = "əɹ"
-        out += {"1": "ˈ", "2": "ˌ"}.get(stress or "", "") + vowel
-    return out
 
 
 def _money_en(m: re.Match[str]) -> str:
@@ -140,15 +101,13 @@ class EnG2P:
             if words else None)
 
     def reading_to_phonemes(self, reading: str) -> str:
-        """A lexicon/override reading: ARPAbet, /raw phonemes/, or a respelling read as English."""
-        reading = reading.strip()
-        if is_arpabet(reading):
-            return arpabet_to_phonemes(reading)
-        if len(reading) > 2 and reading.startswith("/") and reading.endswith("/"):
-            return reading[1:-1]
-        if not re.search(r"[A-Za-z]", reading):
-            raise ValueError(f"English reading {reading!r} is neither ARPAbet, /phonemes/ nor a respelling")
-        return self._run(reading)
+        """A lexicon/override reading (see worker/tts/readings.py): ARPAbet, /phonemes/ or ~respelling."""
+        checked = check_english(reading)
+        if checked.kind == "arpabet":
+            return arpabet_to_phonemes(checked.text)
+        if checked.kind == "phonemes":
+            return checked.text[1:-1]
+        return self._run(checked.text[1:])
 
     def phonemize(self, text: str) -> str:
         text = normalize_en(text)

@@ -1,8 +1,11 @@
 """Text frontend: raw text -> normalized sentences -> Kokoro v1.0 phoneme strings.
 
 Pipeline per input text:
-  1. inline overrides ``{word|reading}`` and Latin lexicon words are swapped for
-     private-use placeholder characters so normalization cannot touch them;
+  1. inline overrides ``{word|reading}``, then the words of the lexicon passed to
+     ``analyze`` (longest first), are swapped for private-use placeholder characters
+     so normalization cannot touch them and their reading is forced: an inline
+     override wins over the lexicon, the lexicon over the G2P models. Reading syntax:
+     worker/tts/readings.py;
   2. the text is cut into sentences; a sentence with any Han character is
      normalized as Chinese (numbers become characters, Latin words stay),
      otherwise as English (misaki reads numbers itself);
@@ -14,22 +17,29 @@ Pipeline per input text:
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from worker.tts.assets import kokoro_vocab
 from worker.tts.en_g2p import EnG2P
+from worker.tts.lexicon import Lexicon, word_key
 from worker.tts.normalize_zh import normalize_zh
-from worker.tts.zh_g2p import HAN, ZhG2P, parse_pinyin
+from worker.tts.readings import OVERRIDE, check_reading, parse_pinyin, word_language
+from worker.tts.zh_g2p import HAN, ZhG2P
+
+if TYPE_CHECKING:  # torch loads only when an adapter is actually used
+    from worker.tts.polyphone_model import LearnedPolyphones
 
 MAX_PHONEMES = 510
 _PUA_BASE = 0xE000
 _PUA_MAX = 0xF8FF
-_OVERRIDE = re.compile(r"\{([^{}|]+)\|([^{}]*)\}")
+_OVERRIDE = OVERRIDE
 # A sentence ends at terminal punctuation (plus any closing quotes/brackets after it),
 # or at an English period followed by whitespace or the end.
-_SENTENCE = re.compile(r".*?(?:[。！？!?；;…\n]+|\.(?=\s|$))[”’」』》）)\"']*|.+", re.S)
+_SENTENCE = re.compile(r".*?(?:[。！？!?；;…\n]+|\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
                            "“": "“", "”": "”", "（": "(", "）": ")"})
@@ -59,13 +69,54 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Forced:
+    """A reading that won over the G2P models: an inline override or a lexicon entry.
+
+    Placeholders in the protected text stand for these: the word as written, and either
+    pinyin or English phonemes.
+    """
+
+    word: str
+    lang: str
+    reading: str
+    source: str  # "inline" | "lexicon"
+    pinyin: tuple[str, ...] | None = None
+    phonemes: str | None = None
+    entry_id: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"word": self.word, "reading": self.reading, "lang": self.lang, "source": self.source,
+                "entry_id": self.entry_id}
+
+
+@dataclass(frozen=True)
+class CompiledLexicon:
+    """A lexicon with its readings parsed and one pattern finding its words; built once per
+    lexicon version by ``Frontend.compile`` and kept by the caller (the worker's model cache)."""
+
+    version: int
+    words: Mapping[str, Forced]
+    pattern: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
 class Analysis:
     original: str
     normalized: str
     sentences: list[Sentence]
+    forced: list[Forced] = field(default_factory=list)
+    lexicon_version: int | None = None
 
     def pinyin(self) -> list[tuple[str, str]]:
         return [p for s in self.sentences for seg in s.segments for p in seg.pinyin]
+
+    def lexicon_matches(self) -> list[Forced]:
+        """The lexicon entries this text used, once each."""
+        out: dict[str | None, Forced] = {}
+        for f in self.forced:
+            if f.source == "lexicon":
+                out.setdefault(f.entry_id or f.word, f)
+        return list(out.values())
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -75,17 +126,8 @@ class Analysis:
                 {"text": seg.text, "lang": seg.lang, "phonemes": seg.phonemes}
                 for s in self.sentences for seg in s.segments
             ],
+            "overrides": [f.to_json() for f in self.forced],
         }
-
-
-@dataclass(frozen=True)
-class _Forced:
-    """What a placeholder stands for: the word and either pinyin or English phonemes."""
-
-    word: str
-    lang: str
-    pinyin: tuple[str, ...] | None = None
-    phonemes: str | None = None
 
 
 class Frontend:
@@ -108,10 +150,39 @@ class Frontend:
 
     # -- public ---------------------------------------------------------------
 
-    def analyze(self, text: str) -> Analysis:
+    def with_learned(self, learned: LearnedPolyphones | None) -> Frontend:
+        """This frontend reading a tenant's learned characters with its promoted adapter;
+        the heavy parts (jieba, lexicons, espeak) are shared, not copied."""
+        adapted = copy.copy(self)
+        adapted._zh = self._zh.with_learned(learned)
+        return adapted
+
+    def compile(self, lexicon: Lexicon) -> CompiledLexicon:
+        """Parse every entry's reading once; a reading that cannot be spoken is a ValueError."""
+        words: dict[str, Forced] = {}
+        for entry in lexicon.entries:
+            try:
+                checked = check_reading(entry.word, entry.reading)
+                words[word_key(entry.word)] = self._forced(entry.word, checked.text, "lexicon", entry.id)
+            except ValueError as exc:
+                raise ValueError(f"lexicon entry {entry.word!r} (version {lexicon.version}): {exc}") from None
+        if not words:
+            return CompiledLexicon(version=lexicon.version, words={}, pattern=None)
+        alternatives = []
+        for key in sorted(words, key=len, reverse=True):
+            escaped = r"\s+".join(re.escape(part) for part in words[key].word.split())
+            alternatives.append(escaped if words[key].lang == "zh" else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+        return CompiledLexicon(version=lexicon.version, words=words,
+                               pattern=re.compile("|".join(alternatives), re.IGNORECASE))
+
+    def analyze(self, text: str, lexicon: CompiledLexicon | Lexicon | None = None) -> Analysis:
+        """Normalize and phonemize ``text``; ``lexicon`` (compiled once, ideally) forces the
+        readings of its words, and inline overrides in the text win over it."""
         if not isinstance(text, str):
             raise TypeError(f"analyze() wants str, got {type(text).__name__}")
-        protected, forced = self._protect(text)
+        if isinstance(lexicon, Lexicon):
+            lexicon = self.compile(lexicon)
+        protected, forced = self._protect(text, lexicon)
         sentences: list[Sentence] = []
         normalized_parts: list[str] = []
         text_is_zh = _is_chinese(protected, forced)
@@ -124,15 +195,22 @@ class Frontend:
             normalized_parts.append(norm)
             sentences.extend(self._sentences(norm.strip(), forced, is_zh))
         normalized = _restore("".join(normalized_parts), forced).strip()
-        return Analysis(original=text, normalized=normalized, sentences=sentences)
+        return Analysis(original=text, normalized=normalized, sentences=sentences, forced=list(forced.values()),
+                        lexicon_version=lexicon.version if lexicon is not None else None)
 
     # -- steps ----------------------------------------------------------------
 
-    def _protect(self, text: str) -> tuple[str, dict[str, _Forced]]:
-        """Swap overrides for placeholder characters; the reading is checked here so errors point at the input."""
-        forced: dict[str, _Forced] = {}
+    def _forced(self, word: str, reading: str, source: str, entry_id: str | None = None) -> Forced:
+        if word_language(word) == "zh":
+            return Forced(word, "zh", reading, source, pinyin=parse_pinyin(reading, word), entry_id=entry_id)
+        return Forced(word, "en", reading, source, phonemes=self._en.reading_to_phonemes(reading), entry_id=entry_id)
 
-        def placeholder(item: _Forced) -> str:
+    def _protect(self, text: str, lexicon: CompiledLexicon | None = None) -> tuple[str, dict[str, Forced]]:
+        """Swap overrides, then lexicon words, for placeholder characters; override readings
+        are checked here so errors point at the input."""
+        forced: dict[str, Forced] = {}
+
+        def placeholder(item: Forced) -> str:
             code = _PUA_BASE + len(forced)
             if code > _PUA_MAX:
                 raise ValueError("too many inline overrides in one text")
@@ -144,17 +222,25 @@ class Frontend:
             word, reading = m.group(1).strip(), m.group(2).strip()
             if not word:
                 raise ValueError(f"empty word in override {m.group(0)!r}")
-            if HAN.search(word):
-                if _LATIN.search(word):
-                    raise ValueError(f"override {m.group(0)!r} mixes Chinese and Latin letters")
-                return placeholder(_Forced(word, "zh", pinyin=parse_pinyin(reading, word)))
-            return placeholder(_Forced(word, "en", phonemes=self._en.reading_to_phonemes(reading)))
+            try:
+                return placeholder(self._forced(word, reading, "inline"))
+            except ValueError as exc:
+                raise ValueError(f"override {m.group(0)!r}: {exc}") from None
+
+        def from_lexicon(m: re.Match[str]) -> str:
+            assert lexicon is not None
+            entry = lexicon.words[word_key(m.group(0))]
+            return placeholder(Forced(m.group(0), entry.lang, entry.reading, "lexicon", pinyin=entry.pinyin,
+                                      phonemes=entry.phonemes, entry_id=entry.entry_id))
 
         if any(_PUA_BASE <= ord(c) <= _PUA_MAX for c in text):
             text = "".join(c for c in text if not _PUA_BASE <= ord(c) <= _PUA_MAX)
-        return _OVERRIDE.sub(sub, text), forced
+        text = _OVERRIDE.sub(sub, text)
+        if lexicon is not None and lexicon.pattern is not None:
+            text = lexicon.pattern.sub(from_lexicon, text)
+        return text, forced
 
-    def _sentences(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[Sentence]:
+    def _sentences(self, norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[Sentence]:
         sentence = self._sentence(norm, forced, is_zh)
         if len(sentence.phonemes) <= MAX_PHONEMES:
             return [sentence]
@@ -174,7 +260,7 @@ class Frontend:
             out.extend(self._sentences(buf, forced, is_zh))
         return out
 
-    def _hard_split(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[Sentence]:
+    def _hard_split(self, norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[Sentence]:
         """No clause punctuation left: halve the text (at a space when there is one) until it fits."""
         if len(norm) <= 1:
             return [self._sentence(norm, forced, is_zh)]
@@ -183,7 +269,7 @@ class Frontend:
         cut = space if space > 0 else mid
         return self._sentences(norm[:cut].strip(), forced, is_zh) + self._sentences(norm[cut:].strip(), forced, is_zh)
 
-    def _sentence(self, norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> Sentence:
+    def _sentence(self, norm: str, forced: Mapping[str, Forced], is_zh: bool) -> Sentence:
         segments: list[Segment] = []
         for lang, run in _runs(norm, forced, is_zh):
             seg = self._segment(lang, run, forced)
@@ -191,8 +277,8 @@ class Frontend:
                 segments.append(seg)
         return Sentence(text=_restore(norm, forced).strip(), segments=segments)
 
-    def _segment(self, lang: str, run: str, forced: Mapping[str, _Forced]) -> Segment:
-        pieces: list[tuple[str, _Forced | None]] = []
+    def _segment(self, lang: str, run: str, forced: Mapping[str, Forced]) -> Segment:
+        pieces: list[tuple[str, Forced | None]] = []
         buf = ""
         for ch in run:
             if ch in forced:
@@ -216,7 +302,7 @@ class Frontend:
         return re.sub(r" {2,}", " ", "".join(c for c in phonemes if c in self._vocab)).strip()
 
 
-def _is_chinese(text: str, forced: Mapping[str, _Forced]) -> bool:
+def _is_chinese(text: str, forced: Mapping[str, Forced]) -> bool:
     """Language of the whole text: Chinese if any Han character (or Chinese override) occurs,
     or if there is no English word at all (bare numbers and formulas read in Chinese).
 
@@ -229,7 +315,7 @@ def _is_chinese(text: str, forced: Mapping[str, _Forced]) -> bool:
     return not re.search(r"[A-Za-z]{2,}", plain) and not any(f.lang == "en" for f in forced.values())
 
 
-def _sentence_is_chinese(raw: str, forced: Mapping[str, _Forced], default: bool) -> bool:
+def _sentence_is_chinese(raw: str, forced: Mapping[str, Forced], default: bool) -> bool:
     """A sentence with Han characters is Chinese, one with English words is English;
     bare numbers and formulas follow the language of the whole text."""
     if HAN.search(raw) or any(forced[c].lang == "zh" for c in raw if c in forced):
@@ -251,11 +337,11 @@ def _split_sentences(text: str) -> list[str]:
     return out
 
 
-def _restore(text: str, forced: Mapping[str, _Forced]) -> str:
+def _restore(text: str, forced: Mapping[str, Forced]) -> str:
     return "".join(forced[c].word if c in forced else c for c in text)
 
 
-def _runs(norm: str, forced: Mapping[str, _Forced], is_zh: bool) -> list[tuple[str, str]]:
+def _runs(norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[tuple[str, str]]:
     """Cut a normalized sentence into (lang, text) runs; punctuation stays with the run before it."""
     if not is_zh:
         return [("en", norm)]

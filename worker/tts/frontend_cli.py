@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from worker.tts.frontend import Frontend
+from worker.tts.lexicon import Entry, Lexicon, LexiconCsvError, parse_csv
 
 
-def text_command(text: str | None, as_json: bool, *, frontend: Frontend | None = None) -> int:
+def load_lexicon_csv(path: Path) -> Lexicon:
+    """A lexicon CSV (the format ``GET /v1/lexicon/export`` writes), checked line by line;
+    voice_id columns are ignored here (there is no voice), so every entry applies."""
+    try:
+        entries = parse_csv(path.read_text(encoding="utf-8-sig"))
+    except LexiconCsvError as exc:
+        raise SystemExit(f"narrator: {path}: {exc}") from None
+    except OSError as exc:
+        raise SystemExit(f"narrator: cannot read {path}: {exc.strerror}") from None
+    return Lexicon.merged(0, [Entry(e.word, e.reading, e.language) for e in entries], None)
+
+
+def text_command(text: str | None, as_json: bool, *, frontend: Frontend | None = None,
+                 lexicon: Lexicon | None = None) -> int:
     """Print the analysis of ``text``, or of each stdin line when ``text`` is None.
 
     With stdin, one JSON object per line (JSON Lines) so the output can be
@@ -17,13 +32,14 @@ def text_command(text: str | None, as_json: bool, *, frontend: Frontend | None =
     ``frontend`` lets a caller that already holds one (tests, a worker) skip the load.
     """
     frontend = frontend or Frontend()
+    compiled = frontend.compile(lexicon) if lexicon is not None else None
     lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
     status = 0
     for line in lines:
         if text is None and not line.strip():
             continue
         try:
-            analysis = frontend.analyze(line)
+            analysis = frontend.analyze(line, compiled)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 1
@@ -36,5 +52,7 @@ def text_command(text: str | None, as_json: bool, *, frontend: Frontend | None =
                 print("  " + sentence.phonemes)
             if analysis.pinyin():
                 print("  " + " ".join(p for _, p in analysis.pinyin()))
+            for forced in analysis.forced:
+                print(f"  {forced.word} = {forced.reading} ({forced.source})")
             sys.stdout.flush()
     return status

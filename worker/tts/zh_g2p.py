@@ -9,23 +9,26 @@ chosen (polyphone fixes, overrides, lexicon), never how pinyin becomes IPA.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources; not ours to fix
     warnings.simplefilter("ignore", UserWarning)
     import jieba
-from misaki.zh import ZHG2P
 from misaki.zh_normalization.char_convert import tranditional_to_simplified
 from pypinyin import Style, lazy_pinyin
 
 from worker.tts.polyphones import NEUTRAL_SECOND, NOT_ERHUA, PHRASE_READINGS, fix_single_char, fix_word
+from worker.tts.readings import HAN, syllable_to_ipa
 
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+if TYPE_CHECKING:  # torch loads only when an adapter is actually used
+    from worker.tts.polyphone_model import LearnedPolyphones
+
 HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-PINYIN_SYLLABLE = re.compile(r"^[a-zü]+r?[1-5]$")
 
 # Chinese punctuation -> what misaki feeds the model (its map_punctuation).
 _PUNCT = {
@@ -39,37 +42,6 @@ _PUNCT = {
 Piece = tuple[str, "tuple[str, ...] | None"]
 
 
-def parse_pinyin(reading: str, word: str) -> tuple[str, ...]:
-    """Validate a user reading such as "yin2 hang2" against the Han characters of ``word``."""
-    syllables = tuple(s.lower().replace("v", "ü").replace("u:", "ü") for s in reading.split())
-    bad = [s for s in syllables if not PINYIN_SYLLABLE.match(s)]
-    if bad:
-        raise ValueError(f"reading {reading!r} for {word!r}: not tone-numbered pinyin: {bad}")
-    n_han = len(HAN.findall(word))
-    if len(syllables) != n_han:
-        raise ValueError(
-            f"reading {reading!r} for {word!r}: {len(syllables)} syllables for {n_han} characters")
-    for s in syllables:
-        syllable_to_ipa(s)  # raises ValueError on an impossible syllable
-    return syllables
-
-
-def syllable_to_ipa(syllable: str) -> str:
-    """One tone-numbered syllable -> Kokoro IPA, via misaki's own tables.
-
-    Erhua syllables written with a final r (nar3) are not in the tables; they
-    are read as the base syllable followed by ɚ, which is what misaki does when
-    儿 is a separate character.
-    """
-    try:
-        return ZHG2P.py2ipa(syllable).replace(chr(815), "")
-    except ValueError:
-        m = re.fullmatch(r"([a-zü]+)r([1-5])", syllable)
-        if m and m.group(1) not in ("e",):
-            return ZHG2P.py2ipa(m.group(1) + m.group(2)).replace(chr(815), "") + "ɚ"
-        raise ValueError(f"cannot convert pinyin syllable {syllable!r}") from None
-
-
 class ZhG2P:
     """Holds one jieba tokenizer (private, so lexicon words do not leak across instances)."""
 
@@ -81,6 +53,13 @@ class ZhG2P:
         for word in list(PHRASE_READINGS) + list(self._lexicon):
             if len(word) > 1:
                 self._jieba.add_word(word, freq=max(self._jieba.FREQ.get(word, 0), 2000))
+        self._learned: LearnedPolyphones | None = None
+
+    def with_learned(self, learned: LearnedPolyphones | None) -> ZhG2P:
+        """The same tokenizer and tables, reading ``learned.chars`` with a tenant's adapter."""
+        adapted = copy.copy(self)
+        adapted._learned = learned
+        return adapted
 
     def words(self, text: str) -> list[str]:
         return self._jieba.lcut(text, HMM=True)
@@ -116,7 +95,25 @@ class ZhG2P:
                 fixed_word = fix_word(w, prev, nxt, out[i])
                 if fixed_word:
                     out[i] = list(fixed_word)
+        if self._learned is not None:
+            self._apply_learned(words, out)
         return out
+
+    def _apply_learned(self, words: Sequence[str], out: list[list[str]]) -> None:
+        """Characters a tenant's corrections taught are read by the adapted model, in context."""
+        assert self._learned is not None
+        sentence = "".join(words)
+        slots: list[tuple[int, int]] = []  # (word, character) of each learned character
+        for i, w in enumerate(words):
+            if w in self._lexicon or len(out[i]) != len(w):
+                continue
+            slots.extend((i, j) for j, ch in enumerate(w) if ch in self._learned.chars)
+        if not slots:
+            return
+        starts = [sum(len(w) for w in words[:i]) for i in range(len(words))]
+        readings = self._learned.read(sentence, [starts[i] + j for i, j in slots])
+        for (i, j), reading in zip(slots, readings):
+            out[i][j] = reading
 
     def convert(self, pieces: Sequence[Piece]) -> tuple[str, list[tuple[str, str]]]:
         """Chinese pieces -> (Kokoro phonemes, [(char, pinyin)]).

@@ -1,0 +1,149 @@
+"""A private narrator stack the fault tests may break: its own Redis, S3 server, database,
+API, worker and beat — never the machine's shared services, which other tests rely on.
+
+The lease and the sweep interval are shortened so an item whose worker died is taken back
+within seconds instead of minutes; everything else runs with production settings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from shared import devservices, keys
+from shared.db import make_engine, make_sessionmaker
+from shared.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
+from shared.migrate import upgrade
+from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
+from shared.settings import Settings
+from shared.storage import Storage, open_storage
+from shared.tenants import create_key, create_tenant
+
+PG_ADMIN_ENV = "NARRATOR_TEST_PG"
+BUCKET = "narrator-faults"
+LEASE_SECONDS = 15  # a live worker renews its claim every 5 s, however slow the render
+SWEEP_SECONDS = 3
+
+
+@dataclass
+class FaultStack:
+    """The services of one private deployment, and the processes the tests kill and restart."""
+
+    settings: Settings
+    redis: RedisServer
+    s3: S3Server
+    sessions: sessionmaker[Session]
+    storage: Storage
+    api_url: str
+    logs: Path
+    worker: WorkerProcess | None = None
+    beat: subprocess.Popen | None = None
+    started: list[WorkerProcess] = field(default_factory=list)
+
+    def start_worker(self) -> WorkerProcess:
+        n = len(self.started)
+        self.worker = start_worker(self.settings, self.logs / f"worker-{n}.log", name=f"faults{n}")
+        self.started.append(self.worker)
+        return self.worker
+
+    def start_beat(self) -> None:
+        with open(self.logs / "beat.log", "a") as log:
+            self.beat = subprocess.Popen(
+                [sys.executable, "-m", "worker.cli", "beat"], cwd=self.logs, env=settings_env(self.settings),
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def worker_logs(self) -> str:
+        return "\n".join(f"--- {w.log_path.name}\n{w.log_path.read_text()[-4000:]}" for w in self.started)
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory, models) -> Iterator[FaultStack]:  # type: ignore[no-untyped-def]
+    import os
+
+    pg_admin = os.environ.get(PG_ADMIN_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
+    base = tmp_path_factory.mktemp("faults")
+    (base / "redis").mkdir()
+    s3 = S3Server(devservices.free_port())
+    s3.start()
+    try:
+        s3.create_bucket(BUCKET)
+        with devservices.redis_server(base / "redis") as redis_server, \
+                devservices.fresh_pg_database(pg_admin) as db_url:
+            upgrade(db_url)
+            settings = Settings(
+                data_dir=base / "data", database_url=db_url, broker_url=redis_server.url,
+                storage_url=f"s3://{BUCKET}", s3_endpoint_url=s3.endpoint, s3_access_key_id="test",
+                s3_secret_access_key="test", secret_key="faults-secret", metrics_port=0,
+                item_lease_seconds=LEASE_SECONDS, sweep_interval_seconds=SWEEP_SECONDS, log_level="INFO",
+                gate_attempts=1,  # one render per item: the quality gate's retries are not under test
+            )
+            from api import create_app
+
+            server = make_server("127.0.0.1", devservices.free_port(), create_app(settings), threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            stack = FaultStack(settings, redis_server, s3, make_sessionmaker(make_engine(db_url)),
+                               open_storage(settings), f"http://127.0.0.1:{server.server_port}", base)
+            try:
+                stack.start_beat()
+                stack.start_worker()
+                yield stack
+            finally:
+                if stack.worker is not None:
+                    stack.worker.stop()
+                if stack.beat is not None:
+                    stack.beat.terminate()
+                    stack.beat.wait(30)
+                server.shutdown()
+                stack.sessions.kw["bind"].dispose()
+    finally:
+        s3.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_voice(fault_stack: FaultStack, models) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    """A tenant with a write key and a ready voice on a verified consent: (tenant_id, key, voice_id).
+
+    The voice's state is a stock Kokoro voice (as in tests/worker/test_jobs.py): enrolling one
+    through the worker costs a minute and is covered by the end-to-end test; these tests are
+    about delivering batch items, and synthesis still checks the consent on every item.
+    """
+    from worker.tts import assets
+    from worker.tts.voice import VoiceState
+
+    state = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
+                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", state)
+    state = VoiceState(style=state.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                       language="zh", method="stock", engine_version=state.engine_version,
+                       metrics={"similarity": 0.9})
+    with fault_stack.sessions.begin() as s:
+        tenant = create_tenant(s, f"faults-{uuid.uuid4().hex[:8]}")
+        _, secret = create_key(s, tenant, "write")
+        consent = Consent(tenant_id=tenant.id, speaker_name="x", company_name="y", agreement_version="1",
+                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
+        s.add(consent)
+        s.flush()
+        voice = Voice(tenant_id=tenant.id, name="stock", language="zh", status=VoiceStatus.ready.value,
+                      consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        key = keys.voice_state_key(tenant.id, voice.id, 1)
+        fault_stack.storage.put(key, state.to_bytes())
+        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                               engine_version=state.engine_version, method="stock")
+        s.add(version)
+        s.flush()
+        voice.current_version_id = version.id
+        return tenant.id, secret, voice.id

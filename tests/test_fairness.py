@@ -1,0 +1,152 @@
+"""Priority and fairness with the real worker process and real models: while tenant A's
+big batch renders, tenant B's small batch and a preview are served first, not after it.
+
+Small batches and previews go to the ``interactive`` queue; a big batch keeps at most
+``batch_window`` items in the broker, topped up as items finish. Texts are tiny (and all
+different, so the render cache cannot shortcut them) to keep the test quick.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from shared import keys
+from shared.models import Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion
+from shared.storage import open_storage
+from shared.tenants import create_key, create_tenant
+
+pytestmark = pytest.mark.slow
+BIG, SMALL = 200, 3
+# A preview waits for at most the item the worker is rendering, then renders: about two
+# items' time. The bound is in items, since on a shared machine an item's seconds vary.
+PREVIEW_BOUND_ITEMS = 3.0
+
+
+def new_tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        tenant = create_tenant(s, f"fair-{uuid.uuid4().hex[:8]}")
+        return tenant.id, create_key(s, tenant, "write")[1]
+
+
+def wait_until(fn, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = fn()
+        if result is not None:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stock_state(models):  # type: ignore[no-untyped-def]
+    """A stock Kokoro voice as a ready voice state (no enrollment needed), with its own
+    speaker embedding so the quality gate judges renders against the right speaker."""
+    import numpy as np
+
+    from worker.tts import assets
+    from worker.tts.voice import VoiceState
+
+    probe = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
+                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
+    return VoiceState(style=probe.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                      language="zh", method="stock", engine_version=probe.engine_version, metrics={"similarity": 0.9})
+
+
+def median_item_seconds(sessions, batch_id: str) -> float:  # type: ignore[no-untyped-def]
+    """How long the worker takes for one of the batch's items (claim to finish), median."""
+    with sessions() as s:
+        rows = s.execute(select(Item.started_at, Item.finished_at).where(
+            Item.batch_id == batch_id, Item.status.in_(("succeeded", "needs_review")))).all()
+    return statistics.median((end - start).total_seconds() for start, end in rows)
+
+
+def ready_voice(sessions, settings, state, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A ready voice of the tenant on a verified consent, whose state is ``state``."""
+    with sessions.begin() as s:
+        consent = Consent(tenant_id=tenant_id, speaker_name="林小雨", company_name="星光电器", agreement_version="1",
+                          agreement_sha256="-", signature="林小雨", statement="-", status=ConsentStatus.verified.value)
+        s.add(consent)
+        s.flush()
+        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
+                      consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        key = keys.voice_state_key(tenant_id, voice.id, 1)
+        open_storage(settings).put(key, state.to_bytes())
+        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                               engine_version=state.engine_version, method="stock")
+        s.add(version)
+        s.flush()
+        voice.current_version_id = version.id
+        return voice.id
+
+
+def test_small_batches_and_previews_do_not_wait_behind_a_big_batch(  # type: ignore[no-untyped-def]
+        api_url, worker_process, stock_state, sessions, settings) -> None:
+    run = uuid.uuid4().hex[:4]
+    tenant_a, key_a = new_tenant_key(sessions)
+    tenant_b, key_b = new_tenant_key(sessions)
+    voice_a = ready_voice(sessions, settings, stock_state, tenant_a)
+    voice_b = ready_voice(sessions, settings, stock_state, tenant_b)
+    a = requests.Session()
+    a.headers["Authorization"] = f"Bearer {key_a}"
+    b = requests.Session()
+    b.headers["Authorization"] = f"Bearer {key_b}"
+
+    # Tenant A: a 200-item catalog, uploaded as CSV (the streamed path).
+    catalog = "id,text\n" + "".join(f"a{n},编号{run}{n}。\n" for n in range(BIG))
+    r = a.post(f"{api_url}/v1/batches", params={"voice_id": voice_a}, data=catalog.encode(),
+               headers={"Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 202, r.text
+    big = r.json()["id"]
+
+    def big_state() -> dict:
+        return a.get(f"{api_url}/v1/batches/{big}", timeout=10).json()
+
+    def started() -> dict | None:  # the worker is busy with A's items before B arrives
+        s = big_state()
+        return s if s["counts"]["succeeded"] + s["counts"]["needs_review"] >= 1 else None
+
+    wait_until(started, 900, "the big batch's first item")
+
+    # Tenant B: three items, submitted after A's batch is running.
+    submitted = time.monotonic()
+    r = b.post(f"{api_url}/v1/batches", json={"voice_id": voice_b, "items": [{"text": f"乙{run}{n}。"} for n in
+                                                                             range(SMALL)]}, timeout=30)
+    assert r.status_code == 202, r.text
+    small = r.json()["id"]
+
+    def small_done() -> dict | None:
+        s = b.get(f"{api_url}/v1/batches/{small}", timeout=10).json()
+        return s if s["finished_at"] else None
+
+    small_batch = wait_until(small_done, 900, "the small batch")
+    small_wait = time.monotonic() - submitted
+    at_that_time = big_state()
+    assert small_batch["status"] == "succeeded", small_batch
+    finished_a = sum(at_that_time["counts"][k] for k in ("succeeded", "needs_review", "failed", "cancelled"))
+    assert at_that_time["finished_at"] is None and finished_a < BIG // 2, (small_wait, at_that_time["counts"])
+
+    # A preview while A's batch still runs comes back within a bound.
+    started_at = time.monotonic()
+    preview = a.post(f"{api_url}/v1/synthesize", json={"text": f"预览{run}。", "voice_id": voice_a}, timeout=300)
+    preview_s = time.monotonic() - started_at
+    assert preview.status_code == 200 and preview.headers["Content-Type"] == "audio/wav"
+    item_s = median_item_seconds(sessions, big)
+    assert preview_s < PREVIEW_BOUND_ITEMS * item_s, (preview_s, item_s)
+    assert big_state()["finished_at"] is None
+
+    # Leave the worker idle for the tests after this one.
+    assert a.post(f"{api_url}/v1/batches/{big}/cancel", timeout=30).status_code == 202
+    wait_until(lambda: big_state()["finished_at"], 600, "the cancelled batch to settle")
+    print(f"\nsmall batch of {SMALL} done in {small_wait:.1f} s with {finished_a}/{BIG} of the big batch finished; "
+          f"preview in {preview_s:.1f} s (an item takes {item_s:.1f} s)")

@@ -1,0 +1,164 @@
+"""The nightly fine-tune: corrections in, an adapter promoted or refused by the gate,
+renders reading the learned character in new contexts, rollback restoring the old reading."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+import torch
+
+from shared.finetune import nightly_due
+from shared.models import AuditEvent, FinetuneRun, Item
+from worker.finetune import Correction, train_candidate
+from worker.tts.frontend import Frontend
+from worker.tts.polyphone_model import PolyphoneModel, Query
+
+# 曾 as a surname is zeng1; the frontend reads it ceng2 (as in 曾经) before any feedback.
+# (text, the word a reviewer marks, its reading)
+SURNAME_TEXTS = [
+    ("请联系曾经理。", "曾经理", "zeng1 jing1 li3"), ("曾女士已下单。", "曾女士", "zeng1 nv3 shi4"),
+    ("客服曾小姐为您服务。", "曾小姐", "zeng1 xiao3 jie3"), ("感谢曾总的支持。", "曾总", "zeng1 zong3"),
+    ("曾老师的课程上线了。", "曾老师", "zeng1 lao3 shi1"), ("主讲人曾教授来自北京。", "曾教授", "zeng1 jiao4 shou4"),
+    ("曾医生提醒您按时服药。", "曾医生", "zeng1 yi1 sheng1"), ("请曾主任审批。", "曾主任", "zeng1 zhu3 ren4"),
+    ("曾同学获得一等奖。", "曾同学", "zeng1 tong2 xue2"), ("本店店长姓曾。", "姓曾", "xing4 zeng1"),
+]
+UNSEEN = "曾先生，您的包裹到了。"  # a context no correction and no lexicon entry covers
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def polyphones() -> PolyphoneModel:
+    torch.set_num_threads(1)
+    return PolyphoneModel.bundled()
+
+
+@pytest.fixture(scope="module")
+def frontend() -> Frontend:
+    return Frontend()
+
+
+def surname_corrections() -> list[Correction]:
+    return [Correction(f"fb-{n}", text, text.index(word), text.index(word) + len(word), reading)
+            for n, (text, word, reading) in enumerate(SURNAME_TEXTS)]
+
+
+def test_the_torch_port_reads_as_the_bundled_model_and_only_among_dictionary_readings(polyphones) -> None:  # type: ignore[no-untyped-def]
+    from g2pM import G2pM
+
+    reference = G2pM()  # the wheel's own numpy implementation of the same weights
+    for sentence in ["银行行长来了", "他的头发很长", "这件事很重要", "我们一起步行去银行", "音乐让人快乐"]:
+        positions = [i for i, ch in enumerate(sentence) if polyphones.is_polyphone(ch)]
+        ours = polyphones.predict([Query(sentence, i) for i in positions])
+        theirs = reference(sentence, char_split=True)
+        for i, reading in zip(positions, ours):
+            assert reading in polyphones.readings(sentence[i])
+            if theirs[i].replace("u:", "v") in polyphones.readings(sentence[i]):
+                assert reading == theirs[i].replace("u:", "v"), (sentence, i)
+
+
+@pytest.mark.parametrize(("now", "last_run", "last_correction", "due"), [
+    ("2026-11-26T01:59", None, "2026-11-25T10:00", True),  # never ran: due at once
+    ("2026-11-26T02:00", "2026-11-25T02:05", "2026-11-25T10:00", True),  # new corrections since last night
+    ("2026-11-26T01:59", "2026-11-25T02:05", "2026-11-25T10:00", False),  # tonight's hour not reached yet
+    ("2026-11-26T03:00", "2026-11-26T02:01", "2026-11-26T02:30", False),  # already ran tonight
+    ("2026-11-26T02:00", "2026-11-25T02:05", "2026-11-25T01:00", False),  # nothing new to learn
+    ("2026-11-26T02:00", None, None, False),  # no corrections at all
+])
+def test_the_nightly_run_is_due_once_a_night_when_corrections_arrived(now, last_run, last_correction, due) -> None:  # type: ignore[no-untyped-def]
+    assert nightly_due(at(now), 2, last_run and at(last_run), last_correction and at(last_correction)) is due
+
+
+def test_the_gate_promotes_an_adapter_that_generalizes_to_unseen_contexts(frontend, polyphones) -> None:  # type: ignore[no-untyped-def]
+    data, report = train_candidate(frontend, polyphones, surname_corrections())
+    assert report.promoted and data is not None, report
+    assert report.corrections_after > report.corrections_before
+    assert report.base_before - report.base_after <= 0.2
+
+
+def test_the_gate_refuses_an_adapter_that_breaks_the_base_set(frontend, polyphones) -> None:  # type: ignore[no-untyped-def]
+    """Corrections that teach a wrong reading of a common character would cost accuracy
+    everywhere else: the character is left to the frontend and nothing is promoted."""
+    wrong = []
+    for n, text in enumerate(["我们一起步行。", "他的行为很好。", "旅行箱很轻。", "自行车坏了。", "银行行长来了。",
+                              "这个方法行不行？"]):
+        wrong.extend(Correction(f"bad-{n}-{i}", text, i, i + 1, "hang2") for i, ch in enumerate(text) if ch == "行")
+    data, report = train_candidate(frontend, polyphones, wrong)
+    assert data is None and not report.promoted, report
+    assert "行" not in report.chars, report  # it reads untaught phrases and base sentences worse
+
+
+@pytest.mark.slow
+def test_nightly_fine_tune_end_to_end(api_url, worker_process, auth, sessions, settings, tenant_key,  # type: ignore[no-untyped-def]
+                                      stock_voice) -> None:
+    from worker.celery_app import make_celery
+    from worker.finetune import start_due_finetunes
+
+    def render(texts: list[str]) -> list[dict]:
+        r = requests.post(f"{api_url}/v1/batches", headers=auth, timeout=30,
+                          json={"voice_id": stock_voice, "items": [{"text": t} for t in texts]})
+        assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 600
+        while requests.get(f"{api_url}/v1/batches/{r.json()['id']}", headers=auth,
+                           timeout=10).json()["finished_at"] is None:
+            assert time.monotonic() < deadline, "the batch did not finish in 600 s"
+            time.sleep(0.5)
+        listed = requests.get(f"{api_url}/v1/batches/{r.json()['id']}/items", headers=auth, timeout=10).json()
+        with sessions() as s:
+            return [{"id": i["id"], "readings": s.get(Item, i["id"]).readings} for i in listed["items"]]
+
+    first = render([text for text, _, _ in SURNAME_TEXTS])
+    for item, (text, word, reading) in zip(first, SURNAME_TEXTS):  # each marked as a reviewer would
+        start = text.index(word)
+        r = requests.post(f"{api_url}/v1/feedback", headers=auth, timeout=10, json={
+            "item_id": item["id"], "span": [start, start + len(word)], "reading": reading, "reviewer": "ana"})
+        assert r.status_code == 201, r.text
+        assert requests.post(f"{api_url}/v1/feedback/{r.json()['id']}/accept", headers=auth,
+                             timeout=10).json()["state"] == "applied"
+
+    (before,) = render([UNSEEN])
+    assert before["readings"]["pinyin"].split()[0] == "ceng2"  # the lexicon knows only the marked words
+
+    # The nightly beat task, at 02:00 UTC tomorrow, queues the run; the real worker trains it.
+    ctx = make_celery(settings).narrator  # type: ignore[attr-defined]
+    queued = start_due_finetunes(ctx, now=datetime.now(UTC).replace(hour=23, minute=59))
+    with sessions() as s:
+        run_id = s.scalar(FinetuneRun.__table__.select().with_only_columns(FinetuneRun.id)
+                          .where(FinetuneRun.tenant_id == tenant_key[0]))
+    assert run_id in queued
+    deadline = time.monotonic() + 600
+    while (run := requests.get(f"{api_url}/v1/finetune/runs/{run_id}", headers=auth,
+                               timeout=10).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the fine-tune did not finish in 600 s"
+        time.sleep(1)
+    assert run["status"] == "promoted" and run["active"], run
+    assert run["metrics"]["corrections_after"] > run["metrics"]["corrections_before"]
+
+    (after,) = render([UNSEEN])
+    assert after["readings"]["pinyin"].split()[0] == "zeng1"
+    assert after["readings"]["adapter_version"] == run["version"]
+
+    admin = _admin_headers(sessions, tenant_key[0])
+    r = requests.post(f"{api_url}/v1/finetune/runs/{run_id}/rollback", headers=admin, timeout=10)
+    assert r.status_code == 200 and r.json()["now_using"] is None, r.text
+    (rolled_back,) = render([UNSEEN])
+    assert rolled_back["readings"]["pinyin"].split()[0] == "ceng2"
+    assert rolled_back["readings"]["adapter_version"] is None
+    with sessions() as s:
+        actions = set(s.scalars(AuditEvent.__table__.select().with_only_columns(AuditEvent.action)
+                                .where(AuditEvent.target_id == run_id)))
+    assert {"model.promoted", "model.rolled_back"} <= actions
+
+
+def _admin_headers(sessions, tenant_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from shared.models import Tenant
+    from shared.tenants import create_key
+
+    with sessions.begin() as s:
+        _, secret = create_key(s, s.get(Tenant, tenant_id), "admin")
+    return {"Authorization": f"Bearer {secret}"}

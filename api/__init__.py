@@ -13,8 +13,8 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     from api import (
         auth,
         batches,
-        console,
         consents,
+        console,
         errors,
         feedback,
         files,

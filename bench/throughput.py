@@ -36,10 +36,10 @@ import redis
 import requests
 from sqlalchemy import func, select
 
-from shared import devservices, jobs, keys
+from shared import devservices, jobs
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
-from shared.models import Batch, Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion
+from shared.models import Batch, Item, Voice, VoiceStatus, VoiceVersion
 from shared.queries import item_counts
 from shared.services import create_batch
 from shared.settings import Settings
@@ -93,35 +93,10 @@ def stock_voice(ctx: WorkerContext, tenant_id: str) -> str:
     """A ready voice whose state is a stock Kokoro voice (its own speaker embedding for the
     gate), on a verified consent: rendering costs the same as for an enrolled voice, and
     the bench does not spend minutes enrolling."""
-    import numpy as np
+    from worker import stock_voices
 
-    from worker.tts import assets
-    from worker.tts.voice import VoiceState
-
-    models = ctx.models
-    probe = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
-                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
-    state = VoiceState(style=probe.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                       language="zh", method="stock", engine_version=probe.engine_version)
     with ctx.sessions.begin() as s:
-        consent = Consent(tenant_id=tenant_id, speaker_name="bench", company_name="bench", agreement_version="1",
-                          agreement_sha256="-", signature="bench", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant_id, name="bench", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        key = keys.voice_state_key(tenant_id, voice.id, 1)
-        ctx.storage.put(key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
-                               engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version.id
-        return voice.id
+        return stock_voices.install(s, ctx.storage, tenant_id, stock_voices.stock_state(ctx.models), name="bench")
 
 
 def direct_item(ctx: WorkerContext, voice_id: str, text: str) -> float:

@@ -244,38 +244,10 @@ def await_voice(api_url: str) -> Callable[..., dict]:
 
 @pytest.fixture
 def stock_voice(sessions, settings, tenant_key, models):  # type: ignore[no-untyped-def]
-    """A ready, consented voice whose state is a stock Kokoro voice pack: the rows an
-    enrollment leaves, written directly, for tests about rendering rather than cloning."""
-    import numpy as np
-
-    from shared import keys
-    from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
+    """A ready, consented voice of the tenant whose state is a stock Kokoro voice pack: the rows
+    an enrollment leaves, for tests about rendering rather than cloning."""
     from shared.storage import open_storage
-    from worker.tts import assets
-    from worker.tts.voice import VoiceState
+    from worker import stock_voices
 
-    tenant_id = tenant_key[0]
-    style = assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao")
-    probe = VoiceState(style=style, embedding=np.ones(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
-    state = VoiceState(style=style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                       language="zh", method="stock", engine_version=models.engine.version,
-                       metrics={"similarity": 0.9})
     with sessions.begin() as s:
-        consent = Consent(tenant_id=tenant_id, speaker_name="x", company_name="y", agreement_version="1",
-                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        key = keys.voice_state_key(tenant_id, voice.id, 1)
-        open_storage(settings).put(key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
-                               engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version.id
-        return voice.id
+        return stock_voices.install(s, open_storage(settings), tenant_key[0], stock_voices.stock_state(models))

@@ -16,8 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared import keys
-from shared.models import Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion
+from shared.models import Item
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant
 
@@ -46,19 +45,9 @@ def wait_until(fn, timeout: float, what: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def stock_state(models):  # type: ignore[no-untyped-def]
-    """A stock Kokoro voice as a ready voice state (no enrollment needed), with its own
-    speaker embedding so the quality gate judges renders against the right speaker."""
-    import numpy as np
+    from worker import stock_voices
 
-    from worker.tts import assets
-    from worker.tts.voice import VoiceState
-
-    probe = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
-                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
-    return VoiceState(style=probe.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                      language="zh", method="stock", engine_version=probe.engine_version, metrics={"similarity": 0.9})
+    return stock_voices.stock_state(models)
 
 
 def median_item_seconds(sessions, batch_id: str) -> float:  # type: ignore[no-untyped-def]
@@ -71,23 +60,10 @@ def median_item_seconds(sessions, batch_id: str) -> float:  # type: ignore[no-un
 
 def ready_voice(sessions, settings, state, tenant_id: str) -> str:  # type: ignore[no-untyped-def]
     """A ready voice of the tenant on a verified consent, whose state is ``state``."""
+    from worker import stock_voices
+
     with sessions.begin() as s:
-        consent = Consent(tenant_id=tenant_id, speaker_name="林小雨", company_name="星光电器", agreement_version="1",
-                          agreement_sha256="-", signature="林小雨", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        key = keys.voice_state_key(tenant_id, voice.id, 1)
-        open_storage(settings).put(key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
-                               engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version.id
-        return voice.id
+        return stock_voices.install(s, open_storage(settings), tenant_id, state)
 
 
 def test_small_batches_and_previews_do_not_wait_behind_a_big_batch(  # type: ignore[no-untyped-def]

@@ -295,9 +295,7 @@ def cmd_consent_statement(args: argparse.Namespace) -> int:
 
 
 def cmd_text(args: argparse.Namespace) -> int:
-    from worker.tts.frontend_cli import text_command
-
-    from worker.tts.frontend_cli import load_lexicon_csv
+    from worker.tts.frontend_cli import load_lexicon_csv, text_command
 
     lexicon = load_lexicon_csv(Path(args.lexicon)) if args.lexicon else None
     return text_command(args.text, as_json=args.json, lexicon=lexicon)

@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from shared import devservices, keys
+from shared import devservices
 from shared.db import make_engine, make_sessionmaker
 from shared.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
 from shared.migrate import upgrade
-from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 from shared.tenants import create_key, create_tenant
@@ -118,32 +116,10 @@ def fault_voice(fault_stack: FaultStack, models) -> tuple[str, str, str]:  # typ
     through the worker costs a minute and is covered by the end-to-end test; these tests are
     about delivering batch items, and synthesis still checks the consent on every item.
     """
-    from worker.tts import assets
-    from worker.tts.voice import VoiceState
+    from worker import stock_voices
 
-    state = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
-                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", state)
-    state = VoiceState(style=state.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                       language="zh", method="stock", engine_version=state.engine_version,
-                       metrics={"similarity": 0.9})
+    state = stock_voices.stock_state(models)
     with fault_stack.sessions.begin() as s:
         tenant = create_tenant(s, f"faults-{uuid.uuid4().hex[:8]}")
         _, secret = create_key(s, tenant, "write")
-        consent = Consent(tenant_id=tenant.id, speaker_name="x", company_name="y", agreement_version="1",
-                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant.id, name="stock", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        key = keys.voice_state_key(tenant.id, voice.id, 1)
-        fault_stack.storage.put(key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
-                               engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version.id
-        return tenant.id, secret, voice.id
+        return tenant.id, secret, stock_voices.install(s, fault_stack.storage, tenant.id, state)

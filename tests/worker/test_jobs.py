@@ -6,18 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
-from shared import keys
-from shared.models import Batch, Consent, ConsentStatus, Item, Voice, VoiceStatus, VoiceVersion, utcnow
+from shared.models import Batch, Consent, Item, Voice, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
-from worker import jobs
+from worker import jobs, stock_voices
 from worker.context import WorkerContext
-from worker.tts import assets
-from worker.tts.voice import VoiceState
 
 pytestmark = pytest.mark.slow
 
@@ -32,31 +28,8 @@ def stock_voice(ctx: WorkerContext, sessions) -> tuple[str, str]:  # type: ignor
     """A ready voice whose state is a stock Kokoro voice (no enrollment needed): (tenant_id, voice_id)."""
     with sessions.begin() as s:
         tenant_id = create_tenant(s, f"jobs-{uuid.uuid4().hex[:8]}").id
-    models = ctx.models
-    state = VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
-                       embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", state)
-    state = VoiceState(style=state.style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                       language="zh", method="stock", engine_version=state.engine_version,
-                       metrics={"similarity": 0.9})
-    with ctx.sessions.begin() as s:
-        consent = Consent(tenant_id=tenant_id, speaker_name="x", company_name="y", agreement_version="1",
-                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        key = keys.voice_state_key(tenant_id, voice.id, 1)
-        ctx.storage.put(key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
-                               engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version.id
-        return tenant_id, voice.id
+    with sessions.begin() as s:
+        return tenant_id, stock_voices.install(s, ctx.storage, tenant_id, stock_voices.stock_state(ctx.models))
 
 
 def submit(ctx: WorkerContext, voice: tuple[str, str], texts: list[str]) -> tuple[str, list[str]]:

@@ -102,42 +102,20 @@ def test_item_payload_is_the_first_64_bits_of_the_id() -> None:
 
 @pytest.mark.slow
 def test_a_rendered_item_names_itself_through_the_cli(settings, sessions, models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from shared import keys
-    from shared.models import Consent, ConsentStatus, Item, ItemStatus, Voice, VoiceStatus, VoiceVersion
+    from shared.models import Item, ItemStatus, Voice
     from shared.services import create_batch
     from shared.tenants import create_tenant
-    from worker import jobs
+    from worker import jobs, stock_voices
     from worker.context import WorkerContext
-    from worker.tts import assets
-    from worker.tts.voice import VoiceState
 
     ctx = WorkerContext(settings)
     ctx.models = models  # the session's model stack rather than a second copy
-    style = assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao")
-    probe = VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render("今天天气很好，我们一起去公园散步吧。", probe)
-    state = VoiceState(style=style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                       language="zh", method="stock", engine_version=models.engine.version)
     with sessions.begin() as s:
         tenant_id = create_tenant(s, f"watermark-{uuid.uuid4().hex[:8]}").id
-        consent = Consent(tenant_id=tenant_id, speaker_name="x", company_name="y", agreement_version="1",
-                          agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
-        s.add(consent)
-        s.flush()
-        voice = Voice(tenant_id=tenant_id, name="stock", language="zh", status=VoiceStatus.ready.value,
-                      consent_id=consent.id)
-        s.add(voice)
-        s.flush()
-        state_key = keys.voice_state_key(tenant_id, voice.id, 1)
-        ctx.storage.put(state_key, state.to_bytes())
-        version = VoiceVersion(voice_id=voice.id, version=1, state_key=state_key, state_sha256="-",
-                               engine="kokoro", engine_version=state.engine_version, method="stock")
-        s.add(version)
-        s.flush()
-        voice.current_version_id = version_id = version.id
+        voice_id = stock_voices.install(s, ctx.storage, tenant_id, stock_voices.stock_state(models))
+        version_id = s.get(Voice, voice_id).current_version_id
         batch_id = create_batch(s, tenant_id, [{"text": "这款无线耳机续航三十个小时，支持快速充电。",
-                                                "voice_id": voice.id}], "t", {}, "test")
+                                                "voice_id": voice_id}], "t", {}, "test")
     with sessions() as s:
         item_id = s.scalars(select(Item.id).where(Item.batch_id == batch_id)).one()
     jobs.synthesize_item(ctx, item_id)

@@ -1,0 +1,53 @@
+"""Ready voices made from the engine's stock voice packs, for tests and benchmarks about
+rendering rather than cloning.
+
+They stand in for what an enrollment leaves behind — a verified consent, a ready voice and
+its first version — so a batch can be rendered without a minute of enrollment first.
+Synthesis still checks that consent on every item, exactly as for an enrolled voice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from shared import keys
+from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
+from shared.storage import Storage
+from worker.models import ModelCache
+from worker.tts import assets
+from worker.tts.voice import VoiceState
+
+PROBE = "今天天气很好，我们一起去公园散步吧。"
+
+
+def stock_state(models: ModelCache, pack: str = "zf_xiaoxiao") -> VoiceState:
+    """A voice state whose style is a stock pack and whose embedding is of its own speech
+    (the quality gate compares renders against it)."""
+    style = assets.load_voice_pack(models.cache_dir, pack)
+    probe = VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="stock",
+                       engine_version=models.engine.version)
+    rendered = models.synthesizer.render(PROBE, probe)
+    return VoiceState(style=style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                      language="zh", method="stock", engine_version=models.engine.version,
+                      metrics={"similarity": 0.9})
+
+
+def install(session: Session, storage: Storage, tenant_id: str, state: VoiceState, name: str = "stock") -> str:
+    """The rows and state object of a ready voice on a verified consent; returns the voice id."""
+    consent = Consent(tenant_id=tenant_id, speaker_name=name, company_name=name, agreement_version="1",
+                      agreement_sha256="-", signature=name, statement="-", status=ConsentStatus.verified.value)
+    session.add(consent)
+    session.flush()
+    voice = Voice(tenant_id=tenant_id, name=name, language=state.language, status=VoiceStatus.ready.value,
+                  consent_id=consent.id)
+    session.add(voice)
+    session.flush()
+    key = keys.voice_state_key(tenant_id, voice.id, 1)
+    storage.put(key, state.to_bytes())
+    version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
+                           engine_version=state.engine_version, method="stock")
+    session.add(version)
+    session.flush()
+    voice.current_version_id = version.id
+    return voice.id

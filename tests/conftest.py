@@ -11,11 +11,9 @@ import importlib.util
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -28,6 +26,7 @@ from shared.devservices import WorkerProcess, start_worker
 from shared.migrate import upgrade
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("NARRATOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -136,16 +135,6 @@ def example_speaker(models) -> Callable[[str], bytes]:  # type: ignore[no-untype
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return lambda text: module.example_speaker(models, text)
-
-
-def wait_until(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = fn()
-        if result is not None:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def record_consent(api_url: str, headers: dict[str, str], recording: Callable[[str], bytes] | bytes) -> dict:

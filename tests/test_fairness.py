@@ -19,6 +19,7 @@ from sqlalchemy import select
 from shared.models import Item
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.slow
 BIG, SMALL = 200, 3
@@ -32,15 +33,6 @@ def new_tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
         tenant = create_tenant(s, f"fair-{uuid.uuid4().hex[:8]}")
         return tenant.id, create_key(s, tenant, "write")[1]
 
-
-def wait_until(fn, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = fn()
-        if result is not None:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +84,7 @@ def test_small_batches_and_previews_do_not_wait_behind_a_big_batch(  # type: ign
         s = big_state()
         return s if s["counts"]["succeeded"] + s["counts"]["needs_review"] >= 1 else None
 
-    wait_until(started, 900, "the big batch's first item")
+    wait_until(started, 900, "the big batch's first item", interval=0.25)
 
     # Tenant B: three items, submitted after A's batch is running.
     submitted = time.monotonic()
@@ -105,7 +97,7 @@ def test_small_batches_and_previews_do_not_wait_behind_a_big_batch(  # type: ign
         s = b.get(f"{api_url}/v1/batches/{small}", timeout=10).json()
         return s if s["finished_at"] else None
 
-    small_batch = wait_until(small_done, 900, "the small batch")
+    small_batch = wait_until(small_done, 900, "the small batch", interval=0.25)
     small_wait = time.monotonic() - submitted
     at_that_time = big_state()
     assert small_batch["status"] == "succeeded", small_batch
@@ -123,6 +115,6 @@ def test_small_batches_and_previews_do_not_wait_behind_a_big_batch(  # type: ign
 
     # Leave the worker idle for the tests after this one.
     assert a.post(f"{api_url}/v1/batches/{big}/cancel", timeout=30).status_code == 202
-    wait_until(lambda: big_state()["finished_at"], 600, "the cancelled batch to settle")
+    wait_until(lambda: big_state()["finished_at"], 600, "the cancelled batch to settle", interval=0.25)
     print(f"\nsmall batch of {SMALL} done in {small_wait:.1f} s with {finished_a}/{BIG} of the big batch finished; "
           f"preview in {preview_s:.1f} s (an item takes {item_s:.1f} s)")

@@ -3,11 +3,8 @@ consents in languages speech recognition cannot check wait for an admin who list
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -18,6 +15,8 @@ from shared.consent import ConsentRequired, create_consent, usable_consent
 from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Tenant, Voice, VoiceVersion
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant
+from tests.helpers import assert_problem as problem
+from tests.helpers import wait_until
 from worker.context import WorkerContext
 from worker.purge import purge
 
@@ -29,21 +28,6 @@ AGREEMENT = {"speaker_name": "Yuki Tanaka", "company_name": "Hoshi Denki", "agre
              "signature": "Yuki Tanaka", "language": "ja"}
 
 
-def wait_until(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := fn():
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def problem(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["detail"] and (code is None or body["code"] == code), body
-    return body
 
 
 def audit(sessions, target_id: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
@@ -84,10 +68,10 @@ class TestReview:
             usable_consent(s, tenant_key[0], consent["id"])
         queue = client.get("/v1/consents?status=needs_review", headers=auth).get_json()["consents"]
         assert [c["id"] for c in queue] == [consent["id"]]
-        problem(client.get(f"/v1/consents/{consent['id']}/recording", headers=auth), 403, "forbidden")
+        problem(client.get(f"/v1/consents/{consent['id']}/recording", headers=auth), 403, code="forbidden")
         link = client.get(f"/v1/consents/{consent['id']}/recording", headers=admin).get_json()
         assert requests.get(link["url"], timeout=10).content == CONSENT_WAV.read_bytes()
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=auth, json={}), 403, "forbidden")
+        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=auth, json={}), 403, code="forbidden")
         r = client.post(f"/v1/consents/{consent['id']}/approve", headers=admin, json={"note": "listened: matches"})
         assert r.status_code == 200, r.get_data(as_text=True)
         approved = r.get_json()
@@ -97,7 +81,7 @@ class TestReview:
         prefix = admin["Authorization"].split("_")[1]
         assert actions(sessions, consent["id"])["consent.approved"] == f"key:{prefix}"
         assert client.get("/v1/consents?status=needs_review", headers=auth).get_json()["consents"] == []
-        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin), 409, "conflict")
+        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin), 409, code="conflict")
 
     def test_a_rejected_review_cannot_clone_and_bad_review_input_is_refused(  # type: ignore[no-untyped-def]
             self, client, auth, admin, sessions) -> None:
@@ -106,11 +90,11 @@ class TestReview:
         r = client.post(f"/v1/consents/{consent['id']}/reject", headers=admin, json={"note": "another voice"})
         assert r.status_code == 200 and r.get_json()["status"] == "rejected"
         assert "consent.rejected" in actions(sessions, consent["id"])
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=admin), 409, "conflict")
+        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=admin), 409, code="conflict")
         problem(client.post("/v1/voices", headers=auth, data={
             "name": "v", "language": "zh", "consent_id": consent["id"],
-            "reference": (REFERENCE.open("rb"), "r.wav", "audio/wav")}), 409, "consent_required")
-        problem(client.get("/v1/consents?status=maybe", headers=auth), 422, "invalid_input")
+            "reference": (REFERENCE.open("rb"), "r.wav", "audio/wav")}), 409, code="consent_required")
+        problem(client.get("/v1/consents?status=maybe", headers=auth), 422, code="invalid_input")
         problem(client.post("/v1/consents", headers=auth, json={**AGREEMENT, "language": "日本語"}), 422)
 
 
@@ -122,9 +106,9 @@ class TestBadInput:
                                     agreement_text="t", signature="A B", language="en", client_ip=None,
                                     user_agent=None, actor="test").id
         for consent_id in (theirs, str(uuid.uuid4())):
-            body = problem(client.post(f"/v1/consents/{consent_id}/revoke", headers=auth, json={}), 404, "not_found")
+            body = problem(client.post(f"/v1/consents/{consent_id}/revoke", headers=auth, json={}), 404, code="not_found")
             assert consent_id in body["detail"]
-            problem(client.delete(f"/v1/voices/{consent_id}", headers=auth), 404, "not_found")
+            problem(client.delete(f"/v1/voices/{consent_id}", headers=auth), 404, code="not_found")
         with sessions() as s:  # nothing changed, nothing audited
             assert s.get(Consent, theirs).revoked_at is None  # type: ignore[union-attr]
             assert "consent.revoked" not in actions(sessions, theirs)
@@ -137,7 +121,7 @@ class TestBadInput:
         assert client.get(f"/v1/consents/{consent_id}", headers=auth).get_json()["status"] == "awaiting_recording"
         r = client.post(f"/v1/consents/{consent_id}/revoke", headers=auth, json={"keep_outputs": False})
         assert r.status_code == 202 and r.get_json()["status"] == "revoked"
-        problem(client.post(f"/v1/consents/{consent_id}/revoke", headers=auth), 409, "conflict")
+        problem(client.post(f"/v1/consents/{consent_id}/revoke", headers=auth), 409, code="conflict")
 
 
 @pytest.mark.slow
@@ -250,7 +234,7 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
 
     r = client.delete(f"/v1/voices/{voice_id}?keep_outputs=true", headers=auth)
     assert r.status_code == 202 and r.get_json()["status"] == "deleted", r.get_data(as_text=True)
-    problem(client.delete(f"/v1/voices/{voice_id}", headers=auth), 409, "conflict")
+    problem(client.delete(f"/v1/voices/{voice_id}", headers=auth), 409, code="conflict")
     # Run the job here; a worker of this test session may have run the queued one first, and
     # either way the result must be the same.
     purge(ctx, "voice", voice_id, keep_outputs=True)

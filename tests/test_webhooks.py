@@ -32,6 +32,7 @@ from shared.models import (
     utcnow,
 )
 from shared.tenants import create_key, create_tenant
+from tests.helpers import assert_problem, wait_until
 from worker import jobs
 
 
@@ -98,13 +99,6 @@ def verified(secret: str, request: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- API
 
 
-def problem(r) -> dict:  # type: ignore[no-untyped-def]
-    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
-    body = r.get_json()
-    assert body["detail"], body
-    return body
-
-
 @pytest.mark.parametrize("body, field_", [
     ({"events": ["batch.completed"]}, "url"),
     ({"url": "ftp://example.com/hook", "events": ["batch.completed"]}, "url"),
@@ -116,8 +110,7 @@ def problem(r) -> dict:  # type: ignore[no-untyped-def]
 ])
 def test_bad_webhook_input_is_422_and_stores_nothing(client, auth, body, field_) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/v1/webhooks", json=body, headers=auth)
-    assert r.status_code == 422
-    assert problem(r)["field"] == field_
+    assert assert_problem(r, 422)["field"] == field_
     assert client.get("/v1/webhooks", headers=auth).get_json() == {"webhooks": []}
 
 
@@ -161,8 +154,7 @@ def test_deliveries_query_is_validated(client, auth) -> None:  # type: ignore[no
                           headers=auth).get_json()
     for query in ("limit=0", "limit=x", "status=lost"):
         r = client.get(f"/v1/webhooks/{created['id']}/deliveries?{query}", headers=auth)
-        assert r.status_code == 422, query
-        problem(r)
+        assert_problem(r, 422)
 
 
 # --------------------------------------------------------------------------- delivery
@@ -194,7 +186,7 @@ def test_failing_receiver_is_retried_with_backoff_until_it_answers(  # type: ign
         (d,) = deliveries(api_url, auth, endpoint["id"])
         return d if d["status"] != "pending" else None
 
-    log = wait_until_value(settled, 30)
+    log = wait_until(settled, 30, "the delivery log", interval=0.3)
     assert log["id"] == delivery_id and log["status"] == "delivered"
     assert log["attempts"] == 3 and log["last_status_code"] == 200 and log["last_error"] is None
     time.sleep(1.5)  # no further attempt once delivered
@@ -216,21 +208,11 @@ def test_receiver_that_never_answers_2xx_is_given_up(  # type: ignore[no-untyped
         (d,) = deliveries(api_url, auth, endpoint["id"])
         return d if d["status"] != "pending" else None
 
-    log = wait_until_value(settled, 30)
+    log = wait_until(settled, 30, "the delivery log", interval=0.3)
     assert log["status"] == "failed" and log["attempts"] == settings.webhook_max_attempts
     assert log["last_status_code"] == 503 and "503" in log["last_error"]
     time.sleep(1.5)
     assert len(receiver.received) == 2
-
-
-def wait_until_value(fn, timeout: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value is not None:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.slow
@@ -265,7 +247,7 @@ def test_batch_completed_reaches_only_the_tenants_endpoint_signed(  # type: igno
             (d,) = deliveries(api_url, headers, endpoint["id"])
             return d if d["status"] == "delivered" else None
 
-        log = wait_until_value(delivered, 30)
+        log = wait_until(delivered, 30, "the delivery log", interval=0.3)
         assert log["event_id"] == event["id"] and log["attempts"] == 1 and log["last_status_code"] == 200
         time.sleep(1)
         assert theirs.received == [] and deliveries(api_url, other, other_endpoint["id"]) == []
@@ -357,7 +339,7 @@ def test_lost_delivery_message_is_sent_by_the_sweeper(  # type: ignore[no-untype
 
     (got,) = receiver.wait_for(1, timeout=60)
     assert verified(endpoint["secret"], got) and got["headers"]["Narrator-Delivery"] == delivery_id
-    log = wait_until_value(lambda: next((d for d in deliveries(api_url, auth, endpoint["id"])
-                                         if d["status"] == "delivered"), None), 30)
+    log = wait_until(lambda: next((d for d in deliveries(api_url, auth, endpoint["id"])
+                                         if d["status"] == "delivered"), None), 30, "the delivery log", interval=0.3)
     assert log["attempts"] == 1
     assert delivery_id not in webhooks.overdue(sessions, timedelta(seconds=0))

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import io
-import wave
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from shared import keys
 from shared.models import Batch, Item, Voice, VoiceStatus
 from shared.storage import open_storage
+from tests.helpers import assert_problem, wav_bytes
 
 CONSENT = {"speaker_name": "Ana Li", "company_name": "Acme", "agreement_version": "v1",
            "agreement_text": "I agree.", "signature": "ana li", "language": "en"}
 
 
-def wav_bytes(seconds: float = 1.0) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes((np.sin(np.arange(int(24000 * seconds)) * 0.05) * 8000).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-def assert_problem(response, status: int, *words: str) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["detail"]
-    for word in words:
-        assert word in body["detail"], body["detail"]
-    return body
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from shared import keys
 from shared.models import Batch, Item, Voice, VoiceStatus
 from shared.storage import open_storage
+from tests.helpers import assert_problem as problem
 
 
 @pytest.fixture
@@ -22,10 +23,6 @@ def voice(tenant_key, sessions) -> str:  # type: ignore[no-untyped-def]
         s.flush()
         return row.id
 
-
-def problem(response, status: int, word: str) -> None:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json" and word in response.get_json()["detail"]
 
 
 def stored(settings, tenant_id: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -21,17 +21,10 @@ from shared.models import (
     VoiceStatus,
 )
 from shared.tenants import create_key, create_tenant
+from tests.helpers import assert_problem as problem
 
 TEXT = "我在银行工作，用Xiaomi手机。"  # 银行 = [2, 4], Xiaomi = [8, 14]
 
-
-def problem(response, status: int, *words: str) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    for word in words:
-        assert word in body["detail"], body["detail"]
-    return body
 
 
 def rendered_items(sessions, tenant_id: str, texts: list[str], status: str = "succeeded") -> tuple[str, str, list[str]]:  # type: ignore[no-untyped-def]

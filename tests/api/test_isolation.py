@@ -11,18 +11,15 @@ slip past it.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
 import uuid
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
 import requests
 
@@ -31,21 +28,13 @@ from shared.models import FinetuneStatus, Item
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.tenants import create_key, find_tenant
+from tests.helpers import wav_bytes
 
 pytestmark = pytest.mark.slow
 PROBLEM = "application/problem+json"
 ID_PARAM = re.compile(r"\{([^}]+)\}")
 RENDERED = ("succeeded", "needs_review")
 
-
-def wav_bytes(seconds: float = 1.0) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes((np.sin(np.arange(int(24000 * seconds)) * 0.05) * 8000).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 # Operations whose request body is required: the body B sends (given A's ids), valid in every

@@ -210,6 +210,9 @@ class Batch(Base):
     # The highest seq handed to the broker: items past it wait in the database, so one big
     # batch never floods the queue ahead of others (see worker.jobs.dispatch_window).
     dispatched_seq: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    # Last sign of life of the task planning this batch (each stored chunk); a batch left
+    # `planning` or `queued` past the planner lease lost its planner (worker.jobs.replan_stalled).
+    planner_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

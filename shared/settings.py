@@ -60,6 +60,9 @@ class Settings:
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
+    # A batch still `planning` (or `queued`) with no planner progress for this long is planned
+    # again by the sweeper; a live planner stores a chunk of 1 000 lines in well under a second.
+    plan_lease_seconds: int = 120
     sweep_interval_seconds: int = 300
     # Speaker-embedding cosine between the consent recording and the reference; below it the
     # reference is taken to be someone else's voice and enrollment refuses it. Calibrated by

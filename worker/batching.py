@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from shared import jobs
 from shared.audit import record
 from shared.batch_source import Row, check_row, iter_rows
-from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus
+from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, utcnow
 from shared.services import insert_items
 from worker.context import WorkerContext
 
@@ -103,11 +103,17 @@ def _item_for(row: Row, default_voice: str | None, max_chars: int,
 
 def _store_chunk(ctx: WorkerContext, batch_id: str, tenant_id: str, first_seq: int,
                  chunk: list[dict[str, Any]]) -> bool:
-    """Insert one chunk; False when the batch was cancelled (or deleted) meanwhile."""
+    """Insert one chunk; False when the batch was cancelled (or deleted) meanwhile.
+
+    A second planner (the sweeper replaced one it took for dead, which was only slow)
+    finds the chunk already stored under the batch's lock and skips it."""
     with ctx.sessions.begin() as s:
         batch = s.get(Batch, batch_id, with_for_update=True)
         if batch is None or batch.status == BatchStatus.cancelled.value:
             return False
+        batch.planner_seen_at = utcnow()
+        if batch.total >= first_seq + len(chunk):
+            return True
         insert_items(s, batch_id, tenant_id, first_seq, chunk)
         batch.total = first_seq + len(chunk)  # progress while planning
     return True

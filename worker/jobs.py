@@ -27,7 +27,7 @@ from shared.audit import record
 from shared.consent import in_force, key_phrases
 from shared.errors import NarratorError
 from shared.finetune import active_adapter
-from shared.jobs import DELIVER_WEBHOOK
+from shared.jobs import DELIVER_WEBHOOK, synth_queue
 from shared.models import (
     Batch,
     BatchStatus,
@@ -242,6 +242,7 @@ def plan_batch(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
         if batch.status == BatchStatus.queued.value:
             batch.status = BatchStatus.running.value
         planning = batch.status == BatchStatus.planning.value
+        batch.planner_seen_at = utcnow()
     sent = 0
     if planning:
         def early() -> None:  # the first chunks render while the rest of the source is read
@@ -295,6 +296,31 @@ def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
                                          Item.started_at < expired).values(status=ItemStatus.queued.value))
         log.warning("requeued item %s: its worker stopped mid-render", item_id, extra={"item_id": item_id})
     return len(stuck)
+
+
+def replan_stalled(ctx: WorkerContext, send_plan: Dispatch) -> int:
+    """Plan again the batches whose planner is gone; returns how many.
+
+    A batch waits in ``planning`` (source being read) or ``queued`` (not yet started) for
+    its planning task. When that task's worker died, or its message was lost, nothing else
+    moves the batch. Planning is resumable and idempotent (``batching.ingest_source`` skips
+    stored lines, ``dispatch_window`` moves a locked cursor), so a second planner for a
+    batch whose first one was merely slow does no harm. The heartbeat is reset here so
+    the next sweep waits a whole lease for the new planner.
+    """
+    expired = utcnow() - timedelta(seconds=ctx.settings.plan_lease_seconds)
+    waiting = (BatchStatus.planning.value, BatchStatus.queued.value)
+    with ctx.sessions.begin() as s:
+        stalled = s.execute(select(Batch.id, Batch.status, Batch.total).where(
+            Batch.finished_at.is_(None), Batch.status.in_(waiting),
+            func.coalesce(Batch.planner_seen_at, Batch.created_at) < expired).limit(100)).all()
+        if stalled:
+            s.execute(update(Batch).where(Batch.id.in_([b.id for b in stalled])).values(planner_seen_at=utcnow()))
+    for batch_id, status, total in stalled:  # the queue the API would have picked
+        send_plan(batch_id, "synth" if status == BatchStatus.planning.value
+                  else synth_queue(total, ctx.settings.interactive_max_items))
+        log.warning("planning batch %s again: its planner stopped", batch_id, extra={"batch_id": batch_id})
+    return len(stalled)
 
 
 def settle_idle_batches(ctx: WorkerContext, notify: Callable[[list[str]], None] | None = None) -> int:

@@ -109,8 +109,12 @@ def sweep_stuck_items(self: Task) -> int:
     def enqueue(item_id: str) -> None:
         self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
 
+    def plan(batch_id: str, queue: str) -> None:
+        self.app.tasks[names.PLAN_BATCH].apply_async((batch_id,), queue=queue)
+
     ctx = context(self)
-    swept = jobs.sweep_stuck_items(ctx, enqueue) + batching.refill_stalled(ctx, _dispatcher(self))
+    swept = (jobs.replan_stalled(ctx, plan) + jobs.sweep_stuck_items(ctx, enqueue)
+             + batching.refill_stalled(ctx, _dispatcher(self)))
     jobs.settle_idle_batches(ctx, notify=lambda ids: jobs.send_webhooks(ctx, ids))  # last: it writes to storage
     return swept
 

@@ -8,13 +8,14 @@ import io
 import json
 import uuid
 import zipfile
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from shared import keys
 from shared.models import Batch, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
-from shared.services import create_sourced_batch, finish_batch_if_done
+from shared.services import create_batch, create_sourced_batch, finish_batch_if_done
 from shared.tenants import create_tenant
 from worker import batching, jobs
 from worker.context import WorkerContext
@@ -134,3 +135,50 @@ def test_the_manifest_and_zip_of_a_finished_batch(ctx, tenant_voice) -> None:  #
         assert sorted(zf.namelist()) == ["audio/000000.wav", "audio/000001.wav", "manifest.jsonl"]
         assert zf.read("audio/000001.wav") == b"RIFF1"
         assert zf.read("manifest.jsonl") == ctx.storage.get(manifest_key)
+
+
+class PlannerDied(Exception):
+    """Raised from a chunk callback: the planning task's process ends right after a commit."""
+
+
+def test_a_batch_whose_planner_died_mid_source_is_planned_again_without_duplicates(ctx, tenant_voice) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, voice_id = tenant_voice
+    body = ("text\n" + "".join(f"第{n}条。\n" for n in range(2 * batching.PLAN_CHUNK + 500))).encode()
+    batch_id = sourced(ctx, tenant_id, body, "csv", voice_id=voice_id)
+
+    def die() -> None:
+        raise PlannerDied
+
+    with pytest.raises(PlannerDied):
+        batching.ingest_source(ctx, batch_id, on_chunk=die)
+    assert len(items_of(ctx, batch_id)) == batching.PLAN_CHUNK
+    sent: list[tuple[str, str]] = []
+    assert jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q))) == 0  # its heartbeat is fresh
+    with ctx.sessions.begin() as s:
+        s.get(Batch, batch_id).planner_seen_at = utcnow() - timedelta(seconds=ctx.settings.plan_lease_seconds + 1)  # type: ignore[union-attr]
+    assert jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q))) == 1 and sent == [(batch_id, "synth")]
+    assert jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q))) == 0  # the new planner gets a whole lease
+
+    jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)  # the re-sent message
+    # The first planner was only slow, after all: its chunk is found stored and skipped.
+    first = [{"text": "重复。", "voice_id": voice_id}] * batching.PLAN_CHUNK
+    assert batching._store_chunk(ctx, batch_id, tenant_id, 0, first)
+    items = items_of(ctx, batch_id)
+    assert [it.seq for it in items] == list(range(2 * batching.PLAN_CHUNK + 500))
+    assert items[0].text == "第0条。" and items[-1].text == f"第{2 * batching.PLAN_CHUNK + 499}条。"
+    with ctx.sessions() as s:
+        batch = s.get(Batch, batch_id)
+        assert batch is not None and batch.status == "running" and batch.total == len(items)
+
+
+def test_a_small_batch_whose_plan_message_was_lost_is_sent_again_to_its_queue(ctx, tenant_voice) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, voice_id = tenant_voice
+    with ctx.sessions.begin() as s:
+        batch_id = create_batch(s, tenant_id, [{"text": "一。", "voice_id": voice_id}], "t", {}, "test")
+        s.get(Batch, batch_id).created_at = utcnow() - timedelta(seconds=ctx.settings.plan_lease_seconds + 1)  # type: ignore[union-attr]
+    sent: list[tuple[str, str]] = []
+    jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
+    assert (batch_id, "interactive") in sent
+    jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)
+    with ctx.sessions() as s:
+        assert s.get(Batch, batch_id).status == "running"  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from shared import jobs
 from shared.audit import record
@@ -135,11 +135,10 @@ def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> in
         if embedded:
             room = EMBEDDED_CHUNK
         else:
-            waiting = s.scalar(select(func.count()).select_from(Item).where(
-                Item.batch_id == batch_id, Item.status == ItemStatus.queued.value, Item.seq <= cursor)) or 0
-            running = s.scalar(select(func.count()).select_from(Item).where(
-                Item.batch_id == batch_id, Item.status == ItemStatus.running.value)) or 0
-            room = ctx.settings.batch_window - waiting - running
+            in_broker = s.scalar(select(func.count()).select_from(Item).where(
+                Item.batch_id == batch_id, or_(and_(Item.status == ItemStatus.queued.value, Item.seq <= cursor),
+                                               Item.status == ItemStatus.running.value))) or 0
+            room = ctx.settings.batch_window - in_broker
         if room <= 0:
             return 0
         rows = s.execute(select(Item.id, Item.seq).where(

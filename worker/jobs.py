@@ -388,23 +388,23 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
 
 
 def render_claimed_item(ctx: WorkerContext, item_id: str) -> None:
-    from worker.tts.audio import sha256, to_wav_bytes
-    from worker.tts.watermark import mark_item
+    from worker.tts.audio import sha256
 
-    with ctx.sessions.begin() as s:
-        item = s.get(Item, item_id)
-        assert item is not None  # claimed just above
-        batch = s.get(Batch, item.batch_id)
-        voice = s.get(Voice, item.voice_id)
+    with ctx.sessions() as s:
+        # one round trip for the item and everything it renders with (the per-item overhead)
+        item, batch, voice, version, consent = s.execute(
+            select(Item, Batch, Voice, VoiceVersion, Consent).select_from(Item)
+            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
+            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
+            .outerjoin(Consent, Consent.id == Voice.consent_id)
+            .where(Item.id == item_id)).one()  # claimed just above
         job = {
             "tenant_id": item.tenant_id, "batch_id": item.batch_id, "seq": item.seq, "text": item.text,
             "voice_id": item.voice_id,
             "params": dict(batch.params) if batch else {}, "cancelled": batch is None
             or batch.status == BatchStatus.cancelled.value,
         }
-        version = s.get(VoiceVersion, voice.current_version_id) if voice and voice.current_version_id else None
         version_info = (version.id, version.state_key) if version else None
-        consent = s.get(Consent, voice.consent_id) if voice and voice.consent_id else None
         consented = in_force(consent) and voice is not None and voice.status != VoiceStatus.deleted.value
         lexicon_version = lexicon.current_version(s, item.tenant_id)
         adapter = active_adapter(s, item.tenant_id)
@@ -444,9 +444,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str) -> None:
     except (NarratorError, ValueError) as exc:
         finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
         return
-    # every rendered file carries its item id, inaudibly (`narrator watermark detect`)
-    marked = mark_item(rendered.audio, rendered.sample_rate, item_id, ctx.settings.secret_key)
-    wav = to_wav_bytes(marked, rendered.sample_rate)
+    wav = deliverable_wav(rendered, item_id, ctx.settings.secret_key)
     key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
     ctx.storage.put(key, wav, "audio/wav")
     finish_item(
@@ -457,6 +455,15 @@ def render_claimed_item(ctx: WorkerContext, item_id: str) -> None:
     )
     verify_feedback(ctx, job["tenant_id"], item_id, analysis)
     withdraw_if_revoked(ctx, item_id)
+
+
+def deliverable_wav(rendered, item_id: str, secret: str) -> bytes:  # type: ignore[no-untyped-def]
+    """The file a user receives: the render, watermarked with its item id (inaudibly; read
+    back by `narrator watermark detect`), as WAV."""
+    from worker.tts.audio import to_wav_bytes
+    from worker.tts.watermark import mark_item
+
+    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, secret), rendered.sample_rate)
 
 
 def load_lexicon(ctx: WorkerContext, tenant_id: str, voice_id: str, version: int) -> Lexicon:
@@ -498,13 +505,13 @@ def withdraw_if_revoked(ctx: WorkerContext, item_id: str) -> None:
     not see the audio, and this check then sees the revocation (which precedes the purge).
     """
     with ctx.sessions() as s:
-        item = s.get(Item, item_id)
-        voice = s.get(Voice, item.voice_id) if item else None
-        consent = s.get(Consent, voice.consent_id) if voice and voice.consent_id else None
-        if item is None or item.storage_key is None or (in_force(consent) and voice is not None
-                                                         and voice.status != VoiceStatus.deleted.value):
+        row = s.execute(select(Item.storage_key, Voice.status, Consent).select_from(Item)
+                        .outerjoin(Voice, Voice.id == Item.voice_id).outerjoin(Consent, Consent.id == Voice.consent_id)
+                        .where(Item.id == item_id)).first()
+        if row is None or row.storage_key is None or (in_force(row.Consent)
+                                                      and row.status not in (None, VoiceStatus.deleted.value)):
             return
-        key = item.storage_key
+        key = row.storage_key
     ctx.storage.delete(key)
     with ctx.sessions.begin() as s:
         item = s.get(Item, item_id)
@@ -591,14 +598,10 @@ def dominant_language(analysis) -> str:  # type: ignore[no-untyped-def]
 
 def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
     with ctx.sessions.begin() as s:
-        item = s.get(Item, item_id)
-        if item is None:
-            return
-        item.status = status.value
-        item.finished_at = utcnow()
-        for name, value in values.items():
-            setattr(item, name, value)
-        batch_id = item.batch_id
+        batch_id = s.scalar(update(Item).where(Item.id == item_id)
+                            .values(status=status.value, finished_at=utcnow(), **values).returning(Item.batch_id))
+    if batch_id is None:
+        return
     error = values.get("error")
     reason = "none" if status == ItemStatus.succeeded else (error.split(":", 1)[0] if error and ":" in error[:40]
                                                             else "quality_gate" if status == ItemStatus.needs_review

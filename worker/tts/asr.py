@@ -12,6 +12,7 @@ with embedded English words scores each Latin word as one token.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
 import re
@@ -188,8 +189,12 @@ class Transcriber:
         )
 
 
+@functools.cache
 def _traditional_to_simplified():
-    """Whisper often writes Mandarin in Traditional characters; references are Simplified."""
+    """Whisper often writes Mandarin in Traditional characters; references are Simplified.
+
+    Built once per process: reading OpenCC's dictionaries costs ~4 ms, and scoring calls
+    this for every transcript. The converter is read-only, so sharing it is safe."""
     from opencc import OpenCC
 
     return OpenCC("t2s").convert
@@ -238,9 +243,7 @@ def _strip_punctuation(text: str) -> str:
 
 def _zh_tokens(text: str) -> list[str]:
     """Characters for CJK script, whole lowercase words for embedded Latin text."""
-    from opencc import OpenCC
-
-    text = OpenCC("t2s").convert(unicodedata.normalize("NFKC", text)).translate(_ZH_HOMOPHONES)
+    text = _traditional_to_simplified()(unicodedata.normalize("NFKC", text)).translate(_ZH_HOMOPHONES)
     text = _NUMBER_RE.sub(lambda m: zh_number_reading(m.group(0), _following_char(text, m.end())), text)
     tokens: list[str] = []
     for chunk in _strip_punctuation(text).split():

@@ -1,25 +1,38 @@
 """Fine-tune runs of the caller's pronunciation adapter: list them with the gate's verdict,
-start one now, roll the adapter in use back, and re-render what its corrections touched."""
+start one now, roll the adapter in use back, and re-render what its corrections touched;
+and the tenant's nightly schedule (local hour, time zone, on or off)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from shared import jobs, services
 from shared.audit import canonical_time
-from shared.errors import Conflict
-from shared.finetune import active_adapter, create_run, rollback
-from shared.models import FinetuneRun, FinetuneStatus, Item, Voice, VoiceStatus
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.finetune import (
+    NightlySchedule,
+    active_adapter,
+    create_run,
+    next_slot,
+    rollback,
+    schedule_of,
+    set_schedule,
+)
+from shared.models import FinetuneRun, FinetuneStatus, Item, Tenant, Voice, VoiceStatus, utcnow
+from shared.schedules import zone
 
-bp = Blueprint("finetune", __name__, url_prefix="/v1/finetune/runs")
+bp = Blueprint("finetune", __name__, url_prefix="/v1/finetune")
 RERENDER_MAX_ITEMS = 10000
+SCHEDULE_FIELDS = ("hour", "timezone", "enabled")
 
 
 def run_view(run: FinetuneRun, active_id: str | None) -> dict[str, Any]:
@@ -39,7 +52,7 @@ def _active_id(session) -> str | None:  # type: ignore[no-untyped-def]
     return active.run_id if active else None
 
 
-@bp.get("")
+@bp.get("/runs")
 @require("read")
 def list_runs() -> ResponseReturnValue:
     with ctx().sessions() as s:
@@ -49,14 +62,14 @@ def list_runs() -> ResponseReturnValue:
         return jsonify({"runs": [run_view(r, active) for r in runs]})
 
 
-@bp.get("/<run_id>")
+@bp.get("/runs/<run_id>")
 @require("read")
 def get_run(run_id: str) -> ResponseReturnValue:
     with ctx().sessions() as s:
         return jsonify(run_view(owned(s, FinetuneRun, run_id, "fine-tune run"), _active_id(s)))
 
 
-@bp.post("")
+@bp.post("/runs")
 @require("write")
 def start_run() -> ResponseReturnValue:
     """Train now instead of waiting for the night (the same job the nightly beat starts)."""
@@ -68,7 +81,7 @@ def start_run() -> ResponseReturnValue:
     return jsonify(body), 202
 
 
-@bp.post("/<run_id>/rollback")
+@bp.post("/runs/<run_id>/rollback")
 @require("admin")
 def rollback_run(run_id: str) -> ResponseReturnValue:
     return jsonify(roll_back(run_id))
@@ -83,7 +96,7 @@ def roll_back(run_id: str) -> dict[str, Any]:
                 "now_using": run_view(previous, previous.id) if previous else None}
 
 
-@bp.post("/<run_id>/rerender")
+@bp.post("/runs/<run_id>/rerender")
 @require("write")
 def rerender(run_id: str) -> ResponseReturnValue:
     """Opt-in: a new batch of the tenant's distinct texts containing a character the run
@@ -112,3 +125,77 @@ def rerender(run_id: str) -> ResponseReturnValue:
                                          {"speed": 1.0}, _actor())
     c.enqueue(jobs.PLAN_BATCH, batch_id, queue=jobs.synth_queue(len(items), c.settings.interactive_max_items))
     return jsonify({"batch_id": batch_id, "items": len(items)}), 202
+
+
+# -- the nightly schedule --------------------------------------------------------------
+
+
+def schedule_view(nightly: NightlySchedule, now: datetime) -> dict[str, Any]:
+    """The effective schedule and when its next slot is: a run starts then only if
+    corrections arrived since the last run."""
+    upcoming = next_slot(now, nightly.hour, nightly.timezone) if nightly.enabled else None
+    return {"hour": nightly.hour, "timezone": nightly.timezone, "enabled": nightly.enabled,
+            "default": nightly.default,
+            "next_run_at": canonical_time(upcoming) if upcoming else None,
+            "next_run_local": upcoming.astimezone(zone(nightly.timezone)).isoformat() if upcoming else None}
+
+
+def _tenant(session: Session, for_update: bool = False) -> Tenant:
+    tenant = session.get(Tenant, g.tenant_id, with_for_update=for_update)
+    if tenant is None:  # the key outlived its tenant between authentication and here
+        raise NotFound("no tenant for this API key")
+    return tenant
+
+
+def tenant_schedule(session: Session) -> dict[str, Any]:
+    """The caller's schedule as the API shows it (API and console)."""
+    return schedule_view(schedule_of(_tenant(session), ctx().settings.finetune_hour_utc), utcnow())
+
+
+def parse_schedule(body: dict[str, Any]) -> tuple[int | None, str | None, bool]:
+    """(hour, timezone, enabled) from a PUT body, every field checked before anything is
+    stored. The body replaces the schedule: a missing or null hour means the deployment's
+    default hour in UTC, a missing enabled means on."""
+    unknown = sorted(set(body) - set(SCHEDULE_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field {', '.join(repr(f[:64]) for f in unknown[:5])}: a schedule has only "
+                           f"{', '.join(SCHEDULE_FIELDS)}", field=unknown[0])
+    hour = body.get("hour")
+    if hour is not None:
+        if isinstance(hour, bool) or not isinstance(hour, int):
+            raise InvalidInput("'hour' must be a whole number from 0 to 23, or null for the default", field="hour")
+        if not 0 <= hour <= 23:
+            raise InvalidInput("'hour' must be from 0 to 23 (a local hour)", field="hour")
+    tz = body.get("timezone")
+    if tz is not None:
+        if not isinstance(tz, str):
+            raise InvalidInput("'timezone' must be a string naming an IANA time zone such as 'Europe/Berlin'",
+                               field="timezone")
+        if len(tz) > 64:
+            raise InvalidInput("'timezone' is longer than 64 characters; IANA names are shorter", field="timezone")
+        zone(tz)
+        if hour is None:
+            raise InvalidInput("'timezone' needs an 'hour' to apply to (without one the default hour is in UTC)",
+                               field="timezone")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InvalidInput("'enabled' must be true or false", field="enabled")
+    return hour, tz, enabled
+
+
+@bp.get("/schedule")
+@require("read")
+def get_schedule() -> ResponseReturnValue:
+    with ctx().sessions() as s:
+        return jsonify(tenant_schedule(s))
+
+
+@bp.put("/schedule")
+@require("write")
+def put_schedule() -> ResponseReturnValue:
+    """Set when the nightly run may start; audited in shared/finetune.py when it changes."""
+    hour, tz, enabled = parse_schedule(validation.json_body())
+    with ctx().sessions.begin() as s:
+        set_schedule(s, _tenant(s, for_update=True), hour, tz, enabled, _actor())
+        body = tenant_schedule(s)
+    return jsonify(body)

@@ -449,6 +449,36 @@ SPEC["paths"].update({
             "type": "object", "required": ["voice_id"], "properties": {"voice_id": {"type": "string"}}}}}},
         "responses": {"202": {"description": "batch queued"}, **_errors(401, 403, 404, 415, 422)}}},
 })
+SPEC["components"]["schemas"].update({
+    "FinetuneScheduleRequest": {"type": "object", "additionalProperties": False, "properties": {
+        "hour": {"type": ["integer", "null"], "minimum": 0, "maximum": 23,
+                 "description": "local hour the nightly run may start from; null: the deployment's default "
+                                "hour, in UTC"},
+        "timezone": {"type": ["string", "null"], "maxLength": 64,
+                     "description": "IANA, e.g. Europe/Berlin (needs an hour; null: UTC)"},
+        "enabled": {"type": "boolean", "default": True, "description": "false: no nightly runs"}}},
+    "FinetuneSchedule": {"type": "object", "required": ["hour", "timezone", "enabled", "default", "next_run_at",
+                                                        "next_run_local"], "properties": {
+        "hour": {"type": "integer", "minimum": 0, "maximum": 23}, "timezone": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "default": {"type": "boolean", "description": "the tenant chose no hour: the deployment's, in UTC"},
+        "next_run_at": {"type": ["string", "null"], "format": "date-time",
+                        "description": "the next nightly slot, UTC; a run starts only if corrections arrived "
+                                       "since the last run (null when disabled)"},
+        "next_run_local": {"type": ["string", "null"], "format": "date-time",
+                           "description": "the same instant in the schedule's time zone"}}},
+})
+SPEC["paths"].update({
+    "/v1/finetune/schedule": {
+        "get": {"summary": "When the tenant's nightly fine-tune may start, and the next slot",
+                "responses": {"200": {"description": "schedule", "content": _json("FinetuneSchedule")},
+                              **_errors(401)}},
+        "put": {"summary": "Set the nightly fine-tune's local hour, time zone and on/off (the whole schedule; "
+                           "audited)",
+                "requestBody": {"required": True, "content": _json("FinetuneScheduleRequest")},
+                "responses": {"200": {"description": "the effective schedule", "content": _json("FinetuneSchedule")},
+                              **_errors(401, 403, 415, 422)}}},
+})
 
 # Replaying a key's answer would mean storing its secret: these POSTs take no Idempotency-Key.
 NOT_IDEMPOTENT = ("/v1/keys", "/v1/webhooks")

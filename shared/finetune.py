@@ -4,14 +4,16 @@ is due, and rolling back. The training itself is the worker's (``worker/finetune
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.audit import record
 from shared.errors import Conflict
-from shared.models import Feedback, FeedbackState, FinetuneRun, FinetuneStatus, utcnow
+from shared.models import Feedback, FeedbackState, FinetuneRun, FinetuneStatus, Tenant, utcnow
+from shared.schedules import zone
 
 # Corrections a fine-tune learns from: accepted with a reading (an entry in the lexicon),
 # and those a later render confirmed.
@@ -72,14 +74,81 @@ def last_correction_at(session: Session, tenant_id: str) -> datetime | None:
         Feedback.tenant_id == tenant_id, Feedback.state.in_(LEARNABLE), Feedback.reading.is_not(None)))
 
 
-def nightly_due(now: datetime, hour_utc: int, last_run_at: datetime | None,
-                last_correction: datetime | None) -> bool:
-    """Once a day, from ``hour_utc`` on, and only when corrections arrived since the last run."""
-    if last_correction is None:
+@dataclass(frozen=True)
+class NightlySchedule:
+    """When a tenant's nightly fine-tune may start: from ``hour`` o'clock, local time in
+    ``timezone``; ``default`` when the tenant chose no time and the deployment's hour applies."""
+
+    hour: int
+    timezone: str
+    enabled: bool
+    default: bool
+
+
+def schedule_of(tenant: Tenant, default_hour_utc: int) -> NightlySchedule:
+    """The tenant's own hour and zone, or the deployment's ``finetune_hour_utc`` in UTC when it
+    set none (a zone without an hour has nothing to apply to; an hour without a zone is UTC)."""
+    enabled = tenant.finetune_enabled is not False  # None only on a row not yet inserted
+    if tenant.finetune_hour is None:
+        return NightlySchedule(default_hour_utc, "UTC", enabled, True)
+    return NightlySchedule(tenant.finetune_hour, tenant.finetune_timezone or "UTC", enabled, False)
+
+
+def set_schedule(session: Session, tenant: Tenant, hour: int | None, timezone: str | None, enabled: bool,
+                 actor: str) -> bool:
+    """Store a validated schedule (the API checks hour, zone and types first); audited, and
+    only when something changed. Returns whether it did."""
+    before = {"hour": tenant.finetune_hour, "timezone": tenant.finetune_timezone,
+              "enabled": tenant.finetune_enabled is not False}
+    after = {"hour": hour, "timezone": timezone, "enabled": enabled}
+    if before == after:
         return False
-    slot = now.replace(hour=hour_utc, minute=0, second=0, microsecond=0)
-    if now < slot:
-        slot -= timedelta(days=1)
+    tenant.finetune_hour, tenant.finetune_timezone, tenant.finetune_enabled = hour, timezone, enabled
+    record(session, tenant.id, actor, "finetune.schedule_changed", "tenant", tenant.id, before=before, after=after)
+    return True
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _slot(day: date, hour: int, local: ZoneInfo) -> datetime:
+    """The instant ``hour``:00 of the local ``day``, in UTC. fold=0: an hour the clock skips
+    (spring forward) is the moment of the jump past it; an hour that happens twice (fall
+    back) is its first occurrence. Either way a local day has exactly one slot."""
+    return datetime.combine(day, time(hour), tzinfo=local).astimezone(UTC)
+
+
+def last_slot(now: datetime, hour: int, timezone: str = "UTC") -> datetime:
+    """The latest nightly slot at or before ``now`` (UTC)."""
+    now, local = _aware(now), zone(timezone)
+    day = now.astimezone(local).date()
+    while (moment := _slot(day, hour, local)) > now:
+        day -= timedelta(days=1)
+    return moment
+
+
+def next_slot(now: datetime, hour: int, timezone: str = "UTC") -> datetime:
+    """The first nightly slot strictly after ``now`` (UTC)."""
+    now, local = _aware(now), zone(timezone)
+    day = now.astimezone(local).date()
+    while (moment := _slot(day, hour, local)) <= now:
+        day += timedelta(days=1)
+    return moment
+
+
+def nightly_due(now: datetime, hour: int, last_run_at: datetime | None, last_correction: datetime | None,
+                *, timezone: str = "UTC", enabled: bool = True) -> bool:
+    """Once a local day, from ``hour`` o'clock in ``timezone`` on, and only when corrections
+    arrived since the last run. A tenant's first run too waits for its hour: the first
+    slot after its first correction (training takes the worker's CPU for minutes, at the
+    time the tenant chose). A disabled tenant is never due. Raises InvalidInput for an
+    unknown zone."""
+    if not enabled or last_correction is None:
+        return False
+    slot = last_slot(now, hour, timezone)
     if last_run_at is None:
-        return True
-    return last_run_at < slot and last_correction > last_run_at
+        return _aware(last_correction) < slot
+    last_run_at = _aware(last_run_at)
+    return last_run_at < slot and _aware(last_correction) > last_run_at

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -87,6 +88,11 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The nightly fine-tune's local hour (0-23) in an IANA zone; None means the deployment's
+    # Settings.finetune_hour_utc, in UTC (shared/finetune.py ``schedule_of``).
+    finetune_hour: Mapped[int | None] = mapped_column(Integer, default=None)
+    finetune_timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    finetune_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class ApiKey(Base):

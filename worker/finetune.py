@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from shared import jobs as names
 from shared import keys
-from shared.errors import Conflict
-from shared.finetune import LEARNABLE, create_run, last_correction_at, nightly_due
+from shared.errors import Conflict, InvalidInput
+from shared.finetune import LEARNABLE, create_run, last_correction_at, nightly_due, schedule_of
 from shared.models import Feedback, FinetuneRun, FinetuneStatus, Item, Tenant, utcnow
 from worker.tts.frontend import Frontend
 from worker.tts.frontend_eval import Case, evaluate, load_cases
@@ -77,6 +77,7 @@ class GateReport:
     train_seconds: float
     examples: dict[str, int] = field(default_factory=dict)
     dropped_chars: list[str] = field(default_factory=list)  # learned, but worse on untaught phrases
+    left_to_lexicon: list[str] = field(default_factory=list)  # corrected inside one word only (one_word_chars)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -97,6 +98,20 @@ def examples_from(model: PolyphoneModel, corrections: Iterable[Correction]) -> l
                 if run.start() <= pos < run.end() and model.is_polyphone(char):
                     out.append((f"{c.text}|{c.start}", Example(run.group(0), pos - run.start(), syllable)))
     return out
+
+
+def one_word_chars(corrections: Iterable[Correction]) -> set[str]:
+    """Characters marked only ever inside the same word of two or more characters (a brand
+    such as 还呗). They are the lexicon's business: its entry reads that word right wherever
+    it appears, and one word gives the adapter no other context to learn from, only a pull
+    on a common character (还) that costs it everywhere else. A character marked alone, or
+    in several words, is taught."""
+    spans: dict[str, set[str]] = {}
+    for c in corrections:
+        span = c.text[c.start : c.end]
+        for char in span:
+            spans.setdefault(char, set()).add(span)
+    return {char for char, seen in spans.items() if len(seen) == 1 and len(next(iter(seen))) > 1}
 
 
 def held_out(key: str) -> bool:
@@ -179,7 +194,9 @@ def train_candidate(frontend: Frontend, model: PolyphoneModel, corrections: list
     keyed = examples_from(model, corrections)
     # Only characters the frontend actually misread are learned: a correction of 曾经理 also
     # spells out 经 and 理, which were already right and are none of the adapter's business.
-    chars = {e.sentence[e.index] for _, e in keyed if not reads_right(frontend, e)}
+    misread = {e.sentence[e.index] for _, e in keyed if not reads_right(frontend, e)}
+    lexicon_only = one_word_chars(corrections) & misread
+    chars = misread - lexicon_only
     keyed = [(k, e) for k, e in keyed if e.sentence[e.index] in chars]
     train, held = split(keyed)
     every_case = base_cases if base_cases is not None else load_cases(BASE_SET)
@@ -187,7 +204,8 @@ def train_candidate(frontend: Frontend, model: PolyphoneModel, corrections: list
     before_base = base_accuracy(frontend, cases)
     report = GateReport(promoted=False, reason="", chars=sorted(chars), trained_on=len(train), held_out=len(held),
                         corrections_before=frontend_accuracy(frontend, held), corrections_after=0.0,
-                        base_before=before_base, base_after=before_base, train_seconds=0.0)
+                        base_before=before_base, base_after=before_base, train_seconds=0.0,
+                        left_to_lexicon=sorted(lexicon_only))
     if not train or not held:
         report.reason = (f"not enough corrections of polyphonic characters to train and judge "
                          f"({len(train)} to train on, {len(held)} held out; at least one of each)")
@@ -265,13 +283,22 @@ def tenant_corrections(session: Session, tenant_id: str) -> list[Correction]:
 
 
 def start_due_finetunes(ctx: WorkerContext, now: datetime | None = None) -> list[str]:
-    """Beat, every few minutes: queue the nightly run of each tenant that is due."""
+    """Beat, every few minutes: queue the nightly run of each tenant that is due, at the
+    tenant's own hour and time zone (or the deployment's ``finetune_hour_utc`` in UTC)."""
     now = now or utcnow()
     queued: list[str] = []
     with ctx.sessions.begin() as s:
-        for tenant_id in s.scalars(select(Tenant.id)):
+        for tenant in s.scalars(select(Tenant).where(Tenant.finetune_enabled.is_(True))).all():
+            tenant_id, nightly = tenant.id, schedule_of(tenant, ctx.settings.finetune_hour_utc)
             last_run = s.scalar(select(func.max(FinetuneRun.created_at)).where(FinetuneRun.tenant_id == tenant_id))
-            if nightly_due(now, ctx.settings.finetune_hour_utc, last_run, last_correction_at(s, tenant_id)):
+            try:
+                due = nightly_due(now, nightly.hour, last_run, last_correction_at(s, tenant_id),
+                                  timezone=nightly.timezone, enabled=nightly.enabled)
+            except InvalidInput:  # a zone this host's tz database does not know (the API checked it)
+                log.error("tenant %s: fine-tune time zone %r is unknown here; no nightly run", tenant_id,
+                          nightly.timezone)
+                continue
+            if due:
                 try:
                     with s.begin_nested():
                         queued.append(create_run(s, tenant_id, "nightly", "beat").id)

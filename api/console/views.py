@@ -308,7 +308,8 @@ def finetune() -> ResponseReturnValue:
                          .order_by(FinetuneRun.version.desc()).limit(200)).all()
         active = active_adapter(s, g.tenant_id)
         view = [finetune_api.run_view(r, active.run_id if active else None) for r in runs]
-    return render_template("console/finetune.html", runs=view)
+        schedule = finetune_api.tenant_schedule(s)
+    return render_template("console/finetune.html", runs=view, schedule=schedule)
 
 
 @bp.post("/finetune/<run_id>/rollback")

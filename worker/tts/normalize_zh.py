@@ -182,6 +182,11 @@ def _model(m: re.Match[str]) -> str:
     return letters + sep + num + rest
 
 
+def _spaced_model(m: re.Match[str]) -> str:
+    """A model number after capitals and a space: HP 1020 -> HP 一零二零, RTX 4090 -> RTX 四零九零."""
+    return m.group(1) + read_digits(m.group(2))
+
+
 def _year_range(m: re.Match[str]) -> str:
     return read_digits(m.group(1)) + "到" + read_digits(m.group(2)) + "年"
 
@@ -194,6 +199,8 @@ def _integer(m: re.Match[str]) -> str:
         return read_digits(num)
     if prev == "第" or follow.startswith(("年级", "号", "楼", "月", "期", "代")):
         return read_cardinal(num)
+    if prev and prev in "√^":
+        return read_number(num)  # √2倍 is 根号二倍: the 2 is under the root, not a count
     return read_quantity(num, follow)
 
 
@@ -254,6 +261,13 @@ RULES: tuple[Rule, ...] = (
     # temperatures; "-5度" is below zero, not negative five
     (re.compile(rf"(?<![\dA-Za-z])[-−](?P<n>{_NUM})度"), lambda m: "零下" + read_quantity(m.group("n"), "度") + "度"),
     (re.compile(rf"(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"), _temperature),
+    # discounts: 95折 is 九五折, 7.5折 stays 七点五折 (the decimal rule)
+    (re.compile(r"(?<![\d.])([1-9]{2})(?=折(?![叠断腾磨]))"), lambda m: read_digits(m.group(1))),
+    # a minus between single-letter variables: a-b -> a减b (Wi-Fi, e-mail have longer words around)
+    (re.compile(r"(?<![A-Za-z0-9])([a-z])\s*[-−]\s*(?=(?:[a-z]|\d)(?![A-Za-z]))"), lambda m: m.group(1) + "减"),
+    # model numbers after capitals and a space: HP 1020, RTX 4090 (not a currency or a count: USD 1000, GDP 2000亿)
+    (re.compile(r"(?<![A-Za-z0-9])(?!(?:USD|RMB|CNY|EUR|HKD|JPY|GBP|TOP|GDP|NO|VS)\b)([A-Z]{2,6} )(\d{3,})"
+                r"(?![\d.%A-Za-z:：/万亿千百元年月日号个台件人次位名岁块张米克天分秒倍])"), _spaced_model),
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm

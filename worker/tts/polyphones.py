@@ -9,6 +9,8 @@ neighbours.
 
 from __future__ import annotations
 
+import re
+
 PHRASE_READINGS: dict[str, tuple[str, ...]] = {
     "行长": ("hang2", "zhang3"),
     "银行行长": ("yin2", "hang2", "hang2", "zhang3"),
@@ -172,7 +174,7 @@ PHRASE_READINGS: dict[str, tuple[str, ...]] = {
     "的士": ("di1", "shi4"),
     "载重": ("zai4", "zhong4"),
     "记载": ("ji4", "zai3"),
-    "下载": ("xia4", "zai3"),
+    "下载": ("xia4", "zai4"),  # 现代汉语词典 (7th ed.): xiàzài; 上载 keeps zǎi
     "上载": ("shang4", "zai3"),
     "劲敌": ("jing4", "di2"),
     "干劲": ("gan4", "jin4"),
@@ -254,6 +256,44 @@ PHRASE_READINGS: dict[str, tuple[str, ...]] = {
     "重逢": ("chong2", "feng2"),
     "重申": ("chong2", "shen1"),
     "重建": ("chong2", "jian4"),
+    # 子 keeps its full tone in the names of particles and quantities (physics, chemistry, maths)
+    "粒子": ("li4", "zi3"),
+    "电子": ("dian4", "zi3"),
+    "质子": ("zhi4", "zi3"),
+    "中子": ("zhong1", "zi3"),
+    "原子": ("yuan2", "zi3"),
+    "离子": ("li2", "zi3"),
+    "光子": ("guang1", "zi3"),
+    "量子": ("liang4", "zi3"),
+    "因子": ("yin1", "zi3"),
+    "介子": ("jie4", "zi3"),
+    "核子": ("he2", "zi3"),
+    "胶子": ("jiao1", "zi3"),
+    "轻子": ("qing1", "zi3"),
+    "强子": ("qiang2", "zi3"),
+    "声子": ("sheng1", "zi3"),
+    "算子": ("suan4", "zi3"),
+    "孢子": ("bao1", "zi3"),
+    "中微子": ("zhong1", "wei1", "zi3"),
+    "正电子": ("zheng4", "dian4", "zi3"),
+    "玻色子": ("bo1", "se4", "zi3"),
+    "费米子": ("fei4", "mi3", "zi3"),
+    # place names whose first character is not read as in the common word
+    "朝阳门": ("chao2", "yang2", "men2"),
+    "朝阳路": ("chao2", "yang2", "lu4"),
+    "朝阳公园": ("chao2", "yang2", "gong1", "yuan2"),
+    "长隆": ("chang2", "long2"),
+    "番禺": ("pan1", "yu2"),
+    # common words pypinyin reads with the wrong member of a polyphone
+    "差旅": ("chai1", "lv3"),
+    "差旅费": ("chai1", "lv3", "fei4"),
+    "问卷": ("wen4", "juan4"),
+    "考卷": ("kao3", "juan4"),
+    "答卷": ("da2", "juan4"),
+    "献血": ("xian4", "xue4"),
+    "数了数": ("shu3", "le5", "shu3"),
+    "尉迟": ("yu4", "chi2"),
+    "边长": ("bian1", "chang2"),
 }
 
 # Common words whose second syllable is neutral (轻声); pypinyin gives citation tones for them.
@@ -285,7 +325,58 @@ _WORD_CONTEXT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "几行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("ji3", "hang2")),
     "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
     "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子"), ("bei1", "zhe5")),
+    "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
+             ("chao2", "yang2")),
 }
+
+# Polyphones that are also surnames, with the surname reading (曾 zeng1, 单 shan4, 仇 qiu2 …).
+SURNAME_READINGS: dict[str, str] = {
+    "曾": "zeng1", "单": "shan4", "仇": "qiu2", "解": "xie4", "查": "zha1", "区": "ou1", "朴": "piao2",
+    "盖": "ge3", "缪": "miao4", "覃": "qin2", "翟": "zhai2", "乐": "yue4", "种": "chong2", "召": "shao4",
+    "华": "hua4", "任": "ren2", "纪": "ji3", "秘": "bi4", "繁": "po2", "员": "yun4", "尉": "wei4",
+    "冼": "xian3", "隗": "wei3", "宓": "mi4",
+}
+# Titles and forms of address that follow a surname: 曾经理, 单老师, 仇先生.
+TITLES: frozenset[str] = frozenset({
+    "先生", "女士", "小姐", "太太", "夫人", "老师", "经理", "总经理", "副总", "总", "董", "董事长", "教授",
+    "副教授", "医生", "大夫", "护士", "师傅", "同学", "阿姨", "叔叔", "大爷", "大妈", "大姐", "大哥",
+    "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长", "所长", "馆长", "站长", "队长",
+    "班长", "组长", "书记", "律师", "会计", "工程师", "博士", "老板", "老总", "总监", "主管", "警官",
+    "法官", "导演", "编辑", "记者", "教练", "同志", "姐", "哥", "伯", "老", "某",
+})
+# Titles that, after a given polyphone, are more often a compound than a surname: 区经理 is a
+# regional manager, 查处长 an investigation.
+_NOT_SURNAME_BEFORE: dict[str, frozenset[str]] = {
+    "区": frozenset({"经理", "总经理", "总", "副总", "主任", "书记", "总监", "主管", "队长", "老总"}),
+    "查": frozenset({"处长"}),
+    "任": frozenset({"总经理", "经理", "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长",
+                    "所长", "馆长", "站长", "队长", "班长", "组长", "书记", "总监", "主管", "董事长", "教授",
+                    "副教授", "副总", "总", "老"}),
+}
+# A subject before these readings of 曾 (once) and 任 (serve as) makes them verbs, not surnames.
+_SUBJECT_ENDINGS = tuple("我你他她它们谁")
+
+
+def surname_before_title(char: str, prev: str, title: str) -> str | None:
+    """The surname reading of ``char`` when it is directly followed by a title word, else None."""
+    if char not in SURNAME_READINGS or title not in TITLES:
+        return None
+    if title in _NOT_SURNAME_BEFORE.get(char, frozenset()):
+        return None
+    if char in "曾任" and prev.endswith(_SUBJECT_ENDINGS):
+        return None
+    if title in ("姐", "哥", "伯", "老", "某") and char in "区查解单华种乐":
+        return None  # 查哥, 单老 are too often other words; keep one-character titles to clear cases
+    return SURNAME_READINGS[char]
+
+
+def name_reading(word: str, current: list[str]) -> tuple[str, ...] | None:
+    """A person's name (jieba tags it nr) starting with a surname polyphone: 曾国藩, 单田芳."""
+    if not 2 <= len(word) <= 3 or word[0] not in SURNAME_READINGS or len(current) != len(word):
+        return None
+    if current[0] == SURNAME_READINGS[word[0]]:
+        return None
+    return (SURNAME_READINGS[word[0]], *current[1:])
 
 # Adverbial 地 (de5) follows these endings: 慢慢地, 着急地, 认真地.
 _DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默")
@@ -298,16 +389,62 @@ _DI_WORDS = frozenset({"地方", "地球", "地下", "地区", "地址", "地图
                        "地点", "地面", "地上", "地板", "地产", "地理", "地域", "地毯", "地形", "地带"})
 
 
-def fix_word(word: str, prev: str, nxt: str, current: list[str]) -> tuple[str, ...] | None:
-    """Reading of a multi-character word that depends on its neighbours, or None to keep ``current``."""
+# Numerals (and 半, 几) before a measure word: 一打, 半打, 两打.
+_NUMERAL_CHARS = "零一二两三四五六七八九十百千几半"
+# Objects that make 打 the verb even after a numeral: 一打电话就来, 一打车就堵.
+_DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗", "架", "招呼", "牌", "游戏", "麻将",
+                    "鼓", "雷", "喷嚏", "哈欠", "折", "扫", "扮", "字", "印", "卡", "水", "饭", "伞",
+                    "官司", "交道", "主意", "比方", "基础", "拳", "电脑", "分", "败", "死", "破", "碎", "算")
+# What may follow the measure word 打 besides a noun: 一打起卖, 铅笔一打多少钱.
+_DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
+# Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
+_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠")
+# 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
+_LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
+# 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
+_ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
+_ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
+# 种 glued by jieba to a locative or a pronoun (上种的, 我种的) is still the verb.
+_ZHONG4_GLUED = frozenset("上下里中外前后边旁我你他她它谁刚新亲自")
+# 穿着 is the noun "attire" after 的/其 or before these; otherwise 着 is the aspect marker.
+_ATTIRE_NEXT = ("打扮", "得体", "考究", "讲究", "风格", "品味", "品位", "上", "方面", "整齐", "整洁", "朴素",
+                "时髦", "时尚", "随便", "随意", "简朴", "华丽", "入时", "光鲜", "寒酸")
+
+
+def is_measure_da(prev: str, nxt: str, nxt_tag: str) -> bool:
+    """打 as the measure word "dozen" (da2): after a numeral, before a noun or a price."""
+    if not prev.endswith(tuple(_NUMERAL_CHARS)) or not HAN_CHAR(nxt) or nxt.startswith(_DA_VERB_OBJECTS):
+        return False
+    return nxt.startswith(_DA_MEASURE_NEXT) or nxt_tag[:1] in ("n", "m", "q")
+
+
+def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = "",
+             nxt_tag: str = "") -> tuple[str, ...] | None:
+    """Reading of a multi-character word that depends on its neighbours, or None to keep ``current``.
+
+    ``after`` is the text that follows the word, ``nxt_tag`` jieba's part of speech of the next word.
+    """
     rule = _WORD_CONTEXT.get(word)
     if rule and nxt.startswith(rule[0]):
         return rule[1]
     if word == "地道" and nxt.startswith("的"):
         return ("di4", "dao5")  # authentic (地道的北京菜), not a tunnel
+    if word == "长长" and nxt.startswith("了"):
+        return ("zhang3", "chang2")  # 头发长长了: grew long (长长的头发 stays chang2 chang2)
+    if word == "穿着":
+        attire = prev.endswith(("的", "其")) or nxt.startswith(_ATTIRE_NEXT)
+        return ("chuan1", "zhuo2") if attire else ("chuan1", "zhe5")
     if len(current) != len(word):
         return None
     fixed = list(current)
+    if len(word) == 2 and word[1] == "打" and word[0] in _NUMERAL_CHARS and is_measure_da(word[0], nxt, nxt_tag):
+        fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
+    if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
+        fixed[0] = "tiao2"  # 调大, 调高
+    if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
+        fixed[0] = "chang2"  # 长三米
+    if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
+        fixed[1] = "zhong4"  # 阳台上种的薄荷
     if len(word) == 3 and word[1] == "得" and word[0] != "不" and fixed[1] == "de2":
         fixed[1] = "de5"  # 说得好, 跑得快: complement marker
     if len(word) == 2 and word[1] == "得" and fixed[1] == "de2" and word[0] not in _DE2_FIRST:
@@ -335,11 +472,28 @@ def HAN_CHAR(text: str) -> bool:  # noqa: N802 - reads as a predicate in the rul
     return bool(text) and "\u4e00" <= text[0] <= "\u9fff"
 
 
-def fix_single_char(char: str, prev: str, nxt: str, current: str) -> str | None:
-    """Reading of a polyphonic character that jieba left as its own word, or None to keep ``current``."""
+def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "",
+                    nxt_tag: str = "") -> str | None:
+    """Reading of a polyphonic character that jieba left as its own word, or None to keep ``current``.
+
+    ``after`` is the text that follows the character, ``nxt_tag`` jieba's part of speech of the next word.
+    """
+    surname = surname_before_title(char, prev, nxt)
+    if surname:
+        return surname
     if char == "长":
-        if prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条")):
+        if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条"))
+                or _LENGTH_FOLLOWS.match(after)):
             return "chang2"
+    elif char == "打":
+        if is_measure_da(prev, nxt, nxt_tag):
+            return "da2"
+    elif char == "调":
+        if nxt[:1] in _TIAO_RESULTS:
+            return "tiao2"
+    elif char == "种":
+        if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
+            return "zhong4"
     elif char == "还":
         if nxt.startswith(_HUAN_BEFORE) and prev.endswith(("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来")):
             return "huan2"

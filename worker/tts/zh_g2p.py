@@ -19,10 +19,21 @@ from typing import TYPE_CHECKING
 with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources; not ours to fix
     warnings.simplefilter("ignore", UserWarning)
     import jieba
+    import jieba.posseg
 from misaki.zh_normalization.char_convert import tranditional_to_simplified
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
 
-from worker.tts.polyphones import NEUTRAL_SECOND, NOT_ERHUA, PHRASE_READINGS, fix_single_char, fix_word
+from worker.tts.polyphones import (
+    NEUTRAL_SECOND,
+    NOT_ERHUA,
+    PHRASE_READINGS,
+    SURNAME_READINGS,
+    fix_single_char,
+    fix_word,
+    name_reading,
+    surname_before_title,
+)
 from worker.tts.readings import HAN, syllable_to_ipa
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used
@@ -54,6 +65,8 @@ class ZhG2P:
             if len(word) > 1:
                 self._jieba.add_word(word, freq=max(self._jieba.FREQ.get(word, 0), 2000))
         self._learned: LearnedPolyphones | None = None
+        # Parts of speech, read from the same dictionary: a person's name (nr), a noun after 一打.
+        self._pos = jieba.posseg.POSTokenizer(self._jieba)
 
     def with_learned(self, learned: LearnedPolyphones | None) -> ZhG2P:
         """The same tokenizer and tables, reading ``learned.chars`` with a tenant's adapter."""
@@ -62,7 +75,33 @@ class ZhG2P:
         return adapted
 
     def words(self, text: str) -> list[str]:
-        return self._jieba.lcut(text, HMM=True)
+        return self._split_titles(self._jieba.lcut(text, HMM=True))
+
+    def _split_titles(self, words: list[str]) -> list[str]:
+        """Cut a surname polyphone off the word it starts when a title follows it: jieba reads
+        曾经理 as 曾经|理 and 仇先生 as one word; 曾|经理 and 仇|先生 let each part be read.
+        What follows decides: 曾经理解 stays 曾经|理解 because the rest does not start with a title."""
+        for i, w in enumerate(words):
+            if (len(w) > 1 and w[-1] in SURNAME_READINGS and not self._jieba.FREQ.get(w)
+                    and i + 1 < len(words) and surname_before_title(w[-1], w[:-1], words[i + 1])):
+                # 请单|女士, 课由单|老师: jieba's HMM glued the surname to the word before it
+                return words[:i] + [w[:-1], w[-1]] + self._split_titles(words[i + 1:])
+            if w[0] not in SURNAME_READINGS:
+                continue
+            window = "".join(words[i:i + 3])[1:]  # enough to see the word after the surname
+            first = self._jieba.lcut(window, HMM=True)[0] if window else ""
+            if surname_before_title(w[0], words[i - 1] if i else "", first):
+                rest = "".join(words[i:])[1:]
+                return words[:i] + [w[0]] + self._split_titles(self._jieba.lcut(rest, HMM=True))
+        return words
+
+    def _tag(self, word: str) -> str:
+        """jieba's part of speech of ``word``: the dictionary's, else its HMM tagger's."""
+        tag = self._pos.word_tag_tab.get(word)
+        if tag is None and HAN.match(word):
+            tagged = self._pos.lcut(word, HMM=True)
+            tag = tagged[0].flag if len(tagged) == 1 else ""
+        return tag or ""
 
     def word_pinyin(self, words: Sequence[str]) -> list[list[str]]:
         """Pinyin per Han character of each word, with polyphone fixes applied in context."""
@@ -77,6 +116,8 @@ class ZhG2P:
                 pys = lazy_pinyin(han, style=Style.TONE3, neutral_tone_with_five=True) if han else []
                 if len(han) == len(w) and len(w) > 2:
                     _apply_known_phrases(w, pys)
+                    if w not in PHRASES_DICT and w[-2:] in NEUTRAL_SECOND and len(pys) == len(w):
+                        pys[-1] = pys[-1][:-1] + "5"  # 最舒服, 红衣服: the neutral tone of the word inside
                 if w in NEUTRAL_SECOND and len(pys) == 2:
                     pys[1] = pys[1][:-1] + "5"
                 if len(w) >= 2 and w.endswith("儿") and pys and pys[-1] == "er2" and w not in NOT_ERHUA:
@@ -87,14 +128,22 @@ class ZhG2P:
                 continue
             prev = words[i - 1] if i else ""
             nxt = words[i + 1] if i + 1 < len(words) else ""
+            after = "".join(words[i + 1:i + 4])
+            nxt_tag = self._tag(nxt) if nxt and w[-1] in "打" else ""
             if len(w) == 1 and HAN.match(w):
-                fixed = fix_single_char(w, prev, nxt, out[i][0] if out[i] else "")
+                fixed = fix_single_char(w, prev, nxt, out[i][0] if out[i] else "", after, nxt_tag)
                 if fixed:
                     out[i] = [fixed]
             else:
-                fixed_word = fix_word(w, prev, nxt, out[i])
+                fixed_word = fix_word(w, prev, nxt, out[i], after, nxt_tag)
                 if fixed_word:
                     out[i] = list(fixed_word)
+                if (w[0] in SURNAME_READINGS and w not in PHRASES_DICT and w not in PHRASE_READINGS
+                        and (len(w) == 3 or not self._jieba.FREQ.get(w))  # 华为 is a dictionary word
+                        and self._tag(w).startswith("nr")):
+                    named = name_reading(w, out[i])
+                    if named:
+                        out[i] = list(named)  # 曾国藩, 单田芳: a person's name
         if self._learned is not None:
             self._apply_learned(words, out)
         return out

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import machine
 from worker.tts.frontend import CompiledLexicon, Frontend
+from worker.tts.lexicon import Lexicon
 from worker.tts.pronunciation_eval import (
     CATEGORIES,
     Analyzer,
@@ -36,8 +37,10 @@ from worker.tts.pronunciation_eval import (
     summarize,
     train_lexicon,
 )
+from worker.tts.readings import spoken_zh
 
 DATA = ROOT / "bench" / "data" / "pronunciation.tsv"
+CONTEXTS = ROOT / "bench" / "data" / "pronunciation_contexts.tsv"
 OUT = ROOT / "bench" / "results" / "pronunciation.json"
 TARGET_BEFORE = 0.03  # term error before any feedback
 TARGET_AFTER = 0.003  # term error on corrected terms after feedback
@@ -82,8 +85,9 @@ def after(analyzer: Analyzer, rows: list[Row], before: list[RowResult], unsuppor
         "train": summarize(scored["train"]),
         "test": summarize(test),
         "test_same_term": summarize([r for r in test if not r.row.word and r.row.term not in unsupported]),
+        # a subset of the same-term rows: terms written with a Greek letter or math symbol (α粒子)
         "test_related_word": summarize([r for r in test if r.row.word]),
-        "test_symbol_terms": summarize([r for r in test if r.row.term in unsupported]),
+        "test_symbol_terms": summarize([r for r in test if not r.row.word and spoken_zh(r.row.term) != r.row.term]),
         "base": summarize(scored["base"]),
         "base_regressions": [a.row.id for b, a in zip(base_before, scored["base"]) if b.sentence_ok and not a.sentence_ok],
         "failures": [failure(r) for s in ("test", "base") for r in scored[s] if not r.sentence_ok],
@@ -109,29 +113,38 @@ def _print_after(figures: dict[str, Any], by_split: dict[str, list[RowResult]]) 
                 f"sent err <= before ({base_before}), regressions {len(figures['base_regressions'])} (target 0)"))
 
 
+def rounds(frontend: Frontend, rows: list[Row], finetune: bool) -> tuple[
+        list[RowResult], Lexicon, list[str], dict[str, Any], dict[str, Any] | str]:
+    """(a) before feedback, (b) after the lexicon built from the train split, (c) after the
+    nightly fine-tune on the same corrections with the lexicon still in place."""
+    before = [score(frontend, r) for r in rows]
+    lexicon, unsupported = train_lexicon(rows)
+    after_lexicon = after(frontend, rows, before, unsupported, frontend.compile(lexicon))
+    finetuned: dict[str, Any] | str = "not run: --no-finetune"
+    if finetune:
+        started = time.perf_counter()
+        adapted, gate = after_finetune(frontend, rows)
+        finetuned = after(adapted, rows, before, unsupported, adapted.compile(lexicon))
+        finetuned["train_s"] = round(time.perf_counter() - started, 1)
+        finetuned["gate"] = gate
+    return before, lexicon, unsupported, after_lexicon, finetuned
+
+
 def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     frontend = Frontend()
     load_s = time.perf_counter() - t0
     rows = load_rows(DATA)
 
-    # (a) before feedback
-    before = [score(frontend, r) for r in rows]
+    before, lexicon, unsupported, after_lexicon, finetuned = rounds(frontend, rows, "--no-finetune" not in argv)
     by_split = {s: [r for r in before if r.row.split == s] for s in ("base", "train", "test")}
     termed = [r for r in before if r.term_ok is not None]
-
-    # (b) after the lexicon built from the train split
-    lexicon, unsupported = train_lexicon(rows)
-    after_lexicon = after(frontend, rows, before, unsupported, frontend.compile(lexicon))
-
-    # (c) after the nightly fine-tune on the same corrections, with the lexicon still in place
-    finetuned: dict[str, Any] | str = "not run: --no-finetune"
+    contexts: dict[str, Any] | None = None
     if "--no-finetune" not in argv:
-        t1 = time.perf_counter()
-        adapted, gate = after_finetune(frontend, rows)
-        finetuned = after(adapted, rows, before, unsupported, adapted.compile(lexicon))
-        finetuned["train_s"] = round(time.perf_counter() - t1, 1)
-        finetuned["gate"] = gate
+        c_rows = load_rows(CONTEXTS)
+        c_before, _, _, c_lexicon, c_finetuned = rounds(frontend, c_rows, True)
+        contexts = {"rows": len(c_rows), "before": summarize(c_before)["all"], "after_lexicon": c_lexicon,
+                    "after_finetune": c_finetuned}
 
     report: dict[str, Any] = {
         "machine": machine(),
@@ -145,6 +158,7 @@ def main(argv: list[str]) -> int:
                     "terms_not_expressible": unsupported},
         "after_lexicon": after_lexicon,
         "after_finetune": finetuned,
+        "contexts": contexts,
         "frontend_errors_before": Counter(
             f"{r.row.scored_word} {r.row.reading} -> {r.term_pinyin or '(not found)'}"
             for r in termed if not r.term_ok).most_common(),
@@ -168,6 +182,16 @@ def main(argv: list[str]) -> int:
         print(f"(c) lexicon + nightly fine-tune ({finetuned['train_s']} s): "
               f"{'promoted' if gate['promoted'] else 'refused'} — {gate['reason']}; learned {''.join(gate['chars'])}")
         _print_after(finetuned, by_split)
+    if contexts is not None:
+        ft = contexts["after_finetune"]
+        print(f"(d) contexts set ({CONTEXTS.name}: {contexts['rows']} rows): before "
+              f"{_pct(contexts['before']['term_error']).strip()} term error; fine-tune "
+              f"{'promoted' if ft['gate']['promoted'] else 'refused'} — {ft['gate']['reason']}")
+        print(_line("    test, same term: lexicon", contexts["after_lexicon"]["test_same_term"]))
+        print(_line("    test, unseen titles: lexicon", contexts["after_lexicon"]["test_related_word"]))
+        print(_line("    test, unseen titles: +fine-tune", ft["test_related_word"]))
+        print(_line("    base regressions after fine-tune", {"all": {"n": len(ft["base_regressions"]),
+                                                                     "term_error": None, "sentence_error": None}}))
     print(f"load {load_s:.2f}s; load average {machine()['load_avg']}")
     if "--show-failures" in argv:
         for f in report["failures_before"]:

@@ -206,6 +206,10 @@ def train_candidate(frontend: Frontend, model: PolyphoneModel, corrections: list
                         corrections_before=frontend_accuracy(frontend, held), corrections_after=0.0,
                         base_before=before_base, base_after=before_base, train_seconds=0.0,
                         left_to_lexicon=sorted(lexicon_only))
+    if not chars and lexicon_only:
+        report.reason = (f"every misread character was marked inside one word only ({''.join(sorted(lexicon_only))}): "
+                         "the lexicon reads those words; nothing to generalize")
+        return None, report
     if not train or not held:
         report.reason = (f"not enough corrections of polyphonic characters to train and judge "
                          f"({len(train)} to train on, {len(held)} held out; at least one of each)")

@@ -62,6 +62,20 @@ def test_an_inline_override_wins_over_the_lexicon(fe: Frontend) -> None:
     assert "ʃˈO" in " ".join(s.phonemes for s in a.sentences)  # the respelling, not the lexicon's ʃˈW
 
 
+def test_a_term_written_with_a_greek_letter_or_math_symbol_is_an_entry_read_as_spoken(fe: Frontend) -> None:
+    """α粒子 matches as written and is read as 阿尔法粒子: one syllable per spoken character."""
+    lex = fe.compile(Lexicon(3, (Entry("α粒子", "a1 er3 fa3 li4 zi3", "zh", id="e-a"),
+                                 Entry("∑符号", "qiu2 he2 fu2 hao4", "zh"))))
+    a = fe.analyze("α粒子穿过∑符号。", lex)
+    assert a.normalized == "阿尔法粒子穿过求和符号。"
+    assert pinyin(a).split() == ["a1", "er3", "fa3", "li4", "zi3", "chuan1", "guo4", "qiu2", "he2", "fu2", "hao4"]
+    assert [f.word for f in a.lexicon_matches()] == ["α粒子", "∑符号"]
+    inline = fe.analyze("定义{π函数|pai4 han2 shu3}。")
+    assert inline.normalized == "定义派函数。" and pinyin(inline).split()[2:] == ["pai4", "han2", "shu3"]
+    with pytest.raises(ValueError, match="3 syllables for 5 characters"):
+        check_reading("α粒子", "a1 li4 zi3")  # counted on 阿尔法粒子
+
+
 def test_an_arpabet_override_becomes_kokoro_phonemes(fe: Frontend) -> None:
     a = fe.analyze("I bought a {Xiaomi|SH AW1 M IY0} phone.")
     assert "ʃˈWmi" in a.sentences[0].phonemes

@@ -27,7 +27,7 @@ from worker.tts.assets import kokoro_vocab
 from worker.tts.en_g2p import EnG2P
 from worker.tts.lexicon import Lexicon, word_key
 from worker.tts.normalize_zh import normalize_zh
-from worker.tts.readings import OVERRIDE, check_reading, parse_pinyin, word_language
+from worker.tts.readings import OVERRIDE, check_reading, parse_pinyin, spoken_zh, word_language
 from worker.tts.zh_g2p import HAN, ZhG2P
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used
@@ -83,6 +83,12 @@ class Forced:
     pinyin: tuple[str, ...] | None = None
     phonemes: str | None = None
     entry_id: str | None = None
+
+    @property
+    def spoken(self) -> str:
+        """The word as the normalized text says it (α粒子 → 阿尔法粒子); ``word`` is how the
+        input writes it, which is what a lexicon entry matches."""
+        return spoken_zh(self.word) if self.lang == "zh" else self.word
 
     def to_json(self) -> dict[str, object]:
         return {"word": self.word, "reading": self.reading, "lang": self.lang, "source": self.source,
@@ -285,7 +291,7 @@ class Frontend:
                 if buf:
                     pieces.append((buf, None))
                     buf = ""
-                pieces.append((forced[ch].word, forced[ch]))
+                pieces.append((forced[ch].spoken, forced[ch]))
             else:
                 buf += ch
         if buf:
@@ -338,7 +344,7 @@ def _split_sentences(text: str) -> list[str]:
 
 
 def _restore(text: str, forced: Mapping[str, Forced]) -> str:
-    return "".join(forced[c].word if c in forced else c for c in text)
+    return "".join(forced[c].spoken if c in forced else c for c in text)
 
 
 def _runs(norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[tuple[str, str]]:

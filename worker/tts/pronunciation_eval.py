@@ -109,9 +109,9 @@ def term_positions(han: str, word_han: str) -> list[int]:
 def train_lexicon(rows: Iterable[Row], version: int = 1) -> tuple[Lexicon, list[str]]:
     """One entry per train-split term, as a reviewer's accepted feedback would add it.
 
-    Returns the lexicon and the terms it cannot hold: a lexicon word is Han characters or a
-    Latin word, and it is matched before normalization, so a term written with a symbol
-    (α粒子, ∑符号) has no entry that could reach it.
+    Returns the lexicon and the terms it cannot hold (a reading the entry checks refuse).
+    A term written with a Greek letter or math symbol (α粒子, ∑符号) is an entry like any
+    other: it matches the text as written and reads as spoken (阿尔法粒子).
     """
     readings: dict[str, str] = {}
     for row in rows:

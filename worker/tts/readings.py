@@ -4,6 +4,8 @@ the frontend (before anything is spoken).
 
 - Chinese words (Han characters only) take tone-numbered pinyin, one syllable per
   character: ``yin2 hang2`` (``v`` or ``u:`` for ``ü``, tone 5 for the neutral tone).
+  A Chinese word may be written with Greek letters or math symbols (α粒子, π函数, ∑符号):
+  its reading then has one syllable per character of the word as spoken (阿尔法粒子).
 - English words (Latin letters, digits, ``' - . & +`` and spaces) take one of
   * ARPAbet as in CMUdict, stress digits on vowels: ``SH AW1 M IY0``;
   * a respelling after a tilde, read by the English G2P: ``~show me``;
@@ -53,13 +55,23 @@ class Reading:
     kind: str  # pinyin | arpabet | respelling | phonemes
 
 
+def spoken_zh(word: str) -> str:
+    """A Chinese word as it is spoken: Greek letters and math symbols spelled out the way
+    the text normalizer reads them (α粒子 → 阿尔法粒子, ∑符号 → 求和符号); other words as
+    they are."""
+    from worker.tts.normalize_zh import GREEK, MATH
+
+    return "".join(GREEK.get(c) or MATH.get(c) or c for c in word.strip())
+
+
 def word_language(word: str) -> str:
-    """``zh`` for a word of Han characters, ``en`` for a Latin one; anything else is an error."""
+    """``zh`` for a word of Han characters (Greek letters and math symbols allowed beside
+    them), ``en`` for a Latin one; anything else is an error."""
     stripped = word.strip()
     if not stripped:
         raise ValueError("the word is empty")
     if HAN.search(stripped):
-        if not all(HAN.match(c) for c in stripped):
+        if not all(HAN.match(c) for c in spoken_zh(stripped)):
             raise ValueError(f"word {word!r} mixes Chinese characters with other characters; "
                              "give the Chinese and the Latin parts separately")
         return "zh"
@@ -74,7 +86,7 @@ def parse_pinyin(reading: str, word: str) -> tuple[str, ...]:
     bad = [s for s in syllables if not PINYIN_SYLLABLE.match(s)]
     if bad:
         raise ValueError(f"reading {reading!r} for {word!r}: not tone-numbered pinyin: {bad}")
-    n_han = len(HAN.findall(word))
+    n_han = len(HAN.findall(spoken_zh(word)))
     if len(syllables) != n_han:
         raise ValueError(
             f"reading {reading!r} for {word!r}: {len(syllables)} syllables for {n_han} characters")

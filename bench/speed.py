@@ -116,13 +116,18 @@ def kokoro_rtf(models: ModelCache, threads: int, repeats: int) -> dict[str, floa
 
 
 def first_audio_ms(models: ModelCache, repeats: int) -> dict[str, float]:
-    """Time from the stream() call to its first chunk, warm, with the worker's thread setting."""
+    """Time from the stream() call to its first chunk, warm, with the worker's thread setting.
+
+    The first chunk may be the sentence's opening phrase (stream() splits it off); its
+    length and phonemes are recorded so the figure says how much audio it bought."""
     voice = stock_state(models, models.engine.version)
-    next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice)))  # warm-up
+    first = next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice)))  # warm-up
     samples = [timed(lambda: next(iter(models.synthesizer.stream(FIRST_AUDIO_TEXT, voice))))[1] * 1000
                for _ in range(repeats)]
     return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1),
-            "max_ms": round(max(samples), 1), "repeats": repeats, "load_1m": load_1m()}
+            "max_ms": round(max(samples), 1), "repeats": repeats,
+            "first_chunk_audio_s": round(len(first.audio) / models.engine.sample_rate, 2),
+            "first_chunk_phonemes": first.phonemes, "load_1m": load_1m()}
 
 
 def frontend_ms(models: ModelCache, repeats: int) -> dict[str, float]:
@@ -136,14 +141,17 @@ def frontend_ms(models: ModelCache, repeats: int) -> dict[str, float]:
 
 
 def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
-    """clean_reference + Cloner.enroll on the shipped reference, as the enroll task runs them."""
+    """clean_reference + ModelCache.enroll (blend search, then the style search within the
+    enrollment budget) on the shipped reference, as the enroll task runs them."""
     data = REFERENCE.read_bytes()
     cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder))
-    voice, enroll_s = timed(lambda: models.cloner.enroll(cleaned.audio, 24_000, "zh"))
+    voice, enroll_s = timed(lambda: models.enroll(cleaned.audio, 24_000, "zh"))
     return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
                    "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / 24_000, 1),
                    "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen"),
-                   "load_1m": load_1m()}
+                   "search_seconds": voice.metrics.get("search_seconds"),
+                   "search_gain": voice.metrics.get("search_gain"), "search_accepted": voice.metrics.get("search_accepted"),
+                   "budget_s": models.settings.enroll_budget_seconds, "load_1m": load_1m()}
 
 
 def gate_seconds(models: ModelCache, voice: VoiceState, items: int) -> dict[str, Any]:

@@ -60,6 +60,10 @@ class Settings:
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
+    # Wall-clock budget of cloning at enrollment: the stock-blend search first (~20-30 s on two
+    # cores), then the style search (worker/tts/style_search.py) refines the voice with what is
+    # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.
+    enroll_budget_seconds: float = 100.0
     # A batch still `planning` (or `queued`) with no planner progress for this long is planned
     # again by the sweeper; a live planner stores a chunk of 1 000 lines in well under a second.
     plan_lease_seconds: int = 120

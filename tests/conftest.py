@@ -75,6 +75,7 @@ def settings(pg_url: str, s3_endpoint: str, redis_url: str, tmp_path_factory: py
         metrics_port=devservices.free_port(),
         webhook_backoff_seconds=0.3,  # retries within a second or two, so tests can watch them
         webhook_timeout_seconds=5.0,
+        enroll_budget_seconds=45.0,  # the style search still runs, for a few evaluations (CLI tests: the default)
     )
 
 

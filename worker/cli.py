@@ -233,7 +233,8 @@ def _enroll_file(models, settings: Settings, reference: Path, language: str, con
 
     data = reference.read_bytes()
     digest = hashlib.sha256(data + consent.recording.read_bytes() + consent.statement(language).encode())
-    cache = models.cache_dir / "enrolled" / f"{digest.hexdigest()[:32]}-{language}.npz"
+    budget = f"{settings.enroll_budget_seconds:g}"  # another budget may find another voice
+    cache = models.cache_dir / "enrolled" / f"{digest.hexdigest()[:32]}-{language}-{budget}.npz"
     if cache.is_file():
         return VoiceState.from_bytes(cache.read_bytes())
     try:
@@ -246,7 +247,7 @@ def _enroll_file(models, settings: Settings, reference: Path, language: str, con
     _, mismatch = same_speaker(models, consent_audio, (cleaned.audio, 24000), settings.consent_speaker_threshold)
     if verdict["reason"] or mismatch:
         raise SystemExit(f"narrator: consent not verified: {verdict['reason'] or mismatch}")
-    state = models.cloner.enroll(cleaned.audio, 24000, language)
+    state = models.enroll(cleaned.audio, 24000, language)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(state.to_bytes())
     return state

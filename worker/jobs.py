@@ -108,7 +108,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
 
     cleaned_key = keys.reference_key(tenant_id, voice_id, ref_id, "cleaned.wav")
     ctx.storage.put(cleaned_key, to_wav_bytes(cleaned.audio, 24000), "audio/wav")
-    state = models.cloner.enroll(cleaned.audio, 24000, language)
+    state = models.enroll(cleaned.audio, 24000, language)
 
     with ctx.sessions.begin() as s:
         voice = s.get(Voice, voice_id, with_for_update=True)  # serialises with a revocation

@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+import numpy as np
+
 from shared.settings import Settings
 from worker.tts import assets
 from worker.tts.asr import Transcriber
@@ -93,6 +95,18 @@ class ModelCache:
     @cached_property
     def cloner(self) -> Cloner:
         return Cloner(self.synthesizer, self.encoder, self.bank)
+
+    def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
+        """Clone a voice within ``Settings.enroll_budget_seconds``: the blend search of the
+        stock voices, then the style search with whatever time that left (a busy machine
+        gets a shorter search, not a longer enrollment). The style search keeps its result
+        only when it beats the blend clearly (``SearchConfig.min_gain``)."""
+        from worker.tts.style_search import enroll_refined
+
+        budget = self.settings.enroll_budget_seconds
+        if budget <= 0:
+            return self.cloner.enroll(reference, sample_rate, language)
+        return enroll_refined(self.cloner, reference, sample_rate, language, total_budget_s=budget)
 
     @cached_property
     def polyphone_model(self) -> PolyphoneModel:

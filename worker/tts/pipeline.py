@@ -4,6 +4,10 @@ The pipeline owns everything language-specific around the engine: normalization 
 G2P (the frontend), chunking at sentence boundaries, trimming each chunk's edge
 silence and joining chunks with a short pause and crossfade so long texts sound
 continuous.
+
+Streaming renders the first sentence's opening phrase on its own: the engine's cost grows
+with the audio it renders, so a short first chunk reaches the listener sooner. Full
+renders never split a sentence (one pass keeps the sentence's prosody whole).
 """
 
 from __future__ import annotations
@@ -36,11 +40,26 @@ class SynthesisConfig:
         return {"speed": self.speed, "sentence_pause_s": self.sentence_pause_s}
 
 
+# The streamed first chunk: at most this many phoneme characters (about 1 s of speech),
+# at least two words, and at least two words left for the rest of the sentence.
+HEAD_MAX_PHONEMES = 24
+HEAD_MIN_WORDS = 2
+# A head cut at a comma keeps a pause of this length at its end: the engine's own pause
+# is trimmed with the edge silence, and without one the clause runs into the next
+# (Whisper read "打开 App 以后，点击…" as "带开压比后，电机…").
+CLAUSE_PAUSE_S = 0.15
+_CLAUSE_MARKS = ",;:—…"
+
+
 @dataclass(frozen=True)
 class AudioChunk:
+    """One rendered piece; ``continues`` says the next chunk is the rest of the same
+    sentence, to be joined without a sentence pause."""
+
     sentence: str
     phonemes: str
     audio: np.ndarray
+    continues: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,34 @@ def limit_peak(audio: np.ndarray, ceiling: float = 0.95) -> np.ndarray:
     return audio * (ceiling / peak) if peak > ceiling else audio
 
 
+def split_head(
+    phonemes: str, max_phonemes: int = HEAD_MAX_PHONEMES, at_words: bool = True
+) -> tuple[str, str] | None:
+    """Cut a sentence's phonemes after its opening phrase, for an early first chunk.
+
+    The cut falls after the first clause mark when that clause is short enough, else (only
+    with ``at_words``) after the most words that fit in ``max_phonemes``; ``None`` when the
+    sentence is too short to be worth two engine runs (each run renders its own edge
+    silence). English cut between words reads worse (Whisper misheard 2 of 4 such heads,
+    e.g. "keep your receipt" → "keep your seat"), so the pipeline cuts English only at
+    clause marks; Chinese cut at a word boundary read as well as the whole sentence.
+    """
+    words = phonemes.split(" ")
+    if len(words) < 2 * HEAD_MIN_WORDS or len(phonemes) <= max_phonemes + 8:
+        return None
+    cut, length = 0, -1
+    for i, word in enumerate(words[:-HEAD_MIN_WORDS]):
+        length += len(word) + 1
+        if length > max_phonemes:
+            break
+        cut = i + 1
+        if word[-1] in _CLAUSE_MARKS and cut >= HEAD_MIN_WORDS:
+            break
+    if cut < HEAD_MIN_WORDS or not (at_words or words[cut - 1][-1] in _CLAUSE_MARKS):
+        return None
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
 def _fade(audio: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(audio) // 2)
     if n <= 0:
@@ -89,20 +136,49 @@ class Synthesizer:
     def stream(
         self, text: str, voice: VoiceState, config: SynthesisConfig = SynthesisConfig()
     ) -> Iterator[AudioChunk]:
-        """Yield one chunk per sentence, as soon as it is rendered (first audio early)."""
+        """Yield one chunk per sentence as soon as it is rendered; the first sentence's
+        opening phrase comes on its own (``continues=True``) so first audio is early."""
         analysis = self.frontend.analyze(text)
-        yield from self._stream_analysis(analysis, voice, config)
+        yield from self._stream_analysis(analysis, voice, config, split_first=True)
 
-    def _stream_analysis(self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig) -> Iterator[AudioChunk]:
-        sr = self.engine.sample_rate
+    def _stream_analysis(
+        self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig, split_first: bool = False
+    ) -> Iterator[AudioChunk]:
+        first = split_first
         for sentence in analysis.sentences:
             phonemes = sentence.phonemes
             if not self.engine.tokenize(phonemes):
                 continue
-            raw = self.engine.synthesize(phonemes, voice.style, config.speed)
-            audio = _fade(trim_silence(raw, sr), int(config.fade_ms * sr / 1000))
-            if audio.size:
-                yield AudioChunk(sentence=sentence.text, phonemes=phonemes, audio=audio)
+            chinese = all(segment.lang == "zh" for segment in sentence.segments)
+            parts = split_head(phonemes, at_words=chinese) if first else None
+            first = False
+            if parts is not None:
+                pause = CLAUSE_PAUSE_S if parts[0][-1] in _CLAUSE_MARKS else 0.0
+                head = self._chunk(sentence.text, parts[0], voice, config, continues=True, pause_s=pause)
+                if head is not None:
+                    yield head
+                    phonemes = parts[1]
+            chunk = self._chunk(sentence.text, phonemes, voice, config)
+            if chunk is not None:
+                yield chunk
+
+    def _chunk(
+        self,
+        text: str,
+        phonemes: str,
+        voice: VoiceState,
+        config: SynthesisConfig,
+        continues: bool = False,
+        pause_s: float = 0.0,
+    ) -> AudioChunk | None:
+        sr = self.engine.sample_rate
+        raw = self.engine.synthesize(phonemes, voice.style, config.speed)
+        audio = _fade(trim_silence(raw, sr), int(config.fade_ms * sr / 1000))
+        if not audio.size:
+            return None
+        if pause_s:
+            audio = np.concatenate([audio, np.zeros(int(pause_s * sr), np.float32)])
+        return AudioChunk(text, phonemes, audio, continues)
 
     def render(self, text: str, voice: VoiceState, config: SynthesisConfig = SynthesisConfig()) -> Rendered:
         return self.render_analysis(self.frontend.analyze(text), voice, config)

@@ -139,7 +139,7 @@ def refine_style(start: np.ndarray, start_score: float, basis: StyleBasis, score
     sigma, evaluations, history, slowest = config.sigma, 0, [], 0.0
 
     def out_of_time() -> bool:  # stop before an evaluation that would overrun the budget
-        return clock() - started + slowest > config.budget_s
+        return clock() - started + slowest >= config.budget_s
 
     while evaluations < config.max_evaluations and sigma >= config.min_sigma and not out_of_time():
         children = [np.clip(best_z + sigma * rng.standard_normal(z.shape), -config.bound, config.bound)

@@ -316,6 +316,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.embedded:
         raise SystemExit("narrator worker: set NARRATOR_BROKER_URL (e.g. redis://localhost:6379/0)")
+    _limit_threads(settings.synth_threads)
     if settings.metrics_port:
         _serve_worker_metrics(settings)
     from worker.celery_app import make_celery
@@ -327,6 +328,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         argv += ["--hostname", args.hostname]
     app.worker_main(argv)
     return 0
+
+
+def _limit_threads(threads: int) -> None:
+    """A worker told to use N threads must use N cores. The models' own pools are sized
+    explicitly (onnxruntime, CTranslate2, torch), but numpy's OpenBLAS and any OpenMP
+    library start one thread per core by default: measured, a one-thread worker then used
+    1.11 cores, and one process per core oversubscribed the machine. Set before numpy is
+    first imported (this process and its prefork children inherit it); an operator's own
+    setting wins."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
 
 
 def _serve_worker_metrics(settings: Settings) -> None:

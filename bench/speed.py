@@ -3,7 +3,7 @@
 Measures Kokoro's real-time factor (compute s / audio s) with 1 and 2 threads on mixed
 zh/en sentences, warm first-audio latency of a 10-character Chinese sentence through
 ``Synthesizer.stream``, frontend ms per sentence, enrollment wall time on
-examples/reference.wav (clean_reference + Cloner.enroll), quality-gate time per item
+examples/reference.wav (clean_reference + ModelCache.enroll: blend, then style search within the budget), quality-gate time per item
 (Whisper + speaker embeddings) and the peak RSS of a process that loaded every model.
 Prints a table and writes bench/results/speed.json. The machine (CPU model, cores,
 load average before and after) is recorded with the figures: on a shared box the
@@ -187,7 +187,7 @@ def print_table(result: dict[str, Any]) -> None:
          fa["load_1m"]),
         ("frontend per sentence (median)", f"{fe['median_ms']:.1f} ms", "", fe["load_1m"]),
         ("enrollment: clean_reference", f"{en['clean_s']:.1f} s", "", en["load_1m"]),
-        ("enrollment: Cloner.enroll", f"{en['enroll_s']:.1f} s", "", en["load_1m"]),
+        ("enrollment: cloning (blend + style search)", f"{en['enroll_s']:.1f} s", "", en["load_1m"]),
         ("enrollment total", f"{en['total_s']:.1f} s", f"<= {TARGETS['enroll_s']:.0f} s", en["load_1m"]),
         ("quality gate per item (median)", f"{ga['median_s']:.2f} s", "", ga["load_1m"]),
         ("model load, cold (sum)", f"{sum(result['load_s'].values()):.1f} s", "", None),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import requests
 
 
 def wait_until(fn: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -44,3 +45,26 @@ def assert_problem(response, status: int, *words: str, code: str | None = None) 
         assert word in body["detail"], body["detail"]
     assert code is None or body["code"] == code, body
     return body
+
+
+def admin_key(sessions, tenant_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A new admin key of an existing tenant: (key id, secret)."""
+    from shared.models import Tenant
+    from shared.tenants import create_key
+
+    with sessions.begin() as s:
+        key, secret = create_key(s, s.get(Tenant, tenant_id), "admin")
+        return key.id, secret
+
+
+def render_batch(api_url: str, auth: dict[str, str], voice_id: str, texts: list[str],
+                 timeout: float = 600) -> list[dict]:
+    """Submit a batch of ``texts`` through the API and wait until it settles; returns its
+    items as ``GET /v1/batches/{id}/items`` lists them."""
+    r = requests.post(f"{api_url}/v1/batches", headers=auth, timeout=30,
+                      json={"voice_id": voice_id, "items": [{"text": t} for t in texts]})
+    assert r.status_code == 202, r.text
+    batch_url = f"{api_url}/v1/batches/{r.json()['id']}"
+    wait_until(lambda: requests.get(batch_url, headers=auth, timeout=10).json()["finished_at"], timeout,
+               "the batch to finish")
+    return requests.get(f"{batch_url}/items", headers=auth, timeout=10).json()["items"]

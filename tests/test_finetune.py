@@ -12,6 +12,7 @@ import torch
 
 from shared.finetune import nightly_due
 from shared.models import AuditEvent, FinetuneRun, Item
+from tests.helpers import admin_key, render_batch
 from worker.finetune import Correction, train_candidate
 from worker.tts.frontend import Frontend
 from worker.tts.polyphone_model import PolyphoneModel, Query
@@ -104,17 +105,9 @@ def test_nightly_fine_tune_end_to_end(api_url, worker_process, auth, sessions, s
     from worker.finetune import start_due_finetunes
 
     def render(texts: list[str]) -> list[dict]:
-        r = requests.post(f"{api_url}/v1/batches", headers=auth, timeout=30,
-                          json={"voice_id": stock_voice, "items": [{"text": t} for t in texts]})
-        assert r.status_code == 202, r.text
-        deadline = time.monotonic() + 600
-        while requests.get(f"{api_url}/v1/batches/{r.json()['id']}", headers=auth,
-                           timeout=10).json()["finished_at"] is None:
-            assert time.monotonic() < deadline, "the batch did not finish in 600 s"
-            time.sleep(0.5)
-        listed = requests.get(f"{api_url}/v1/batches/{r.json()['id']}/items", headers=auth, timeout=10).json()
+        listed = render_batch(api_url, auth, stock_voice, texts)
         with sessions() as s:
-            return [{"id": i["id"], "readings": s.get(Item, i["id"]).readings} for i in listed["items"]]
+            return [{"id": i["id"], "readings": s.get(Item, i["id"]).readings} for i in listed]
 
     first = render([text for text, _, _ in SURNAME_TEXTS])
     for item, (text, word, reading) in zip(first, SURNAME_TEXTS):  # each marked as a reviewer would
@@ -149,7 +142,7 @@ def test_nightly_fine_tune_end_to_end(api_url, worker_process, auth, sessions, s
     assert after["readings"]["pinyin"].split()[0] == "zhai4"
     assert after["readings"]["adapter_version"] == run["version"]
 
-    admin = _admin_headers(sessions, tenant_key[0])
+    admin = {"Authorization": f"Bearer {admin_key(sessions, tenant_key[0])[1]}"}
     r = requests.post(f"{api_url}/v1/finetune/runs/{run_id}/rollback", headers=admin, timeout=10)
     assert r.status_code == 200 and r.json()["now_using"] is None, r.text
     (rolled_back,) = render([UNSEEN])
@@ -160,11 +153,3 @@ def test_nightly_fine_tune_end_to_end(api_url, worker_process, auth, sessions, s
                                 .where(AuditEvent.target_id == run_id)))
     assert {"model.promoted", "model.rolled_back"} <= actions
 
-
-def _admin_headers(sessions, tenant_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from shared.models import Tenant
-    from shared.tenants import create_key
-
-    with sessions.begin() as s:
-        _, secret = create_key(s, s.get(Tenant, tenant_id), "admin")
-    return {"Authorization": f"Bearer {secret}"}

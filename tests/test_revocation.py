@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from shared import jobs, keys, services
 from shared.consent import ConsentRequired, create_consent, usable_consent
-from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Tenant, Voice, VoiceVersion
+from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Voice, VoiceVersion
 from shared.storage import open_storage
-from shared.tenants import create_key, create_tenant
+from shared.tenants import create_tenant
+from tests.helpers import admin_key, wait_until
 from tests.helpers import assert_problem as problem
-from tests.helpers import wait_until
 from worker.context import WorkerContext
 from worker.purge import purge
 
@@ -43,10 +43,7 @@ def actions(sessions, target_id: str) -> dict[str, str]:  # type: ignore[no-unty
 @pytest.fixture
 def admin(sessions, tenant_key) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """An admin key of the ``tenant_key`` tenant."""
-    with sessions.begin() as s:
-        tenant = s.get(Tenant, tenant_key[0])
-        _, secret = create_key(s, tenant, "admin")
-    return {"Authorization": f"Bearer {secret}"}
+    return {"Authorization": f"Bearer {admin_key(sessions, tenant_key[0])[1]}"}
 
 
 def recorded_ja_consent(client, auth) -> dict:  # type: ignore[no-untyped-def]

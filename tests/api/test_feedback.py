@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import uuid
 
 import pytest
@@ -22,6 +21,7 @@ from shared.models import (
 )
 from shared.tenants import create_key, create_tenant
 from tests.helpers import assert_problem as problem
+from tests.helpers import render_batch
 
 TEXT = "我在银行工作，用Xiaomi手机。"  # 银行 = [2, 4], Xiaomi = [8, 14]
 
@@ -221,16 +221,7 @@ def test_feedback_fixes_the_next_render(api_url, worker_process, auth, sessions,
     text = "请到银行办理。"  # 银行 = [2, 4]; the frontend reads it yin2 hang2
 
     def render() -> dict:
-        r = requests.post(f"{api_url}/v1/batches", headers=auth, timeout=30,
-                          json={"voice_id": stock_voice, "items": [{"text": text}]})
-        assert r.status_code == 202, r.text
-        deadline = time.monotonic() + 300
-        while requests.get(f"{api_url}/v1/batches/{r.json()['id']}", headers=auth,
-                           timeout=10).json()["finished_at"] is None:
-            assert time.monotonic() < deadline, "the batch did not finish in 300 s"
-            time.sleep(0.5)
-        items = requests.get(f"{api_url}/v1/batches/{r.json()['id']}/items", headers=auth, timeout=10).json()
-        (item,) = items["items"]
+        (item,) = render_batch(api_url, auth, stock_voice, [text], timeout=300)
         assert item["status"] in ("succeeded", "needs_review"), item
         with sessions() as s:
             row = s.get(Item, item["id"])

@@ -27,8 +27,7 @@ from shared.finetune import create_run
 from shared.models import FinetuneStatus, Item
 from shared.settings import Settings
 from shared.storage import open_storage
-from shared.tenants import create_key, find_tenant
-from tests.helpers import wav_bytes
+from tests.helpers import admin_key, wait_until, wav_bytes
 
 pytestmark = pytest.mark.slow
 PROBLEM = "application/problem+json"
@@ -64,28 +63,11 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-def admin_of(sessions, tenant_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """A new admin key of an existing tenant: (key id, secret)."""
-    with sessions.begin() as s:
-        key, secret = create_key(s, find_tenant(s, tenant_id), "admin")
-        return key.id, secret
-
-
-def until(fn, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = fn()
-        if result is not None:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def tenant_a(api_url: str, shared_tenant_key: tuple[str, str], enrolled_voice: dict,
              sessions) -> Iterator[TenantA]:  # type: ignore[no-untyped-def]
     tenant_id = shared_tenant_key[0]
-    key_id, secret = admin_of(sessions, tenant_id)
+    key_id, secret = admin_key(sessions, tenant_id)
     h = bearer(secret)
     voice_id = enrolled_voice["id"]
     marker = f"isolation-{uuid.uuid4().hex[:8]}"
@@ -103,7 +85,7 @@ def tenant_a(api_url: str, shared_tenant_key: tuple[str, str], enrolled_voice: d
         assert items[0]["status"] not in ("failed", "cancelled"), items[0]
         return items[0] if items[0]["status"] in RENDERED else None
 
-    item = until(rendered, 600, "the item to render")
+    item = wait_until(rendered, 600, "the item to render")
     consent = post("/v1/consents", {"speaker_name": f"{marker} speaker", "company_name": "Acme",
                                     "agreement_version": "v1", "agreement_text": "I agree.",
                                     "signature": f"{marker} speaker", "language": "en"})

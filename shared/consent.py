@@ -14,6 +14,7 @@ import hashlib
 import re
 import secrets
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from shared.audit import record
@@ -50,6 +51,11 @@ def machine_checkable(language: str) -> bool:
 def in_force(consent: Consent | None) -> bool:
     """Verified (or approved after review) and not revoked: voices may be built and rendered on it."""
     return consent is not None and consent.status in USABLE and consent.revoked_at is None
+
+
+def in_force_clause() -> ColumnElement[bool]:
+    """``in_force`` as SQL, for a query that joins consents (NULL when there is no consent)."""
+    return and_(Consent.status.in_(USABLE), Consent.revoked_at.is_(None))
 
 
 def one_time_code() -> str:

@@ -30,12 +30,13 @@ class ActiveAdapter:
 
 def active_adapter(session: Session, tenant_id: str) -> ActiveAdapter | None:
     """The newest promoted run that was not rolled back, if any."""
-    run = session.scalar(select(FinetuneRun).where(
-        FinetuneRun.tenant_id == tenant_id, FinetuneRun.status == FinetuneStatus.promoted.value,
-    ).order_by(FinetuneRun.version.desc()).limit(1))
+    run = session.execute(select(FinetuneRun.id, FinetuneRun.version, FinetuneRun.metrics, FinetuneRun.adapter_key)
+                          .where(FinetuneRun.tenant_id == tenant_id,
+                                 FinetuneRun.status == FinetuneStatus.promoted.value)
+                          .order_by(FinetuneRun.version.desc()).limit(1)).first()
     if run is None or run.adapter_key is None:
         return None
-    return ActiveAdapter(run.id, run.version, frozenset(run.metrics.get("chars", [])), run.adapter_key)
+    return ActiveAdapter(run.id, run.version, frozenset((run.metrics or {}).get("chars", [])), run.adapter_key)
 
 
 def create_run(session: Session, tenant_id: str, trigger: str, actor: str) -> FinetuneRun:

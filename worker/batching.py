@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from shared import jobs
 from shared.audit import record
@@ -119,6 +120,11 @@ def _store_chunk(ctx: WorkerContext, batch_id: str, tenant_id: str, first_seq: i
     return True
 
 
+def in_broker_since(cursor: Any) -> ColumnElement[bool]:
+    """An item the broker holds: sent (at or before the dispatch cursor) and not yet finished."""
+    return or_(and_(Item.status == ItemStatus.queued.value, Item.seq <= cursor), Item.status == ItemStatus.running.value)
+
+
 def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
     """Hand the batch's next items to the broker, up to its window; returns how many.
 
@@ -136,8 +142,7 @@ def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> in
             room = EMBEDDED_CHUNK
         else:
             in_broker = s.scalar(select(func.count()).select_from(Item).where(
-                Item.batch_id == batch_id, or_(and_(Item.status == ItemStatus.queued.value, Item.seq <= cursor),
-                                               Item.status == ItemStatus.running.value))) or 0
+                Item.batch_id == batch_id, in_broker_since(cursor))) or 0
             room = ctx.settings.batch_window - in_broker
         if room <= 0:
             return 0
@@ -157,12 +162,29 @@ def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> in
 
 def refill(ctx: WorkerContext, item_id: str, dispatch: Dispatch) -> int:
     """After an item finished: top its batch's window up (nothing in embedded mode, where
-    the planner already ran every item in-process)."""
+    the planner already ran every item in-process).
+
+    The window is topped up once a tenth of it is free, not after every item: the check
+    is one unlocked read, and the locked top-up (four statements and a commit) runs for
+    every tenth item. A stale count only delays a top-up to the next item's check;
+    ``dispatch_window`` counts again under the batch's lock."""
     if ctx.settings.embedded:
         return 0
+    finished = aliased(Item)
     with ctx.sessions() as s:
-        batch_id = s.scalar(select(Item.batch_id).where(Item.id == item_id))
-    return dispatch_window(ctx, batch_id, dispatch) if batch_id else 0
+        row = s.execute(
+            select(Batch.id, Batch.status, Batch.total, Batch.dispatched_seq, func.count(Item.id))
+            .select_from(finished).join(Batch, Batch.id == finished.batch_id)
+            .outerjoin(Item, and_(Item.batch_id == Batch.id, in_broker_since(Batch.dispatched_seq)))
+            .where(finished.id == item_id).group_by(Batch.id)).first()
+    if row is None:
+        return 0
+    batch_id, status, total, cursor, in_broker = row
+    if status != BatchStatus.planning.value and cursor >= total - 1:
+        return 0  # every item was sent already
+    if ctx.settings.batch_window - in_broker < max(1, ctx.settings.batch_window // 10):
+        return 0
+    return dispatch_window(ctx, batch_id, dispatch)
 
 
 def refill_stalled(ctx: WorkerContext, dispatch: Dispatch) -> int:

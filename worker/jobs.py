@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +25,9 @@ from sqlalchemy.exc import OperationalError
 
 from shared import keys, lexicon, logs, webhooks
 from shared.audit import record
-from shared.consent import in_force, key_phrases
+from shared.consent import in_force, in_force_clause, key_phrases
 from shared.errors import NarratorError
-from shared.finetune import active_adapter
+from shared.finetune import ActiveAdapter, active_adapter
 from shared.jobs import DELIVER_WEBHOOK, synth_queue
 from shared.models import (
     Batch,
@@ -37,6 +38,7 @@ from shared.models import (
     FeedbackState,
     Item,
     ItemStatus,
+    LexiconVersion,
     ReferenceAudio,
     Voice,
     VoiceStatus,
@@ -48,6 +50,7 @@ from shared.storage import ObjectNotFound
 from worker import batching
 from worker.batching import Dispatch
 from worker.context import WorkerContext
+from worker.delivery import ItemUpload
 from worker.tts.lexicon import Lexicon
 
 if TYPE_CHECKING:
@@ -260,19 +263,59 @@ def plan_batch(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
     return sent
 
 
-def claim_item(ctx: WorkerContext, item_id: str) -> bool:
+@dataclass(frozen=True)
+class Claim:
+    """A claimed item and everything it renders with, read in the claim's own transaction."""
+    tenant_id: str
+    batch_id: str | None
+    seq: int
+    text: str
+    voice_id: str
+    params: dict[str, Any]
+    cancelled: bool
+    version: tuple[str, str] | None  # the voice's current (version id, state key)
+    consented: bool
+    lexicon_version: int
+    adapter: ActiveAdapter | None
+
+
+def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
     """queued → running, atomically: a redelivered message for an item another worker is
-    rendering does nothing. A ``running`` claim older than the lease belonged to a worker
-    that died mid-item, so it may be taken over."""
+    rendering does nothing (None). A ``running`` claim older than the lease belonged to a
+    worker that died mid-item, so it may be taken over.
+
+    The claim and the reads share one transaction (one commit, no second session): these
+    round trips are most of what each item costs beyond its render."""
     expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
     with ctx.sessions.begin() as s:
-        claimed = s.execute(
+        item = s.execute(
             update(Item)
             .where(Item.id == item_id, or_(Item.status == ItemStatus.queued.value,
                                            and_(Item.status == ItemStatus.running.value, Item.started_at < expired)))
             .values(status=ItemStatus.running.value, attempts=Item.attempts + 1, started_at=utcnow())
-        ).rowcount
-    return bool(claimed)
+            .returning(Item.tenant_id, Item.batch_id, Item.seq, Item.text, Item.voice_id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if item is None:
+            return None
+        lexicon_version = select(func.coalesce(func.max(LexiconVersion.version), 0)).where(
+            LexiconVersion.tenant_id == item.tenant_id).scalar_subquery()
+        row = s.execute(
+            select(Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key,
+                   and_(Voice.status != VoiceStatus.deleted.value, in_force_clause()), lexicon_version)
+            .select_from(Item)
+            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
+            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
+            .outerjoin(Consent, Consent.id == Voice.consent_id)
+            .where(Item.id == item_id)).one()
+        params, batch_status, version_id, state_key, consented, lexicon_now = row
+        return Claim(
+            tenant_id=item.tenant_id, batch_id=item.batch_id, seq=item.seq, text=item.text, voice_id=item.voice_id,
+            params=dict(params or {}),
+            cancelled=batch_status is None or batch_status == BatchStatus.cancelled.value,
+            version=(version_id, state_key) if version_id else None, consented=bool(consented),
+            lexicon_version=int(lexicon_now), adapter=active_adapter(s, item.tenant_id),
+        )
 
 
 def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
@@ -381,89 +424,74 @@ def lease_kept(ctx: WorkerContext, item_id: str) -> Iterator[None]:
 def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     """Claim the item and render it, keeping the claim alive meanwhile; a message for an
     item that is not claimable (finished, or another worker's live claim) does nothing."""
-    if not claim_item(ctx, item_id):
+    claim = claim_item(ctx, item_id)
+    if claim is None:
         return
     with lease_kept(ctx, item_id):
-        render_claimed_item(ctx, item_id)
+        render_claimed_item(ctx, item_id, claim)
 
 
-def render_claimed_item(ctx: WorkerContext, item_id: str) -> None:
+def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
     from worker.tts.audio import sha256
 
-    with ctx.sessions() as s:
-        # one round trip for the item and everything it renders with (the per-item overhead)
-        item, batch, voice, version, consent = s.execute(
-            select(Item, Batch, Voice, VoiceVersion, Consent).select_from(Item)
-            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
-            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
-            .outerjoin(Consent, Consent.id == Voice.consent_id)
-            .where(Item.id == item_id)).one()  # claimed just above
-        job = {
-            "tenant_id": item.tenant_id, "batch_id": item.batch_id, "seq": item.seq, "text": item.text,
-            "voice_id": item.voice_id,
-            "params": dict(batch.params) if batch else {}, "cancelled": batch is None
-            or batch.status == BatchStatus.cancelled.value,
-        }
-        version_info = (version.id, version.state_key) if version else None
-        consented = in_force(consent) and voice is not None and voice.status != VoiceStatus.deleted.value
-        lexicon_version = lexicon.current_version(s, item.tenant_id)
-        adapter = active_adapter(s, item.tenant_id)
-        logs.bind(tenant_id=item.tenant_id, batch_id=item.batch_id, voice_id=item.voice_id)
-    if job["cancelled"]:
+    logs.bind(tenant_id=job.tenant_id, batch_id=job.batch_id, voice_id=job.voice_id)
+    if job.cancelled:
         finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
         return
-    if not consented:
+    if not job.consented:
         finish_item(ctx, item_id, ItemStatus.failed, error="consent_revoked: the voice's consent is not in force")
         return
-    if version_info is None:
+    if job.version is None:
         finish_item(ctx, item_id, ItemStatus.failed, error="voice_not_ready: the voice has no ready version")
         return
-
+    version_id, state_key = job.version
+    adapter = job.adapter
+    upload = ItemUpload(ctx.storage, keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
+                        ctx.settings.secret_key)
     try:
-        speed = float(job["params"].get("speed", 1.0))
+        speed = float(job.params.get("speed", 1.0))
         models = ctx.models
-        compiled = models.lexicon(job["tenant_id"], job["voice_id"], lexicon_version,
-                                  lambda: load_lexicon(ctx, job["tenant_id"], job["voice_id"], lexicon_version))
+        compiled = models.lexicon(job.tenant_id, job.voice_id, job.lexicon_version,
+                                  lambda: load_lexicon(ctx, job.tenant_id, job.voice_id, job.lexicon_version))
         frontend = models.frontend if adapter is None else models.adapted_frontend(
             adapter.run_id, adapter.version, adapter.chars, lambda: ctx.storage.get(adapter.key))
-        analysis = frontend.analyze(job["text"], compiled)
+        started = time.perf_counter()
+        analysis = frontend.analyze(job.text, compiled)
+        model_s = time.perf_counter() - started
         if not any(ch.isalnum() for ch in analysis.normalized):
             raise NarratorError("the text has nothing to speak (only punctuation or symbols)")
         phonemes = "|".join(sentence.phonemes for sentence in analysis.sentences)
         used = [[f.lang, f.word.lower(), f.reading] for f in analysis.lexicon_matches()]
-        content_hash = render_hash(version_info[0], analysis.normalized, phonemes, speed, models.engine.version,
+        content_hash = render_hash(version_id, analysis.normalized, phonemes, speed, models.engine.version,
                                    lexicon=used)
-        recorded = {"lexicon_version": lexicon_version,
+        recorded = {"lexicon_version": job.lexicon_version,
                     "readings": {**readings_used(analysis), "adapter_version": adapter.version if adapter else None}}
         if reuse_cached(ctx, item_id, job, content_hash, **recorded):
-            verify_feedback(ctx, job["tenant_id"], item_id, analysis)
+            verify_feedback(ctx, job.tenant_id, item_id, analysis)
             withdraw_if_revoked(ctx, item_id)
             return
-        state = models.voice(version_info[0], lambda: ctx.storage.get(version_info[1]))
-        rendered, report = render_checked(models, ctx.metrics, analysis, state, speed)
+        state = models.voice(version_id, lambda: ctx.storage.get(state_key))
+        started = time.perf_counter()
+        rendered, report = render_checked(models, ctx.metrics, analysis, state, speed, on_render=upload.send)
+        model_s += time.perf_counter() - started
+        wav = upload.kept(rendered)
     except (NarratorError, ValueError) as exc:
+        upload.discard()
         finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
         return
-    wav = deliverable_wav(rendered, item_id, ctx.settings.secret_key)
-    key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
-    ctx.storage.put(key, wav, "audio/wav")
+    except BaseException:
+        upload.discard()
+        raise
     finish_item(
         ctx, item_id, ItemStatus.succeeded if report.passed else ItemStatus.needs_review,
-        storage_key=key, checksum=sha256(wav), duration_s=round(rendered.duration_s, 3),
-        voice_version_id=version_info[0], normalized_text=analysis.normalized, content_hash=content_hash,
-        quality=report.to_dict(), error=None if report.passed else "; ".join(report.reasons), **recorded,
+        storage_key=upload.key, checksum=sha256(wav), duration_s=round(rendered.duration_s, 3),
+        voice_version_id=version_id, normalized_text=analysis.normalized, content_hash=content_hash,
+        # model_ms: the frontend, renders and gate; the rest of the item's time is the service's
+        quality={**report.to_dict(), "model_ms": round(1000 * model_s, 1)},
+        error=None if report.passed else "; ".join(report.reasons), **recorded,
     )
-    verify_feedback(ctx, job["tenant_id"], item_id, analysis)
+    verify_feedback(ctx, job.tenant_id, item_id, analysis)
     withdraw_if_revoked(ctx, item_id)
-
-
-def deliverable_wav(rendered, item_id: str, secret: str) -> bytes:  # type: ignore[no-untyped-def]
-    """The file a user receives: the render, watermarked with its item id (inaudibly; read
-    back by `narrator watermark detect`), as WAV."""
-    from worker.tts.audio import to_wav_bytes
-    from worker.tts.watermark import mark_item
-
-    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, secret), rendered.sample_rate)
 
 
 def load_lexicon(ctx: WorkerContext, tenant_id: str, voice_id: str, version: int) -> Lexicon:
@@ -532,7 +560,7 @@ def render_hash(version_id: str, normalized: str, phonemes: str, speed: float, e
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_hash: str, **recorded: Any) -> bool:
+def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str, **recorded: Any) -> bool:
     """Deliver an earlier render of identical content (same tenant) without calling the model;
     ``recorded`` are this render's own facts (lexicon version, readings) to store on the item.
 
@@ -541,7 +569,7 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_
     with ctx.sessions() as s:
         prior = s.scalars(
             select(Item).where(
-                Item.tenant_id == job["tenant_id"], Item.content_hash == content_hash, Item.id != item_id,
+                Item.tenant_id == job.tenant_id, Item.content_hash == content_hash, Item.id != item_id,
                 Item.status.in_((ItemStatus.succeeded.value, ItemStatus.needs_review.value)),
                 Item.storage_key.is_not(None),
             ).limit(1)
@@ -554,7 +582,7 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_
         data = ctx.storage.get(source["storage_key"])
     except ObjectNotFound:
         return False  # the earlier audio was deleted: render afresh
-    key = keys.item_key(job["tenant_id"], job["batch_id"], job["seq"])
+    key = keys.item_key(job.tenant_id, job.batch_id, job.seq)
     ctx.storage.put(key, data, "audio/wav")
     ctx.metrics.cache_hits.inc()
     finish_item(ctx, item_id, ItemStatus(source.pop("status")), **{**source, "storage_key": key},
@@ -562,10 +590,12 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: dict[str, Any], content_
     return True
 
 
-def render_checked(models, metrics, analysis, state, speed: float):  # type: ignore[no-untyped-def]
+def render_checked(models, metrics, analysis, state, speed: float,  # type: ignore[no-untyped-def]
+                   on_render: Callable[[Any], None] | None = None):
     """Render and pass through the quality gate, best of N: a failing render is retried
     (slightly slower on each retry, which changes Kokoro's alignment) and the best one
-    is kept; if none passes, the caller marks the item ``needs_review`` with the reasons."""
+    is kept; if none passes, the caller marks the item ``needs_review`` with the reasons.
+    ``on_render`` gets each render before its check (the upload starts there)."""
     from worker.tts.pipeline import SynthesisConfig
     from worker.tts.quality import best_of
 
@@ -580,6 +610,8 @@ def render_checked(models, metrics, analysis, state, speed: float):  # type: ign
             raise NarratorError("the text has nothing to speak after normalization")
         metrics.rtf.observe((time.perf_counter() - started) / rendered.duration_s)
         renders[attempt] = rendered
+        if on_render is not None:
+            on_render(rendered)
         return rendered.audio
 
     def check(audio):  # type: ignore[no-untyped-def]
@@ -599,7 +631,8 @@ def dominant_language(analysis) -> str:  # type: ignore[no-untyped-def]
 def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
     with ctx.sessions.begin() as s:
         batch_id = s.scalar(update(Item).where(Item.id == item_id)
-                            .values(status=status.value, finished_at=utcnow(), **values).returning(Item.batch_id))
+                            .values(status=status.value, finished_at=utcnow(), **values).returning(Item.batch_id)
+                            .execution_options(synchronize_session=False))
     if batch_id is None:
         return
     error = values.get("error")

@@ -284,6 +284,16 @@ def test_error_rate(reference: str, hypothesis: str, lang: str, expected: float)
     assert error_rate(reference, hypothesis, lang) == pytest.approx(expected)
 
 
+def test_transcript_digits_take_the_references_reading() -> None:
+    """A SKU read digit by digit and transcribed as digits is right; a price read as a
+    number and transcribed as digits is right; a price read out digit by digit is not."""
+    assert error_rate("编号一六七零零零零，新品已到货。", "编号1670000，新品已到货", "zh") == 0.0
+    assert error_rate("编号七二六九零零幺，今日特价。", "编号7269001 今日特价", "zh") == 0.0
+    assert error_rate("价格一百六十七元", "价格167元", "zh") == 0.0
+    assert error_rate("价格一百六十七元", "价格一六七元", "zh") == pytest.approx(2 / 8)
+    assert error_rate("编号一六七", "编号一百六十七", "zh") > 0
+
+
 def test_normalize_for_scoring_tokens() -> None:
     assert normalize_for_scoring("GPU很快，对吧？", "zh") == ["gpu", "很", "快", "对", "吧"]
     assert normalize_for_scoring("Well-known—don't!", "en-US") == ["well", "known", "dont"]

@@ -207,8 +207,9 @@ _LATIN_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*%?")
 # Characters Mandarin speech cannot tell apart (same syllable, same tone, same role):
 # Whisper picks one at random, so they are folded before scoring instead of being
-# counted as errors the voice never made.
-_ZH_HOMOPHONES = str.maketrans({"她": "他", "它": "他", "牠": "他", "祂": "他"})
+# counted as errors the voice never made. 幺 is how "one" is said inside codes and phone
+# numbers, and a transcript writes it 1 or 一.
+_ZH_HOMOPHONES = str.maketrans({"她": "他", "它": "他", "牠": "他", "祂": "他", "幺": "一"})
 
 
 def scoring_mode(lang: str) -> str:
@@ -241,10 +242,21 @@ def _strip_punctuation(text: str) -> str:
     return "".join(out)
 
 
-def _zh_tokens(text: str) -> list[str]:
-    """Characters for CJK script, whole lowercase words for embedded Latin text."""
+def _zh_tokens(text: str, like: str = "") -> list[str]:
+    """Characters for CJK script, whole lowercase words for embedded Latin text.
+
+    A digit string has two readings, as a number (一百六十七万) and digit by digit
+    (一六七零零零零), and a transcript writes digits whichever way it was said: given the
+    reference's reading (``like``), the digit-by-digit reading is taken where the reference
+    has it, so a SKU read out correctly is not scored as seven wrong characters."""
     text = _traditional_to_simplified()(unicodedata.normalize("NFKC", text)).translate(_ZH_HOMOPHONES)
-    text = _NUMBER_RE.sub(lambda m: zh_number_reading(m.group(0), _following_char(text, m.end())), text)
+
+    def reading(m: re.Match[str]) -> str:
+        spoken = zh_number_reading(m.group(0), _following_char(text, m.end()))
+        digits = "".join(_ZH_DIGITS[int(d)] for d in m.group(0) if d.isdigit())
+        return digits if like and spoken not in like and digits in like else spoken
+
+    text = _NUMBER_RE.sub(reading, text)
     tokens: list[str] = []
     for chunk in _strip_punctuation(text).split():
         word = ""
@@ -284,16 +296,17 @@ def _ja_tokens(text: str) -> list[str]:
     return [ch for ch in _strip_punctuation(reading) if not ch.isspace()]
 
 
-def normalize_for_scoring(text: str, lang: str) -> list[str]:
+def normalize_for_scoring(text: str, lang: str, like: str = "") -> list[str]:
     """Tokens to compare: zh → characters (digits read out in Chinese), en → lowercase words.
 
     Both reference and hypothesis go through this, so any convention (Traditional vs
     Simplified, "2024年" vs "二零二四年", "20" vs "twenty") only has to map to the same
-    tokens. Japanese is compared on its kana reading.
+    tokens; ``like`` is the reference's Chinese reading, for a hypothesis's digit strings.
+    Japanese is compared on its kana reading.
     """
     if scoring_mode(lang) == "word":
         return _en_tokens(text)
-    return _ja_tokens(text) if whisper_language(lang) == "ja" else _zh_tokens(text)
+    return _ja_tokens(text) if whisper_language(lang) == "ja" else _zh_tokens(text, like)
 
 
 def text_units(text: str, lang: str) -> int:
@@ -326,7 +339,7 @@ def error_rate(reference: str, hypothesis: str, lang: str) -> float:
     hypothesis adds many tokens (e.g. hallucinated text).
     """
     ref = normalize_for_scoring(reference, lang)
-    hyp = normalize_for_scoring(hypothesis, lang)
+    hyp = normalize_for_scoring(hypothesis, lang, like="".join(ref))
     if not ref:
         return 0.0 if not hyp else 1.0
     return levenshtein(ref, hyp) / len(ref)

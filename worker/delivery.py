@@ -1,0 +1,93 @@
+"""An item's audio file: watermarked, encoded and stored while the quality gate still listens.
+
+The upload is the largest piece of the per-item overhead (one PUT: milliseconds to a local
+S3 server, tens of them to a remote one) and the gate's speech recognition takes seconds,
+so each render is sent as soon as it exists and its check runs meanwhile. Every render of
+an item goes to the item's one deterministic key: a retried render overwrites it, the kept
+render is sent again if a later one was stored over it, and an item that fails after an
+upload has the object removed, so no attempt leaves an orphan behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from shared.storage import Storage, StorageError
+
+if TYPE_CHECKING:
+    from worker.tts.pipeline import Rendered
+
+log = logging.getLogger(__name__)
+
+
+def deliverable_wav(rendered: Rendered, item_id: str, secret: str) -> bytes:
+    """The file a user receives: the render, watermarked with its item id (inaudibly; read
+    back by `narrator watermark detect`), as WAV."""
+    from worker.tts.audio import to_wav_bytes
+    from worker.tts.watermark import mark_item
+
+    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, secret), rendered.sample_rate)
+
+
+class ItemUpload:
+    """The uploads of one item's renders, one at a time and in order, off the caller's thread."""
+
+    def __init__(self, storage: Storage, key: str, item_id: str, secret: str) -> None:
+        self.storage, self.key, self.item_id, self.secret = storage, key, item_id, secret
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[tuple[Rendered, bytes]] | None = None
+        self._stored: tuple[Rendered, bytes] | None = None
+        self._sent = False
+
+    def send(self, rendered: Rendered) -> None:
+        """Start storing this render; the previous upload finishes first (its error is raised here)."""
+        self._wait()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"upload-{self.item_id[:8]}")
+        self._pending = self._executor.submit(self._put, rendered)
+        self._sent = True
+
+    def kept(self, rendered: Rendered) -> bytes:
+        """The stored file's bytes once ``rendered`` is what the key holds."""
+        try:
+            self._wait()
+            if self._stored is None or self._stored[0] is not rendered:
+                self._sent = True
+                self._stored = self._put(rendered)
+            return self._stored[1]
+        finally:
+            self._close()
+
+    def discard(self) -> None:
+        """The item will not deliver this audio: remove whatever an attempt stored. Best effort:
+        with storage down the delete fails too, and a retry of the item overwrites the key."""
+        try:
+            self._wait()
+        except Exception as exc:  # noqa: BLE001 (the item failed for its own reason; this is the upload's)
+            log.debug("item %s: discarded upload had failed: %s", self.item_id, exc)
+        finally:
+            self._close()
+        if not self._sent:
+            return
+        try:
+            self.storage.delete(self.key)
+        except (StorageError, OSError) as exc:
+            log.warning("item %s: could not remove %s: %s", self.item_id, self.key, exc,
+                        extra={"item_id": self.item_id})
+
+    def _put(self, rendered: Rendered) -> tuple[Rendered, bytes]:
+        wav = deliverable_wav(rendered, self.item_id, self.secret)
+        self.storage.put(self.key, wav, "audio/wav")
+        return rendered, wav
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._stored = pending.result()
+
+    def _close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None

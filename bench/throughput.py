@@ -100,7 +100,7 @@ def run_batch(settings: Settings, tenant_id: str, voice_id: str, n: int) -> dict
         rows = s.execute(select(Item.started_at, Item.finished_at, Item.duration_s, Item.quality)
                          .where(Item.batch_id == batch_id).order_by(Item.started_at)).all()
     span = (max(r.finished_at for r in rows) - rows[0].started_at).total_seconds()
-    model = sum(r.quality["model_ms"] for r in rows) / 1000
+    model = sum(r.quality.get("model_ms", 0.0) for r in rows if r.quality) / 1000
     gaps = [(b.started_at - a.finished_at).total_seconds() for a, b in itertools.pairwise(rows)]
     return {"wall_s": wall, "audio_s": float(sum(r.duration_s or 0.0 for r in rows)),
             "model_ms": 1000 * model / n, "service_ms": 1000 * (span - model) / n,

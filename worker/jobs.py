@@ -578,6 +578,8 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str
             return False
         source = {k: getattr(prior, k) for k in ("status", "storage_key", "checksum", "duration_s", "quality",
                                                    "error", "voice_version_id", "normalized_text")}
+        # the gate's verdict holds for the same audio; the model time was the earlier item's
+        source["quality"] = {k: v for k, v in (source["quality"] or {}).items() if k != "model_ms"}
     try:
         data = ctx.storage.get(source["storage_key"])
     except ObjectNotFound:

@@ -55,6 +55,8 @@ def test_identical_content_is_served_from_the_render_cache(ctx: WorkerContext, s
     jobs.synthesize_item(ctx, second)  # normalizes to the same text: no model call
     a, b = item(ctx, first), item(ctx, second)
     assert not a.reused and b.reused and ctx.metrics.cache_hits._value.get() == hits + 1
+    assert a.quality["model_ms"] > 0 and "model_ms" not in b.quality  # b spent no model time
+    assert b.quality["passed"] == a.quality["passed"]
     assert a.content_hash == b.content_hash and a.checksum == b.checksum
     assert b.storage_key != a.storage_key and ctx.storage.get(b.storage_key) == ctx.storage.get(a.storage_key)
     with ctx.sessions() as s:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.audit import record
@@ -31,10 +31,15 @@ class Change:
     removed: list[LexiconEntry]
 
 
+def current_version_query(tenant_id: str) -> Select[tuple[int]]:
+    """The tenant's newest lexicon version, 0 when it never had one: as a query, so a
+    worker's claim can read it as a subquery of its own read."""
+    return select(func.coalesce(func.max(LexiconVersion.version), 0)).where(LexiconVersion.tenant_id == tenant_id)
+
+
 def current_version(session: Session, tenant_id: str) -> int:
     """The tenant's newest lexicon version; 0 when it never had one."""
-    return int(session.scalar(select(func.max(LexiconVersion.version))
-                              .where(LexiconVersion.tenant_id == tenant_id)) or 0)
+    return int(session.scalar(current_version_query(tenant_id)) or 0)
 
 
 def entries_at(session: Session, tenant_id: str, version: int | None = None) -> list[LexiconEntry]:

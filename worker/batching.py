@@ -165,9 +165,10 @@ def refill(ctx: WorkerContext, item_id: str, dispatch: Dispatch) -> int:
     the planner already ran every item in-process).
 
     The window is topped up once a tenth of it is free, not after every item: the check
-    is one unlocked read, and the locked top-up (four statements and a commit) runs for
-    every tenth item. A stale count only delays a top-up to the next item's check;
-    ``dispatch_window`` counts again under the batch's lock."""
+    is one unlocked read, and the locked top-up (four statements and a commit) runs once
+    per tenth of the window (every fifth item with the default 50). A stale count only
+    delays a top-up to the next item's check; ``dispatch_window`` counts again under the
+    batch's lock."""
     if ctx.settings.embedded:
         return 0
     finished = aliased(Item)

@@ -38,7 +38,6 @@ from shared.models import (
     FeedbackState,
     Item,
     ItemStatus,
-    LexiconVersion,
     ReferenceAudio,
     Voice,
     VoiceStatus,
@@ -298,8 +297,7 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
         ).first()
         if item is None:
             return None
-        lexicon_version = select(func.coalesce(func.max(LexiconVersion.version), 0)).where(
-            LexiconVersion.tenant_id == item.tenant_id).scalar_subquery()
+        lexicon_version = lexicon.current_version_query(item.tenant_id).scalar_subquery()
         row = s.execute(
             select(Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key,
                    and_(Voice.status != VoiceStatus.deleted.value, in_force_clause()), lexicon_version)

@@ -253,7 +253,7 @@ def _zh_tokens(text: str, like: str = "") -> list[str]:
 
     def reading(m: re.Match[str]) -> str:
         spoken = zh_number_reading(m.group(0), _following_char(text, m.end()))
-        digits = "".join(_ZH_DIGITS[int(d)] for d in m.group(0) if d.isdigit())
+        digits = zh_digits(m.group(0))
         return digits if like and spoken not in like and digits in like else spoken
 
     text = _NUMBER_RE.sub(reading, text)
@@ -375,7 +375,7 @@ def zh_cardinal(n: int) -> str:
         groups.append(n % 10000)
         n //= 10000
     if len(groups) > len(_ZH_BIG_UNITS):
-        return "".join(_ZH_DIGITS[int(d)] for d in str(sum(g * 10000**i for i, g in enumerate(groups))))
+        return zh_digits(str(sum(g * 10000**i for i, g in enumerate(groups))))
     out = ""
     for index in range(len(groups) - 1, -1, -1):
         group = groups[index]
@@ -386,6 +386,11 @@ def zh_cardinal(n: int) -> str:
         out += _zh_under_10000(group) + _ZH_BIG_UNITS[index]
     out = out.lstrip("零")
     return out[1:] if out.startswith("一十") else out
+
+
+def zh_digits(token: str) -> str:
+    """The digits of ``token`` read one by one (一六七零), as codes and years are said."""
+    return "".join(_ZH_DIGITS[int(d)] for d in token if d.isdigit())
 
 
 def zh_number_reading(token: str, next_char: str = "") -> str:
@@ -403,11 +408,11 @@ def zh_number_reading(token: str, next_char: str = "") -> str:
         or len(integer) > 12
         or (len(integer) > 1 and integer[0] == "0")
     ):
-        reading = "".join(_ZH_DIGITS[int(d)] for d in integer)
+        reading = zh_digits(integer)
     else:
         reading = zh_cardinal(int(integer or "0"))
     if fraction:
-        reading += "点" + "".join(_ZH_DIGITS[int(d)] for d in fraction if d.isdigit())
+        reading += "点" + zh_digits(fraction)
     return "百分之" + reading if percent else reading
 
 

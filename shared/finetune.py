@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from shared.audit import record
@@ -28,15 +29,27 @@ class ActiveAdapter:
     key: str
 
 
+def newest_promoted_query(tenant_id: Any) -> Select[tuple[str]]:
+    """The id of the tenant's newest promoted run that was not rolled back: as a query, so
+    a worker's claim can join it into its own read (``tenant_id`` may be a column)."""
+    return (select(FinetuneRun.id).where(FinetuneRun.tenant_id == tenant_id,
+                                         FinetuneRun.status == FinetuneStatus.promoted.value)
+            .order_by(FinetuneRun.version.desc()).limit(1).correlate_except(FinetuneRun))
+
+
+def adapter_of(run_id: str | None, version: int | None, metrics: dict[str, Any] | None,
+               adapter_key: str | None) -> ActiveAdapter | None:
+    """The adapter a run's columns describe; None for no run, or a run without one."""
+    if run_id is None or version is None or adapter_key is None:
+        return None
+    return ActiveAdapter(run_id, version, frozenset((metrics or {}).get("chars", [])), adapter_key)
+
+
 def active_adapter(session: Session, tenant_id: str) -> ActiveAdapter | None:
     """The newest promoted run that was not rolled back, if any."""
     run = session.execute(select(FinetuneRun.id, FinetuneRun.version, FinetuneRun.metrics, FinetuneRun.adapter_key)
-                          .where(FinetuneRun.tenant_id == tenant_id,
-                                 FinetuneRun.status == FinetuneStatus.promoted.value)
-                          .order_by(FinetuneRun.version.desc()).limit(1)).first()
-    if run is None or run.adapter_key is None:
-        return None
-    return ActiveAdapter(run.id, run.version, frozenset((run.metrics or {}).get("chars", [])), run.adapter_key)
+                          .where(FinetuneRun.id == newest_promoted_query(tenant_id).scalar_subquery())).first()
+    return adapter_of(*run) if run is not None else None
 
 
 def create_run(session: Session, tenant_id: str, trigger: str, actor: str) -> FinetuneRun:

@@ -2,7 +2,7 @@
 
 Planning streams the source (``shared.batch_source``) and inserts items a chunk at a
 time. Dispatch is windowed: a batch has at most ``Settings.batch_window`` items in the
-broker (queued there or running); every finished item tops its batch up by one. Two
+broker (queued there or running); finished items top their batch up (``wants_top_up``). Two
 tenants' big batches therefore interleave in the ``synth`` queue instead of the second
 waiting behind all 100 000 items of the first, and small batches and previews, on the
 ``interactive`` queue, wait for at most the item a worker is rendering.
@@ -14,14 +14,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, and_, func, or_, select
 
 from shared import jobs
 from shared.audit import record
 from shared.batch_source import Row, check_row, iter_rows
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, utcnow
 from shared.services import insert_items
+from shared.settings import Settings
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -160,32 +160,31 @@ def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> in
     return len(rows)
 
 
-def refill(ctx: WorkerContext, item_id: str, dispatch: Dispatch) -> int:
-    """After an item finished: top its batch's window up (nothing in embedded mode, where
-    the planner already ran every item in-process).
+def in_broker_count() -> ScalarSelect[int]:
+    """How many of the batch (the enclosing query's ``Batch``) the broker holds now."""
+    return (select(func.count()).select_from(Item)
+            .where(Item.batch_id == Batch.id, in_broker_since(Batch.dispatched_seq))
+            .correlate(Batch).scalar_subquery())
 
-    The window is topped up once a tenth of it is free, not after every item: the check
-    is one unlocked read, and the locked top-up (four statements and a commit) runs once
-    per tenth of the window (every fifth item with the default 50). A stale count only
-    delays a top-up to the next item's check; ``dispatch_window`` counts again under the
-    batch's lock."""
-    if ctx.settings.embedded:
-        return 0
-    finished = aliased(Item)
-    with ctx.sessions() as s:
-        row = s.execute(
-            select(Batch.id, Batch.status, Batch.total, Batch.dispatched_seq, func.count(Item.id))
-            .select_from(finished).join(Batch, Batch.id == finished.batch_id)
-            .outerjoin(Item, and_(Item.batch_id == Batch.id, in_broker_since(Batch.dispatched_seq)))
-            .where(finished.id == item_id).group_by(Batch.id)).first()
-    if row is None:
-        return 0
-    batch_id, status, total, cursor, in_broker = row
-    if status != BatchStatus.planning.value and cursor >= total - 1:
-        return 0  # every item was sent already
-    if ctx.settings.batch_window - in_broker < max(1, ctx.settings.batch_window // 10):
-        return 0
-    return dispatch_window(ctx, batch_id, dispatch)
+
+def unfinished_exists() -> Exists:
+    """Whether anything of the batch (the enclosing query's ``Batch``) is left to run."""
+    return (select(Item.id).where(Item.batch_id == Batch.id,
+                                  Item.status.in_((ItemStatus.queued.value, ItemStatus.running.value)))
+            .correlate(Batch).exists())
+
+
+def wants_top_up(settings: Settings, status: str, total: int, cursor: int, in_broker: int) -> bool:
+    """After an item finished: is its batch's window worth topping up now?
+
+    Not in embedded mode (the planner already ran every item in-process), not once every
+    item was sent, and not for a single free slot: the locked top-up (four statements and
+    a commit) runs once a tenth of the window is free (every fifth item with the default
+    50). A stale count only delays a top-up to the next item's check; ``dispatch_window``
+    counts again under the batch's lock."""
+    if settings.embedded or (status != BatchStatus.planning.value and cursor >= total - 1):
+        return False
+    return settings.batch_window - in_broker >= max(1, settings.batch_window // 10)
 
 
 def refill_stalled(ctx: WorkerContext, dispatch: Dispatch) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -15,6 +18,13 @@ from shared.settings import Settings
 from shared.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
+
+# Where work that nothing waits for goes: ``run_now`` or ``WorkerContext.defer``.
+Defer = Callable[[Callable[[], object]], None]
+
+
+def run_now(work: Callable[[], object]) -> None:
+    work()
 
 
 @dataclass
@@ -40,9 +50,37 @@ class WorkerContext:
             return
         self.celery.send_task(task_name, args=args, countdown=countdown)
 
+    def defer(self, work: Callable[[], object]) -> None:
+        """Run bookkeeping that nothing waits for (settling a batch, topping up its window)
+        off the task's path: on this process's one background thread, in order, while the
+        next task runs. It keeps the task's log context; a failure is logged, and the
+        sweepers redo what it would have done. The thread is drained when the process
+        exits normally. Embedded, the work runs now: the caller waits for the batch."""
+        if self.settings.embedded:
+            work()
+            return
+        self._background.submit(contextvars.copy_context().run, self._logged, work)
+
+    @staticmethod
+    def _logged(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("background work failed (a sweeper will redo it)")
+
+    @cached_property
+    def _background(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="after-item")
+
     @cached_property
     def db(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        # No ping per checkout: a task retries what a dropped connection breaks
+        return make_engine(self.settings.database_url, pre_ping=False)
+
+    @cached_property
+    def reads(self) -> Engine:
+        """The same pool in autocommit: a one-statement read needs no BEGIN and ROLLBACK."""
+        return self.db.execution_options(isolation_level="AUTOCOMMIT")
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -20,14 +20,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from shared import keys, lexicon, logs, webhooks
 from shared.audit import record
-from shared.consent import in_force, in_force_clause, key_phrases
+from shared.consent import in_force, key_phrases
 from shared.errors import NarratorError
-from shared.finetune import ActiveAdapter, active_adapter
+from shared.finetune import ActiveAdapter, adapter_of
 from shared.jobs import DELIVER_WEBHOOK, synth_queue
 from shared.models import (
     Batch,
@@ -46,9 +46,9 @@ from shared.models import (
 )
 from shared.services import finish_batch_if_done
 from shared.storage import ObjectNotFound
-from worker import batching
+from worker import batching, item_sql
 from worker.batching import Dispatch
-from worker.context import WorkerContext
+from worker.context import Defer, WorkerContext, run_now
 from worker.delivery import ItemUpload
 from worker.tts.lexicon import Lexicon
 
@@ -234,7 +234,7 @@ def plan_batch(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
     """Read an uploaded source into items (streamed, in chunks), mark the batch running and
     hand its first window of items to the broker; returns how many were dispatched.
 
-    Later items are dispatched as earlier ones finish (``batching.refill``). In embedded
+    Later items are dispatched as earlier ones finish (``after_item``). In embedded
     mode every item is dispatched here, since ``dispatch`` runs it in-process.
     """
     with ctx.sessions.begin() as s:
@@ -285,35 +285,21 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
 
     The claim and the reads share one transaction (one commit, no second session): these
     round trips are most of what each item costs beyond its render."""
-    expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
-    with ctx.sessions.begin() as s:
-        item = s.execute(
-            update(Item)
-            .where(Item.id == item_id, or_(Item.status == ItemStatus.queued.value,
-                                           and_(Item.status == ItemStatus.running.value, Item.started_at < expired)))
-            .values(status=ItemStatus.running.value, attempts=Item.attempts + 1, started_at=utcnow())
-            .returning(Item.tenant_id, Item.batch_id, Item.seq, Item.text, Item.voice_id)
-            .execution_options(synchronize_session=False)
-        ).first()
+    now = utcnow()
+    expired = now - timedelta(seconds=ctx.settings.item_lease_seconds)
+    with ctx.db.begin() as conn:
+        item = conn.execute(item_sql.CLAIM, {"item_id": item_id, "expired": expired, "now": now}).first()
         if item is None:
             return None
-        lexicon_version = lexicon.current_version_query(item.tenant_id).scalar_subquery()
-        row = s.execute(
-            select(Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key,
-                   and_(Voice.status != VoiceStatus.deleted.value, in_force_clause()), lexicon_version)
-            .select_from(Item)
-            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
-            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
-            .outerjoin(Consent, Consent.id == Voice.consent_id)
-            .where(Item.id == item_id)).one()
-        params, batch_status, version_id, state_key, consented, lexicon_now = row
-        return Claim(
-            tenant_id=item.tenant_id, batch_id=item.batch_id, seq=item.seq, text=item.text, voice_id=item.voice_id,
-            params=dict(params or {}),
-            cancelled=batch_status is None or batch_status == BatchStatus.cancelled.value,
-            version=(version_id, state_key) if version_id else None, consented=bool(consented),
-            lexicon_version=int(lexicon_now), adapter=active_adapter(s, item.tenant_id),
-        )
+        params, batch_status, version_id, state_key, consented, lexicon_now, *run = conn.execute(
+            item_sql.CLAIM_READS, {"item_id": item_id}).one()
+    return Claim(
+        tenant_id=item.tenant_id, batch_id=item.batch_id, seq=item.seq, text=item.text, voice_id=item.voice_id,
+        params=dict(params or {}),
+        cancelled=batch_status is None or batch_status == BatchStatus.cancelled.value,
+        version=(version_id, state_key) if version_id else None, consented=bool(consented),
+        lexicon_version=int(lexicon_now), adapter=adapter_of(*run),
+    )
 
 
 def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
@@ -421,7 +407,8 @@ def lease_kept(ctx: WorkerContext, item_id: str) -> Iterator[None]:
 
 def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     """Claim the item and render it, keeping the claim alive meanwhile; a message for an
-    item that is not claimable (finished, or another worker's live claim) does nothing."""
+    item that is not claimable (finished, or another worker's live claim) does nothing.
+    The task follows it with ``after_item``, whatever happened here."""
     claim = claim_item(ctx, item_id)
     if claim is None:
         return
@@ -466,7 +453,6 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
                     "readings": {**readings_used(analysis), "adapter_version": adapter.version if adapter else None}}
         if reuse_cached(ctx, item_id, job, content_hash, **recorded):
             verify_feedback(ctx, job.tenant_id, item_id, analysis)
-            withdraw_if_revoked(ctx, item_id)
             return
         state = models.voice(version_id, lambda: ctx.storage.get(state_key))
         started = time.perf_counter()
@@ -489,7 +475,6 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
         error=None if report.passed else "; ".join(report.reasons), **recorded,
     )
     verify_feedback(ctx, job.tenant_id, item_id, analysis)
-    withdraw_if_revoked(ctx, item_id)
 
 
 def load_lexicon(ctx: WorkerContext, tenant_id: str, voice_id: str, version: int) -> Lexicon:
@@ -524,21 +509,40 @@ def verify_feedback(ctx: WorkerContext, tenant_id: str, item_id: str, analysis: 
                    word=fb.word, reading=used[fb.lexicon_entry_id or ""].reading)
 
 
-def withdraw_if_revoked(ctx: WorkerContext, item_id: str) -> None:
+def after_item(ctx: WorkerContext, item_id: str, dispatch: Dispatch, defer: Defer = run_now) -> None:
+    """What an item's end sets off, decided by one read once its row has committed: its
+    audio is withdrawn if the consent was revoked meanwhile, its batch is settled when
+    nothing is left to run, and the batch's window is topped up when a tenth of it is free.
+
+    The read and a withdrawal happen here, before the task acknowledges its message; the
+    settling and the top-up, which nothing waits for, go to ``defer`` (a worker runs them
+    on its background thread while the next item renders). Lost with a killed worker,
+    those two have sweepers: ``settle_idle_batches`` and ``batching.refill_stalled``.
+    """
+    with ctx.reads.connect() as conn:
+        row = conn.execute(item_sql.AFTER_ITEM, {"item_id": item_id}).first()
+    if row is None:
+        return
+    storage_key, in_force_now, batch_id, status, total, cursor, settled_at, unfinished, in_broker = row
+    if storage_key is not None and not in_force_now:
+        withdraw(ctx, item_id, storage_key)
+    if batch_id is None or settled_at is not None:
+        return
+    if not unfinished:
+        defer(lambda: finish_batch_if_done(ctx.sessions, ctx.storage, batch_id,
+                                           notify=lambda ids: send_webhooks(ctx, ids)))
+    elif batching.wants_top_up(ctx.settings, status, total, cursor, in_broker):
+        defer(lambda: batching.dispatch_window(ctx, batch_id, dispatch))
+
+
+def withdraw(ctx: WorkerContext, item_id: str, storage_key: str) -> None:
     """Consent revoked while this item rendered: its audio must not outlive the purge.
 
-    Checked after the item's row is committed: a purge that ran before that commit could
-    not see the audio, and this check then sees the revocation (which precedes the purge).
+    Decided after the item's row is committed (``after_item``): a purge that ran before
+    that commit could not see the audio, and the check then sees the revocation (which
+    precedes the purge).
     """
-    with ctx.sessions() as s:
-        row = s.execute(select(Item.storage_key, Voice.status, Consent).select_from(Item)
-                        .outerjoin(Voice, Voice.id == Item.voice_id).outerjoin(Consent, Consent.id == Voice.consent_id)
-                        .where(Item.id == item_id)).first()
-        if row is None or row.storage_key is None or (in_force(row.Consent)
-                                                      and row.status not in (None, VoiceStatus.deleted.value)):
-            return
-        key = row.storage_key
-    ctx.storage.delete(key)
+    ctx.storage.delete(storage_key)
     with ctx.sessions.begin() as s:
         item = s.get(Item, item_id)
         if item is not None:
@@ -564,20 +568,14 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str
 
     The bytes are copied as they are, so the file carries the earlier item's watermark: the
     same tenant and voice version (both are in the content hash's scope), another item id."""
-    with ctx.sessions() as s:
-        prior = s.scalars(
-            select(Item).where(
-                Item.tenant_id == job.tenant_id, Item.content_hash == content_hash, Item.id != item_id,
-                Item.status.in_((ItemStatus.succeeded.value, ItemStatus.needs_review.value)),
-                Item.storage_key.is_not(None),
-            ).limit(1)
-        ).first()
-        if prior is None:
-            return False
-        source = {k: getattr(prior, k) for k in ("status", "storage_key", "checksum", "duration_s", "quality",
-                                                   "error", "voice_version_id", "normalized_text")}
-        # the gate's verdict holds for the same audio; the model time was the earlier item's
-        source["quality"] = {k: v for k, v in (source["quality"] or {}).items() if k != "model_ms"}
+    with ctx.reads.connect() as conn:
+        prior = conn.execute(item_sql.PRIOR_RENDER, {"tenant_id": job.tenant_id, "content_hash": content_hash,
+                                                     "item_id": item_id}).mappings().first()
+    if prior is None:
+        return False
+    source = dict(prior)
+    # the gate's verdict holds for the same audio; the model time was the earlier item's
+    source["quality"] = {k: v for k, v in (source["quality"] or {}).items() if k != "model_ms"}
     try:
         data = ctx.storage.get(source["storage_key"])
     except ObjectNotFound:
@@ -629,10 +627,10 @@ def dominant_language(analysis) -> str:  # type: ignore[no-untyped-def]
 
 
 def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
-    with ctx.sessions.begin() as s:
-        batch_id = s.scalar(update(Item).where(Item.id == item_id)
-                            .values(status=status.value, finished_at=utcnow(), **values).returning(Item.batch_id)
-                            .execution_options(synchronize_session=False))
+    """Record the item's outcome: the one durable step of its end (``after_item`` does the rest)."""
+    with ctx.db.begin() as conn:
+        batch_id = conn.scalar(item_sql.FINISH.values(status=status.value, finished_at=utcnow(), **values),
+                               {"item_id": item_id})
     if batch_id is None:
         return
     error = values.get("error")
@@ -641,4 +639,3 @@ def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: 
                                                             else status.value)
     ctx.metrics.items.labels(status.value, reason).inc()
     log.info("item %s %s", item_id, status.value, extra={"batch_id": batch_id, "item_id": item_id})
-    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=lambda ids: send_webhooks(ctx, ids))

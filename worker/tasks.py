@@ -85,13 +85,11 @@ def synthesize_item(self: Task, item_id: str) -> None:
         try:
             jobs.synthesize_item(ctx, item_id)
         except TRANSIENT as exc:
-            if self.request.retries >= MAX_RETRIES:
-                jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
-                batching.refill(ctx, item_id, _dispatcher(self))
-                return
-            jobs.release_item(ctx, item_id)
-            _retry(self, exc)
-        batching.refill(ctx, item_id, _dispatcher(self))  # the item left its batch's window: send the next
+            if self.request.retries < MAX_RETRIES:
+                jobs.release_item(ctx, item_id)
+                _retry(self, exc)
+            jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+        jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
 
 
 @shared_task(bind=True, name=names.PURGE, max_retries=MAX_RETRIES)

@@ -199,10 +199,11 @@ def test_a_batch_left_unsettled_by_a_storage_outage_is_settled_by_the_sweeper(fa
     tenant_id = fault_voice[0]
     batch_id, item_id = unplanned_item(fault_stack, fault_voice)
     assert jobs.claim_item(ctx, item_id)
+    jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: nothing to speak")
     fault_stack.s3.stop()
     try:
         with pytest.raises(StorageError):
-            jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: nothing to speak")
+            jobs.after_item(ctx, item_id, lambda item, queue: None)  # settles here: the manifest write fails
     finally:
         fault_stack.s3.start()
     assert [it.status for it in items_of(fault_stack, batch_id)] == ["failed"]

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from shared import keys
 from shared.models import Batch, Consent, Item, Voice, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
@@ -41,6 +42,12 @@ def submit(ctx: WorkerContext, voice: tuple[str, str], texts: list[str]) -> tupl
     return batch_id, ids
 
 
+def render(ctx: WorkerContext, item_id: str) -> None:
+    """What the task does with an item's message, in order and here (``defer`` runs now)."""
+    jobs.synthesize_item(ctx, item_id)
+    jobs.after_item(ctx, item_id, lambda item, queue: None)
+
+
 def item(ctx: WorkerContext, item_id: str) -> Item:
     with ctx.sessions() as s:
         row = s.get(Item, item_id)
@@ -50,9 +57,9 @@ def item(ctx: WorkerContext, item_id: str) -> Item:
 
 def test_identical_content_is_served_from_the_render_cache(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
     batch_id, (first, second) = submit(ctx, stock_voice, ["新款耳机售价二百九十九元。", "新款耳机售价299元。"])
-    jobs.synthesize_item(ctx, first)
+    render(ctx, first)
     hits = ctx.metrics.cache_hits._value.get()
-    jobs.synthesize_item(ctx, second)  # normalizes to the same text: no model call
+    render(ctx, second)  # normalizes to the same text: no model call
     a, b = item(ctx, first), item(ctx, second)
     assert not a.reused and b.reused and ctx.metrics.cache_hits._value.get() == hits + 1
     assert a.quality["model_ms"] > 0 and "model_ms" not in b.quality  # b spent no model time
@@ -65,8 +72,8 @@ def test_identical_content_is_served_from_the_render_cache(ctx: WorkerContext, s
 
 def test_a_poison_item_fails_alone_and_the_batch_finishes(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
     batch_id, (good, poison) = submit(ctx, stock_voice, ["欢迎光临本店。", "。。。……"])
-    jobs.synthesize_item(ctx, poison)
-    jobs.synthesize_item(ctx, good)
+    render(ctx, poison)
+    render(ctx, good)
     bad = item(ctx, poison)
     assert bad.status == "failed" and bad.error.startswith("invalid_input") and bad.storage_key is None
     assert item(ctx, good).status in ("succeeded", "needs_review")
@@ -78,9 +85,9 @@ def test_a_poison_item_fails_alone_and_the_batch_finishes(ctx: WorkerContext, st
 
 def test_a_redelivered_item_is_not_rendered_twice(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
     _, (only,) = submit(ctx, stock_voice, ["谢谢您的购买。"])
-    jobs.synthesize_item(ctx, only)
+    render(ctx, only)
     done = item(ctx, only)
-    jobs.synthesize_item(ctx, only)  # the broker delivered it again
+    render(ctx, only)  # the broker delivered it again
     again = item(ctx, only)
     assert again.attempts == done.attempts == 1 and again.finished_at == done.finished_at
 
@@ -89,7 +96,7 @@ def test_items_of_a_cancelled_batch_are_cancelled_without_rendering(ctx: WorkerC
     batch_id, (only,) = submit(ctx, stock_voice, ["这一条不会被合成。"])
     with ctx.sessions.begin() as s:
         s.get(Batch, batch_id).status = "cancelled"  # type: ignore[union-attr]
-    jobs.synthesize_item(ctx, only)
+    render(ctx, only)
     row = item(ctx, only)
     assert row.status == "cancelled" and row.storage_key is None
 
@@ -102,7 +109,7 @@ def test_an_item_whose_worker_died_is_swept_back_and_rendered(ctx: WorkerContext
         s.get(Item, only).started_at = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds + 1)  # type: ignore[union-attr]
     requeued: list[str] = []
     assert jobs.sweep_stuck_items(ctx, requeued.append) == 1 and requeued == [only]
-    jobs.synthesize_item(ctx, only)
+    render(ctx, only)
     row = item(ctx, only)
     assert row.status in ("succeeded", "needs_review") and row.attempts == 2
 
@@ -113,9 +120,33 @@ def test_synthesis_refuses_a_voice_whose_consent_was_revoked(ctx: WorkerContext,
         consent = s.get(Consent, s.get(Voice, stock_voice[1]).consent_id)  # type: ignore[union-attr]
         consent.revoked_at = utcnow()  # type: ignore[union-attr]
     try:
-        jobs.synthesize_item(ctx, only)
+        render(ctx, only)
         row = item(ctx, only)
         assert row.status == "failed" and row.error.startswith("consent_revoked") and row.storage_key is None
+    finally:
+        with ctx.sessions.begin() as s:
+            s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = None  # type: ignore[union-attr]
+
+
+def test_audio_of_an_item_whose_consent_was_revoked_while_it_rendered_is_withdrawn(  # type: ignore[no-untyped-def]
+        ctx: WorkerContext, stock_voice) -> None:
+    """The purge ran before the item's row committed, so it could not see the audio: the
+    check after the commit (``after_item``) deletes it, and settles the batch."""
+    batch_id, (only,) = submit(ctx, stock_voice, ["渲染途中撤回同意。"])
+    claim = jobs.claim_item(ctx, only)
+    assert claim is not None
+    key = keys.item_key(claim.tenant_id, batch_id, claim.seq)
+    ctx.storage.put(key, b"RIFF-rendered", "audio/wav")
+    jobs.finish_item(ctx, only, jobs.ItemStatus.succeeded, storage_key=key, checksum="c", duration_s=1.0)
+    with ctx.sessions.begin() as s:
+        s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = utcnow()  # type: ignore[union-attr]
+    try:
+        jobs.after_item(ctx, only, lambda item_id, queue: None)
+        row = item(ctx, only)
+        assert row.status == "failed" and row.error.startswith("consent_revoked") and row.storage_key is None
+        assert not ctx.storage.exists(key)
+        with ctx.sessions() as s:
+            assert s.get(Batch, batch_id).status == "failed"  # type: ignore[union-attr]
     finally:
         with ctx.sessions.begin() as s:
             s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = None  # type: ignore[union-attr]

@@ -1,0 +1,77 @@
+"""The statements on every item's path, built once per process.
+
+An item runs five statements beyond its render (claim, reads, cache probe, finish, the
+read after it). Building a statement like these in SQLAlchemy costs about a millisecond of
+Python, more than PostgreSQL takes to run it, so each is built here once with bound
+parameters (``:item_id`` and the like) and executed on a plain connection. Each one's
+docstring is its caller's in ``worker.jobs``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
+from sqlalchemy.orm import aliased
+
+from shared.consent import in_force_clause
+from shared.finetune import newest_promoted_query
+from shared.lexicon import current_version_query
+from shared.models import Batch, Consent, FinetuneRun, Item, ItemStatus, Voice, VoiceStatus, VoiceVersion
+from worker import batching
+
+QUEUED, RUNNING = ItemStatus.queued.value, ItemStatus.running.value
+DELIVERED = (ItemStatus.succeeded.value, ItemStatus.needs_review.value)
+
+
+def voice_usable() -> object:
+    """The item's voice is not deleted and its consent is in force (NULL, so false, without one)."""
+    return and_(Voice.status != VoiceStatus.deleted.value, in_force_clause())
+
+
+def claim() -> Update:
+    """queued → running, or a ``running`` claim older than ``:expired`` taken over."""
+    return (update(Item)
+            .where(Item.id == bindparam("item_id"),
+                   or_(Item.status == QUEUED, and_(Item.status == RUNNING, Item.started_at < bindparam("expired"))))
+            .values(status=RUNNING, attempts=Item.attempts + 1, started_at=bindparam("now"))
+            .returning(Item.tenant_id, Item.batch_id, Item.seq, Item.text, Item.voice_id))
+
+
+def claim_reads() -> Select:
+    """What a claimed item renders with: batch, voice version, consent, lexicon version, adapter."""
+    return (select(Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key, voice_usable(),
+                   current_version_query(Item.tenant_id).scalar_subquery(),
+                   FinetuneRun.id, FinetuneRun.version, FinetuneRun.metrics, FinetuneRun.adapter_key)
+            .select_from(Item)
+            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
+            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
+            .outerjoin(Consent, Consent.id == Voice.consent_id)
+            .outerjoin(FinetuneRun, FinetuneRun.id == newest_promoted_query(Item.tenant_id).scalar_subquery())
+            .where(Item.id == bindparam("item_id")))
+
+
+def finish() -> Update:
+    """The item's outcome, the columns given with ``.values()``; returns its batch."""
+    return update(Item).where(Item.id == bindparam("item_id")).returning(Item.batch_id)
+
+
+def prior_render() -> Select:
+    """A delivered render of the same content (``:content_hash``) by another item of the tenant."""
+    return (select(Item.status, Item.storage_key, Item.checksum, Item.duration_s, Item.quality, Item.error,
+                   Item.voice_version_id, Item.normalized_text)
+            .where(Item.tenant_id == bindparam("tenant_id"), Item.content_hash == bindparam("content_hash"),
+                   Item.id != bindparam("item_id"), Item.status.in_(DELIVERED), Item.storage_key.is_not(None))
+            .limit(1))
+
+
+def after_item() -> Select:
+    """A finished item's stored audio and whether its voice may still be used, beside its
+    batch's state: settled or not, anything left to run, how many the broker holds."""
+    finished = aliased(Item)
+    return (select(finished.storage_key, voice_usable(), Batch.id, Batch.status, Batch.total, Batch.dispatched_seq,
+                   Batch.finished_at, batching.unfinished_exists(), batching.in_broker_count())
+            .select_from(finished).outerjoin(Voice, Voice.id == finished.voice_id)
+            .outerjoin(Consent, Consent.id == Voice.consent_id).outerjoin(Batch, Batch.id == finished.batch_id)
+            .where(finished.id == bindparam("item_id")))
+
+
+CLAIM, CLAIM_READS, FINISH, PRIOR_RENDER, AFTER_ITEM = claim(), claim_reads(), finish(), prior_render(), after_item()

@@ -118,8 +118,9 @@ def stock_voice(ctx: WorkerContext, tenant_id: str) -> str:
 
 
 def overhead_in_process(ctx: WorkerContext, tenant_id: str, voice_id: str, n: int) -> dict[str, float]:
-    """Database + storage time per item: ``worker.jobs.synthesize_item`` run in this process
-    (claim, reads, render-cache probe, WAV upload, finish, batch bookkeeping; no broker)
+    """Database + storage time per item: ``worker.jobs.synthesize_item`` and ``after_item`` run
+    in this process as the task runs them (claim, reads, render-cache probe, WAV upload,
+    finish, the read after it; settling and top-ups on the background thread; no broker)
     with the model work inside it timed (frontend, render + quality gate) and subtracted.
     Both sides come from the same call, so machine load cannot open a gap between them the
     way it does between separate direct and managed runs.
@@ -156,6 +157,7 @@ def overhead_in_process(ctx: WorkerContext, tenant_id: str, voice_id: str, n: in
             upload_s.clear()
             started = time.perf_counter()
             worker_jobs.synthesize_item(ctx, item_id)
+            worker_jobs.after_item(ctx, item_id, lambda item, queue: None, defer=ctx.defer)  # as the task does
             walls.append(time.perf_counter() - started)
             models.append(sum(model_s))
             uploads.append(sum(upload_s))

@@ -6,7 +6,9 @@ the same task functions, no separate worker.
 
 from __future__ import annotations
 
-from celery import Celery
+import weakref
+
+from celery import Celery, signals
 from kombu import Queue
 
 from shared.jobs import QUEUES, ROUTES, RUN_DUE_SCHEDULES, START_DUE_FINETUNES, SWEEP, SWEEP_WEBHOOKS
@@ -40,7 +42,16 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
     )
-    app.narrator = WorkerContext(settings, celery=app)  # type: ignore[attr-defined]
+    ctx = app.narrator = WorkerContext(settings, celery=app)  # type: ignore[attr-defined]
+    context = weakref.ref(ctx)  # the signal must not keep an app's context (and its pools) alive
+
+    def drain(**_: object) -> None:
+        """A stopping worker (or pool process) finishes its deferred bookkeeping first."""
+        if (alive := context()) is not None:
+            alive.drain()
+
+    for stopping in (signals.worker_shutdown, signals.worker_process_shutdown):
+        stopping.connect(drain, weak=False)
     return app
 
 

@@ -54,12 +54,18 @@ class WorkerContext:
         """Run bookkeeping that nothing waits for (settling a batch, topping up its window)
         off the task's path: on this process's one background thread, in order, while the
         next task runs. It keeps the task's log context; a failure is logged, and the
-        sweepers redo what it would have done. The thread is drained when the process
-        exits normally. Embedded, the work runs now: the caller waits for the batch."""
+        sweepers redo what it would have done. ``drain`` waits for it when the worker
+        stops. Embedded, the work runs now: the caller waits for the batch."""
         if self.settings.embedded:
             work()
             return
         self._background.submit(contextvars.copy_context().run, self._logged, work)
+
+    def drain(self) -> None:
+        """Finish the deferred work before the process goes (a worker's shutdown)."""
+        if "_background" in self.__dict__:
+            self._background.shutdown(wait=True)
+            del self.__dict__["_background"]
 
     @staticmethod
     def _logged(work: Callable[[], object]) -> None:
@@ -78,8 +84,9 @@ class WorkerContext:
         return make_engine(self.settings.database_url, pre_ping=False)
 
     @cached_property
-    def reads(self) -> Engine:
-        """The same pool in autocommit: a one-statement read needs no BEGIN and ROLLBACK."""
+    def autocommit(self) -> Engine:
+        """The same pool in autocommit, for statements that stand alone (``worker.item_sql``):
+        no BEGIN and COMMIT round trips around them."""
         return self.db.execution_options(isolation_level="AUTOCOMMIT")
 
     @cached_property

@@ -39,6 +39,7 @@ class ItemUpload:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future[tuple[Rendered, bytes]] | None = None
         self._stored: tuple[Rendered, bytes] | None = None
+        self._files: list[tuple[Rendered, bytes]] = []  # every render sent, with its file
         self._sent = False
 
     def send(self, rendered: Rendered) -> None:
@@ -50,12 +51,18 @@ class ItemUpload:
         self._sent = True
 
     def kept(self, rendered: Rendered) -> bytes:
-        """The stored file's bytes once ``rendered`` is what the key holds."""
+        """The stored file's bytes once ``rendered`` is what the key holds. A render stored
+        over by a later one is sent again as the file it was (not watermarked twice)."""
         try:
             self._wait()
             if self._stored is None or self._stored[0] is not rendered:
                 self._sent = True
-                self._stored = self._put(rendered)
+                wav = next((w for r, w in self._files if r is rendered), None)
+                if wav is None:
+                    self._stored = self._put(rendered)
+                else:
+                    self.storage.put(self.key, wav, "audio/wav")
+                    self._stored = rendered, wav
             return self._stored[1]
         finally:
             self._close()
@@ -86,6 +93,7 @@ class ItemUpload:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._stored = pending.result()
+            self._files.append(self._stored)
 
     def _close(self) -> None:
         if self._executor is not None:

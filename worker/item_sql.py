@@ -3,8 +3,9 @@
 An item runs five statements beyond its render (claim, reads, cache probe, finish, the
 read after it). Building a statement like these in SQLAlchemy costs about a millisecond of
 Python, more than PostgreSQL takes to run it, so each is built here once with bound
-parameters (``:item_id`` and the like) and executed on a plain connection. Each one's
-docstring is its caller's in ``worker.jobs``.
+parameters (``:item_id`` and the like) and executed on a plain connection in autocommit:
+each statement stands alone (the claim and the finish are single atomic UPDATEs), so none
+pays a BEGIN and a COMMIT round trip. The callers are in ``worker.jobs``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def claim_reads() -> Select:
 
 
 def finish() -> Update:
-    """The item's outcome, the columns given with ``.values()``; returns its batch."""
-    return update(Item).where(Item.id == bindparam("item_id")).returning(Item.batch_id)
+    """The item's outcome; returns its batch. The columns set are the parameters named
+    like them (a Core UPDATE without ``.values()`` takes its SET clause from those)."""
+    items = Item.__table__
+    return update(items).where(items.c.id == bindparam("item_id")).returning(items.c.batch_id)
 
 
 def prior_render() -> Select:

@@ -283,11 +283,12 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
     rendering does nothing (None). A ``running`` claim older than the lease belonged to a
     worker that died mid-item, so it may be taken over.
 
-    The claim and the reads share one transaction (one commit, no second session): these
-    round trips are most of what each item costs beyond its render."""
+    The claim is one statement that commits itself, and one read after it gets everything
+    the item renders with (``worker.item_sql``): these round trips are most of what an item
+    costs beyond its render."""
     now = utcnow()
     expired = now - timedelta(seconds=ctx.settings.item_lease_seconds)
-    with ctx.db.begin() as conn:
+    with ctx.autocommit.connect() as conn:
         item = conn.execute(item_sql.CLAIM, {"item_id": item_id, "expired": expired, "now": now}).first()
         if item is None:
             return None
@@ -514,12 +515,14 @@ def after_item(ctx: WorkerContext, item_id: str, dispatch: Dispatch, defer: Defe
     audio is withdrawn if the consent was revoked meanwhile, its batch is settled when
     nothing is left to run, and the batch's window is topped up when a tenth of it is free.
 
-    The read and a withdrawal happen here, before the task acknowledges its message; the
-    settling and the top-up, which nothing waits for, go to ``defer`` (a worker runs them
-    on its background thread while the next item renders). Lost with a killed worker,
-    those two have sweepers: ``settle_idle_batches`` and ``batching.refill_stalled``.
+    The read and a withdrawal happen here, before the task acknowledges its message, so
+    a worker killed after the item's commit leaves a message whose redelivery does them
+    (the claim finds the item finished; this runs all the same). The settling and the
+    top-up, which nothing waits for, go to ``defer`` (a worker runs them on its background
+    thread while the next item renders); lost with a killed worker, they have sweepers:
+    ``settle_idle_batches`` and ``batching.refill_stalled``.
     """
-    with ctx.reads.connect() as conn:
+    with ctx.autocommit.connect() as conn:
         row = conn.execute(item_sql.AFTER_ITEM, {"item_id": item_id}).first()
     if row is None:
         return
@@ -568,7 +571,7 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str
 
     The bytes are copied as they are, so the file carries the earlier item's watermark: the
     same tenant and voice version (both are in the content hash's scope), another item id."""
-    with ctx.reads.connect() as conn:
+    with ctx.autocommit.connect() as conn:
         prior = conn.execute(item_sql.PRIOR_RENDER, {"tenant_id": job.tenant_id, "content_hash": content_hash,
                                                      "item_id": item_id}).mappings().first()
     if prior is None:
@@ -628,9 +631,9 @@ def dominant_language(analysis) -> str:  # type: ignore[no-untyped-def]
 
 def finish_item(ctx: WorkerContext, item_id: str, status: ItemStatus, **values: Any) -> None:
     """Record the item's outcome: the one durable step of its end (``after_item`` does the rest)."""
-    with ctx.db.begin() as conn:
-        batch_id = conn.scalar(item_sql.FINISH.values(status=status.value, finished_at=utcnow(), **values),
-                               {"item_id": item_id})
+    with ctx.autocommit.connect() as conn:
+        batch_id = conn.scalar(item_sql.FINISH, {"item_id": item_id, "status": status.value, "finished_at": utcnow(),
+                                                 **values})
     if batch_id is None:
         return
     error = values.get("error")

@@ -12,6 +12,7 @@ import pytest
 
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
+from worker import delivery
 from worker.delivery import ItemUpload, deliverable_wav
 from worker.tts.pipeline import Rendered
 
@@ -37,6 +38,21 @@ def test_the_key_holds_the_kept_render_when_a_later_attempt_was_stored(upload: I
     wav = upload.kept(first)  # ... but the first ranked better
     assert wav == deliverable_wav(first, upload.item_id, upload.secret)
     assert upload.storage.get(upload.key) == wav
+
+
+def test_a_kept_earlier_render_is_sent_again_as_the_file_it_was(upload: ItemUpload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Sending it again is one PUT: its file (watermark, WAV) was made when it was first sent."""
+    made: list[Rendered] = []
+
+    def counted(rendered: Rendered, item_id: str, secret: str) -> bytes:
+        made.append(rendered)
+        return deliverable_wav(rendered, item_id, secret)
+
+    monkeypatch.setattr(delivery, "deliverable_wav", counted)
+    first, second = render(220.0), render(330.0)
+    upload.send(first)
+    upload.send(second)
+    assert upload.kept(first) == upload.storage.get(upload.key) and made == [first, second]
 
 
 class CountedPuts:

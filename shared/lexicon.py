@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -31,9 +32,9 @@ class Change:
     removed: list[LexiconEntry]
 
 
-def current_version_query(tenant_id: str) -> Select[tuple[int]]:
+def current_version_query(tenant_id: Any) -> Select[tuple[int]]:
     """The tenant's newest lexicon version, 0 when it never had one: as a query, so a
-    worker's claim can read it as a subquery of its own read."""
+    worker's claim can read it as a subquery of its own read (``tenant_id`` may be a column)."""
     return select(func.coalesce(func.max(LexiconVersion.version), 0)).where(LexiconVersion.tenant_id == tenant_id)
 
 

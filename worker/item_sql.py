@@ -10,7 +10,7 @@ pays a BEGIN and a COMMIT round trip. The callers are in ``worker.jobs``.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from shared.consent import in_force_clause
@@ -23,7 +23,7 @@ QUEUED, RUNNING = ItemStatus.queued.value, ItemStatus.running.value
 DELIVERED = (ItemStatus.succeeded.value, ItemStatus.needs_review.value)
 
 
-def voice_usable() -> object:
+def voice_usable() -> ColumnElement[bool]:
     """The item's voice is not deleted and its consent is in force (NULL, so false, without one)."""
     return and_(Voice.status != VoiceStatus.deleted.value, in_force_clause())
 

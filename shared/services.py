@@ -87,8 +87,9 @@ def finish_batch_if_done(sessions: sessionmaker[Session], storage: Storage, batc
     The webhook event (``batch.completed`` / ``batch.failed``) is written in the same
     transaction as the status; ``notify`` gets the delivery ids after commit to enqueue them.
 
-    Called after every item: the first check is one index probe, without a lock, so a
-    100 000-item batch does not count its items 100 000 times.
+    Callers may call it on a hunch (the API after a cancel, the purge, the sweeper, a
+    worker whose read after an item saw nothing left): the first check is one index probe
+    without a lock, and the counting under the batch's lock happens only when it passes.
     """
     unfinished = (ItemStatus.queued.value, ItemStatus.running.value)
     with sessions() as s:

@@ -354,9 +354,10 @@ def replan_stalled(ctx: WorkerContext, send_plan: Dispatch) -> int:
 def settle_idle_batches(ctx: WorkerContext, notify: Callable[[list[str]], None] | None = None) -> int:
     """Settle unfinished batches that have nothing left to run; returns how many.
 
-    The task that finishes a batch's last item settles the batch. When that failed after
-    the item was committed (storage down while the manifest was written, the worker killed
-    in between), a redelivery finds the item done and returns, so the sweeper settles it.
+    The worker that finishes a batch's last item settles the batch on its background thread,
+    after the item's message was acknowledged (``after_item``). When that failed (storage
+    down while the manifest was written, the worker killed in between), no message is left
+    to retry it, so the sweeper settles the batch.
     """
     unfinished = (ItemStatus.queued.value, ItemStatus.running.value)
     with ctx.sessions() as s:

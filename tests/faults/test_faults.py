@@ -193,8 +193,9 @@ def test_a_slow_render_keeps_its_claim_and_a_dead_one_loses_it(fault_stack, faul
 
 
 def test_a_batch_left_unsettled_by_a_storage_outage_is_settled_by_the_sweeper(fault_stack, fault_voice) -> None:  # type: ignore[no-untyped-def]
-    """The last item's task commits the item, then storage refuses the manifest: a redelivery
-    would find the item finished and return, so the sweeper must settle the batch."""
+    """The last item's task commits the item, then storage refuses the manifest while the
+    batch is settled (on the worker's background thread, after the message was acknowledged):
+    no message is left to retry it, so the sweeper must settle the batch."""
     ctx = worker_context(fault_stack.settings)  # this test plays the worker that finishes the last item
     tenant_id = fault_voice[0]
     batch_id, item_id = unplanned_item(fault_stack, fault_voice)

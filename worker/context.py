@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
+from worker.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class WorkerContext:
         if "_background" in self.__dict__:
             self._background.shutdown(wait=True)
             del self.__dict__["_background"]
+        if "leases" in self.__dict__:
+            self.leases.close()
+            del self.__dict__["leases"]
 
     @staticmethod
     def _logged(work: Callable[[], object]) -> None:
@@ -77,6 +81,17 @@ class WorkerContext:
     @cached_property
     def _background(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="after-item")
+
+    @cached_property
+    def leases(self) -> Leases:
+        """The claims on items this process is rendering, renewed by one thread."""
+        return Leases(self.sessions, self.settings.item_lease_seconds)
+
+    @cached_property
+    def uploads(self) -> ThreadPoolExecutor:
+        """Where an item's audio is stored while the gate checks it: threads kept for the
+        process's life, since starting one per item costs more than a database round trip."""
+        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="upload")
 
     @cached_property
     def db(self) -> Engine:

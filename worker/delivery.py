@@ -11,7 +11,7 @@ upload has the object removed, so no attempt leaves an orphan behind.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING
 
 from shared.storage import Storage, StorageError
@@ -32,11 +32,12 @@ def deliverable_wav(rendered: Rendered, item_id: str, secret: str) -> bytes:
 
 
 class ItemUpload:
-    """The uploads of one item's renders, one at a time and in order, off the caller's thread."""
+    """The uploads of one item's renders, one at a time and in order, on ``executor``'s
+    threads (the process's, kept: see ``WorkerContext.uploads``)."""
 
-    def __init__(self, storage: Storage, key: str, item_id: str, secret: str) -> None:
+    def __init__(self, storage: Storage, key: str, item_id: str, secret: str, executor: Executor) -> None:
         self.storage, self.key, self.item_id, self.secret = storage, key, item_id, secret
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor = executor
         self._pending: Future[tuple[Rendered, bytes]] | None = None
         self._stored: tuple[Rendered, bytes] | None = None
         self._files: list[tuple[Rendered, bytes]] = []  # every render sent, with its file
@@ -45,27 +46,22 @@ class ItemUpload:
     def send(self, rendered: Rendered) -> None:
         """Start storing this render; the previous upload finishes first (its error is raised here)."""
         self._wait()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"upload-{self.item_id[:8]}")
         self._pending = self._executor.submit(self._put, rendered)
         self._sent = True
 
     def kept(self, rendered: Rendered) -> bytes:
         """The stored file's bytes once ``rendered`` is what the key holds. A render stored
         over by a later one is sent again as the file it was (not watermarked twice)."""
-        try:
-            self._wait()
-            if self._stored is None or self._stored[0] is not rendered:
-                self._sent = True
-                wav = next((w for r, w in self._files if r is rendered), None)
-                if wav is None:
-                    self._stored = self._put(rendered)
-                else:
-                    self.storage.put(self.key, wav, "audio/wav")
-                    self._stored = rendered, wav
-            return self._stored[1]
-        finally:
-            self._close()
+        self._wait()
+        if self._stored is None or self._stored[0] is not rendered:
+            self._sent = True
+            wav = next((w for r, w in self._files if r is rendered), None)
+            if wav is None:
+                self._stored = self._put(rendered)
+            else:
+                self.storage.put(self.key, wav, "audio/wav")
+                self._stored = rendered, wav
+        return self._stored[1]
 
     def discard(self) -> None:
         """The item will not deliver this audio: remove whatever an attempt stored. Best effort:
@@ -74,8 +70,6 @@ class ItemUpload:
             self._wait()
         except Exception as exc:  # noqa: BLE001 (the item failed for its own reason; this is the upload's)
             log.debug("item %s: discarded upload had failed: %s", self.item_id, exc)
-        finally:
-            self._close()
         if not self._sent:
             return
         try:
@@ -94,8 +88,3 @@ class ItemUpload:
             pending, self._pending = self._pending, None
             self._stored = pending.result()
             self._files.append(self._stored)
-
-    def _close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None

@@ -1,7 +1,7 @@
 """The statements on every item's path, built once per process.
 
-An item runs five statements beyond its render (claim, reads, cache probe, finish, the
-read after it). Building a statement like these in SQLAlchemy costs about a millisecond of
+An item runs four statements beyond its render (the claim with its reads, the cache
+probe, the finish, the read after it; on SQLite the claim's reads are a fifth). Building a statement like these in SQLAlchemy costs about a millisecond of
 Python, more than PostgreSQL takes to run it, so each is built here once with bound
 parameters (``:item_id`` and the like) and executed on a plain connection in autocommit:
 each statement stands alone (the claim and the finish are single atomic UPDATEs), so none
@@ -10,7 +10,7 @@ pays a BEGIN and a COMMIT round trip. The callers are in ``worker.jobs``.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, FromClause, Select, Update, and_, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from shared.consent import in_force_clause
@@ -37,17 +37,25 @@ def claim() -> Update:
             .returning(Item.tenant_id, Item.batch_id, Item.seq, Item.text, Item.voice_id))
 
 
-def claim_reads() -> Select:
-    """What a claimed item renders with: batch, voice version, consent, lexicon version, adapter."""
-    return (select(Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key, voice_usable(),
-                   current_version_query(Item.tenant_id).scalar_subquery(),
+def claim_reads(item: FromClause) -> Select:
+    """The claimed item and what it renders with: batch, voice version, consent, lexicon
+    version, adapter. ``item`` is the items table, or the claim itself (``claimed``)."""
+    return (select(item.c.tenant_id, item.c.batch_id, item.c.seq, item.c.text, item.c.voice_id,
+                   Batch.params, Batch.status, VoiceVersion.id, VoiceVersion.state_key, voice_usable(),
+                   current_version_query(item.c.tenant_id).scalar_subquery(),
                    FinetuneRun.id, FinetuneRun.version, FinetuneRun.metrics, FinetuneRun.adapter_key)
-            .select_from(Item)
-            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Voice, Voice.id == Item.voice_id)
+            .select_from(item)
+            .outerjoin(Batch, Batch.id == item.c.batch_id).outerjoin(Voice, Voice.id == item.c.voice_id)
             .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
             .outerjoin(Consent, Consent.id == Voice.consent_id)
-            .outerjoin(FinetuneRun, FinetuneRun.id == newest_promoted_query(Item.tenant_id).scalar_subquery())
-            .where(Item.id == bindparam("item_id")))
+            .outerjoin(FinetuneRun, FinetuneRun.id == newest_promoted_query(item.c.tenant_id).scalar_subquery())
+            .where(item.c.id == bindparam("item_id")))
+
+
+def claimed() -> Select:
+    """The claim and its reads in one statement (one round trip): the UPDATE runs as a
+    common table expression, which PostgreSQL allows and SQLite does not."""
+    return claim_reads(claim().returning(Item.id).cte("claimed"))
 
 
 def finish() -> Update:
@@ -77,4 +85,5 @@ def after_item() -> Select:
             .where(finished.id == bindparam("item_id")))
 
 
-CLAIM, CLAIM_READS, FINISH, PRIOR_RENDER, AFTER_ITEM = claim(), claim_reads(), finish(), prior_render(), after_item()
+CLAIM, CLAIM_READS, CLAIMED = claim(), claim_reads(Item.__table__), claimed()
+FINISH, PRIOR_RENDER, AFTER_ITEM = finish(), prior_render(), after_item()

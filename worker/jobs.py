@@ -11,17 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
 
 from shared import keys, lexicon, logs, webhooks
 from shared.audit import record
@@ -283,20 +280,24 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
     rendering does nothing (None). A ``running`` claim older than the lease belonged to a
     worker that died mid-item, so it may be taken over.
 
-    The claim is one statement that commits itself, and one read after it gets everything
-    the item renders with (``worker.item_sql``): these round trips are most of what an item
-    costs beyond its render."""
+    The claim is one statement that commits itself and reads everything the item renders
+    with (``worker.item_sql``): round trips are most of what an item costs beyond its render."""
     now = utcnow()
     expired = now - timedelta(seconds=ctx.settings.item_lease_seconds)
+    claim = {"item_id": item_id, "expired": expired, "now": now}
     with ctx.autocommit.connect() as conn:
-        item = conn.execute(item_sql.CLAIM, {"item_id": item_id, "expired": expired, "now": now}).first()
-        if item is None:
-            return None
-        params, batch_status, version_id, state_key, consented, lexicon_now, *run = conn.execute(
-            item_sql.CLAIM_READS, {"item_id": item_id}).one()
+        if conn.dialect.name == "postgresql":
+            row = conn.execute(item_sql.CLAIMED, claim).first()
+        elif conn.execute(item_sql.CLAIM, claim).first() is not None:  # SQLite: no UPDATE inside WITH
+            row = conn.execute(item_sql.CLAIM_READS, claim).first()
+        else:
+            row = None
+    if row is None:
+        return None
+    (tenant_id, batch_id, seq, text, voice_id, params, batch_status, version_id, state_key, consented, lexicon_now,
+     *run) = row
     return Claim(
-        tenant_id=item.tenant_id, batch_id=item.batch_id, seq=item.seq, text=item.text, voice_id=item.voice_id,
-        params=dict(params or {}),
+        tenant_id=tenant_id, batch_id=batch_id, seq=seq, text=text, voice_id=voice_id, params=dict(params or {}),
         cancelled=batch_status is None or batch_status == BatchStatus.cancelled.value,
         version=(version_id, state_key) if version_id else None, consented=bool(consented),
         lexicon_version=int(lexicon_now), adapter=adapter_of(*run),
@@ -379,34 +380,6 @@ def release_item(ctx: WorkerContext, item_id: str) -> None:
                   .values(status=ItemStatus.queued.value))
 
 
-@contextmanager
-def lease_kept(ctx: WorkerContext, item_id: str) -> Iterator[None]:
-    """Renew this worker's claim on the item (its ``started_at``) while it renders.
-
-    The sweeper takes back a ``running`` item whose claim is older than the lease. Renewed
-    every third of the lease, a claim only gets that old when its worker is gone — not
-    because a render was slow on a busy machine, which would render the item twice.
-    """
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(ctx.settings.item_lease_seconds / 3):
-            try:
-                with ctx.sessions.begin() as s:
-                    s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value)
-                              .values(started_at=utcnow()))
-            except OperationalError as exc:  # the next renewal tries again; the lease is the bound
-                log.warning("item %s: lease not renewed: %s", item_id, exc, extra={"item_id": item_id})
-
-    thread = threading.Thread(target=renew, name=f"lease-{item_id[:8]}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     """Claim the item and render it, keeping the claim alive meanwhile; a message for an
     item that is not claimable (finished, or another worker's live claim) does nothing.
@@ -414,7 +387,7 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
     claim = claim_item(ctx, item_id)
     if claim is None:
         return
-    with lease_kept(ctx, item_id):
+    with ctx.leases.held(item_id):
         render_claimed_item(ctx, item_id, claim)
 
 
@@ -434,7 +407,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
     version_id, state_key = job.version
     adapter = job.adapter
     upload = ItemUpload(ctx.storage, keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
-                        ctx.settings.secret_key)
+                        ctx.settings.secret_key, ctx.uploads)
     try:
         speed = float(job.params.get("speed", 1.0))
         models = ctx.models

@@ -181,7 +181,7 @@ def test_a_slow_render_keeps_its_claim_and_a_dead_one_loses_it(fault_stack, faul
     batch_id, item_id = unplanned_item(fault_stack, fault_voice)
     assert jobs.claim_item(ctx, item_id)
     requeued: list[str] = []
-    with jobs.lease_kept(ctx, item_id):  # rendering for longer than the lease
+    with ctx.leases.held(item_id):  # rendering for longer than the lease
         time.sleep(3)
         jobs.sweep_stuck_items(ctx, requeued.append)
         assert item_id not in requeued and not jobs.claim_item(ctx, item_id), "a live claim is kept"

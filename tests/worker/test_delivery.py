@@ -5,6 +5,8 @@ up its audio leaves nothing behind."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,9 +28,15 @@ def render(freq: float) -> Rendered:
 
 
 @pytest.fixture
-def upload(settings: Settings) -> ItemUpload:
+def uploads() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=1) as executor:  # a worker's are kept for its life
+        yield executor
+
+
+@pytest.fixture
+def upload(settings: Settings, uploads: ThreadPoolExecutor) -> ItemUpload:
     item_id = str(uuid.uuid4())
-    return ItemUpload(open_storage(settings), f"tests/delivery/{item_id}.wav", item_id, settings.secret_key)
+    return ItemUpload(open_storage(settings), f"tests/delivery/{item_id}.wav", item_id, settings.secret_key, uploads)
 
 
 def test_the_key_holds_the_kept_render_when_a_later_attempt_was_stored(upload: ItemUpload) -> None:
@@ -85,9 +93,9 @@ def test_a_discarded_item_leaves_no_object(upload: ItemUpload) -> None:
         upload.storage.get(upload.key)
 
 
-def test_a_failed_upload_is_raised_to_the_item(settings: Settings) -> None:
+def test_a_failed_upload_is_raised_to_the_item(settings: Settings, uploads: ThreadPoolExecutor) -> None:
     unreachable = open_storage(settings.with_(s3_endpoint_url="http://127.0.0.1:9"))
-    upload = ItemUpload(unreachable, "tests/delivery/x.wav", str(uuid.uuid4()), settings.secret_key)
+    upload = ItemUpload(unreachable, "tests/delivery/x.wav", str(uuid.uuid4()), settings.secret_key, uploads)
     upload.send(render(220.0))
     with pytest.raises(StorageError):
         upload.kept(render(220.0))

@@ -3,6 +3,7 @@ render cache reuse, a poison item failing alone, cancellation, redelivery."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -150,3 +151,23 @@ def test_audio_of_an_item_whose_consent_was_revoked_while_it_rendered_is_withdra
     finally:
         with ctx.sessions.begin() as s:
             s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = None  # type: ignore[union-attr]
+
+
+def test_the_claims_a_process_holds_are_renewed_together_and_a_released_one_is_not(  # type: ignore[no-untyped-def]
+        ctx: WorkerContext, stock_voice) -> None:
+    quick = WorkerContext(ctx.settings.with_(item_lease_seconds=1))  # renewed every third of a second
+    _, (first, second) = submit(ctx, stock_voice, ["一号。", "二号。"])
+    assert jobs.claim_item(quick, first) and jobs.claim_item(quick, second)
+    claimed = {i: item(ctx, i).started_at for i in (first, second)}
+    with quick.leases.held(first):
+        with quick.leases.held(second):
+            time.sleep(0.8)
+        time.sleep(0.4)  # a renewal under way as the second was released has finished
+        renewed = {i: item(ctx, i).started_at for i in (first, second)}
+        assert all(renewed[i] > claimed[i] for i in claimed), "both claims renewed while held"
+        time.sleep(0.8)
+        assert item(ctx, first).started_at > renewed[first], "the held claim is still renewed"
+        assert item(ctx, second).started_at == renewed[second], "a released claim is left to lapse"
+    quick.drain()
+    for item_id in (first, second):
+        jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: test done")

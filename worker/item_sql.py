@@ -1,8 +1,9 @@
 """The statements on every item's path, built once per process.
 
 An item runs four statements beyond its render (the claim with its reads, the cache
-probe, the finish, the read after it; on SQLite the claim's reads are a fifth). Building a statement like these in SQLAlchemy costs about a millisecond of
-Python, more than PostgreSQL takes to run it, so each is built here once with bound
+probe, the finish, the read after it; on SQLite the claim's reads are a fifth). Building a
+statement like these in SQLAlchemy costs about a millisecond of Python, more than
+PostgreSQL takes to run it, so each is built here once with bound
 parameters (``:item_id`` and the like) and executed on a plain connection in autocommit:
 each statement stands alone (the claim and the finish are single atomic UPDATEs), so none
 pays a BEGIN and a COMMIT round trip. The callers are in ``worker.jobs``.

@@ -60,14 +60,14 @@ REDIS_URL = os.environ.get("NARRATOR_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 PHRASES = ["新品已到货。", "今日特价。", "支持七天无理由退货。", "库存充足。", "全场包邮。", "限时八折。"]
 
 
-def texts(n: int, run: int = 0) -> list[str]:
-    """n catalogue lines, the same for the same ``run``. The digits (read one by one, like a
-    SKU) give every line the same shape and length. Configurations are compared on the same
+def texts(n: int) -> list[str]:
+    """n catalogue lines, the same on every call. The digits (read one by one, like a SKU)
+    give every line the same shape and length. Configurations are compared on the same
     lines, each with a voice of its own (``stock_voice``) so the render cache serves none:
     their renders are then identical, down to which lines the gate sends back for a second
     render (about 4 in 10 of these digit codes; see the README), and only the parallelism
     differs between them."""
-    return [f"编号{1000 + run}{i:03d}，{PHRASES[i % len(PHRASES)]}" for i in range(n)]
+    return [f"编号1000{i:03d}，{PHRASES[i % len(PHRASES)]}" for i in range(n)]
 
 
 def run_batch(settings: Settings, tenant_id: str, voice_id: str, n: int) -> dict[str, float]:

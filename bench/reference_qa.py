@@ -2,7 +2,9 @@
 
 Prints a table (degradation, strength, n, flagged-with-the-right-reason %, decision
 counts, median of the relevant score) and writes bench/results/reference_qa.json.
-Clean voices come from Kokoro (cached in ~/.cache/narrator/test-audio).
+Clean voices come from Kokoro (cached in ~/.cache/narrator/test-audio). They speak
+Japanese: every clip is declared ``ja`` to the language check (Whisper), except the
+``wrong_language`` cases, which declare the voice Chinese or English.
 
     .venv/bin/python bench/reference_qa.py            # ~22 s clean bases (~4 min on 2 cores)
     .venv/bin/python bench/reference_qa.py --quick    # ~11 s clean bases (~2.5 min)
@@ -42,6 +44,7 @@ class Case:
     bad: bool
     score: str
     apply: Degrade
+    language: str = "ja"  # what the upload is declared as; the clean bases speak Japanese
 
 
 def _cases() -> list[Case]:
@@ -70,6 +73,9 @@ def _cases() -> list[Case]:
     for secs in (2.0, 3.5, 4.5):
         out.append(Case("short", f"{secs} s", "too_short", True, "speech_seconds",
                         lambda a, r, s=secs: d.truncate(a, s)))
+    for declared in ("zh", "en"):
+        out.append(Case("wrong_language", f"declared {declared}", "wrong_language", True, "language_probability",
+                        lambda a, r: a, language=declared))
     return out
 
 
@@ -100,6 +106,14 @@ def _load_encoder() -> object | None:
     return VoiceEncoder("cpu", verbose=False)
 
 
+def _load_language_id() -> object:
+    """Whisper-base, as enrollment uses it to hear which language the upload is in."""
+    from shared.settings import Settings
+    from worker.tts.asr import Transcriber
+
+    return Transcriber(Settings().model_cache)
+
+
 def _row_key(case: Case) -> tuple[str, str]:
     return case.name, case.strength
 
@@ -108,6 +122,7 @@ def run(quick: bool) -> dict[str, object]:
     """Analyze the whole matrix and aggregate per (degradation, strength)."""
     rng = np.random.default_rng(2024)
     encoder = _load_encoder()
+    language_id = _load_language_id()
     per_base = 1 if quick else 2  # ~11 s or ~22 s of speech per clean base
     bases = [(v, 0, d.with_room_tone(d.clean_voice(v, per_base), rng)) for v in d.KOKORO_VOICES]
     partners = {v: d.clean_voice(v, 2, start=2) for v in d.KOKORO_VOICES}
@@ -116,7 +131,8 @@ def run(quick: bool) -> dict[str, object]:
         for case in _cases() + _speaker_cases(voice, partners):
             audio = case.apply(base, rng)
             started = time.perf_counter()
-            report = analyze_reference(d.to_wav_bytes(audio), speaker_encoder=encoder).report
+            report = analyze_reference(d.to_wav_bytes(audio), speaker_encoder=encoder, language=case.language,
+                                       language_id=language_id).report
             details.append(_detail(case, voice, para, report, time.perf_counter() - started))
     rows = _aggregate(details)
     return {"thresholds": dataclasses.asdict(DEFAULT_THRESHOLDS), "rows": rows,

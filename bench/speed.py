@@ -144,7 +144,8 @@ def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
     """clean_reference + ModelCache.enroll (blend search, then the style search within the
     enrollment budget) on the shipped reference, as the enroll task runs them."""
     data = REFERENCE.read_bytes()
-    cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder))
+    cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder, language="zh",
+                                                     language_id=models.transcriber))
     voice, enroll_s = timed(lambda: models.enroll(cleaned.audio, 24_000, "zh"))
     return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
                    "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / 24_000, 1),

@@ -239,7 +239,8 @@ def _enroll_file(models, settings: Settings, reference: Path, language: str, con
         return VoiceState.from_bytes(cache.read_bytes())
     try:
         consent_audio = decode_audio(consent.recording.read_bytes())
-        cleaned = clean_reference(data, speaker_encoder=models.encoder)
+        cleaned = clean_reference(data, speaker_encoder=models.encoder, language=language,
+                                  language_id=models.transcriber)
     except ReferenceRejected as exc:
         raise SystemExit(f"narrator: recording rejected: {exc}") from exc
     verdict = check_statement(models, *consent_audio, consent.statement(language), language,
@@ -285,7 +286,8 @@ def cmd_qa(args: argparse.Namespace) -> int:
     from worker.tts.reference import analyze_reference
 
     models = _load_models(_settings(args))
-    result = analyze_reference(Path(args.reference).read_bytes(), speaker_encoder=models.encoder)
+    result = analyze_reference(Path(args.reference).read_bytes(), speaker_encoder=models.encoder,
+                               language=args.language, language_id=models.transcriber if args.language else None)
     print(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2))
     return 0 if result.report.decision != "reject" else 1
 
@@ -514,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("qa", help="print the reference-audio quality report")
     q.add_argument("reference")
+    q.add_argument("--language", choices=["zh", "en"],
+                   help="the voice's language: also check that the recording is spoken in it")
     q.set_defaults(fn=cmd_qa)
 
     t = sub.add_parser("text", help="show how the frontend reads a text (one per stdin line without TEXT)")

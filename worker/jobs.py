@@ -86,9 +86,10 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     data = ctx.storage.get(original_key)
     models = ctx.models
     try:
-        cleaned = clean_reference(data, speaker_encoder=models.encoder)
+        cleaned = clean_reference(data, speaker_encoder=models.encoder, language=language,
+                                  language_id=models.transcriber)
     except ReferenceRejected as exc:
-        report = exc.report.to_dict() if getattr(exc, "report", None) is not None else None
+        report = exc.report.to_dict() if exc.report is not None else None
         with ctx.sessions.begin() as s:
             ref_row = s.get(ReferenceAudio, ref_id)
             if ref_row is not None:

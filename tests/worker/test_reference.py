@@ -39,6 +39,15 @@ def encoder() -> object:
 
 
 @pytest.fixture(scope="module")
+def language_id() -> object:
+    """Whisper-base, which tells enrollment what language an upload is spoken in."""
+    from shared.settings import Settings
+    from worker.tts.asr import Transcriber
+
+    return Transcriber(Settings().model_cache)
+
+
+@pytest.fixture(scope="module")
 def clean() -> dict[str, np.ndarray]:
     """One ~11 s clean paragraph per Kokoro voice, with lead-in/out and a faint room tone."""
     rng = np.random.default_rng(1234)
@@ -109,6 +118,10 @@ def test_three_seconds_is_too_short(clean: dict[str, np.ndarray]) -> None:
     with pytest.raises(ReferenceRejected) as info:
         clean_reference(d.to_wav_bytes(d.truncate(clean["jf_nezumi"], 3.0)))
     assert "too_short" in info.value.codes and "speech" in str(info.value)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(info.value))  # the enrollment job stores the report with its scores
+    assert again.report == info.value.report and again.report.scores["speech_seconds"] < 5.0
 
 
 def test_silence_is_rejected_as_silent() -> None:
@@ -148,6 +161,25 @@ def test_two_speakers_are_detected(clean: dict[str, np.ndarray], encoder: object
     assert report.decision != "accept" and "multiple_speakers" in report.codes, report.to_dict()
 
 
+def test_speech_in_another_language_than_declared_is_rejected(clean: dict[str, np.ndarray],
+                                                               language_id: object) -> None:
+    """The Kokoro voices here speak Japanese: declared Chinese, the upload is refused and says what was heard."""
+    report = _analyze(clean["jf_alpha"], language="zh", language_id=language_id)
+    assert report.decision == "reject" and report.codes == ["wrong_language"], report.to_dict()
+    assert "'ja'" in report.findings[0].message and report.scores["language_probability"] < 0.1
+
+
+def test_speech_in_the_declared_language_passes_the_language_check(clean: dict[str, np.ndarray],
+                                                                  language_id: object) -> None:
+    report = _analyze(clean["jm_kumo"], language="ja-JP", language_id=language_id)
+    assert "wrong_language" not in report.codes and report.scores["language_probability"] > 0.9
+
+
+def test_language_is_not_judged_without_an_identifier(clean: dict[str, np.ndarray]) -> None:
+    report = _analyze(clean["jf_alpha"], language="zh")
+    assert "wrong_language" not in report.codes and "language_probability" not in report.scores
+
+
 # --------------------------------------------------------------------------- matrix
 
 Degrader = Callable[[np.ndarray, str, np.random.Generator, dict[str, np.ndarray]], np.ndarray]
@@ -164,6 +196,7 @@ BAD_CASES: list[tuple[str, str, Degrader]] = [
     ("short_3s", "too_short", lambda a, v, r, c: d.truncate(a, 3.5)),
     ("second_speaker", "multiple_speakers",
      lambda a, v, r, c: d.append_speaker(a, c[_other_voice(v)], fraction=0.5)),
+    ("declared_chinese", "wrong_language", lambda a, v, r, c: a),  # the voices speak Japanese
 ]
 
 
@@ -172,19 +205,22 @@ def _other_voice(voice: str) -> str:
     return voices[(voices.index(voice) + 2) % len(voices)]
 
 
-def test_matrix_flags_bad_and_keeps_clean(clean: dict[str, np.ndarray], encoder: object) -> None:
+def test_matrix_flags_bad_and_keeps_clean(clean: dict[str, np.ndarray], encoder: object,
+                                          language_id: object) -> None:
     rng = np.random.default_rng(7)
     flagged, bad_total, misses = 0, 0, []
+    checks: dict[str, dict[str, object]] = {"multiple_speakers": {"speaker_encoder": encoder},
+                                            "wrong_language": {"language": "zh", "language_id": language_id}}
     for voice, audio in clean.items():
         for name, code, degrade in BAD_CASES:
-            report = _analyze(degrade(audio, voice, rng, clean),
-                              speaker_encoder=encoder if code == "multiple_speakers" else None)
+            report = _analyze(degrade(audio, voice, rng, clean), **checks.get(code, {}))
             bad_total += 1
             if report.decision != "accept" and code in report.codes:
                 flagged += 1
             else:
                 misses.append((voice, name, report.decision, report.codes))
-    clean_reports = [_analyze(a, speaker_encoder=encoder) for a in clean.values()]
+    clean_reports = [_analyze(a, speaker_encoder=encoder, language="ja", language_id=language_id)
+                     for a in clean.values()]
     clean_reports += [_analyze(d.add_noise(a, 35.0, rng, kind="pink")) for a in clean.values()]
     clean_reports += [_analyze(d.add_reverb(a, 0.25, rng)) for a in clean.values()]
     false_rejects = [r.to_dict() for r in clean_reports if r.decision == "reject"]

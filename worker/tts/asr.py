@@ -188,6 +188,19 @@ class Transcriber:
             text=text, language=info.language, language_probability=float(info.language_probability)
         )
 
+    def language_probabilities(self, audio: np.ndarray, sample_rate: int) -> dict[str, float]:
+        """Whisper's belief over languages for the clip's first 30 s (its whole window).
+
+        Reference QA asks this of an upload before it becomes a voice: a recording in
+        another language than the one declared would steer the voice and the consent
+        check wrong, and Whisper tells them apart from the sound alone.
+        """
+        wav = resample_mono(audio, sample_rate, WHISPER_SAMPLE_RATE)[: 30 * WHISPER_SAMPLE_RATE]
+        if wav.size == 0:
+            return {}
+        _, _, ranked = self._model.detect_language(audio=wav)
+        return {code: float(p) for code, p in ranked}
+
 
 @functools.cache
 def _traditional_to_simplified():

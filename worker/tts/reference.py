@@ -57,8 +57,9 @@ class Finding:
 class ReferenceRejected(Exception):
     """The reference cannot be used to build a voice; ``reasons`` says why."""
 
-    def __init__(self, reasons: list[Finding]) -> None:
+    def __init__(self, reasons: list[Finding], report: QAReport | None = None) -> None:
         self.reasons = list(reasons)
+        self.report = report  # the whole QA report, scores included, when the audio was analyzed
         super().__init__(self._sentence())
 
     def _sentence(self) -> str:
@@ -71,9 +72,9 @@ class ReferenceRejected(Exception):
         """Finding codes, handy for API error payloads and tests."""
         return [f.code for f in self.reasons]
 
-    def __reduce__(self) -> tuple[type, tuple[list[Finding]]]:
+    def __reduce__(self) -> tuple[type, tuple[list[Finding], QAReport | None]]:
         """Survive pickling (Celery ships task exceptions between processes) with reasons intact."""
-        return (type(self), (self.reasons,))
+        return (type(self), (self.reasons, self.report))
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,12 @@ class SpeakerEncoder(Protocol):
     def embed_utterance(self, wav: np.ndarray) -> np.ndarray: ...
 
 
+class LanguageIdentifier(Protocol):
+    """Anything that tells which language a clip is spoken in (the Whisper transcriber fits)."""
+
+    def language_probabilities(self, audio: np.ndarray, sample_rate: int) -> dict[str, float]: ...
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Warn / reject limits; defaults were calibrated with ``bench/reference_qa.py``."""
@@ -128,6 +135,8 @@ class Thresholds:
     speaker_reject_separation: float = 0.08
     speaker_reject_similarity: float = 0.70  # halves this dissimilar are different people outright
     min_speaker_group_s: float = 3.0  # the smaller voice must speak at least this long to count
+    language_warn: float = 0.50  # the identifier's probability for the declared language
+    language_reject: float = 0.10
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -551,6 +560,25 @@ def _quality_findings(scores: dict[str, float], th: Thresholds) -> list[Finding]
     return out
 
 
+def declared_language_probability(probabilities: dict[str, float], language: str) -> float:
+    """Probability of the declared tag: ``zh-CN`` counts as ``zh``, Cantonese as Chinese too."""
+    base = language.replace("_", "-").split("-")[0].lower()
+    accepted = {"zh", "yue"} if base == "zh" else {base}
+    return float(sum(p for code, p in probabilities.items() if code in accepted))
+
+
+def _language_finding(probabilities: dict[str, float], language: str, th: Thresholds) -> Finding | None:
+    """A recording in another language than the voice's: say which one was heard."""
+    declared = declared_language_probability(probabilities, language)
+    sev = _grade(declared, th.language_warn, th.language_reject, higher_is_worse=False)
+    if sev is None or not probabilities:
+        return None
+    heard = max(probabilities, key=lambda code: probabilities[code])
+    return Finding("wrong_language", f"The voice is declared as '{language}', but the recording sounds like "
+                   f"'{heard}' ({probabilities[heard] * 100:.0f}% likely; '{language}' "
+                   f"{declared * 100:.0f}%). Record the reference in the voice's language.", sev)
+
+
 def _speaker_severity(scores: dict[str, float], th: Thresholds) -> str | None:
     """Two voices when the split is well separated, or the halves are plainly different people."""
     if scores.get("speaker_minor_seconds", 0.0) < th.min_speaker_group_s:
@@ -572,10 +600,14 @@ def _decide(findings: list[Finding]) -> str:
 
 
 def analyze_reference(data: bytes, *, speaker_encoder: SpeakerEncoder | None = None, min_speech_s: float = 5.0,
-                      max_duration_s: float = 600.0, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> CleanedReference:
+                      max_duration_s: float = 600.0, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                      language: str | None = None,
+                      language_id: LanguageIdentifier | None = None) -> CleanedReference:
     """Decode, clean and judge an upload; never raises for bad-but-decodable audio.
 
-    Raises ``ReferenceRejected`` only when the bytes are not audio at all.
+    The language is checked only when both the declared ``language`` and a
+    ``language_id`` are given. Raises ``ReferenceRejected`` only when the bytes are
+    not audio at all.
     """
     raw, sr = decode_audio(data)
     scores: dict[str, float] = {"duration_seconds": raw.shape[0] / sr, "input_sample_rate": float(sr),
@@ -605,6 +637,11 @@ def analyze_reference(data: bytes, *, speaker_encoder: SpeakerEncoder | None = N
         if split is not None:
             scores["speaker_consistency"], scores["speaker_separation"] = split.cross, split.separation
             scores["speaker_minor_seconds"] = split.minor_seconds
+    if language and language_id is not None:
+        probabilities = language_id.language_probabilities(cleaned, SAMPLE_RATE)
+        scores["language_probability"] = declared_language_probability(probabilities, language)
+        wrong = _language_finding(probabilities, language, thresholds)
+        findings += [wrong] if wrong else []
     if scores["speech_seconds"] < min_speech_s:
         findings.append(Finding("too_short", f"Only {scores['speech_seconds']:.1f} s of speech was found; at least "
                                 f"{min_speech_s:.0f} s is needed (about one minute is ideal).", REJECT))
@@ -616,5 +653,5 @@ def clean_reference(data: bytes, **kw: Any) -> CleanedReference:
     """Like ``analyze_reference`` but raises ``ReferenceRejected`` when the decision is "reject"."""
     result = analyze_reference(data, **kw)
     if result.report.decision == REJECT:
-        raise ReferenceRejected([f for f in result.report.findings if f.severity == REJECT])
+        raise ReferenceRejected([f for f in result.report.findings if f.severity == REJECT], result.report)
     return result

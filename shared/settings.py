@@ -57,6 +57,10 @@ class Settings:
     batch_window: int = 50
     max_text_chars: int = 2000
     synth_threads: int = 2
+    # The synthesis engine: "kokoro" (built in, int8 ONNX on the CPU) or "package.module:factory",
+    # a callable taking these Settings and returning a worker.tts.engine.Engine (e.g. a GPU model
+    # an operator provides). Voice states record the engine version they were enrolled with.
+    engine: str = "kokoro"
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from shared.settings import Settings
-from worker.tts import assets
 from worker.tts.asr import Transcriber
 from worker.tts.cloning import Cloner, VoiceBank
-from worker.tts.engine import KokoroEngine
+from worker.tts.engine import Engine, load_engine
 from worker.tts.frontend import CompiledLexicon, Frontend
 from worker.tts.lexicon import Lexicon
 from worker.tts.pipeline import Synthesizer
@@ -45,13 +44,8 @@ class ModelCache:
         self._adapters: Lru[str, Frontend] = Lru(max_lexicons)
 
     @cached_property
-    def engine(self) -> KokoroEngine:
-        return KokoroEngine(
-            assets.kokoro_model_path(),
-            assets.kokoro_vocab(),
-            version=f"kokoro-v1.0-int8-{assets.kokoro_model_sha256()[:8]}",
-            threads=self.settings.synth_threads,
-        )
+    def engine(self) -> Engine:
+        return load_engine(self.settings)
 
     @cached_property
     def frontend(self) -> Frontend:

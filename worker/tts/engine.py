@@ -7,14 +7,19 @@ dropped in beside the CPU Kokoro one without touching them.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
 SAMPLE_RATE = 24000
 MAX_TOKENS = 510
+BUILT_IN = "kokoro"
 
 
 class Engine(Protocol):
@@ -76,3 +81,39 @@ class KokoroEngine:
             },
         )[0]
         return np.asarray(audio, np.float32).ravel()
+
+
+def kokoro_engine(settings: Settings) -> KokoroEngine:
+    """The built-in engine: the Kokoro model the set-up put into the cache."""
+    from worker.tts import assets
+
+    return KokoroEngine(
+        assets.kokoro_model_path(),
+        assets.kokoro_vocab(),
+        version=f"kokoro-v1.0-int8-{assets.kokoro_model_sha256()[:8]}",
+        threads=settings.synth_threads,
+    )
+
+
+def load_engine(settings: Settings) -> Engine:
+    """The engine ``NARRATOR_ENGINE`` names: the built-in one, or an operator's factory.
+
+    A factory is given as ``package.module:callable`` so a GPU engine can be installed
+    beside narrator and chosen by configuration, with no change to the code that calls it.
+    """
+    spec = settings.engine.strip()
+    if spec == BUILT_IN:
+        return kokoro_engine(settings)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"NARRATOR_ENGINE must be '{BUILT_IN}' or 'package.module:factory', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"NARRATOR_ENGINE {spec!r} cannot be loaded: {exc}") from exc
+    engine = factory(settings)
+    missing = [name for name in ("name", "version", "sample_rate", "synthesize", "tokenize")
+               if not hasattr(engine, name)]
+    if missing:
+        raise ValueError(f"NARRATOR_ENGINE {spec!r} made an object without {', '.join(missing)}")
+    return engine

@@ -16,13 +16,17 @@ import pytest
 from shared.settings import Settings
 from worker.tts import assets
 from worker.tts.asr import Transcriber, error_rate
-from worker.tts.engine import KokoroEngine
+from worker.tts.engine import KokoroEngine, load_engine
 from worker.tts.frontend import Frontend
 from worker.tts.pipeline import (
     CLAUSE_PAUSE_S,
     HEAD_MAX_PHONEMES,
     HEAD_MIN_WORDS,
+    SPEECH_LEVEL_DB,
+    SynthesisConfig,
     Synthesizer,
+    context_style,
+    speech_level_db,
     split_head,
     trim_silence,
 )
@@ -71,6 +75,13 @@ def test_split_head_bounds() -> None:
     assert len(head.split(" ")) >= HEAD_MIN_WORDS and len(rest.split(" ")) >= HEAD_MIN_WORDS
 
 
+def test_context_style_lifts_short_chunks_to_the_texts_median_row() -> None:
+    table = np.arange(510 * 2, dtype=np.float32).reshape(510, 2)
+    lifted = context_style(table, [5, 30, 40])
+    assert (lifted[:29] == table[29]).all() and (lifted[29:] == table[29:]).all()
+    assert context_style(table, [5]) is table  # one chunk keeps the row of its own length
+
+
 # --------------------------------------------------------------------------- real model
 
 
@@ -89,6 +100,40 @@ def voice(engine: KokoroEngine) -> VoiceState:
     style = assets.load_voice_pack(Settings.from_env().model_cache, "zf_xiaoxiao")
     return VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="stock",
                       engine_version=engine.version)
+
+
+class EngineNamed:
+    """An engine an operator could install: a factory taking the settings (here it wraps Kokoro)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.inner = KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version="operator-1",
+                                  threads=settings.synth_threads)
+        self.name, self.version, self.sample_rate = "operator-engine", "operator-1", self.inner.sample_rate
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        return self.inner.tokenize(phonemes)
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        return self.inner.synthesize(phonemes, style, speed)
+
+
+def test_the_engine_setting_picks_the_built_in_or_an_operators_factory(voice: VoiceState) -> None:
+    assert isinstance(load_engine(Settings(engine="kokoro", synth_threads=1)), KokoroEngine)
+    engine = load_engine(Settings(engine=f"{__name__}:EngineNamed", synth_threads=1))
+    assert isinstance(engine, EngineNamed)
+    audio = Synthesizer(Frontend(), engine).render("你好。", voice).audio
+    assert audio.dtype == np.float32 and len(audio) > 0.3 * engine.sample_rate
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    ("onnx", "must be 'kokoro' or 'package.module:factory'"),
+    ("no_such_package.engines:make", "cannot be loaded"),
+    ("json:no_such_factory", "cannot be loaded"),
+    ("builtins:str", "made an object without name, version"),
+])
+def test_a_bad_engine_setting_is_refused_with_the_reason(spec: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        load_engine(Settings(engine=spec))
 
 
 def test_engine_pool_threads_do_not_spin(engine: KokoroEngine) -> None:
@@ -133,3 +178,33 @@ def test_render_keeps_sentences_whole(synthesizer: Synthesizer, voice: VoiceStat
     (sentence,) = rendered.analysis.sentences
     direct = synthesizer.engine.synthesize(sentence.phonemes, voice.style)
     assert len(rendered.audio) == len(trim_silence(direct, synthesizer.engine.sample_rate)) > 0
+
+
+LESSON = ("第一章，认识咖啡。好。咖啡豆其实是咖啡树果实里的种子，不同产地的豆子味道各不相同。对吧？"
+          "We will start with the basics. 下面我们来看看研磨度。")
+
+
+@pytest.mark.slow
+def test_chunks_of_a_text_are_spoken_at_one_level(synthesizer: Synthesizer, voice: VoiceState) -> None:
+    """Kokoro renders short sentences ~3 dB louder than long ones; a lesson must not jump in loudness."""
+    sr = synthesizer.engine.sample_rate
+    chunks = list(synthesizer.stream(LESSON, voice))
+    assert len(chunks) >= 5
+    levels = [speech_level_db(c.audio, sr) for c in chunks]
+    assert all(level is not None and abs(level - SPEECH_LEVEL_DB) < 0.5 for level in levels), levels
+    raw = [speech_level_db(trim_silence(synthesizer.engine.synthesize(c.phonemes, voice.style), sr), sr)
+           for c in chunks]
+    assert max(raw) - min(raw) > 1.0  # what the leveling evens out (else this test pins nothing)
+
+
+@pytest.mark.slow
+def test_a_sentence_cut_at_a_comma_joins_with_a_clause_pause(synthesizer: Synthesizer, voice: VoiceState) -> None:
+    clause = "这款保温杯采用双层不锈钢真空结构，"
+    text = clause * 14 + "适合冬天出门携带。"
+    config = SynthesisConfig()
+    chunks = list(synthesizer._stream_analysis(synthesizer.frontend.analyze(text), voice, config))
+    assert len(chunks) >= 2 and chunks[0].sentence.endswith("，")
+    sr = synthesizer.engine.sample_rate
+    rendered = synthesizer.render(text, voice, config)
+    pauses = (len(chunks) - 1) * int(CLAUSE_PAUSE_S * sr)  # no sentence pause inside a sentence
+    assert len(rendered.audio) == sum(len(c.audio) for c in chunks) + pauses

@@ -2,8 +2,9 @@
 
 The pipeline owns everything language-specific around the engine: normalization and
 G2P (the frontend), chunking at sentence boundaries, trimming each chunk's edge
-silence and joining chunks with a short pause and crossfade so long texts sound
-continuous.
+silence, and what keeps a long text sounding like one reading: every chunk is spoken
+in the register of its neighbours (``context_style``) at one loudness (``level``), and
+joins fade out and in around a pause as long as the punctuation asks for.
 
 Streaming renders the first sentence's opening phrase on its own: the engine's cost grows
 with the audio it renders, so a short first chunk reaches the listener sooner. Full
@@ -13,7 +14,7 @@ renders never split a sentence (one pass keeps the sentence's prosody whole).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +50,11 @@ HEAD_MIN_WORDS = 2
 # (Whisper read "打开 App 以后，点击…" as "带开压比后，电机…").
 CLAUSE_PAUSE_S = 0.15
 _CLAUSE_MARKS = ",;:—…"
+_CLAUSE_TEXT_MARKS = "，,、：:；;—"  # a chunk whose text ends so was cut inside a long sentence
+# Every chunk is brought to this speech level (median RMS of its voiced 50 ms frames), by
+# at most MAX_LEVEL_GAIN_DB either way: Kokoro renders short chunks ~3 dB louder than long ones.
+SPEECH_LEVEL_DB = -16.0
+MAX_LEVEL_GAIN_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,45 @@ def trim_silence(audio: np.ndarray, sample_rate: int, threshold: float = 0.008, 
         return audio[:0]
     pad = int(pad_s * sample_rate)
     return audio[max(0, loud[0] - pad) : loud[-1] + pad]
+
+
+def speech_level_db(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Median RMS (dBFS) of the 50 ms frames within 30 dB of the loudest: the level of the speech itself."""
+    frame = int(0.05 * sample_rate)
+    n = len(audio) // frame
+    if n == 0:
+        return None
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+    if rms.max() <= 0:
+        return None
+    voiced = rms[rms > rms.max() * 10 ** (-30 / 20)]
+    return float(20 * np.log10(np.median(voiced)))
+
+
+def level(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Bring a chunk to the common speech level, so a long text keeps one loudness."""
+    current = speech_level_db(audio, sample_rate)
+    if current is None:
+        return audio
+    gain_db = float(np.clip(SPEECH_LEVEL_DB - current, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB))
+    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32)
+
+
+def context_style(style: np.ndarray, token_counts: list[int]) -> np.ndarray:
+    """The voice's style table as one text's chunks should see it.
+
+    Kokoro picks a chunk's style row by its token count, and the rows for very short
+    input speak higher and quicker: an interjection (好。对吧？) between long sentences
+    jumped ~40 Hz above its neighbours. Rows below the text's median chunk length are
+    replaced by that row, so every chunk is spoken in the register of the text around it;
+    a text of one chunk keeps the row of its own length.
+    """
+    if len(token_counts) < 2:
+        return style
+    floor = min(int(np.median(token_counts)), len(style))
+    if floor <= 1:
+        return style
+    return style[np.maximum(np.arange(len(style)), floor - 1)]
 
 
 def limit_peak(audio: np.ndarray, ceiling: float = 0.95) -> np.ndarray:
@@ -145,6 +190,8 @@ class Synthesizer:
         self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig, split_first: bool = False
     ) -> Iterator[AudioChunk]:
         first = split_first
+        counts = [n for n in (len(self.engine.tokenize(s.phonemes)) for s in analysis.sentences) if n]
+        voice = replace(voice, style=context_style(voice.style, counts))
         for sentence in analysis.sentences:
             phonemes = sentence.phonemes
             if not self.engine.tokenize(phonemes):
@@ -173,7 +220,7 @@ class Synthesizer:
     ) -> AudioChunk | None:
         sr = self.engine.sample_rate
         raw = self.engine.synthesize(phonemes, voice.style, config.speed)
-        audio = _fade(trim_silence(raw, sr), int(config.fade_ms * sr / 1000))
+        audio = _fade(level(trim_silence(raw, sr), sr), int(config.fade_ms * sr / 1000))
         if not audio.size:
             return None
         if pause_s:
@@ -186,11 +233,14 @@ class Synthesizer:
     def render_analysis(self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig) -> Rendered:
         """Render text the caller already analyzed (it needed the analysis, e.g. for a cache key)."""
         sr = self.engine.sample_rate
-        gap = np.zeros(int(config.sentence_pause_s * sr), np.float32)
         parts: list[np.ndarray] = []
+        previous: AudioChunk | None = None
         for chunk in self._stream_analysis(analysis, voice, config):
-            if parts:
-                parts.append(gap)
+            if previous is not None:
+                cut_in_sentence = previous.sentence.rstrip()[-1:] in _CLAUSE_TEXT_MARKS
+                pause = min(CLAUSE_PAUSE_S, config.sentence_pause_s) if cut_in_sentence else config.sentence_pause_s
+                parts.append(np.zeros(int(pause * sr), np.float32))
             parts.append(chunk.audio)
+            previous = chunk
         audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         return Rendered(audio=limit_peak(audio), sample_rate=sr, analysis=analysis)

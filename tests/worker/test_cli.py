@@ -8,6 +8,7 @@ end-to-end test and this one pay for it once between them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,9 +56,19 @@ def test_enroll_then_say_with_the_voice_file_round_trips_through_asr(tmp_path: P
     assert voice.stat().st_size > 0
     for text, language in ((ZH_TEXT, "zh"), (EN_TEXT, "en")):  # a Chinese voice speaks English too
         out = tmp_path / f"{language}.wav"
-        narrator(tmp_path, "say", text, "--voice", str(voice), "-o", str(out))
+        proc = narrator(tmp_path, "say", text, "--voice", str(voice), "-o", str(out))
         hypothesis = heard(transcriber, out, language)
         assert error_rate(text, hypothesis, language) <= 0.15, (text, hypothesis)
+        gate = json.loads(proc.stderr.strip().splitlines()[-1])["quality"]  # say runs the batch gate
+        assert gate["transcript"] and "similarity" in gate["scores"], gate
+        assert ("quality gate: passed" in proc.stdout) == gate["passed"], proc.stdout
+
+
+def test_say_refuses_a_speed_the_engine_cannot_render(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--voice", "v.npz", "-o",
+                           str(tmp_path / "x.wav"), "--speed", "3"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "speed must be between 0.5 and 2.0" in proc.stderr
 
 
 def test_say_with_a_reference_enrolls_in_memory(tmp_path: Path, transcriber: Transcriber) -> None:

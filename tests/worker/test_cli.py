@@ -33,7 +33,7 @@ def narrator(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
     env["NARRATOR_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -67,7 +67,7 @@ def test_enroll_then_say_with_the_voice_file_round_trips_through_asr(tmp_path: P
 def test_say_refuses_a_speed_the_engine_cannot_render(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--voice", "v.npz", "-o",
                            str(tmp_path / "x.wav"), "--speed", "3"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
     assert proc.returncode == 2 and "speed must be between 0.5 and 2.0" in proc.stderr
 
 
@@ -82,5 +82,5 @@ def test_say_without_consent_clones_nothing(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
     proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--reference", str(REFERENCE),
                            "-o", str(tmp_path / "x.wav")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert proc.returncode != 0 and "consent" in proc.stderr.lower() and not (tmp_path / "x.wav").exists()

@@ -84,6 +84,34 @@ def test_a_poison_item_fails_alone_and_the_batch_finishes(ctx: WorkerContext, st
     assert b'"status": "failed"' in ctx.storage.get(batch.manifest_key)
 
 
+def renders_so_far(ctx: WorkerContext) -> float:
+    """Engine renders this process made (each observes the real-time-factor histogram once)."""
+    return next(s.value for m in ctx.metrics.rtf.collect() for s in m.samples if s.name.endswith("_count"))
+
+
+def test_a_render_that_fails_the_gate_is_retried_then_kept_for_review(ctx: WorkerContext, sessions) -> None:  # type: ignore[no-untyped-def]
+    """A voice whose embedding is another speaker's: every render sounds like someone else.
+    The gate sends it back for best of N, then the item is stored as needs_review with the scores."""
+    from dataclasses import replace
+
+    female = stock_voices.stock_state(ctx.models, "zf_xiaoxiao")
+    male = stock_voices.stock_state(ctx.models, "zm_yunjian")
+    with sessions.begin() as s:
+        tenant_id = create_tenant(s, f"gate-{uuid.uuid4().hex[:8]}").id
+    with sessions.begin() as s:
+        voice_id = stock_voices.install(s, ctx.storage, tenant_id, replace(female, embedding=male.embedding))
+    batch_id, (only,) = submit(ctx, (tenant_id, voice_id), ["这段声音和音色档案不是同一个人。"])
+    before = renders_so_far(ctx)
+    render(ctx, only)
+    row = item(ctx, only)
+    assert renders_so_far(ctx) - before == ctx.settings.gate_attempts  # best of N, N configurable
+    assert row.status == "needs_review" and row.storage_key and ctx.storage.get(row.storage_key)
+    assert row.quality["passed"] is False and row.quality["scores"]["similarity"] < 0.8, row.quality
+    assert row.error and "does not sound like the reference" in row.error, row.error
+    with ctx.sessions() as s:
+        assert s.get(Batch, batch_id).status in ("succeeded", "partial")  # type: ignore[union-attr]
+
+
 def test_a_redelivered_item_is_not_rendered_twice(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
     _, (only,) = submit(ctx, stock_voice, ["谢谢您的购买。"])
     render(ctx, only)

@@ -104,12 +104,13 @@ def speech_level_db(audio: np.ndarray, sample_rate: int) -> float | None:
 
 
 def level(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Bring a chunk to the common speech level, so a long text keeps one loudness."""
+    """Bring a chunk to the common speech level, so a long text keeps one loudness
+    (a streamed chunk is played as it comes, so its peak is limited here too)."""
     current = speech_level_db(audio, sample_rate)
     if current is None:
         return audio
     gain_db = float(np.clip(SPEECH_LEVEL_DB - current, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB))
-    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32)
+    return limit_peak((audio * np.float32(10 ** (gain_db / 20))).astype(np.float32))
 
 
 def context_style(style: np.ndarray, token_counts: list[int]) -> np.ndarray:
@@ -240,7 +241,8 @@ class Synthesizer:
         previous: AudioChunk | None = None
         for chunk in self._stream_analysis(analysis, voice, config):
             if previous is not None:
-                cut_in_sentence = previous.sentence.rstrip()[-1:] in _CLAUSE_TEXT_MARKS
+                last = previous.sentence.rstrip()[-1:]
+                cut_in_sentence = bool(last) and last in _CLAUSE_TEXT_MARKS
                 pause = min(CLAUSE_PAUSE_S, config.sentence_pause_s) if cut_in_sentence else config.sentence_pause_s
                 parts.append(np.zeros(int(pause * sr), np.float32))
             parts.append(chunk.audio)

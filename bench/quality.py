@@ -58,7 +58,7 @@ from common import machine
 
 from shared.settings import Settings
 from worker.models import ModelCache
-from worker.tts.asr import error_rate
+from worker.tts.asr import error_rate, zh_syllable_error_rate
 from worker.tts.audio import resample_mono, to_wav_bytes
 from worker.tts.cloning import PROBES, Cloner, VoiceBank
 from worker.tts.reference import ReferenceRejected, clean_reference
@@ -427,10 +427,12 @@ def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, 
         out[f"{judge.name}_vs_reference"] = float(np.mean([e @ prepared.reference_embeddings[judge.name]
                                                            for e in embeddings]))
     if asr:
-        errors = [error_rate(t, models.transcriber.transcribe(r, SR, language=lang).text, lang)
-                  for t, r in zip(texts, renders)]
-        out["asr_error"] = float(np.mean(errors))
+        heard = [models.transcriber.transcribe(r, SR, language=lang).text for r in renders]
+        out["asr_error"] = float(np.mean([error_rate(t, h, lang) for t, h in zip(texts, heard)]))
         out["asr_metric"] = "cer" if lang == "zh" else "wer"
+        out["transcripts"] = heard
+        if lang == "zh":  # what was heard rather than which homophone Whisper wrote
+            out["asr_syllable_error"] = float(np.mean([zh_syllable_error_rate(t, h) for t, h in zip(texts, heard)]))
     return out
 
 
@@ -473,7 +475,8 @@ def summary(rows: list[dict[str, Any]], judges: Iterable[str]) -> dict[str, Any]
                            "clone_asr_error": _mean(rows, "clone", "asr_error"),
                            # the two targets: CER for Chinese speakers, WER for English ones
                            "clone_zh_cer": _mean([r for r in rows if r["language"] == "zh"], "clone", "asr_error"),
-                           "clone_en_wer": _mean([r for r in rows if r["language"] == "en"], "clone", "asr_error")}
+                           "clone_en_wer": _mean([r for r in rows if r["language"] == "en"], "clone", "asr_error"),
+                           "clone_zh_syllable_error": _mean(rows, "clone", "asr_syllable_error")}
     for judge in judges:
         out[judge] = {"clone": _mean(rows, "clone", judge), "stock": _mean(rows, "stock", judge),
                       "ceiling": _mean(rows, "ceiling", judge)}
@@ -498,7 +501,8 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     cells = [{j: means[j][k] for j in ("resemblyzer", "campplus")} for k in ("clone", "stock", "ceiling")]
     print(f"{'mean':22} {'':4} {means['enroll_s'] or 0:6.1f} | {_triple(cells, 'resemblyzer'):>28} | "
           f"{_triple(cells, 'campplus'):>24} | {means['clone_asr_error'] or 0:7.3f}")
-    for key, name in (("clone_zh_cer", "Chinese speakers, CER"), ("clone_en_wer", "English speakers, WER")):
+    for key, name in (("clone_zh_cer", "Chinese speakers, CER"), ("clone_en_wer", "English speakers, WER"),
+                      ("clone_zh_syllable_error", "Chinese speakers, syllable error (homophones not counted)")):
         if means.get(key) is not None:
             print(f"clone ASR error, {name}: {means[key]:.3f} (target <= 0.05)")
     if "frontend_accuracy" in means:

@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.tts.asr import Transcriber, error_rate, levenshtein, normalize_for_scoring, whisper_model_dir
+from worker.tts.asr import (
+    Transcriber,
+    error_rate,
+    levenshtein,
+    normalize_for_scoring,
+    whisper_model_dir,
+    zh_syllable_error_rate,
+)
 from worker.tts.quality import GateConfig, GateReport, QualityGate, best_of
 from worker.tts.speaker import SpeakerEncoder, cosine
 
@@ -292,6 +299,15 @@ def test_transcript_digits_take_the_references_reading() -> None:
     assert error_rate("价格一百六十七元", "价格167元", "zh") == 0.0
     assert error_rate("价格一百六十七元", "价格一六七元", "zh") == pytest.approx(2 / 8)
     assert error_rate("编号一六七", "编号一百六十七", "zh") > 0
+
+
+def test_syllable_error_rate_hears_homophones_and_counts_tones_and_words() -> None:
+    reference = "他把旧照片整理好，放进了一本厚厚的相册里。"
+    assert error_rate(reference, "他把就照片整理好放进了一本后后的相侧里", "zh") == pytest.approx(4 / 19)
+    assert zh_syllable_error_rate(reference, "他把就照片整理好放进了一本后后的相侧里") == 0.0  # same sounds
+    assert zh_syllable_error_rate("买一本书", "卖一本书") == pytest.approx(1 / 4)  # mai3 → mai4: a tone
+    assert zh_syllable_error_rate("我用iPhone拍照", "我用爱疯拍照") == pytest.approx(2 / 5)
+    assert zh_syllable_error_rate("", "") == 0.0
 
 
 def test_normalize_for_scoring_tokens() -> None:

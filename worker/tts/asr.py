@@ -358,6 +358,56 @@ def error_rate(reference: str, hypothesis: str, lang: str) -> float:
     return levenshtein(ref, hyp) / len(ref)
 
 
+def zh_syllable_error_rate(reference: str, hypothesis: str) -> float:
+    """Edits over tone-numbered syllables, per reference syllable: what was heard, not written.
+
+    Whisper-base writes a Mandarin syllable with whichever character its language model
+    prefers (旧照片 → 就照片, 厚厚 → 后后, 相册 → 相侧), and CER counts each as an error
+    the voice never made. The reference is read as pinyin phrase by phrase (its polyphones
+    in context); a transcript character matches when any of its readings is that syllable,
+    so a homophone costs nothing and a wrong tone still counts.
+    """
+    ref_tokens = normalize_for_scoring(reference, "zh")
+    ref = _syllables(ref_tokens)
+    hyp = [_readings(token) for token in normalize_for_scoring(hypothesis, "zh", like="".join(ref_tokens))]
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    previous = list(range(len(hyp) + 1))
+    for i, syllable in enumerate(ref, start=1):
+        current = [i]
+        for j, readings in enumerate(hyp, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (syllable not in readings)))
+        previous = current
+    return previous[-1] / len(ref)
+
+
+def _syllables(tokens: list[str]) -> list[str]:
+    """Runs of Chinese characters as tone-numbered pinyin in context; Latin words as they are."""
+    from pypinyin import Style, lazy_pinyin
+
+    out: list[str] = []
+    run = ""
+    for token in [*tokens, ""]:
+        if len(token) == 1 and _is_cjk(token):
+            run += token
+            continue
+        if run:
+            out += lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True)
+            run = ""
+        if token:
+            out.append(token)
+    return out
+
+
+def _readings(token: str) -> frozenset[str]:
+    """Every tone-numbered reading a Chinese character can have; a Latin word is itself."""
+    from pypinyin import Style, pinyin
+
+    if len(token) == 1 and _is_cjk(token):
+        return frozenset(pinyin(token, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True)[0])
+    return frozenset((token,))
+
+
 # --------------------------------------------------------------------------- numbers
 
 _ZH_DIGITS = "零一二三四五六七八九"

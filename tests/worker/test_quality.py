@@ -176,8 +176,10 @@ def test_gate_passes_good_render(gate: QualityGate, zh_good: np.ndarray, voice_e
     report = gate.check(zh_good, SR, ZH_TEXT, "zh", voice_embedding)
     assert report.passed, report.reasons
     assert report.reasons == []
-    for key in ("similarity", "cer", "duration_s", "chars_per_s", "clipping_ratio", "silence_ratio", "peak"):
+    for key in ("similarity", "cer", "syllable_error", "duration_s", "chars_per_s", "clipping_ratio",
+                "silence_ratio", "peak"):
         assert key in report.scores
+    assert report.scores["syllable_error"] <= report.scores["cer"]  # Mandarin is judged on what was heard
     assert report.scores["similarity"] >= gate.config.min_similarity
     json.dumps(report.to_dict())  # storable as-is
 
@@ -212,7 +214,7 @@ def test_gate_fails_mismatched_text(
     report = gate.check(zh_good, SR, ZH_REF_TEXT, "zh", voice_embedding)
     assert not report.passed
     assert any("transcript does not match" in reason for reason in report.reasons), report.reasons
-    assert report.scores["cer"] > 0.5
+    assert report.scores["cer"] > 0.5 and report.scores["syllable_error"] > 0.5  # other words, other sounds
     assert not any("voice" in reason for reason in report.reasons)
 
 

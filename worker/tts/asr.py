@@ -364,25 +364,29 @@ def zh_syllable_error_rate(reference: str, hypothesis: str) -> float:
     Whisper-base writes a Mandarin syllable with whichever character its language model
     prefers (旧照片 → 就照片, 厚厚 → 后后, 相册 → 相侧), and CER counts each as an error
     the voice never made. The reference is read as pinyin phrase by phrase (its polyphones
-    in context); a transcript character matches when any of its readings is that syllable,
-    so a homophone costs nothing and a wrong tone still counts.
+    in context); a transcript token matches when it is the same character, or when one of
+    its readings is that syllable (any tone, where the reference's is neutral). So a
+    homophone costs nothing, a wrong tone still counts, and the rate never exceeds the CER.
     """
     ref_tokens = normalize_for_scoring(reference, "zh")
-    ref = _syllables(ref_tokens)
-    hyp = [_readings(token) for token in normalize_for_scoring(hypothesis, "zh", like="".join(ref_tokens))]
+    ref = list(zip(ref_tokens, _syllables(ref_tokens)))
+    hyp = [(token, _readings(token)) for token in normalize_for_scoring(hypothesis, "zh", like="".join(ref_tokens))]
     if not ref:
         return 0.0 if not hyp else 1.0
     previous = list(range(len(hyp) + 1))
-    for i, syllable in enumerate(ref, start=1):
+    for i, (char, syllable) in enumerate(ref, start=1):
         current = [i]
-        for j, readings in enumerate(hyp, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (syllable not in readings)))
+        for j, (token, readings) in enumerate(hyp, start=1):
+            same = token == char or syllable in readings or (
+                syllable.endswith("5") and any(r[:-1] == syllable[:-1] for r in readings))
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (not same)))
         previous = current
     return previous[-1] / len(ref)
 
 
 def _syllables(tokens: list[str]) -> list[str]:
-    """Runs of Chinese characters as tone-numbered pinyin in context; Latin words as they are."""
+    """One reading per token: runs of Chinese characters as tone-numbered pinyin in context,
+    Latin words as they are."""
     from pypinyin import Style, lazy_pinyin
 
     out: list[str] = []
@@ -392,7 +396,8 @@ def _syllables(tokens: list[str]) -> list[str]:
             run += token
             continue
         if run:
-            out += lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True)
+            # one item per character, also for characters without pinyin (kana, rare ideographs)
+            out += lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True, errors=list)
             run = ""
         if token:
             out.append(token)

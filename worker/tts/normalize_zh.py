@@ -62,6 +62,7 @@ UNITS: dict[str, str] = {
     "K": "K", "k": "K", "P": "P", "G": "G",
 }
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+_PER = rf"(?:/(?P<per>{_UNIT_ALT}))?"  # a unit per unit: m³/h, L/min, mg/ml
 
 # Words after which a run of digits/letters is an identifier read one symbol at a time.
 CODE_WORDS = (
@@ -156,7 +157,10 @@ def _temperature(m: re.Match[str]) -> str:
 
 
 def _unit(m: re.Match[str]) -> str:
+    """5kg, 3-5mm, and a unit per unit as spoken: 400m³/h → 四百立方米每小时, 5L/min → 五升每分钟."""
     a, b, unit = m.group("a"), m.group("b"), UNITS[m.group("u")]
+    if m.group("per"):
+        unit += "每" + UNITS[m.group("per")]
     if b:
         return read_number(a) + "到" + read_quantity(b, unit) + unit
     return read_quantity(a, unit) + unit
@@ -271,9 +275,10 @@ RULES: tuple[Rule, ...] = (
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm
-    (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})\s?[-~到至]\s?(?P<b>{_NUM})\s?(?P<u>{_UNIT_ALT})(?![A-Za-z])"), _unit),
+    (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})\s?[-~到至]\s?(?P<b>{_NUM})\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z])"),
+     _unit),
     # numbers with a unit: 5kg, 3.5mm, 100W
-    (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})(?P<b>)\s?(?P<u>{_UNIT_ALT})(?![A-Za-z/])"), _unit),
+    (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})(?P<b>)\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z/])"), _unit),
     # superscripts: x², 10³
     (re.compile(r"([A-Za-z0-9]+)([²³⁴⁵⁶⁷⁸⁹])"), _superscript),
     # arithmetic with an equals sign or comparison: 3+5=8, 10-4=6

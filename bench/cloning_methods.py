@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import quality as q
 
 from worker.models import ModelCache
-from worker.tts.cloning import Cloner
+from worker.tts.cloning import Cloner, whisper_listener
 from worker.tts.style_search import SearchConfig, refine_voice
 from worker.tts.voice import VoiceState
 
@@ -92,7 +92,7 @@ def run_methods(cloner: Cloner, reference: np.ndarray, language: str, search: Se
 def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpeaker,
                      search: SearchConfig) -> dict[str, Any]:
     prepared = q.prepare(models, judges, speaker)
-    cloner = Cloner(models.synthesizer, models.encoder, prepared.bank)
+    cloner = Cloner(models.synthesizer, models.encoder, prepared.bank, whisper_listener(models.transcriber))
     methods = run_methods(cloner, prepared.reference, speaker.language, search)
     row: dict[str, Any] = {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
                            "excluded": speaker.exclude, "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),

@@ -60,7 +60,7 @@ from shared.settings import Settings
 from worker.models import ModelCache
 from worker.tts.asr import error_rate, zh_syllable_error_rate
 from worker.tts.audio import resample_mono, to_wav_bytes
-from worker.tts.cloning import PROBES, Cloner, VoiceBank
+from worker.tts.cloning import PROBES, Cloner, VoiceBank, whisper_listener
 from worker.tts.reference import ReferenceRejected, clean_reference
 from worker.tts.voice import VoiceState
 
@@ -439,7 +439,7 @@ def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, 
 def evaluate_speaker(models: ModelCache, judges: list[Judge], speaker: HeldOutSpeaker) -> dict[str, Any]:
     """Enroll with the current Cloner, then score clone, nearest stock voice and ceiling."""
     prepared = prepare(models, judges, speaker)
-    cloner = Cloner(models.synthesizer, models.encoder, prepared.bank)
+    cloner = Cloner(models.synthesizer, models.encoder, prepared.bank, whisper_listener(models.transcriber))
     started = time.monotonic()
     voice = cloner.enroll(prepared.reference, SR, speaker.language)
     enroll_s = time.monotonic() - started

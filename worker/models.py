@@ -18,7 +18,7 @@ import numpy as np
 
 from shared.settings import Settings
 from worker.tts.asr import Transcriber
-from worker.tts.cloning import Cloner, VoiceBank
+from worker.tts.cloning import Cloner, VoiceBank, whisper_listener
 from worker.tts.engine import Engine, load_engine
 from worker.tts.frontend import CompiledLexicon, Frontend
 from worker.tts.lexicon import Lexicon
@@ -88,7 +88,7 @@ class ModelCache:
 
     @cached_property
     def cloner(self) -> Cloner:
-        return Cloner(self.synthesizer, self.encoder, self.bank)
+        return Cloner(self.synthesizer, self.encoder, self.bank, whisper_listener(self.transcriber))
 
     def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
         """Clone a voice within ``Settings.enroll_budget_seconds``: the blend search of the

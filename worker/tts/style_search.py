@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from worker.tts.cloning import PROBES, Cloner, probe_language
+from worker.tts.cloning import MAX_PROBE_ERROR, PROBES, Cloner, probe_language
 from worker.tts.pipeline import Synthesizer
 from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
@@ -190,6 +190,9 @@ def refine_voice(cloner: Cloner, base: VoiceState, config: SearchConfig = Search
     score = probe_scorer(cloner.synthesizer, cloner.encoder, base.embedding, PROBES[probe_language(base.language)])
     result = refine_style(base.style, float(base.metrics["similarity"]), basis, score, config)
     accepted = result.gain >= config.min_gain
+    heard_wrong = cloner.probe_error(result.style, base.language) if accepted else None
+    if heard_wrong is not None and heard_wrong > MAX_PROBE_ERROR:
+        accepted = False  # closer, but its probes are heard wrong: keep the intelligible voice
     metrics = {
         **base.metrics,
         "base_method": base.method,
@@ -197,6 +200,7 @@ def refine_voice(cloner: Cloner, base: VoiceState, config: SearchConfig = Search
         "similarity": round(result.score if accepted else result.start_score, 4),
         "search_gain": round(result.gain, 4),
         "search_accepted": accepted,
+        "search_probe_error": None if heard_wrong is None else round(heard_wrong, 4),
         "search_evaluations": result.evaluations,
         "search_history": result.history,
         "search_seconds": round(result.seconds, 2),

@@ -1,0 +1,70 @@
+"""Enrollment's choice among candidate voices (worker/tts/cloning.py), on the real models.
+
+The listener is the seam where Whisper judges a candidate's probe renders; here it is a
+scripted one, so the test decides which candidate is "heard wrong" and checks the choice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.settings import Settings
+from worker.models import ModelCache
+from worker.tts import assets
+from worker.tts.cloning import MAX_PROBE_ERROR, Cloner, whisper_listener
+from worker.tts.voice import VoiceState
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models() -> ModelCache:
+    return ModelCache(Settings(synth_threads=2))
+
+
+@pytest.fixture(scope="module")
+def reference(models: ModelCache) -> np.ndarray:
+    """A voice that is not in the bank: two stock packs blended."""
+    style = 0.5 * (assets.load_voice_pack(models.cache_dir, "zf_xiaoyi")
+                   + assets.load_voice_pack(models.cache_dir, "zf_xiaoni"))
+    state = VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="test",
+                       engine_version=models.engine.version)
+    return models.synthesizer.render("欢迎收听今天的节目，我们先从一个小故事讲起。这个故事发生在江南的一个小镇上。", state).audio
+
+
+@pytest.fixture(scope="module")
+def plain(models: ModelCache, reference: np.ndarray) -> VoiceState:
+    """Enrolled without a listener: the closest candidate, whatever it sounds like."""
+    return Cloner(models.synthesizer, models.encoder, models.bank).enroll(reference, 24000, "zh")
+
+
+def test_the_closest_candidate_heard_wrong_is_passed_over(models: ModelCache, reference: np.ndarray,
+                                                          plain: VoiceState) -> None:
+    calls: list[int] = []
+
+    def closest_mumbles(audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
+        calls.append(1)
+        return 1.0 if len(calls) <= 2 else 0.0  # the two probes of the first candidate it is asked about
+
+    picky = Cloner(models.synthesizer, models.encoder, models.bank, closest_mumbles).enroll(reference, 24000, "zh")
+    assert len(calls) == 4  # the closest, then the next closest: two probes each
+    assert picky.metrics["passed_over"] == [plain.metrics["chosen"]] != [picky.metrics["chosen"]]
+    assert picky.metrics["probe_error"] == 0.0 and picky.metrics["similarity"] <= plain.metrics["similarity"]
+
+
+def test_when_every_candidate_is_heard_wrong_the_closest_is_kept(models: ModelCache, reference: np.ndarray,
+                                                                 plain: VoiceState) -> None:
+    def mumbles(audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
+        return 0.5
+
+    voice = Cloner(models.synthesizer, models.encoder, models.bank, mumbles).enroll(reference, 24000, "zh")
+    assert voice.metrics["chosen"] == plain.metrics["chosen"] and voice.metrics["probe_error"] == 0.5
+    assert voice.metrics["passed_over"] == []
+
+
+def test_whisper_hears_the_chosen_voice_speak_its_probes(models: ModelCache, reference: np.ndarray) -> None:
+    cloner = Cloner(models.synthesizer, models.encoder, models.bank, whisper_listener(models.transcriber))
+    voice = cloner.enroll(reference, 24000, "zh")
+    assert voice.metrics["probe_error"] <= MAX_PROBE_ERROR and voice.metrics["passed_over"] == []
+    assert cloner.probe_error(voice.style, "zh") == pytest.approx(voice.metrics["probe_error"], abs=1e-4)

@@ -358,6 +358,18 @@ def error_rate(reference: str, hypothesis: str, lang: str) -> float:
     return levenshtein(ref, hyp) / len(ref)
 
 
+def judged_measure(lang: str) -> str:
+    """The score a render is judged by: Mandarin by the syllables heard, others by CER/WER."""
+    return "syllable_error" if whisper_language(lang) == "zh" else ("cer" if scoring_mode(lang) == "char" else "wer")
+
+
+def heard_error_rate(reference: str, hypothesis: str, lang: str) -> float:
+    """How much of ``reference`` the transcript got wrong, by ``judged_measure(lang)``."""
+    if judged_measure(lang) == "syllable_error":
+        return zh_syllable_error_rate(reference, hypothesis)
+    return error_rate(reference, hypothesis, lang)
+
+
 def zh_syllable_error_rate(reference: str, hypothesis: str) -> float:
     """Edits over tone-numbered syllables, per reference syllable: what was heard, not written.
 

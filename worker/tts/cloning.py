@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from worker.tts import assets
-from worker.tts.asr import Transcriber, error_rate, zh_syllable_error_rate
+from worker.tts.asr import Transcriber, heard_error_rate
 from worker.tts.pipeline import Synthesizer
 from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
@@ -79,7 +79,7 @@ class VoiceBank:
                     return cls(names=names, styles=styles, embeddings=npz["embeddings"])
         log.info("building the voice bank (%d stock voices, once per engine version)", len(names))
         embeddings = np.stack([
-            _embed_render(synthesizer, encoder, style, PROBES["zh" if name.startswith("z") else "en"][0])
+            embed_render(synthesizer, encoder, style, PROBES["zh" if name.startswith("z") else "en"][0])
             for name, style in zip(names, styles)
         ])
         bank = cls(names=names, styles=styles, embeddings=embeddings)
@@ -93,15 +93,14 @@ def _render(synthesizer: Synthesizer, style: np.ndarray, text: str) -> np.ndarra
     return synthesizer.render(text, state).audio
 
 
-def _embed_render(synthesizer: Synthesizer, encoder: SpeakerEncoder, style: np.ndarray, text: str) -> np.ndarray:
+def embed_render(synthesizer: Synthesizer, encoder: SpeakerEncoder, style: np.ndarray, text: str) -> np.ndarray:
     return encoder.embed(_render(synthesizer, style, text), synthesizer.engine.sample_rate)
 
 
 def whisper_listener(transcriber: Transcriber) -> Listener:
     """How much of a probe Whisper hears wrong: the quality gate's own measures."""
     def heard_wrong(audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
-        heard = transcriber.transcribe(audio, sample_rate, language=language).text
-        return zh_syllable_error_rate(text, heard) if language == "zh" else error_rate(text, heard, language)
+        return heard_error_rate(text, transcriber.transcribe(audio, sample_rate, language=language).text, language)
 
     return heard_wrong
 

@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .asr import Transcriber, error_rate, scoring_mode, text_units, whisper_language, zh_syllable_error_rate
+from .asr import (
+    Transcriber,
+    error_rate,
+    heard_error_rate,
+    judged_measure,
+    scoring_mode,
+    text_units,
+    whisper_language,
+)
 from .speaker import SpeakerEncoder, cosine
 
 _FRAME_S = 0.02
@@ -175,18 +183,17 @@ class QualityGate:
         scores = signal_scores(audio, sample_rate, cfg)
         reasons = self._signal_reasons(scores)
         error_key = "cer" if mode == "char" else "wer"
-        judged = error_key
+        # Mandarin is judged on the syllables heard (CER kept beside it): Whisper's choice among
+        # homophones (降噪 → 将造, 分贝 → 分倍) is not something the voice said wrong.
+        judged = judged_measure(lang)
         transcript = ""
         if scores["speech_s"] <= 0.0:
             scores[error_key] = 1.0
         else:
             transcript = self.transcriber.transcribe(audio, sample_rate, language=whisper_language(lang)).text
-            scores[error_key] = error_rate(text, transcript, lang)
-            if whisper_language(lang) == "zh":
-                # Mandarin is judged on the syllables heard: Whisper's choice among homophones
-                # (降噪 → 将造, 分贝 → 分倍) is not something the voice said wrong.
-                judged = "syllable_error"
-                scores[judged] = zh_syllable_error_rate(text, transcript)
+            scores[judged] = heard_error_rate(text, transcript, lang)
+            if judged != error_key:
+                scores[error_key] = error_rate(text, transcript, lang)
             reasons += self._rate_reasons(scores, text, lang, mode)
             if voice_embedding is not None:
                 reasons += self._speaker_reasons(scores, audio, sample_rate, voice_embedding)

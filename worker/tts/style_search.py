@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from worker.tts.cloning import MAX_PROBE_ERROR, PROBES, Cloner, probe_language
+from worker.tts.cloning import MAX_PROBE_ERROR, PROBES, Cloner, embed_render, probe_language
 from worker.tts.pipeline import Synthesizer
 from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
@@ -167,13 +167,7 @@ def probe_scorer(synthesizer: Synthesizer, encoder: SpeakerEncoder, target: np.n
     refined score are on one scale.
     """
     def score(style: np.ndarray) -> float:
-        state = VoiceState(style=style, embedding=np.zeros_like(target), language="", method="probe",
-                           engine_version=synthesizer.engine.version)
-        values = []
-        for text in probes:
-            rendered = synthesizer.render(text, state)
-            values.append(float(encoder.embed(rendered.audio, rendered.sample_rate) @ target))
-        return float(np.mean(values))
+        return float(np.mean([embed_render(synthesizer, encoder, style, text) @ target for text in probes]))
 
     return score
 

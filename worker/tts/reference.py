@@ -567,9 +567,10 @@ def declared_language_probability(probabilities: dict[str, float], language: str
     return float(sum(p for code, p in probabilities.items() if code in accepted))
 
 
-def _language_finding(probabilities: dict[str, float], language: str, th: Thresholds) -> Finding | None:
-    """A recording in another language than the voice's: say which one was heard."""
-    declared = declared_language_probability(probabilities, language)
+def _language_finding(probabilities: dict[str, float], language: str, declared: float,
+                      th: Thresholds) -> Finding | None:
+    """A recording in another language than the voice's (``declared``: its probability): say
+    which one was heard."""
     sev = _grade(declared, th.language_warn, th.language_reject, higher_is_worse=False)
     if sev is None or not probabilities:
         return None
@@ -640,7 +641,7 @@ def analyze_reference(data: bytes, *, speaker_encoder: SpeakerEncoder | None = N
     if language and language_id is not None:
         probabilities = language_id.language_probabilities(cleaned, SAMPLE_RATE)
         scores["language_probability"] = declared_language_probability(probabilities, language)
-        wrong = _language_finding(probabilities, language, thresholds)
+        wrong = _language_finding(probabilities, language, scores["language_probability"], thresholds)
         findings += [wrong] if wrong else []
     if scores["speech_seconds"] < min_speech_s:
         findings.append(Finding("too_short", f"Only {scores['speech_seconds']:.1f} s of speech was found; at least "

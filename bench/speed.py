@@ -36,7 +36,7 @@ from common import machine
 from shared.settings import Settings
 from worker.models import ModelCache
 from worker.tts import assets
-from worker.tts.engine import KokoroEngine
+from worker.tts.engine import KokoroEngine, kokoro_engine
 from worker.tts.pipeline import Synthesizer
 from worker.tts.reference import clean_reference
 from worker.tts.voice import VoiceState
@@ -86,17 +86,20 @@ def load_all(models: ModelCache) -> dict[str, float]:
             for name in ("engine", "frontend", "synthesizer", "encoder", "transcriber", "bank", "cloner")}
 
 
-def kokoro_rtf(models: ModelCache, threads: int, repeats: int) -> dict[str, float]:
-    """Engine-only RTF (phonemes precomputed) and end-to-end render RTF, median over repeats.
-
-    A fresh engine per thread count: onnxruntime fixes its thread pool at session creation.
-    """
-    engine = KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version=models.engine.version,
-                          threads=threads)
-    synth = Synthesizer(models.frontend, engine)
+def warm_engine(models: ModelCache, threads: int) -> tuple[KokoroEngine, VoiceState, list[str]]:
+    """A fresh Kokoro engine with ``threads`` (onnxruntime fixes its thread pool at session
+    creation), the stock voice and the sentences' phonemes, after one warm-up render."""
+    engine = kokoro_engine(models.settings.with_(synth_threads=threads))
     voice = stock_state(models, engine.version)
     phonemes = [s.phonemes for text in SENTENCES for s in models.frontend.analyze(text).sentences]
-    engine.synthesize(phonemes[0], voice.style)  # warm-up: first run allocates and optimises
+    engine.synthesize(phonemes[0], voice.style)  # the first run allocates and optimises
+    return engine, voice, phonemes
+
+
+def kokoro_rtf(models: ModelCache, threads: int, repeats: int) -> dict[str, float]:
+    """Engine-only RTF (phonemes precomputed) and end-to-end render RTF, median over repeats."""
+    engine, voice, phonemes = warm_engine(models, threads)
+    synth = Synthesizer(models.frontend, engine)
     engine_rtf, render_rtf = [], []
     for _ in range(repeats):
         compute = raw_audio = 0.0
@@ -123,11 +126,8 @@ def kokoro_parallel_rtf(models: ModelCache, repeats: int) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     cores = os.cpu_count() or 1
-    engine = KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version=models.engine.version,
-                          threads=1)  # onnxruntime runs concurrent calls of one session on their own threads
-    voice = stock_state(models, engine.version)
-    phonemes = [s.phonemes for text in SENTENCES for s in models.frontend.analyze(text).sentences]
-    engine.synthesize(phonemes[0], voice.style)
+    # one thread: onnxruntime runs concurrent calls of one session each on its caller's thread
+    engine, voice, phonemes = warm_engine(models, threads=1)
     samples = []
     with ThreadPoolExecutor(cores) as pool:
         for _ in range(repeats):

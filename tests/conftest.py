@@ -37,6 +37,14 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's and the API's 
 
 
 @pytest.fixture(scope="session")
+def whisper():  # type: ignore[no-untyped-def]
+    """Whisper-base from the model cache, loaded once: it hears renders and recordings in many tests."""
+    from worker.tts.asr import Transcriber
+
+    return Transcriber(Settings().model_cache)
+
+
+@pytest.fixture(scope="session")
 def fresh_pg_database() -> Iterator[str]:
     """A brand-new PostgreSQL database per test session, dropped afterwards."""
     with devservices.fresh_pg_database(PG_ADMIN) as url:

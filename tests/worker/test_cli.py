@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings
 from worker.tts.asr import Transcriber, error_rate
 from worker.tts.audio import read_wav_bytes
 
@@ -38,11 +37,6 @@ def narrator(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-@pytest.fixture(scope="module")
-def transcriber() -> Transcriber:
-    return Transcriber(Settings().model_cache)
-
-
 def heard(transcriber: Transcriber, path: Path, language: str) -> str:
     audio, rate = read_wav_bytes(path.read_bytes())
     assert len(audio) / rate > 1.0, "hardly any audio"
@@ -50,14 +44,14 @@ def heard(transcriber: Transcriber, path: Path, language: str) -> str:
 
 
 def test_enroll_then_say_with_the_voice_file_round_trips_through_asr(tmp_path: Path,
-                                                                    transcriber: Transcriber) -> None:
+                                                                    whisper: Transcriber) -> None:
     voice = tmp_path / "voice.npz"
     narrator(tmp_path, "enroll", str(REFERENCE), "-o", str(voice), *CONSENT)
     assert voice.stat().st_size > 0
     for text, language in ((ZH_TEXT, "zh"), (EN_TEXT, "en")):  # a Chinese voice speaks English too
         out = tmp_path / f"{language}.wav"
         proc = narrator(tmp_path, "say", text, "--voice", str(voice), "-o", str(out))
-        hypothesis = heard(transcriber, out, language)
+        hypothesis = heard(whisper, out, language)
         assert error_rate(text, hypothesis, language) <= 0.15, (text, hypothesis)
         gate = json.loads(proc.stderr.strip().splitlines()[-1])["quality"]  # say runs the batch gate
         assert gate["transcript"] and "similarity" in gate["scores"], gate
@@ -71,10 +65,10 @@ def test_say_refuses_a_speed_the_engine_cannot_render(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "speed must be between 0.5 and 2.0" in proc.stderr
 
 
-def test_say_with_a_reference_enrolls_in_memory(tmp_path: Path, transcriber: Transcriber) -> None:
+def test_say_with_a_reference_enrolls_in_memory(tmp_path: Path, whisper: Transcriber) -> None:
     out = tmp_path / "say.wav"
     narrator(tmp_path, "say", ZH_TEXT, "--reference", str(REFERENCE), "-o", str(out), *CONSENT)
-    hypothesis = heard(transcriber, out, "zh")
+    hypothesis = heard(whisper, out, "zh")
     assert error_rate(ZH_TEXT, hypothesis, "zh") <= 0.15, hypothesis
 
 

@@ -16,7 +16,7 @@ import pytest
 from shared.settings import Settings
 from worker.tts import assets
 from worker.tts.asr import Transcriber, error_rate
-from worker.tts.engine import KokoroEngine, load_engine
+from worker.tts.engine import KokoroEngine, kokoro_engine, load_engine
 from worker.tts.frontend import Frontend
 from worker.tts.pipeline import (
     CLAUSE_PAUSE_S,
@@ -87,7 +87,7 @@ def test_context_style_lifts_short_chunks_to_the_texts_median_row() -> None:
 
 @pytest.fixture(scope="module")
 def engine() -> KokoroEngine:
-    return KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version="test", threads=2)
+    return kokoro_engine(Settings(synth_threads=2))
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +106,7 @@ class OperatorEngine:
     """An engine an operator could install: a factory taking the settings (here it wraps Kokoro)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.inner = KokoroEngine(assets.kokoro_model_path(), assets.kokoro_vocab(), version="operator-1",
-                                  threads=settings.synth_threads)
+        self.inner = kokoro_engine(settings)
         self.name, self.version, self.sample_rate = "operator-engine", "operator-1", self.inner.sample_rate
 
     def tokenize(self, phonemes: str) -> list[int]:

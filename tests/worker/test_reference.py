@@ -39,15 +39,6 @@ def encoder() -> object:
 
 
 @pytest.fixture(scope="module")
-def language_id() -> object:
-    """Whisper-base, which tells enrollment what language an upload is spoken in."""
-    from shared.settings import Settings
-    from worker.tts.asr import Transcriber
-
-    return Transcriber(Settings().model_cache)
-
-
-@pytest.fixture(scope="module")
 def clean() -> dict[str, np.ndarray]:
     """One ~11 s clean paragraph per Kokoro voice, with lead-in/out and a faint room tone."""
     rng = np.random.default_rng(1234)
@@ -162,16 +153,16 @@ def test_two_speakers_are_detected(clean: dict[str, np.ndarray], encoder: object
 
 
 def test_speech_in_another_language_than_declared_is_rejected(clean: dict[str, np.ndarray],
-                                                               language_id: object) -> None:
+                                                               whisper: object) -> None:
     """The Kokoro voices here speak Japanese: declared Chinese, the upload is refused and says what was heard."""
-    report = _analyze(clean["jf_alpha"], language="zh", language_id=language_id)
+    report = _analyze(clean["jf_alpha"], language="zh", language_id=whisper)
     assert report.decision == "reject" and report.codes == ["wrong_language"], report.to_dict()
     assert "'ja'" in report.findings[0].message and report.scores["language_probability"] < 0.1
 
 
 def test_speech_in_the_declared_language_passes_the_language_check(clean: dict[str, np.ndarray],
-                                                                  language_id: object) -> None:
-    report = _analyze(clean["jm_kumo"], language="ja-JP", language_id=language_id)
+                                                                  whisper: object) -> None:
+    report = _analyze(clean["jm_kumo"], language="ja-JP", language_id=whisper)
     assert "wrong_language" not in report.codes and report.scores["language_probability"] > 0.9
 
 
@@ -206,11 +197,11 @@ def _other_voice(voice: str) -> str:
 
 
 def test_matrix_flags_bad_and_keeps_clean(clean: dict[str, np.ndarray], encoder: object,
-                                          language_id: object) -> None:
+                                          whisper: object) -> None:
     rng = np.random.default_rng(7)
     flagged, bad_total, misses = 0, 0, []
     checks: dict[str, dict[str, object]] = {"multiple_speakers": {"speaker_encoder": encoder},
-                                            "wrong_language": {"language": "zh", "language_id": language_id}}
+                                            "wrong_language": {"language": "zh", "language_id": whisper}}
     for voice, audio in clean.items():
         for name, code, degrade in BAD_CASES:
             report = _analyze(degrade(audio, voice, rng, clean), **checks.get(code, {}))
@@ -219,7 +210,7 @@ def test_matrix_flags_bad_and_keeps_clean(clean: dict[str, np.ndarray], encoder:
                 flagged += 1
             else:
                 misses.append((voice, name, report.decision, report.codes))
-    clean_reports = [_analyze(a, speaker_encoder=encoder, language="ja", language_id=language_id)
+    clean_reports = [_analyze(a, speaker_encoder=encoder, language="ja", language_id=whisper)
                      for a in clean.values()]
     clean_reports += [_analyze(d.add_noise(a, 35.0, rng, kind="pink")) for a in clean.values()]
     clean_reports += [_analyze(d.add_reverb(a, 0.25, rng)) for a in clean.values()]

@@ -1,5 +1,5 @@
 """Revoking consent (or deleting a voice) takes effect at once and purges every stored byte of the voice;
-consents in languages speech recognition cannot check wait for an admin who listens."""
+consents in languages speech recognition cannot check wait for the operator, who listens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from shared import jobs, keys, services
 from shared.consent import ConsentRequired, create_consent, usable_consent
 from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Voice, VoiceVersion
+from shared.operators import create_operator_key
 from shared.storage import open_storage
 from shared.tenants import create_tenant
 from tests.helpers import admin_key, wait_until
@@ -46,6 +47,13 @@ def admin(sessions, tenant_key) -> dict[str, str]:  # type: ignore[no-untyped-de
     return {"Authorization": f"Bearer {admin_key(sessions, tenant_key[0])[1]}"}
 
 
+@pytest.fixture
+def operator(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A key of the deployment's operator, who reviews consents."""
+    with sessions.begin() as s:
+        return {"Authorization": f"Bearer {create_operator_key(s, 'reviewer')[1]}"}
+
+
 def recorded_ja_consent(client, auth) -> dict:  # type: ignore[no-untyped-def]
     r = client.post("/v1/consents", headers=auth, json=AGREEMENT)
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -57,8 +65,8 @@ def recorded_ja_consent(client, auth) -> dict:  # type: ignore[no-untyped-def]
 
 
 class TestReview:
-    def test_a_language_asr_cannot_check_waits_for_an_admin_who_listens_and_approves(  # type: ignore[no-untyped-def]
-            self, client, auth, admin, sessions, tenant_key, settings) -> None:
+    def test_a_language_asr_cannot_check_waits_for_the_operator_who_listens_and_approves(  # type: ignore[no-untyped-def]
+            self, client, auth, admin, operator, sessions, tenant_key, settings) -> None:
         consent = recorded_ja_consent(client, auth)
         assert consent["status"] == "needs_review" and consent["language"] == "ja"
         with sessions() as s, pytest.raises(ConsentRequired, match="needs_review"):  # no voice can be built on it
@@ -68,26 +76,30 @@ class TestReview:
         problem(client.get(f"/v1/consents/{consent['id']}/recording", headers=auth), 403, code="forbidden")
         link = client.get(f"/v1/consents/{consent['id']}/recording", headers=admin).get_json()
         assert requests.get(link["url"], timeout=10).content == CONSENT_WAV.read_bytes()
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=auth, json={}), 403, code="forbidden")
-        r = client.post(f"/v1/consents/{consent['id']}/approve", headers=admin, json={"note": "listened: matches"})
+        for key in (auth, admin):  # the tenant's keys, admin included, cannot decide
+            problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=key, json={}), 403,
+                    code="operator_review_required")
+        r = client.post(f"/v1/operator/consents/{consent['id']}/approve", headers=operator,
+                        json={"note": "listened: matches"})
         assert r.status_code == 200, r.get_data(as_text=True)
         approved = r.get_json()
         assert approved["status"] == "approved" and approved["review"]["note"] == "listened: matches"
         with sessions() as s:
             assert usable_consent(s, tenant_key[0], consent["id"]).status == "approved"
-        prefix = admin["Authorization"].split("_")[1]
-        assert actions(sessions, consent["id"])["consent.approved"] == f"key:{prefix}"
+        prefix = operator["Authorization"].split("_")[1]
+        assert actions(sessions, consent["id"])["consent.approved"] == f"operator:{prefix}"
         assert client.get("/v1/consents?status=needs_review", headers=auth).get_json()["consents"] == []
-        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin), 409, code="conflict")
+        problem(client.post(f"/v1/operator/consents/{consent['id']}/reject", headers=operator), 409, code="conflict")
 
     def test_a_rejected_review_cannot_clone_and_bad_review_input_is_refused(  # type: ignore[no-untyped-def]
-            self, client, auth, admin, sessions) -> None:
+            self, client, auth, operator, sessions) -> None:
         consent = recorded_ja_consent(client, auth)
-        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin, json={"note": 5}), 422)
-        r = client.post(f"/v1/consents/{consent['id']}/reject", headers=admin, json={"note": "another voice"})
+        reject = f"/v1/operator/consents/{consent['id']}/reject"
+        problem(client.post(reject, headers=operator, json={"note": 5}), 422)
+        r = client.post(reject, headers=operator, json={"note": "another voice"})
         assert r.status_code == 200 and r.get_json()["status"] == "rejected"
         assert "consent.rejected" in actions(sessions, consent["id"])
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=admin), 409, code="conflict")
+        problem(client.post(f"/v1/operator/consents/{consent['id']}/approve", headers=operator), 409, code="conflict")
         problem(client.post("/v1/voices", headers=auth, data={
             "name": "v", "language": "zh", "consent_id": consent["id"],
             "reference": (REFERENCE.open("rb"), "r.wav", "audio/wav")}), 409, code="consent_required")

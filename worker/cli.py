@@ -437,6 +437,17 @@ def cmd_admin(args: argparse.Namespace) -> int:
         elif args.admin_cmd == "revoke-key":
             revoke_key(s, find_key(s, args.prefix))
             print(f"revoked {args.prefix}")
+        elif args.admin_cmd == "create-operator-key":
+            from shared.operators import create_operator_key
+
+            op_key, secret = create_operator_key(s, args.name)
+            print(f"operator key {op_key.prefix} ({args.name}): reviews consents of every tenant; shown once:")
+            print(secret)
+        elif args.admin_cmd == "revoke-operator-key":
+            from shared.operators import revoke_operator_key
+
+            revoke_operator_key(s, args.prefix)
+            print(f"revoked operator key {args.prefix}")
     return 0
 
 
@@ -577,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--bank", action="store_true", help="also embed the stock voices (takes a minute or two)")
     f.set_defaults(fn=cmd_models_fetch)
 
-    adm = sub.add_parser("admin", help="tenants and API keys")
+    adm = sub.add_parser("admin", help="tenants, API keys and operator keys")
     asub = adm.add_subparsers(dest="admin_cmd", required=True)
     ct = asub.add_parser("create-tenant")
     ct.add_argument("name")
@@ -590,6 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("prefix")
     rot.add_argument("--grace", type=int, default=0, metavar="SECONDS",
                      help="keep the old key working this long, so clients can switch over")
+    cok = asub.add_parser("create-operator-key",
+                          help="a key of the deployment's operator (no tenant): reviews consents no machine can check")
+    cok.add_argument("name", help="who holds it (shown in the audit trail's operator_key.created row)")
+    rok = asub.add_parser("revoke-operator-key")
+    rok.add_argument("prefix")
     adm.set_defaults(fn=cmd_admin)
 
     au = sub.add_parser("audit", help="the audit trail")

@@ -3,7 +3,9 @@ consents in languages speech recognition cannot check wait for the operator, who
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,11 @@ from sqlalchemy import func, select
 
 from shared import jobs, keys, services
 from shared.consent import ConsentRequired, create_consent, usable_consent
-from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Voice, VoiceVersion
+from shared.models import AuditEvent, Batch, Consent, Item, ReferenceAudio, Voice, VoiceVersion
 from shared.operators import create_operator_key
 from shared.storage import open_storage
 from shared.tenants import create_tenant
-from tests.helpers import admin_key, wait_until
+from tests.helpers import admin_key, wait_until, wav_bytes
 from tests.helpers import assert_problem as problem
 from worker.context import WorkerContext
 from worker.purge import purge
@@ -258,3 +260,52 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
         assert s.get(Voice, voice_id).purged_at is not None  # type: ignore[union-attr]
     assert actions(sessions, voice_id)["voice.deleted"].startswith("key:")
     assert sum(purge(ctx, "voice", voice_id, keep_outputs=True).values()) == 0  # redelivered: nothing left
+
+
+@pytest.mark.parametrize("keep_outputs", [False, True], ids=["purge-outputs", "keep-outputs"])
+def test_revoking_consent_purges_the_batch_zip_unless_outputs_are_kept(  # type: ignore[no-untyped-def]
+        client, auth, tenant_key, sessions, settings, keep_outputs: bool) -> None:
+    """A batch's ZIP (``zip_url``) carries the voice's audio too: the purge deletes it from S3
+    and the batch stops offering it, unless the speaker's revocation keeps outputs."""
+    tenant_id = tenant_key[0]
+    ctx = WorkerContext(settings)
+    with sessions.begin() as s:
+        consent = create_consent(s, tenant_id, speaker_name="A B", company_name="C", agreement_version="1",
+                                 agreement_text="t", signature="A B", language="en", client_ip=None,
+                                 user_agent=None, actor="test")
+        consent.status = "verified"
+        voice = Voice(tenant_id=tenant_id, name="v", language="en", status="ready", consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        consent_id = consent.id
+        batch_id = services.create_batch(s, tenant_id, [{"text": t, "voice_id": voice.id} for t in ("hi", "there")],
+                                         "zipped", {"speed": 1.0, "zip": True}, "test")
+        s.flush()
+        item_keys = []
+        for item in s.scalars(select(Item).where(Item.batch_id == batch_id)):
+            item.status, item.storage_key = "succeeded", keys.item_key(tenant_id, batch_id, item.seq)
+            item_keys.append(item.storage_key)
+    for key in item_keys:
+        ctx.storage.put(key, wav_bytes(0.2), "audio/wav")
+    services.finish_batch_if_done(sessions, ctx.storage, batch_id)  # the real manifest and ZIP, in S3
+    zip_key = keys.batch_zip_key(tenant_id, batch_id)
+    zip_url = client.get(f"/v1/batches/{batch_id}", headers=auth).get_json()["zip_url"]
+    assert zip_url and ctx.storage.exists(zip_key)
+    with zipfile.ZipFile(io.BytesIO(requests.get(zip_url, timeout=10).content)) as zf:
+        assert sum(name.endswith(".wav") for name in zf.namelist()) == 2  # the voice's audio is in it
+
+    r = client.post(f"/v1/consents/{consent_id}/revoke", headers=auth, json={"keep_outputs": keep_outputs})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    counts = purge(ctx, "consent", consent_id, keep_outputs=keep_outputs)
+    after = client.get(f"/v1/batches/{batch_id}", headers=auth).get_json()
+    if keep_outputs:
+        assert ctx.storage.exists(zip_key) and after["zip_url"] and counts["zips"] == 0
+        assert requests.get(after["zip_url"], timeout=10).status_code == 200
+    else:
+        assert not ctx.storage.exists(zip_key) and after["zip_url"] is None and counts["zips"] == 1
+        assert requests.get(zip_url, timeout=10).status_code == 404  # the link handed out before is dead too
+        with sessions() as s:
+            assert s.get(Batch, batch_id).zip_key is None  # type: ignore[union-attr]
+        purged = [e for e in audit(sessions, voice.id) if e.action == "voice.purged"]
+        assert purged and purged[-1].details["zips"] == 1
+    assert sum(purge(ctx, "consent", consent_id, keep_outputs=keep_outputs).values()) == 0  # redelivered

@@ -393,11 +393,15 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from shared.migrate import upgrade
+    """Upgrade as the schema owner, grant the services' role its rows, sign an audit checkpoint."""
+    from shared.migrate import migrate
 
-    settings = _settings(args)
-    upgrade(settings.database_url)
-    print(f"database at head: {settings.database_url.split('@')[-1]}")
+    done = migrate(_settings(args))
+    print(f"database at head: {done.owner_url.split('@')[-1]}")
+    if done.services_role:
+        print(f"services' role {done.services_role}: rows only (audit_events: insert and select)")
+    if done.checkpoint_id is not None:
+        print(f"audit checkpoint {done.checkpoint_id} signed")
     return 0
 
 
@@ -452,15 +456,34 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Recompute the audit hash chain; exit 1 where a row was changed, removed or reordered."""
+    """Recompute the audit hash chain; exit 1 where a row was changed, removed or reordered.
+    With NARRATOR_AUDIT_HMAC_KEY, also against every signed checkpoint (a rewrite plus re-hash)."""
     from shared.audit import verify
+    from shared.audit_anchor import verify_anchored
     from shared.db import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(_settings(args).database_url))
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
     with sessions() as s:
-        result = verify(s)
+        result = verify_anchored(s, settings.audit_hmac_key) if settings.audit_hmac_key else verify(s)
     print(json.dumps(result.to_dict()))
     return 0 if result.ok else 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    """Sign the audit chain's head (as the schema owner, with NARRATOR_AUDIT_HMAC_KEY)."""
+    from shared.audit_anchor import write_checkpoint
+    from shared.db import make_engine, make_sessionmaker
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.migration_database_url or settings.database_url))
+    with sessions.begin() as s:
+        checkpoint = write_checkpoint(s, settings.audit_hmac_key)
+        out = {"checkpoint": None} if checkpoint is None else {
+            "checkpoint": checkpoint.id, "event_id": checkpoint.event_id, "rows": checkpoint.rows,
+            "head": checkpoint.head_hash}
+    print(json.dumps(out))
+    return 0
 
 
 def cmd_watermark_detect(args: argparse.Namespace) -> int:
@@ -579,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("beat", help="run the Celery beat scheduler")
     b.set_defaults(fn=cmd_beat)
 
-    m = sub.add_parser("migrate", help="upgrade the database schema to head")
+    m = sub.add_parser("migrate", help="upgrade the schema to head as its owner; grant the services' role rows")
     m.set_defaults(fn=cmd_migrate)
 
     models = sub.add_parser("models", help="model files")
@@ -612,6 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
     ausub = au.add_subparsers(dest="audit_cmd", required=True)
     av = ausub.add_parser("verify", help="check the audit hash chain; prints JSON, exit 1 if broken")
     av.set_defaults(fn=cmd_audit_verify)
+    ac = ausub.add_parser("checkpoint", help="sign the chain's head with NARRATOR_AUDIT_HMAC_KEY (as the owner)")
+    ac.set_defaults(fn=cmd_audit_checkpoint)
     wm = sub.add_parser("watermark", help="the inaudible mark in every rendered file")
     wmsub = wm.add_subparsers(dest="watermark_cmd", required=True)
     wd = wmsub.add_parser("detect", help="which item a file came from; prints JSON, exit 1 if unmarked")

@@ -26,6 +26,12 @@ DEPLOYMENT_ENV = frozenset(
 )
 
 
+# Given only to the migrating job (compose ``migrate``, the k8s migrate Job and audit
+# checkpoint CronJob), never to the API, workers or beat: the schema owner's credentials and
+# the key that signs audit checkpoints (shared/db_roles.py, shared/audit_anchor.py).
+MIGRATION_ENV = frozenset(PREFIX + name.upper() for name in ("migration_database_url", "audit_hmac_key"))
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "narrator"
 

@@ -16,9 +16,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared.models import AuditEvent, OperatorKey
+from shared import keys
+from shared.consent import create_consent
+from shared.models import AuditEvent, OperatorKey, ReferenceAudio, Voice
 from shared.operators import create_operator_key
 from worker.cli import main
+from worker.context import WorkerContext
+from worker.jobs import enroll_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "examples" / "reference.wav"
@@ -150,3 +154,25 @@ def test_create_operator_key_prints_it_once_and_stores_only_its_hash(  # type: i
 
     assert main(["admin", "revoke-operator-key", prefix]) == 0
     problem(requests.get(f"{api_url}/v1/operator/consents", headers=bearer(secret), timeout=30), 401)
+
+
+def test_enrollment_refuses_a_voice_in_another_language_than_its_consent(sessions, settings, tenant_key) -> None:  # type: ignore[no-untyped-def]
+    """The worker's second line, for a voice row that did not come through POST /v1/voices'
+    check: an English voice on a Chinese consent fails before any audio is read."""
+    tenant_id = tenant_key[0]
+    with sessions.begin() as s:
+        consent = create_consent(s, tenant_id, speaker_name="林小雨", company_name="星光电器", agreement_version="1",
+                                 agreement_text="t", signature="林小雨", language="zh", client_ip=None,
+                                 user_agent=None, actor="test")
+        consent.status, consent.recording_key = "verified", keys.consent_recording_key(tenant_id, consent.id)
+        voice = Voice(tenant_id=tenant_id, name="v", language="en", status="pending", consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        s.add(ReferenceAudio(voice_id=voice.id, original_key=keys.reference_key(tenant_id, voice.id, "r", "wav"),
+                             sha256="-", size_bytes=1))
+        voice_id = voice.id
+    enroll_voice(WorkerContext(settings), voice_id)
+    with sessions() as s:
+        row = s.get(Voice, voice_id)
+        assert row is not None and row.status == "failed"
+        assert (row.error or "").startswith("consent_language_mismatch"), row.error

@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
         lexicon,
         observability,
         openapi,
+        operator,
         schedules,
         synthesize,
         voices,
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     observability.init_app(app)
     auth.init_app(app)
     for module in (health, observability, consents, voices, batches, synthesize, files, openapi, keys, webhooks,
-                   schedules, lexicon, feedback, finetune):
+                   schedules, lexicon, feedback, finetune, operator):
         app.register_blueprint(module.bp)
     console.init_app(app)
     return app

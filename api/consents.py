@@ -1,8 +1,10 @@
 """Consents: the speaker signs, reads the generated statement aloud, and a job verifies it.
 
-A recording in a language speech recognition cannot check waits for an admin, who listens
-(``GET .../recording``) and approves or rejects it. Revocation takes effect at once and
-enqueues the purge of everything stored for the speaker's voices.
+A recording in a language speech recognition cannot check waits for the deployment's
+operator, who listens and approves or rejects it (api/operator.py). The tenant can list its
+queue and listen (``GET .../recording``, admin) but not decide: a tenant approving its own
+consents could clone anyone. Revocation takes effect at once and enqueues the purge of
+everything stored for the speaker's voices.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
 from shared.audit import record
-from shared.consent import create_consent, machine_checkable, review_consent
+from shared.consent import ReviewByOperator, create_consent, machine_checkable
 from shared.errors import Conflict, InvalidInput
 from shared.models import Consent, ConsentStatus
 from shared.withdrawal import revoke_consent
@@ -127,33 +129,15 @@ def get_recording(consent_id: str) -> ResponseReturnValue:
     return jsonify(url=c.storage.presigned_url(key, ttl), expires_in=ttl)
 
 
-def _review(consent_id: str, approve: bool) -> ResponseReturnValue:
-    body = validation.json_body() if request.get_data() else {}
-    return jsonify(review(consent_id, approve, body.get("note")))
-
-
-def review(consent_id: str, approve: bool, note: Any) -> dict[str, Any]:
-    """An admin's verdict on a recording waiting for review (API and console); audited."""
-    note = validation.string(note, "note", max_len=2000, required=False)
-    with ctx().sessions.begin() as s:
-        consent = s.get(Consent, tenant_consent(s, consent_id).id, with_for_update=True)
-        review_consent(s, consent, approve=approve, actor=f"key:{g.key_prefix}", note=note)  # type: ignore[arg-type]
-    with ctx().sessions() as s:
-        return consent_json(tenant_consent(s, consent_id))
-
-
 @bp.post("/<consent_id>/approve")
-@require("admin")
-@idempotent
-def approve_consent(consent_id: str) -> ResponseReturnValue:
-    return _review(consent_id, approve=True)
-
-
 @bp.post("/<consent_id>/reject")
-@require("admin")
-@idempotent
-def reject_consent(consent_id: str) -> ResponseReturnValue:
-    return _review(consent_id, approve=False)
+@require("read")
+def review_by_tenant(consent_id: str) -> ResponseReturnValue:
+    """Gone for tenants: kept as a route so a client that used it learns why and where."""
+    raise ReviewByOperator(
+        "approving or rejecting a consent is the deployment operator's decision, not the tenant's: a tenant's keys "
+        "(admin included) cannot review their own consents; the operator reviews it at "
+        f"/v1/operator/consents/{consent_id} (an operator key, made with `narrator admin create-operator-key`)")
 
 
 @bp.post("/<consent_id>/revoke")

@@ -54,7 +54,7 @@ SPEC: dict[str, Any] = {
                 "signature": {"type": "string", "description": "the speaker's typed full name"},
                 "language": {"type": "string", "maxLength": 8, "description":
                              "zh and en are verified by speech recognition; any other language tag "
-                             "(ja, yue, fr-CA ...) goes to needs_review for an admin to approve"}}},
+                             "(ja, yue, fr-CA ...) goes to needs_review for the operator to approve"}}},
             "Consent": {"type": "object", "properties": {
                 "id": {"type": "string"}, "status": {"enum": ["awaiting_recording", "verifying", "needs_review",
                                                               "verified", "approved", "rejected", "revoked"]},
@@ -132,12 +132,31 @@ SPEC: dict[str, Any] = {
                     "parameters": [_id_param("consent_id")],
                     "responses": {"200": {"description": "{url, expires_in}"}, **_errors(401, 403, 404, 409)}}},
         **{f"/v1/consents/{{consent_id}}/{verb}": {"post": {
-            "summary": f"Admin: {verb} a consent awaiting review (needs_review), after listening",
+            "summary": f"Gone for tenants: to {verb} a consent is the operator's decision "
+                       "(403 operator_review_required; see /v1/operator/consents/{consent_id}/" + verb + ")",
+            "parameters": [_id_param("consent_id")],
+            "responses": _errors(401, 403)}} for verb in ("approve", "reject")},
+        "/v1/operator/consents": {"get": {
+            "summary": "Operator key only: every tenant's consents awaiting review (or ?status=), oldest first",
+            "parameters": [{"name": "status", "in": "query", "required": False, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "{consents: [Consent + tenant_id]}"},
+                          **_errors(401, 403, 422, 429)}}},
+        "/v1/operator/consents/{consent_id}": {"get": {
+            "summary": "Operator key only: one consent of any tenant", "parameters": [_id_param("consent_id")],
+            "responses": {"200": {"description": "consent", "content": _json("Consent")},
+                          **_errors(401, 403, 404, 429)}}},
+        "/v1/operator/consents/{consent_id}/recording": {"get": {
+            "summary": "Operator key only: a short-lived URL of the recording, to listen before deciding",
+            "parameters": [_id_param("consent_id")],
+            "responses": {"200": {"description": "{url, expires_in}"}, **_errors(401, 403, 404, 409, 429)}}},
+        **{f"/v1/operator/consents/{{consent_id}}/{verb}": {"post": {
+            "summary": f"Operator key only: {verb} a consent awaiting review (needs_review), after listening; "
+                       "audited as operator:<prefix>",
             "parameters": [_id_param("consent_id")],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"note": {"type": "string", "maxLength": 2000}}}}}},
             "responses": {"200": {"description": f"{verb}d", "content": _json("Consent")},
-                          **_errors(401, 403, 404, 409, 415, 422)}}} for verb in ("approve", "reject")},
+                          **_errors(401, 403, 404, 409, 415, 422, 429)}}} for verb in ("approve", "reject")},
         "/v1/consents/{consent_id}/revoke": {"post": {
             "summary": "Revoke consent: its voices are deleted now and one job purges their audio and state",
             "parameters": [_id_param("consent_id")],

@@ -56,7 +56,7 @@ def create_voice() -> ResponseReturnValue:
     validation.audio_upload(data)
     c = ctx()
     with c.sessions.begin() as s:
-        consent = usable_consent(s, g.tenant_id, form.get("consent_id"))
+        consent = usable_consent(s, g.tenant_id, form.get("consent_id"), language=lang)
         voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, upload.mimetype,
                                   f"key:{g.key_prefix}", consent_id=consent.id)
     c.enqueue(jobs.ENROLL, voice_id)

@@ -6,6 +6,10 @@ deleting or reordering a row breaks the chain at that row, and ``verify`` report
 Appends are serialized (one writer at a time extends the chain), and ``prev_hash`` is
 unique, so the database itself refuses a fork. On PostgreSQL a trigger (migration 0005)
 refuses UPDATE, DELETE and TRUNCATE for every role; the chain catches whoever gets past it.
+Who can get past the trigger is the table's owner, which the services' role is not
+(shared/db_roles.py); and a chain rewritten and re-hashed from some row on would verify
+again, so signed checkpoints (shared/audit_anchor.py) pin rows of it with a key the services
+never hold: ``verify`` checks them when it is given them as ``anchors``.
 
 The row id is not hashed: it is minted by the database at insert time, after the hash is
 computed, and sequences may leave gaps anyway. Order is carried by the links instead.
@@ -51,7 +55,7 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
     return {name: getattr(event, name) for name in HASHED_FIELDS}
 
 
-def _serialize_appends(session: Session) -> None:
+def serialize_appends(session: Session) -> None:
     """Hold the chain's write lock until this transaction ends, so reading the last hash and
     appending the next row happen with no other append in between."""
     dialect = session.get_bind().dialect.name
@@ -69,7 +73,7 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (its commit publishes it)."""
     session.flush()  # the caller's own pending writes first: they come before the audit row
-    _serialize_appends(session)
+    serialize_appends(session)
     prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     # Through JSON and back: the hash is taken over exactly what the database will hand back.
     stored_details = json.loads(json.dumps(details, ensure_ascii=False, allow_nan=False, default=str))
@@ -88,9 +92,12 @@ class Verification:
     head: str | None = None  # the last row's hash: kept elsewhere, it also proves nothing was cut off the end
     first_broken_id: int | None = None
     reason: str | None = None
+    checkpoints: int | None = None  # signed checkpoints checked; None: the chain alone (unanchored)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "rows": self.rows}
+        out: dict[str, Any] = {"ok": self.ok, "rows": self.rows, "anchored": self.checkpoints is not None}
+        if self.checkpoints is not None:
+            out["checkpoints"] = self.checkpoints
         if self.head is not None:
             out["head"] = self.head
         if not self.ok:
@@ -99,8 +106,21 @@ class Verification:
         return out
 
 
-def verify(session: Session, batch_size: int = 1000) -> Verification:
-    """Walk the chain in id order and recompute every link; stop at the first broken one."""
+@dataclass(frozen=True)
+class Anchor:
+    """What a signed checkpoint says of one row: it was the ``rows``-th and had ``head_hash``."""
+
+    checkpoint_id: int
+    rows: int
+    head_hash: str
+
+
+def verify(session: Session, batch_size: int = 1000, anchors: Mapping[int, Anchor] | None = None) -> Verification:
+    """Walk the chain in id order and recompute every link; stop at the first broken one.
+    With ``anchors`` (row id → checkpoint, signatures already checked), each anchored row must
+    still be where, and what, its checkpoint says."""
+    anchors = anchors or {}
+    met: set[int] = set()
     expected_prev = GENESIS
     rows = 0
     columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash,
@@ -115,5 +135,18 @@ def verify(session: Session, batch_size: int = 1000) -> Verification:
         if row["hash"] != row_hash(row, row["prev_hash"]):
             return Verification(False, rows, first_broken_id=row["id"],
                                 reason="hash does not match the row's contents (the row was modified)")
+        anchor = anchors.get(row["id"])
+        if anchor is not None:
+            met.add(row["id"])
+        if anchor is not None and (anchor.head_hash != row["hash"] or anchor.rows != rows):
+            return Verification(False, rows, first_broken_id=row["id"],
+                                reason=f"the chain no longer matches signed checkpoint {anchor.checkpoint_id} at this "
+                                       "row: rows up to it were rewritten and re-hashed, removed or inserted")
         expected_prev = row["hash"]
+    missing = sorted(set(anchors) - met)
+    if missing:
+        anchor = anchors[missing[0]]
+        return Verification(False, rows, first_broken_id=missing[0],
+                            reason=f"row {missing[0]}, signed by checkpoint {anchor.checkpoint_id}, is gone "
+                                   "(rows were removed)")
     return Verification(True, rows, head=expected_prev if rows else None)

@@ -4,8 +4,10 @@ The statement names the speaker and the company and carries a one-time code, so 
 recording made for another consent (or an old one) cannot be replayed. Verification
 (worker side) checks the recording says the statement; enrollment checks the reference
 is the same voice as the consent recording. A recording in a language the bundled
-speech recognizer cannot check waits for an admin to listen (``needs_review``), and
-approval is as good as verification.
+speech recognizer cannot check waits for the deployment's operator to listen
+(``needs_review``; shared.operators), never for the tenant, and approval is as good as
+verification. A voice is built only on a consent given in its own language: the speaker
+agreed to, and was checked in, that language.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from shared.audit import record
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.models import Consent, ConsentStatus, utcnow
 
 ZH_DIGITS = "零一二三四五六七八九"
@@ -32,6 +34,16 @@ _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 class ConsentRequired(Conflict):
     code = "consent_required"
+
+
+class ReviewByOperator(Forbidden):
+    """A tenant tried to approve or reject a consent: that verdict is the operator's."""
+
+    code = "operator_review_required"
+
+
+class ConsentLanguageMismatch(InvalidInput):
+    code = "consent_language_mismatch"
 
 
 def base_language(tag: str) -> str:
@@ -67,7 +79,7 @@ def statement(language: str, speaker: str, company: str, code: str | None) -> st
     """The words the speaker reads. ``code=None`` only for the local CLI, where the operator
     holds the recording and replay across consents is not a threat. Languages other than
     Chinese get the English text; outside zh/en the speaker reads it in their own language
-    and an admin checks the recording by ear."""
+    and the operator checks the recording by ear."""
     if base_language(language) == "zh":
         text = f"我是{speaker}，我同意{company}使用我的声音录音来制作合成语音。"
         return text + (f"我的验证码是{''.join(ZH_DIGITS[int(d)] for d in code)}。" if code else "")
@@ -110,8 +122,13 @@ def create_consent(
     return consent
 
 
-def usable_consent(session: Session, tenant_id: str, consent_id: str | None) -> Consent:
-    """The consent a new voice may be built on: this tenant's, verified (or approved) and not revoked."""
+def same_language(consent_language: str, voice_language: str) -> bool:
+    return base_language(consent_language) == base_language(voice_language)
+
+
+def usable_consent(session: Session, tenant_id: str, consent_id: str | None, language: str | None = None) -> Consent:
+    """The consent a new voice may be built on: this tenant's, verified (or approved), not
+    revoked and, when the voice's ``language`` is given, given in that language."""
     if not consent_id:
         raise ConsentRequired("a voice needs the speaker's verified consent: create one with POST /v1/consents, "
                               "upload the speaker reading its statement, then pass its id as 'consent_id'")
@@ -121,11 +138,16 @@ def usable_consent(session: Session, tenant_id: str, consent_id: str | None) -> 
     if not in_force(consent):
         raise ConsentRequired(f"consent {consent_id!r} is {consent.status}, not verified: no voice can be cloned "
                               "from it")
+    if language is not None and not same_language(consent.language, language):
+        raise ConsentLanguageMismatch(
+            f"consent {consent_id!r} was given in {consent.language!r} but the voice is {language!r}: a voice is "
+            "built only on a consent recorded in the voice's own language", field="consent_id")
     return consent
 
 
 def review_consent(session: Session, consent: Consent, *, approve: bool, actor: str, note: str | None) -> None:
-    """An admin's verdict on a recording that speech recognition could not check."""
+    """A person's verdict on a recording that speech recognition could not check. Only the
+    operator's routes call this (shared.operators.decide): a tenant's own keys cannot."""
     if consent.status != ConsentStatus.needs_review.value:
         raise Conflict(f"consent {consent.id!r} is {consent.status}; only a consent awaiting review "
                        "(needs_review) can be approved or rejected")

@@ -20,14 +20,14 @@ CONTEXT_FIELDS = ("request_id", "tenant_id", "batch_id", "item_id", "voice_id", 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("narrator_log_context", default={})
 
 _SECRET_PATTERNS = (
-    re.compile(r"nrt_[0-9a-f]{8}_[A-Za-z0-9_\-]+"),  # API keys
+    re.compile(r"(nr[to])_[0-9a-f]{8}_[A-Za-z0-9_\-]+"),  # API keys (tenants' nrt_, the operator's nro_)
     re.compile(r"(://[^:/@\s]+:)[^@\s]+@"),  # passwords inside URLs
     re.compile(r"(X-Amz-Signature=|signature=)[0-9a-fA-F]+"),  # presigned URL signatures
 )
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PATTERNS[0].sub("nrt_[redacted]", text)
+    text = _SECRET_PATTERNS[0].sub(r"\1_[redacted]", text)
     text = _SECRET_PATTERNS[1].sub(r"\1[redacted]@", text)
     return _SECRET_PATTERNS[2].sub(r"\1[redacted]", text)
 

@@ -110,6 +110,21 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class OperatorKey(Base):
+    """A key of the deployment's operator, who belongs to no tenant. It opens only the
+    operator's routes (``/v1/operator``, ``/console/operator``): the review of consents that
+    speech recognition cannot check, which a tenant must not decide for its own speakers.
+    Stored like tenant keys: the SHA-256 of the secret, found by its prefix."""
+
+    __tablename__ = "operator_keys"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))  # who holds it, for the audit trail's reader
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Consent(Base):
     __tablename__ = "consents"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -130,7 +145,7 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    # A recording speech recognition cannot check is approved or rejected by an admin who listened.
+    # A recording speech recognition cannot check is approved or rejected by the deployment's operator, who listened.
     reviewed_by: Mapped[str | None] = mapped_column(String(200), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
     review_note: Mapped[str | None] = mapped_column(Text, default=None)
@@ -140,9 +155,9 @@ class Consent(Base):
 class ConsentStatus(str, enum.Enum):
     awaiting_recording = "awaiting_recording"
     verifying = "verifying"
-    needs_review = "needs_review"  # a language speech recognition cannot check: an admin listens
+    needs_review = "needs_review"  # a language speech recognition cannot check: the operator listens
     verified = "verified"
-    approved = "approved"  # an admin listened and approved; as good as verified
+    approved = "approved"  # the operator listened and approved; as good as verified
     rejected = "rejected"
     revoked = "revoked"
 
@@ -352,6 +367,21 @@ class AuditEvent(Base):
     # Unique: two rows can never extend the same predecessor, so the chain cannot fork.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement "the chain's row ``event_id`` was the ``rows``-th and had hash
+    ``head_hash``". The signature is an HMAC keyed by a secret the application never holds
+    (shared.audit_anchor), so a chain rewritten and re-hashed from some row on no longer
+    meets a checkpoint after that row. Only the migrating role may insert; nobody updates."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signature: Mapped[str] = mapped_column(String(64))
 
 
 class WebhookEvent(str, enum.Enum):

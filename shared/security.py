@@ -8,6 +8,10 @@ import secrets
 from dataclasses import dataclass
 
 SCOPES = ("read", "write", "admin")
+# The first part of a secret says whose it is: a tenant's key, or the deployment operator's
+# (which belongs to no tenant and opens only the operator's routes).
+TENANT_TAG = "nrt"
+OPERATOR_TAG = "nro"
 # A scope grants everything below it.
 SCOPE_RANK = {name: rank for rank, name in enumerate(SCOPES)}
 
@@ -22,18 +26,18 @@ class NewKey:
         return hash_key(self.secret)
 
 
-def generate_key() -> NewKey:
+def generate_key(tag: str = TENANT_TAG) -> NewKey:
     prefix = secrets.token_hex(4)
-    return NewKey(prefix=prefix, secret=f"nrt_{prefix}_{secrets.token_urlsafe(32)}")
+    return NewKey(prefix=prefix, secret=f"{tag}_{prefix}_{secrets.token_urlsafe(32)}")
 
 
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def parse_prefix(secret: str) -> str | None:
+def parse_prefix(secret: str, tag: str = TENANT_TAG) -> str | None:
     parts = secret.split("_")
-    if len(parts) < 3 or parts[0] != "nrt" or len(parts[1]) != 8:
+    if len(parts) < 3 or parts[0] != tag or len(parts[1]) != 8:
         return None
     return parts[1]
 

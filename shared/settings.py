@@ -26,6 +26,12 @@ DEPLOYMENT_ENV = frozenset(
 )
 
 
+# Given only to the migrating job (compose ``migrate``, the k8s migrate Job and audit
+# checkpoint CronJob), never to the API, workers or beat: the schema owner's credentials and
+# the key that signs audit checkpoints (shared/db_roles.py, shared/audit_anchor.py).
+MIGRATION_ENV = frozenset(PREFIX + name.upper() for name in ("migration_database_url", "audit_hmac_key"))
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "narrator"
 
@@ -37,7 +43,14 @@ def _default_model_cache() -> Path:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
+    # The services' database role: it reads and writes rows, and owns nothing (shared/db_roles.py).
     database_url: str = ""
+    # The schema owner's URL, for `narrator migrate` and `narrator audit checkpoint` only (never
+    # given to the API, workers or beat). Empty: the one database_url role does everything.
+    migration_database_url: str = ""
+    # Signs audit checkpoints (shared/audit_anchor.py); given only to the migrating job and to
+    # whoever verifies, never to the services, so they cannot re-sign a rewritten chain.
+    audit_hmac_key: str = ""
     broker_url: str = ""
     storage_url: str = ""
     s3_endpoint_url: str | None = None

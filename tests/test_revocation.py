@@ -1,9 +1,11 @@
 """Revoking consent (or deleting a voice) takes effect at once and purges every stored byte of the voice;
-consents in languages speech recognition cannot check wait for an admin who listens."""
+consents in languages speech recognition cannot check wait for the operator, who listens."""
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,11 @@ from sqlalchemy import func, select
 
 from shared import jobs, keys, services
 from shared.consent import ConsentRequired, create_consent, usable_consent
-from shared.models import AuditEvent, Consent, Item, ReferenceAudio, Voice, VoiceVersion
+from shared.models import AuditEvent, Batch, Consent, Item, ReferenceAudio, Voice, VoiceVersion
+from shared.operators import create_operator_key
 from shared.storage import open_storage
 from shared.tenants import create_tenant
-from tests.helpers import admin_key, wait_until
+from tests.helpers import admin_key, wait_until, wav_bytes
 from tests.helpers import assert_problem as problem
 from worker.context import WorkerContext
 from worker.purge import purge
@@ -46,6 +49,13 @@ def admin(sessions, tenant_key) -> dict[str, str]:  # type: ignore[no-untyped-de
     return {"Authorization": f"Bearer {admin_key(sessions, tenant_key[0])[1]}"}
 
 
+@pytest.fixture
+def operator(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A key of the deployment's operator, who reviews consents."""
+    with sessions.begin() as s:
+        return {"Authorization": f"Bearer {create_operator_key(s, 'reviewer')[1]}"}
+
+
 def recorded_ja_consent(client, auth) -> dict:  # type: ignore[no-untyped-def]
     r = client.post("/v1/consents", headers=auth, json=AGREEMENT)
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -57,8 +67,8 @@ def recorded_ja_consent(client, auth) -> dict:  # type: ignore[no-untyped-def]
 
 
 class TestReview:
-    def test_a_language_asr_cannot_check_waits_for_an_admin_who_listens_and_approves(  # type: ignore[no-untyped-def]
-            self, client, auth, admin, sessions, tenant_key, settings) -> None:
+    def test_a_language_asr_cannot_check_waits_for_the_operator_who_listens_and_approves(  # type: ignore[no-untyped-def]
+            self, client, auth, admin, operator, sessions, tenant_key, settings) -> None:
         consent = recorded_ja_consent(client, auth)
         assert consent["status"] == "needs_review" and consent["language"] == "ja"
         with sessions() as s, pytest.raises(ConsentRequired, match="needs_review"):  # no voice can be built on it
@@ -68,26 +78,30 @@ class TestReview:
         problem(client.get(f"/v1/consents/{consent['id']}/recording", headers=auth), 403, code="forbidden")
         link = client.get(f"/v1/consents/{consent['id']}/recording", headers=admin).get_json()
         assert requests.get(link["url"], timeout=10).content == CONSENT_WAV.read_bytes()
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=auth, json={}), 403, code="forbidden")
-        r = client.post(f"/v1/consents/{consent['id']}/approve", headers=admin, json={"note": "listened: matches"})
+        for key in (auth, admin):  # the tenant's keys, admin included, cannot decide
+            problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=key, json={}), 403,
+                    code="operator_review_required")
+        r = client.post(f"/v1/operator/consents/{consent['id']}/approve", headers=operator,
+                        json={"note": "listened: matches"})
         assert r.status_code == 200, r.get_data(as_text=True)
         approved = r.get_json()
         assert approved["status"] == "approved" and approved["review"]["note"] == "listened: matches"
         with sessions() as s:
             assert usable_consent(s, tenant_key[0], consent["id"]).status == "approved"
-        prefix = admin["Authorization"].split("_")[1]
-        assert actions(sessions, consent["id"])["consent.approved"] == f"key:{prefix}"
+        prefix = operator["Authorization"].split("_")[1]
+        assert actions(sessions, consent["id"])["consent.approved"] == f"operator:{prefix}"
         assert client.get("/v1/consents?status=needs_review", headers=auth).get_json()["consents"] == []
-        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin), 409, code="conflict")
+        problem(client.post(f"/v1/operator/consents/{consent['id']}/reject", headers=operator), 409, code="conflict")
 
     def test_a_rejected_review_cannot_clone_and_bad_review_input_is_refused(  # type: ignore[no-untyped-def]
-            self, client, auth, admin, sessions) -> None:
+            self, client, auth, operator, sessions) -> None:
         consent = recorded_ja_consent(client, auth)
-        problem(client.post(f"/v1/consents/{consent['id']}/reject", headers=admin, json={"note": 5}), 422)
-        r = client.post(f"/v1/consents/{consent['id']}/reject", headers=admin, json={"note": "another voice"})
+        reject = f"/v1/operator/consents/{consent['id']}/reject"
+        problem(client.post(reject, headers=operator, json={"note": 5}), 422)
+        r = client.post(reject, headers=operator, json={"note": "another voice"})
         assert r.status_code == 200 and r.get_json()["status"] == "rejected"
         assert "consent.rejected" in actions(sessions, consent["id"])
-        problem(client.post(f"/v1/consents/{consent['id']}/approve", headers=admin), 409, code="conflict")
+        problem(client.post(f"/v1/operator/consents/{consent['id']}/approve", headers=operator), 409, code="conflict")
         problem(client.post("/v1/voices", headers=auth, data={
             "name": "v", "language": "zh", "consent_id": consent["id"],
             "reference": (REFERENCE.open("rb"), "r.wav", "audio/wav")}), 409, code="consent_required")
@@ -246,3 +260,52 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
         assert s.get(Voice, voice_id).purged_at is not None  # type: ignore[union-attr]
     assert actions(sessions, voice_id)["voice.deleted"].startswith("key:")
     assert sum(purge(ctx, "voice", voice_id, keep_outputs=True).values()) == 0  # redelivered: nothing left
+
+
+@pytest.mark.parametrize("keep_outputs", [False, True], ids=["purge-outputs", "keep-outputs"])
+def test_revoking_consent_purges_the_batch_zip_unless_outputs_are_kept(  # type: ignore[no-untyped-def]
+        client, auth, tenant_key, sessions, settings, keep_outputs: bool) -> None:
+    """A batch's ZIP (``zip_url``) carries the voice's audio too: the purge deletes it from S3
+    and the batch stops offering it, unless the speaker's revocation keeps outputs."""
+    tenant_id = tenant_key[0]
+    ctx = WorkerContext(settings)
+    with sessions.begin() as s:
+        consent = create_consent(s, tenant_id, speaker_name="A B", company_name="C", agreement_version="1",
+                                 agreement_text="t", signature="A B", language="en", client_ip=None,
+                                 user_agent=None, actor="test")
+        consent.status = "verified"
+        voice = Voice(tenant_id=tenant_id, name="v", language="en", status="ready", consent_id=consent.id)
+        s.add(voice)
+        s.flush()
+        consent_id = consent.id
+        batch_id = services.create_batch(s, tenant_id, [{"text": t, "voice_id": voice.id} for t in ("hi", "there")],
+                                         "zipped", {"speed": 1.0, "zip": True}, "test")
+        s.flush()
+        item_keys = []
+        for item in s.scalars(select(Item).where(Item.batch_id == batch_id)):
+            item.status, item.storage_key = "succeeded", keys.item_key(tenant_id, batch_id, item.seq)
+            item_keys.append(item.storage_key)
+    for key in item_keys:
+        ctx.storage.put(key, wav_bytes(0.2), "audio/wav")
+    services.finish_batch_if_done(sessions, ctx.storage, batch_id)  # the real manifest and ZIP, in S3
+    zip_key = keys.batch_zip_key(tenant_id, batch_id)
+    zip_url = client.get(f"/v1/batches/{batch_id}", headers=auth).get_json()["zip_url"]
+    assert zip_url and ctx.storage.exists(zip_key)
+    with zipfile.ZipFile(io.BytesIO(requests.get(zip_url, timeout=10).content)) as zf:
+        assert sum(name.endswith(".wav") for name in zf.namelist()) == 2  # the voice's audio is in it
+
+    r = client.post(f"/v1/consents/{consent_id}/revoke", headers=auth, json={"keep_outputs": keep_outputs})
+    assert r.status_code == 202, r.get_data(as_text=True)
+    counts = purge(ctx, "consent", consent_id, keep_outputs=keep_outputs)
+    after = client.get(f"/v1/batches/{batch_id}", headers=auth).get_json()
+    if keep_outputs:
+        assert ctx.storage.exists(zip_key) and after["zip_url"] and counts["zips"] == 0
+        assert requests.get(after["zip_url"], timeout=10).status_code == 200
+    else:
+        assert not ctx.storage.exists(zip_key) and after["zip_url"] is None and counts["zips"] == 1
+        assert requests.get(zip_url, timeout=10).status_code == 404  # the link handed out before is dead too
+        with sessions() as s:
+            assert s.get(Batch, batch_id).zip_key is None  # type: ignore[union-attr]
+        purged = [e for e in audit(sessions, voice.id) if e.action == "voice.purged"]
+        assert purged and purged[-1].details["zips"] == 1
+    assert sum(purge(ctx, "consent", consent_id, keep_outputs=keep_outputs).values()) == 0  # redelivered

@@ -393,11 +393,15 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from shared.migrate import upgrade
+    """Upgrade as the schema owner, grant the services' role its rows, sign an audit checkpoint."""
+    from shared.migrate import migrate
 
-    settings = _settings(args)
-    upgrade(settings.database_url)
-    print(f"database at head: {settings.database_url.split('@')[-1]}")
+    done = migrate(_settings(args))
+    print(f"database at head: {done.owner_url.split('@')[-1]}")
+    if done.services_role:
+        print(f"services' role {done.services_role}: rows only (audit_events: insert and select)")
+    if done.checkpoint_id is not None:
+        print(f"audit checkpoint {done.checkpoint_id} signed")
     return 0
 
 
@@ -437,19 +441,49 @@ def cmd_admin(args: argparse.Namespace) -> int:
         elif args.admin_cmd == "revoke-key":
             revoke_key(s, find_key(s, args.prefix))
             print(f"revoked {args.prefix}")
+        elif args.admin_cmd == "create-operator-key":
+            from shared.operators import create_operator_key
+
+            op_key, secret = create_operator_key(s, args.name)
+            print(f"operator key {op_key.prefix} ({args.name}): reviews consents of every tenant; shown once:")
+            print(secret)
+        elif args.admin_cmd == "revoke-operator-key":
+            from shared.operators import revoke_operator_key
+
+            revoke_operator_key(s, args.prefix)
+            print(f"revoked operator key {args.prefix}")
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Recompute the audit hash chain; exit 1 where a row was changed, removed or reordered."""
+    """Recompute the audit hash chain; exit 1 where a row was changed, removed or reordered.
+    With NARRATOR_AUDIT_HMAC_KEY, also against every signed checkpoint (a rewrite plus re-hash)."""
     from shared.audit import verify
+    from shared.audit_anchor import verify_anchored
     from shared.db import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(_settings(args).database_url))
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.database_url))
     with sessions() as s:
-        result = verify(s)
+        result = verify_anchored(s, settings.audit_hmac_key) if settings.audit_hmac_key else verify(s)
     print(json.dumps(result.to_dict()))
     return 0 if result.ok else 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    """Sign the audit chain's head (as the schema owner, with NARRATOR_AUDIT_HMAC_KEY)."""
+    from shared.audit_anchor import write_checkpoint
+    from shared.db import make_engine, make_sessionmaker
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.migration_database_url or settings.database_url))
+    with sessions.begin() as s:
+        checkpoint = write_checkpoint(s, settings.audit_hmac_key)
+        out = {"checkpoint": None} if checkpoint is None else {
+            "checkpoint": checkpoint.id, "event_id": checkpoint.event_id, "rows": checkpoint.rows,
+            "head": checkpoint.head_hash}
+    print(json.dumps(out))
+    return 0
 
 
 def cmd_watermark_detect(args: argparse.Namespace) -> int:
@@ -568,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("beat", help="run the Celery beat scheduler")
     b.set_defaults(fn=cmd_beat)
 
-    m = sub.add_parser("migrate", help="upgrade the database schema to head")
+    m = sub.add_parser("migrate", help="upgrade the schema to head as its owner; grant the services' role rows")
     m.set_defaults(fn=cmd_migrate)
 
     models = sub.add_parser("models", help="model files")
@@ -577,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--bank", action="store_true", help="also embed the stock voices (takes a minute or two)")
     f.set_defaults(fn=cmd_models_fetch)
 
-    adm = sub.add_parser("admin", help="tenants and API keys")
+    adm = sub.add_parser("admin", help="tenants, API keys and operator keys")
     asub = adm.add_subparsers(dest="admin_cmd", required=True)
     ct = asub.add_parser("create-tenant")
     ct.add_argument("name")
@@ -590,12 +624,19 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("prefix")
     rot.add_argument("--grace", type=int, default=0, metavar="SECONDS",
                      help="keep the old key working this long, so clients can switch over")
+    cok = asub.add_parser("create-operator-key",
+                          help="a key of the deployment's operator (no tenant): reviews consents no machine can check")
+    cok.add_argument("name", help="who holds it (shown in the audit trail's operator_key.created row)")
+    rok = asub.add_parser("revoke-operator-key")
+    rok.add_argument("prefix")
     adm.set_defaults(fn=cmd_admin)
 
     au = sub.add_parser("audit", help="the audit trail")
     ausub = au.add_subparsers(dest="audit_cmd", required=True)
     av = ausub.add_parser("verify", help="check the audit hash chain; prints JSON, exit 1 if broken")
     av.set_defaults(fn=cmd_audit_verify)
+    ac = ausub.add_parser("checkpoint", help="sign the chain's head with NARRATOR_AUDIT_HMAC_KEY (as the owner)")
+    ac.set_defaults(fn=cmd_audit_checkpoint)
     wm = sub.add_parser("watermark", help="the inaudible mark in every rendered file")
     wmsub = wm.add_subparsers(dest="watermark_cmd", required=True)
     wd = wmsub.add_parser("detect", help="which item a file came from; prints JSON, exit 1 if unmarked")

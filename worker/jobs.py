@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 
 from shared import keys, lexicon, logs, webhooks
 from shared.audit import record
-from shared.consent import in_force, key_phrases
+from shared.consent import in_force, key_phrases, same_language
 from shared.errors import NarratorError
 from shared.finetune import ActiveAdapter, adapter_of
 from shared.jobs import DELIVER_WEBHOOK, synth_queue
@@ -80,6 +80,10 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         return
     if not in_force(consent):
         fail_voice(ctx, voice_id, "consent_required: the voice has no verified, unrevoked consent")
+        return
+    if not same_language(consent.language, language):
+        fail_voice(ctx, voice_id, f"consent_language_mismatch: the consent was given in {consent.language!r}, "
+                                  f"the voice is {language!r}")
         return
     ref_id, original_key, consent_key = ref.id, ref.original_key, consent.recording_key
 

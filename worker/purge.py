@@ -6,7 +6,9 @@ version's model state, anything else under the voice's storage prefix (adapters)
 tombstone, because items and audit events name it. Unless ``keep_outputs``, rendered item
 audio is deleted as well and the items keep their text and status but lose
 ``storage_key``, ``checksum`` and ``content_hash`` (so nothing can be served or reused from
-them). For a revoked consent the consent recording goes too; the consent row stays as the
+them); so is the ZIP (``batch.zip``, served by ``zip_url``) of every batch holding an item
+of the voice, whose ``zip_key`` is cleared — a ZIP that also carried other voices' items
+goes whole (they stay downloadable one by one; the manifest, text only, stays). For a revoked consent the consent recording goes too; the consent row stays as the
 record of what was agreed and when it was withdrawn. Audit rows are never touched.
 
 Storage is deleted before the rows that name it, so a job that dies half-way leaves rows
@@ -23,7 +25,17 @@ from sqlalchemy import select, update
 
 from shared import keys
 from shared.audit import record
-from shared.models import Consent, Item, ItemStatus, ReferenceAudio, Voice, VoiceStatus, VoiceVersion, utcnow
+from shared.models import (
+    Batch,
+    Consent,
+    Item,
+    ItemStatus,
+    ReferenceAudio,
+    Voice,
+    VoiceStatus,
+    VoiceVersion,
+    utcnow,
+)
 from shared.services import finish_batch_if_done
 from worker.context import WorkerContext
 
@@ -69,9 +81,13 @@ def purge_voice(ctx: WorkerContext, tenant_id: str, voice_id: str, keep_outputs:
         state_keys = list(s.scalars(select(VoiceVersion.state_key).where(VoiceVersion.voice_id == voice_id)))
         item_keys = [] if keep_outputs else list(s.scalars(
             select(Item.storage_key).where(Item.voice_id == voice_id, Item.storage_key.is_not(None))))
-    for key in [*ref_keys, *state_keys, *item_keys]:  # rows may name keys outside the prefix
+        zips = {} if keep_outputs else dict(s.execute(
+            select(Batch.id, Batch.zip_key).where(Batch.zip_key.is_not(None), Batch.id.in_(
+                select(Item.batch_id).where(Item.voice_id == voice_id).distinct()))).all())
+    for key in [*ref_keys, *state_keys, *item_keys, *zips.values()]:  # rows may name keys outside the prefix
         ctx.storage.delete(key)
-    counts["objects"] = len(ref_keys) + len(state_keys) + len(item_keys)
+    counts["objects"] = len(ref_keys) + len(state_keys) + len(item_keys) + len(zips)
+    counts["zips"] = len(zips)
     counts["objects"] += ctx.storage.delete_prefix(keys.voice_prefix(tenant_id, voice_id))  # adapters, leftovers
     with ctx.sessions.begin() as s:
         voice = s.get(Voice, voice_id, with_for_update=True)
@@ -86,6 +102,8 @@ def purge_voice(ctx: WorkerContext, tenant_id: str, voice_id: str, keep_outputs:
             counts["items_cleared"] = s.execute(
                 update(Item).where(Item.voice_id == voice_id, Item.storage_key.is_not(None))
                 .values(storage_key=None, checksum=None, content_hash=None)).rowcount
+            if zips:
+                s.execute(update(Batch).where(Batch.id.in_(list(zips))).values(zip_key=None))
         voice.current_version_id = None
         first = voice.purged_at is None
         voice.purged_at = voice.purged_at or utcnow()

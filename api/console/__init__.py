@@ -10,8 +10,9 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 
 def init_app(app: Flask) -> None:
-    """Register the console and the session cookie it needs (signed with Settings.secret_key)."""
-    from api.console import session, views  # noqa: F401  (they attach their routes to ``bp``)
+    """Register the console, the operator's console and the session cookie they need (signed
+    with Settings.secret_key)."""
+    from api.console import operator, session, views  # noqa: F401  (session, views attach their routes to ``bp``)
     from api.context import ctx
 
     with app.app_context():
@@ -19,3 +20,4 @@ def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="narrator_console")
     app.register_blueprint(bp)
+    app.register_blueprint(operator.bp)  # the operator's pages: their own sign-in, no tenant

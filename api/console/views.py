@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from api import batches as batches_api
-from api import consents as consents_api
 from api import feedback as feedback_api
 from api import finetune as finetune_api
 from api import lexicon as lexicon_api
@@ -136,17 +135,6 @@ def consents() -> ResponseReturnValue:
                          .order_by(Consent.created_at)).all()
         view = [{"consent": c, "audio": _url(c.recording_key)} for c in rows]
     return render_template("console/consents.html", rows=view)
-
-
-@bp.post("/consents/<consent_id>/<verdict>")
-def review_consent(consent_id: str, verdict: str) -> ResponseReturnValue:
-    need("admin")
-    if verdict not in ("approve", "reject"):
-        raise InvalidInput("the verdict is approve or reject")
-    note = request.form.get("note") or None
-    _attempt(lambda: consents_api.review(consent_id, verdict == "approve", note),
-             f"Consent {'approved' if verdict == 'approve' else 'rejected'}.")
-    return _back("console.consents")
 
 
 # --- batches --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The review console in a real browser (Chromium via Playwright) against the real app served
 over HTTP, with PostgreSQL, Redis and S3: sign in, review a batch and an item, mark a word,
-approve a consent, edit the lexicon and roll back a fine-tune run — each change checked
-through the API — and axe-core on every page at desktop and phone widths."""
+edit the lexicon and roll back a fine-tune run, and the operator's own console approving a
+consent — each change checked through the API — and axe-core on every page at desktop and
+phone widths."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from shared.models import (
     VoiceStatus,
     utcnow,
 )
+from shared.operators import create_operator_key, revoke_operator_key
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant, revoke_key
 from tests.console.conftest import check_accessible
@@ -186,14 +188,19 @@ def test_console_review_flow(page, api_url: str, world: World, sessions) -> None
     assert waveform.evaluate("img => img.complete && img.naturalWidth > 0")  # the SVG loaded and drew
     check_accessible(page, "voices")
 
-    # Consent review: the recording beside the statement; approve.
+    # Consents waiting for review: the recording beside the statement, and no verdict for the
+    # tenant to give (the operator reviews; test_operator_console below). A tenant's session
+    # does not open the operator's pages either.
     page.get_by_role("link", name="Consents").click()
     assert page.locator("blockquote").inner_text().startswith("我係李偉")
+    assert "Waiting for the deployment's operator" in page.locator(f"#consent-{world.consent_id}").inner_text()
+    assert page.get_by_role("button", name="Approve").count() == 0
     check_accessible(page, "consents")
-    page.get_by_role("button", name="Approve").click()
-    assert "Consent approved." in page.get_by_role("status").first.inner_text()
+    page.goto(f"{api_url}/console/operator/consents")
+    assert "/console/operator/sign-in" in page.url
     consent = requests.get(f"{api_url}/v1/consents/{world.consent_id}", headers=api, timeout=10).json()
-    assert consent["status"] == "approved" and consent["review"]["by"].startswith("key:")
+    assert consent["status"] == "needs_review"
+    page.goto(f"{api_url}/console/consents")
 
     # Lexicon: add, find, delete; each a new version the API sees.
     page.get_by_role("link", name="Lexicon").click()
@@ -266,4 +273,46 @@ def test_console_csrf_scope_and_revocation(page, api_url: str, world: World, ses
         revoke_key(s, s.get(ApiKey, world.key_id))
     page.goto(f"{api_url}/console/voices")
     assert "/console/sign-in" in page.url
+    assert "revoked" in page.get_by_role("alert").inner_text()
+
+
+def test_operator_console_reviews_every_tenants_consents(page, api_url: str, world: World, sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        key, operator_secret = create_operator_key(s, "console reviewer")
+        prefix = key.prefix
+    page.goto(f"{api_url}/console/operator/consents")
+    assert "/console/operator/sign-in" in page.url
+    check_accessible(page, "operator-sign-in")
+    page.get_by_label("Operator key").fill(world.secret)  # a tenant's admin key does not open it
+    page.get_by_role("button", name="Sign in").click()
+    assert "not a live operator key" in page.get_by_role("alert").inner_text()
+    page.get_by_label("Operator key").fill(operator_secret)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api_url}/console/operator/consents")
+    card = page.locator(f"#consent-{world.consent_id}")
+    assert "Li Wei" in card.inner_text() and "我係李偉" in card.locator("blockquote").inner_text()
+    assert requests.get(card.locator("audio").get_attribute("src"), timeout=10).status_code == 200
+    check_accessible(page, "operator-consents")
+    # The operator's session opens no tenant page, and a POST without the CSRF token changes nothing.
+    page.goto(f"{api_url}/console/batches")
+    assert "/console/sign-in" in page.url
+    answer = page.request.post(f"{api_url}/console/operator/consents/{world.consent_id}/approve", form={"x": "1"})
+    assert answer.status == 400
+    api = {"Authorization": f"Bearer {world.secret}"}
+    assert requests.get(f"{api_url}/v1/consents/{world.consent_id}", headers=api, timeout=10).json()["status"] \
+        == "needs_review"
+
+    page.goto(f"{api_url}/console/operator/consents")
+    card = page.locator(f"#consent-{world.consent_id}")
+    card.get_by_label("Note").fill("listened: the speaker reads the statement")
+    card.get_by_role("button", name="Approve").click()
+    assert "Consent approved." in page.get_by_role("status").first.inner_text()
+    consent = requests.get(f"{api_url}/v1/consents/{world.consent_id}", headers=api, timeout=10).json()
+    assert consent["status"] == "approved" and consent["review"]["by"] == f"operator:{prefix}"
+    assert page.locator(f"#consent-{world.consent_id}").count() == 0  # out of the queue
+
+    with sessions.begin() as s:
+        revoke_operator_key(s, prefix)
+    page.goto(f"{api_url}/console/operator/consents")
+    assert "/console/operator/sign-in" in page.url
     assert "revoked" in page.get_by_role("alert").inner_text()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.settings import DEPLOYMENT_ENV, PREFIX, Settings
+from shared.settings import DEPLOYMENT_ENV, MIGRATION_ENV, PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -206,16 +206,23 @@ def test_shared_narrator_environment(compose, services):
     assert not unknown, f"not read by shared/settings.py: {sorted(unknown)}"
     for name in NARRATOR_SERVICES:
         env = services[name].get("environment")
+        if name == "migrate":  # the anchor, plus what only the migrating job may hold
+            assert MIGRATION_ENV <= set(env), f"migrate lacks {sorted(MIGRATION_ENV - set(env))}"
+            env = {k: v for k, v in env.items() if k not in MIGRATION_ENV}
         assert env == anchor, f"{name} does not use the x-narrator-env anchor"
+    assert not MIGRATION_ENV & set(anchor), "the owner's credentials or the audit key reach every service"
 
 
 def test_environment_points_at_the_compose_services(services):
     env = env_of(services["api"])
     pg = env_of(services["postgres"])
     minio = env_of(services["minio"])
-    assert env["NARRATOR_DATABASE_URL"] == (
+    # The services connect as their own role, not as the owner that migrations use.
+    assert env["NARRATOR_DATABASE_URL"] == f"postgresql+psycopg://narrator_app:narrator-app@postgres:5432/{pg['POSTGRES_DB']}"
+    assert env_of(services["migrate"])["NARRATOR_MIGRATION_DATABASE_URL"] == (
         f"postgresql+psycopg://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
     )
+    assert pg["POSTGRES_USER"] != "narrator_app"
     assert env["NARRATOR_BROKER_URL"].startswith("redis://redis:6379/")
     assert env["NARRATOR_STORAGE_URL"].startswith("s3://")
     assert env["NARRATOR_S3_ENDPOINT_URL"] == "http://minio:9000"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from shared.settings import PREFIX, Settings
+from shared.settings import MIGRATION_ENV, PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -29,6 +29,7 @@ NAMESPACE = "narrator"
 QUEUES = ("enroll", "synth", "finetune", "webhooks", "interactive")
 GPU_QUEUES = ("synth", "finetune")
 TARGETS = ("base", "overlays/cpu", "overlays/gpu")
+MIGRATION_SECRET = "narrator-migration-secrets"
 
 # Settings that carry credentials: never in a ConfigMap.
 SECRET_ENV = {
@@ -198,9 +199,11 @@ def settings_env_names() -> set[str]:
 
 
 def config_and_secret(docs) -> tuple[dict, dict]:
+    """The ConfigMap and the Secret every narrator container loads (not the migration one)."""
     (cm,) = by_kind(docs, "ConfigMap").values()
-    (secret,) = by_kind(docs, "Secret").values()
-    return cm, secret
+    secrets = by_kind(docs, "Secret")
+    assert set(secrets) == {"narrator-secrets", MIGRATION_SECRET}, set(secrets)
+    return cm, secrets["narrator-secrets"]
 
 
 def secret_data(secret: dict) -> dict[str, str]:
@@ -295,8 +298,11 @@ def test_env_from_resolves_to_config_and_secret(rendered, target):
 
 def test_config_and_secret_carry_every_setting(rendered):
     cm, secret = config_and_secret(rendered["base"])
+    migration_keys = set(secret_data(by_kind(rendered["base"], "Secret")[MIGRATION_SECRET]))
+    assert migration_keys == MIGRATION_ENV, "the migration Secret holds the owner's URL and the audit key, only"
+    assert not migration_keys & set(secret_data(secret)) and not migration_keys & set(cm["data"])
     config_keys = set(cm["data"])
-    secret_keys = set(secret_data(secret))
+    secret_keys = set(secret_data(secret)) | migration_keys
     assert not config_keys & secret_keys, "a key in both ConfigMap and Secret"
     all_keys = config_keys | secret_keys
     assert settings_env_names() <= all_keys, f"missing: {sorted(settings_env_names() - all_keys)}"
@@ -306,6 +312,29 @@ def test_config_and_secret_carry_every_setting(rendered):
     assert cm["data"]["NARRATOR_MODEL_CACHE"] == "/models"
     assert int(cm["data"]["NARRATOR_PRESIGN_TTL_SECONDS"]) > 0
     assert secret_data(secret)["NARRATOR_DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_only_the_migrating_jobs_hold_the_owner_role_and_the_audit_key(rendered, target):
+    """The API, workers and beat connect as the rows-only role; the schema owner's URL and the
+    audit checkpoint key go to the migrate Job and the checkpoint CronJob alone."""
+    docs = rendered[target]
+    holders = set()
+    for obj in [*workloads(docs), *by_kind(docs, "CronJob").values()]:
+        spec = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"] if obj["kind"] == "CronJob" else pod_spec(obj)
+        for c in spec["containers"] + spec.get("initContainers", []):
+            refs = {r["secretRef"]["name"] for r in c.get("envFrom", []) if "secretRef" in r}
+            names = {e["name"] for e in c.get("env", [])}
+            assert not names & MIGRATION_ENV, f"{obj['kind']}/{obj['metadata']['name']}"
+            if MIGRATION_SECRET in refs:
+                holders.add((obj["kind"], obj["metadata"]["name"]))
+    assert holders == {("Job", "narrator-migrate"), ("CronJob", "narrator-audit-checkpoint")}
+    cron = by_kind(docs, "CronJob")["narrator-audit-checkpoint"]
+    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == \
+        ["narrator", "audit", "checkpoint"]
+    app_url = secret_data(by_kind(docs, "Secret")["narrator-secrets"])["NARRATOR_DATABASE_URL"]
+    owner_url = secret_data(by_kind(docs, "Secret")[MIGRATION_SECRET])["NARRATOR_MIGRATION_DATABASE_URL"]
+    assert urlsplit(app_url).username != urlsplit(owner_url).username
 
 
 # ------------------------------------------------------------------ workloads

@@ -86,6 +86,20 @@ class Settings:
     # (600 a minute, bursts of up to 600). 0 turns the limit off.
     rate_limit_requests: int = 600
     rate_limit_window_seconds: int = 60
+    # Per client address, where no key vouches for the caller: failed authentications (a bad
+    # or unknown key, on the API or the console's sign-in) allowed per window before every
+    # credentialed request from that address gets 429, and requests to the console and to
+    # signed downloads (/v1/files) per window.
+    auth_failure_limit: int = 20
+    address_rate_limit_requests: int = 600
+    max_keys_per_tenant: int = 50  # live API keys (not revoked, not expired) a tenant may hold
+    # Previews (POST /v1/synthesize) wait on their render in an API thread: at most this many
+    # per tenant at once (429 past it), at most preview_max_waiting per API process (503 past
+    # it: keep it below gunicorn's --threads so probes always find a free thread), and at most
+    # preview_timeout_seconds each.
+    preview_max_concurrent: int = 2
+    preview_max_waiting: int = 6
+    preview_timeout_seconds: float = 120.0
     # Webhooks: an attempt that times out or answers non-2xx is retried after
     # backoff * 2**(attempt-1) (capped, with jitter) until max_attempts, then the delivery fails.
     # The timeout is the attempt's total deadline (connect, TLS, send, the whole answer).

@@ -238,6 +238,9 @@ def test_images_and_commands_use_the_narrator_cli(services):
         api_cmd[0] == "gunicorn" and api_cmd[-1] == "api:create_app()" and "0.0.0.0:8000" in api_cmd
     ), api_cmd
     assert dockerfile_of("api") == "api.Dockerfile"
+    if api_cmd[0] == "gunicorn":  # threaded: a preview waiting on its render holds a thread, not the process
+        assert api_cmd[api_cmd.index("-k") + 1] == "gthread", api_cmd
+        assert int(api_cmd[api_cmd.index("--threads") + 1]) >= Settings().preview_max_waiting + 2, api_cmd
     assert command_of(services["migrate"]) == ["narrator", "migrate"]
     assert command_of(services["beat"]) == ["narrator", "beat"]
     for q in QUEUES:

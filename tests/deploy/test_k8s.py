@@ -348,6 +348,19 @@ def test_api_deployment(rendered):
     assert api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
+def test_api_threads_outnumber_waiting_previews(rendered):
+    """A preview waits on its render in an API thread: the API must run threaded workers with
+    more threads per process than previews it may wait on, or a few previews starve /healthz
+    and the liveness probe restarts the pod."""
+    docs = rendered["base"]
+    (c,) = pod_spec(by_kind(docs, "Deployment")["narrator-api"])["containers"]
+    cmd = c["command"]
+    assert cmd[cmd.index("-k") + 1] == "gthread", cmd
+    cm, _ = config_and_secret(docs)
+    waiting = int(cm["data"].get("NARRATOR_PREVIEW_MAX_WAITING", Settings().preview_max_waiting))
+    assert int(cmd[cmd.index("--threads") + 1]) >= waiting + 2, cmd
+
+
 def test_service_and_ingress_route_to_the_api(rendered):
     docs = rendered["base"]
     api = by_kind(docs, "Deployment")["narrator-api"]

@@ -252,6 +252,18 @@ def test_images_and_commands_use_the_narrator_cli(services):
         assert services[name]["image"] == services["worker-enroll"]["image"]
 
 
+def test_every_queue_has_a_worker(services):
+    """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
+    from shared.jobs import QUEUES as ALL_QUEUES
+
+    read = set()
+    for name, svc in services.items():
+        cmd = command_of(svc) if name.startswith("worker-") else []
+        if "--queues" in cmd:
+            read |= set(cmd[cmd.index("--queues") + 1].split(","))
+    assert set(ALL_QUEUES) <= read, sorted(set(ALL_QUEUES) - read)
+
+
 def test_workers_get_time_for_a_warm_shutdown(services):
     def seconds(duration: str) -> int:
         units = {"h": 3600, "m": 60, "s": 1}

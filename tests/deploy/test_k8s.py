@@ -408,6 +408,20 @@ def test_workers_shut_down_warm(rendered, target):
         assert "livenessProbe" not in c, "a liveness probe would kill long-running tasks"
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_queue_has_a_worker(rendered, target):
+    """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
+    from shared.jobs import QUEUES as ALL_QUEUES
+
+    read = set()
+    for dep in by_kind(rendered[target], "Deployment").values():
+        for c in pod_spec(dep)["containers"]:
+            cmd = c.get("command") or []
+            if cmd[:2] == ["narrator", "worker"] and "--queues" in cmd:
+                read |= set(cmd[cmd.index("--queues") + 1].split(","))
+    assert set(ALL_QUEUES) <= read, sorted(set(ALL_QUEUES) - read)
+
+
 def test_beat_is_a_singleton(rendered):
     beat = by_kind(rendered["base"], "Deployment")["narrator-beat"]
     assert beat["spec"]["replicas"] == 1

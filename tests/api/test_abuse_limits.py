@@ -133,9 +133,16 @@ def manifest_api_command() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployed_api(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The API under gunicorn with the manifest's worker class, processes and threads, on a
-    private Redis that no worker reads: every preview waits its full timeout, the worst case."""
+def idle_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Redis that no worker reads: every preview sent there waits its full timeout."""
+    with devservices.redis_server(tmp_path_factory.mktemp("idle-broker")) as broker:
+        yield broker.url
+
+
+@pytest.fixture(scope="module")
+def deployed_api(settings: Settings, idle_broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API under gunicorn with the manifest's worker class, processes and threads, its
+    previews sent to the idle broker: the worst case, where every one waits its full timeout."""
     pytest.importorskip("gunicorn", reason="gunicorn (the API's server in the images) is not installed")
     port = devservices.free_port()
     command = manifest_api_command()
@@ -143,31 +150,30 @@ def deployed_api(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     command = [sys.executable, "-m", "gunicorn",
                *[f"127.0.0.1:{port}" if arg == "0.0.0.0:8000" else arg for arg in command[1:]]]
     base = tmp_path_factory.mktemp("deployed-api")
-    with devservices.redis_server(base) as broker:
-        env = settings_env(settings.with_(broker_url=broker.url, preview_timeout_seconds=8.0, metrics_port=0))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        with open(base / "gunicorn.log", "w") as log:
-            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start:\n{(base / 'gunicorn.log').read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
+    env = settings_env(settings.with_(broker_url=idle_broker, preview_timeout_seconds=8.0, metrics_port=0))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with open(base / "gunicorn.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{(base / 'gunicorn.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def ready_voice(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -212,3 +218,22 @@ def test_previews_in_flight_leave_the_api_answering(deployed_api, sessions) -> N
     for t in waiting:
         t.join(30)
     assert [a.status_code for a in answers] == [503, 503]  # the bounded wait ended them
+
+
+def test_a_process_waits_on_no_more_previews_than_it_may(settings, sessions, idle_broker) -> None:  # type: ignore[no-untyped-def]
+    """Many tenants' previews at once: past preview_max_waiting in one process the next is a
+    503 at once, instead of one more thread held (the threads the probes need)."""
+    app = limited_app(settings, broker_url=idle_broker, preview_max_waiting=1, preview_timeout_seconds=3.0)
+    (a_secret, a_voice), (b_secret, b_voice) = ready_voice(sessions), ready_voice(sessions)
+    answers: list[int] = []
+    first = threading.Thread(target=lambda: answers.append(app.test_client().post(
+        "/v1/synthesize", json={"text": "你好。", "voice_id": a_voice},
+        headers={"Authorization": f"Bearer {a_secret}"}).status_code), daemon=True)
+    first.start()
+    time.sleep(1)
+    started = time.monotonic()
+    r = app.test_client().post("/v1/synthesize", json={"text": "你好。", "voice_id": b_voice},
+                               headers={"Authorization": f"Bearer {b_secret}"})
+    assert r.status_code == 503 and r.mimetype == "application/problem+json" and time.monotonic() - started < 1
+    first.join(10)
+    assert answers == [503]  # the first one's own bounded wait ran out: no worker reads this broker

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
         operator,
         schedules,
         synthesize,
+        throttle,
         voices,
         webhooks,
     )
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     errors.init_app(app)
     observability.init_app(app)
     auth.init_app(app)
+    throttle.init_app(app)
     for module in (health, observability, consents, voices, batches, synthesize, files, openapi, keys, webhooks,
                    schedules, lexicon, feedback, finetune, operator):
         app.register_blueprint(module.bp)

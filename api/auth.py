@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from flask import Flask, g, request
 from sqlalchemy import select
 
+from api import throttle
 from api.context import ctx
 from shared import logs
 from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
@@ -55,13 +56,17 @@ class KeyIdentity:
 
 def key_for_secret(secret: str) -> KeyIdentity:
     """The key a secret belongs to, if it is known, live and the secret matches; else 401.
-    The API (per request) and the console's sign-in both check keys here."""
+    The API (per request) and the console's sign-in both check keys here, so failures of
+    both count against the client address's budget (429 once spent: ``api.throttle``)."""
+    throttle.refuse_if_failing()  # before the check: once refused, no answer tells a right guess
     prefix = parse_prefix(secret)
     if prefix is None:
+        throttle.count_failure()
         raise Unauthorized("the API key is malformed")
     with ctx().sessions() as s:
         key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if key is None or not key_usable(key) or not matches(secret, key.key_hash):
+            throttle.count_failure()
             raise Unauthorized("the API key is unknown, revoked or expired")
         return KeyIdentity(key.id, key.prefix, key.tenant_id, key.scope)
 

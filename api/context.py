@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from celery import Celery
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.preview_slots import PreviewSlots, make_slots
 from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import Metrics, api_metrics
@@ -23,9 +25,13 @@ class ApiContext:
     celery: Celery
     metrics: Metrics
     limiter: RateLimiter  # per-key request budget; in-process when there is no Redis broker
+    failures: RateLimiter  # failed authentications per client address (api.throttle)
+    address_limiter: RateLimiter  # console and /v1/files requests per client address
+    previews: PreviewSlots  # previews in flight per tenant
+    waiting: threading.BoundedSemaphore  # previews this process waits on at once
 
     @classmethod
-    def build(cls, settings: Settings, celery: Celery | None = None) -> "ApiContext":
+    def build(cls, settings: Settings, celery: Celery | None = None) -> ApiContext:
         if celery is None:
             from worker.celery_app import make_celery
 
@@ -38,6 +44,13 @@ class ApiContext:
             metrics=api_metrics(settings.broker_url),
             limiter=make_limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds,
                                  settings.broker_url),
+            failures=make_limiter(settings.auth_failure_limit, settings.rate_limit_window_seconds,
+                                  settings.broker_url),
+            address_limiter=make_limiter(settings.address_rate_limit_requests, settings.rate_limit_window_seconds,
+                                         settings.broker_url),
+            previews=make_slots(settings.preview_max_concurrent, settings.preview_timeout_seconds + 30,
+                                settings.broker_url),
+            waiting=threading.BoundedSemaphore(settings.preview_max_waiting),
         )
 
     def enqueue(self, task_name: str, *args: str | bool, queue: str | None = None) -> None:

@@ -18,7 +18,7 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from shared.audit import canonical_time
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.models import ApiKey
 from shared.security import SCOPES
 from shared.tenants import MAX_GRACE_SECONDS, create_key, find_tenant, key_usable, revoke_key, rotate_key
@@ -60,8 +60,15 @@ def create() -> ResponseReturnValue:
     scope = body.get("scope")
     if scope not in SCOPES:
         raise InvalidInput(f"'scope' must be one of {', '.join(SCOPES)}", field="scope")
-    with ctx().sessions.begin() as s:
-        key, secret = create_key(s, find_tenant(s, g.tenant_id), scope, actor=_actor())
+    c = ctx()
+    with c.sessions.begin() as s:
+        tenant = find_tenant(s, g.tenant_id)
+        s.refresh(tenant, with_for_update=True)  # concurrent creates count one after the other
+        live = sum(key_usable(k) for k in s.scalars(select(ApiKey).where(ApiKey.tenant_id == g.tenant_id)))
+        if live >= c.settings.max_keys_per_tenant:
+            raise Conflict(f"this tenant already holds {live} live API keys, the most allowed "
+                           f"({c.settings.max_keys_per_tenant}); revoke one first")
+        key, secret = create_key(s, tenant, scope, actor=_actor())
         return _with_secret(key, secret)
 
 

@@ -16,7 +16,8 @@ PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas
 def _errors(*codes: int) -> dict[str, Any]:
     reasons = {400: "Bad request", 401: "Missing or bad API key", 403: "Scope too small", 404: "Not found",
                409: "Conflict (e.g. voice not ready)", 413: "Body too large", 415: "Unsupported media type",
-               422: "Invalid input", 429: "Over the API key's rate limit (see Retry-After)", 503: "Not ready"}
+               422: "Invalid input", 429: "Over a rate limit: the key's, the address's failed authentications or the tenant's "
+                    "previews in flight (see Retry-After)", 503: "Not ready"}
     return {str(c): {"description": reasons[c], "content": PROBLEM} for c in codes}
 
 
@@ -232,7 +233,7 @@ SPEC["paths"].update({
                      "type": "object", "required": ["scope"],
                      "properties": {"scope": {"enum": ["read", "write", "admin"]}}}}}},
                  "responses": {"201": {"description": "created", "content": _json("ApiKeyWithSecret")},
-                               **_errors(401, 403, 415, 422)}}},
+                               **_errors(401, 403, 409, 415, 422)}}},  # 409: at the cap of live keys
     "/v1/keys/{key_id}/rotate": {"post": {
         "summary": "A new key with the same scope; the old one is revoked now or after grace_seconds",
         "parameters": [_id_param("key_id")],

@@ -1,4 +1,5 @@
-"""Per-key rate limits: a token bucket per API key prefix.
+"""Rate limits: token buckets per API key prefix, and per client address where no key is
+known yet (failed authentication, the console, signed downloads: see ``api.throttle``).
 
 Each key has a bucket of ``requests`` tokens that refills evenly over ``window_seconds``;
 a request takes one token, and a request that finds the bucket empty is refused with the
@@ -24,7 +25,8 @@ import redis
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the bucket; ARGV capacity, refill per second, ttl ms. Returns {allowed, retry_after, tokens}.
+# KEYS[1] the bucket; ARGV capacity, refill per second, ttl ms, cost (1, or 0 to only look).
+# Returns {allowed, retry_after, tokens}.
 TOKEN_BUCKET = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -37,7 +39,7 @@ tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 local retry_after = 0
 if tokens >= 1 then
-  tokens = tokens - 1
+  tokens = tokens - tonumber(ARGV[4])
   allowed = 1
 else
   retry_after = (1 - tokens) / rate
@@ -56,8 +58,9 @@ class Decision:
 
 
 class RateLimiter(Protocol):
-    def hit(self, key: str) -> Decision:
-        """Take one token from ``key``'s bucket, or say how long until one is back."""
+    def hit(self, key: str, cost: int = 1) -> Decision:
+        """Take ``cost`` tokens (1, or 0 to only look) from ``key``'s bucket if it holds one,
+        or say how long until one is back."""
         ...
 
 
@@ -69,7 +72,7 @@ def _whole_seconds(seconds: float) -> int:
 class Unlimited:
     """The limit is turned off (``rate_limit_requests = 0``)."""
 
-    def hit(self, key: str) -> Decision:
+    def hit(self, key: str, cost: int = 1) -> Decision:
         return Decision(True, 0, 0)
 
 
@@ -83,15 +86,15 @@ class LocalRateLimiter:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key → (tokens, at)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def hit(self, key: str) -> Decision:
+    def hit(self, key: str, cost: int = 1) -> Decision:
         rate = self.requests / self.window_seconds
         with self._lock:
             now = self.clock()
             tokens, at = self._buckets.get(key, (float(self.requests), now))
             tokens = min(float(self.requests), tokens + max(0.0, now - at) * rate)
             if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return Decision(True, 0, int(tokens - 1))
+                self._buckets[key] = (tokens - cost, now)
+                return Decision(True, 0, int(tokens - cost))
             self._buckets[key] = (tokens, now)
             return Decision(False, _whole_seconds((1 - tokens) / rate), 0)
 
@@ -109,12 +112,12 @@ class RedisRateLimiter:
     def __post_init__(self) -> None:
         self._script = self.client.register_script(TOKEN_BUCKET)
 
-    def hit(self, key: str) -> Decision:
+    def hit(self, key: str, cost: int = 1) -> Decision:
         rate = self.requests / self.window_seconds
         ttl_ms = math.ceil(self.window_seconds * 1000) + 1000  # a full bucket needs no state
         try:
             allowed, retry_after, tokens = self._script(keys=[self.namespace + key],
-                                                        args=[self.requests, repr(rate), ttl_ms])
+                                                        args=[self.requests, repr(rate), ttl_ms, cost])
         except redis.RedisError as exc:
             log.warning("rate limit not applied to key %s: Redis unavailable (%s)", key, exc)
             return Decision(True, 0, 0)

@@ -3,16 +3,27 @@
 The API does not run the model: it records a one-item batch, sends it to a worker like
 any other, and waits for the row to finish (in embedded mode the in-process worker has
 finished it by the time ``enqueue`` returns).
+
+The wait holds one API thread, never a whole server process: the API runs gunicorn's
+threaded workers (``-k gthread``, sized in the manifests), the wait is bounded
+(``preview_timeout_seconds``), a tenant has at most ``preview_max_concurrent`` previews in
+flight (429 past it, ``api.preview_slots``) and one process waits on at most
+``preview_max_waiting`` (503 past it), fewer than its threads, so the probes and other
+requests always find a thread.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Blueprint, Response, g
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session, sessionmaker
 
-from api import validation
+from api import preview_slots, validation
 from api.auth import require
 from api.batches import validate_items
 from api.context import ctx
@@ -24,7 +35,6 @@ from shared.services import create_batch
 
 bp = Blueprint("synthesize", __name__, url_prefix="/v1")
 PREVIEW_MAX_CHARS = 300
-PREVIEW_TIMEOUT_S = 120.0
 
 
 class RenderFailed(NarratorError):
@@ -40,24 +50,43 @@ def synthesize() -> ResponseReturnValue:
     body = validation.json_body()
     speed = validation.number(body.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
     raw = [{"text": body.get("text"), "voice_id": body.get("voice_id")}]
-    with c.sessions.begin() as s:
-        items = validate_items(s, raw, 1, PREVIEW_MAX_CHARS)
-        batch_id = create_batch(s, g.tenant_id, items, "preview", {"speed": speed, "preview": True},
-                                     f"key:{g.key_prefix}")
-        item_id = s.query(Item.id).filter(Item.batch_id == batch_id).scalar()
-    c.enqueue(jobs.SYNTHESIZE_ITEM, item_id, queue=jobs.INTERACTIVE)  # never behind a big batch
-    deadline = time.monotonic() + PREVIEW_TIMEOUT_S
-    while True:
-        with c.sessions() as s:
-            item = s.get(Item, item_id)
-            assert item is not None
-            if item.status in FINISHED_ITEM_STATES:
-                break
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable("no worker finished the preview in time; try again later")
-        time.sleep(0.1)
+    with preview_slots.held(c.previews, g.tenant_id), _waiting_thread(c.waiting):
+        with c.sessions.begin() as s:
+            items = validate_items(s, raw, 1, PREVIEW_MAX_CHARS)
+            batch_id = create_batch(s, g.tenant_id, items, "preview", {"speed": speed, "preview": True},
+                                    f"key:{g.key_prefix}")
+            item_id = s.query(Item.id).filter(Item.batch_id == batch_id).scalar()
+        c.enqueue(jobs.SYNTHESIZE_ITEM, item_id, queue=jobs.INTERACTIVE)  # never behind a big batch
+        item = _finished(c.sessions, item_id, c.settings.preview_timeout_seconds)
     if item.status not in (ItemStatus.succeeded.value, ItemStatus.needs_review.value) or not item.storage_key:
         raise RenderFailed(item.error or f"the preview ended {item.status}")
     audio = c.storage.get(item.storage_key)
     return Response(audio, mimetype="audio/wav", headers={"X-Item-Id": item_id, "X-Batch-Id": batch_id,
                                                           "X-Duration-Seconds": str(item.duration_s)})
+
+
+@contextmanager
+def _waiting_thread(waiting: threading.BoundedSemaphore) -> Iterator[None]:
+    if not waiting.acquire(blocking=False):
+        raise ServiceUnavailable("this API process is already waiting on as many previews as it may; "
+                                 "try again in a few seconds")
+    try:
+        yield
+    finally:
+        waiting.release()
+
+
+def _finished(sessions: sessionmaker[Session], item_id: str, timeout: float) -> Item:
+    """The item once it has finished, polled every 0.1 s for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sessions() as s:
+            item = s.get(Item, item_id)
+            if item is None:
+                raise ServiceUnavailable("the preview's item disappeared")
+            if item.status in FINISHED_ITEM_STATES:
+                s.expunge(item)
+                return item
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("no worker finished the preview in time; try again later")
+        time.sleep(0.1)

@@ -52,7 +52,7 @@ def delivery_json(d: WebhookDelivery) -> dict[str, Any]:
 @require("write")
 def create_endpoint() -> ResponseReturnValue:
     body = validation.json_body()
-    url = webhooks.validate_url(body.get("url"))
+    url = webhooks.validate_url(body.get("url"), ctx().settings.webhook_allow_list)
     events = webhooks.validate_events(body.get("events"))
     secret = webhooks.new_secret()
     with ctx().sessions.begin() as s:

@@ -84,12 +84,34 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
+    def children(self) -> list[int]:
+        """The pids of the worker's pool processes (prefork), read from /proc."""
+        return child_pids(self.proc.pid)
 
-def start_worker(settings: Settings, log_path: Path, name: str | None = None, timeout: float = 120) -> WorkerProcess:
-    """Start ``narrator worker`` (solo pool: one task at a time) and wait until Celery says ready."""
+
+def child_pids(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` (Linux: from /proc/<pid>/stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+        if int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def start_worker(settings: Settings, log_path: Path, name: str | None = None, timeout: float = 120,
+                 pool: str = "solo") -> WorkerProcess:
+    """Start ``narrator worker`` and wait until Celery says ready. The solo pool runs one task at
+    a time in the worker process itself; ``prefork`` (production's) runs it in one child process."""
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker", "--pool", "solo",
+        [sys.executable, "-m", "worker.cli", "worker", "--pool", pool, "--concurrency", "1",
          "--hostname", f"{name or uuid.uuid4().hex[:6]}@%h"],
         cwd=ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
     )
@@ -139,6 +161,15 @@ class RedisServer:
             except redis.RedisError:
                 time.sleep(0.1)
         raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout:.0f} s")
+
+    def crash(self) -> None:
+        """SIGKILL: Redis dies on the spot, as on an OOM kill or a node failure; only what it
+        had already written to its append-only file survives."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
 
     def stop(self) -> None:
         """SIGTERM: Redis flushes its append-only file and exits, as on an orderly restart."""

@@ -12,17 +12,21 @@ SWEEP = "narrator.sweep_stuck_items"
 # Delete a revoked consent's (or a deleted voice's) audio and model state: args (scope, id, keep_outputs)
 # where scope is "consent" or "voice".
 PURGE = "narrator.purge_voice"
-# Webhooks and schedules: light work (an HTTP POST, a few rows) on their own queue, so a
-# notification never waits behind a render.
+# Webhooks: light work (an HTTP POST) on their own queue, so a notification never waits
+# behind a render.
 DELIVER_WEBHOOK = "narrator.deliver_webhook"
+WEBHOOKS = "webhooks"
+# Beat's ticks (schedule runs, the webhook sweeper) have a queue of their own, read first by
+# the webhooks worker: a flood of deliveries to slow receivers (tenants choose them) cannot
+# delay another tenant's scheduled batch by more than one delivery's deadline.
 SWEEP_WEBHOOKS = "narrator.sweep_webhooks"
 RUN_DUE_SCHEDULES = "narrator.run_due_schedules"
-WEBHOOKS = "webhooks"
+HOUSEKEEPING = "housekeeping"
 
 # ``interactive`` carries previews and small batches: it never holds more than a few items,
 # so a worker reading it alongside ``synth`` reaches them within one item's render.
 INTERACTIVE = "interactive"
-QUEUES = ("enroll", "synth", "finetune", INTERACTIVE, WEBHOOKS)
+QUEUES = ("enroll", "synth", "finetune", INTERACTIVE, WEBHOOKS, HOUSEKEEPING)
 
 ROUTES = {
     ENROLL: {"queue": "enroll"},
@@ -34,8 +38,8 @@ ROUTES = {
     SWEEP: {"queue": "synth"},
     PURGE: {"queue": "enroll"},
     DELIVER_WEBHOOK: {"queue": WEBHOOKS},
-    SWEEP_WEBHOOKS: {"queue": WEBHOOKS},
-    RUN_DUE_SCHEDULES: {"queue": WEBHOOKS},
+    SWEEP_WEBHOOKS: {"queue": HOUSEKEEPING},
+    RUN_DUE_SCHEDULES: {"queue": HOUSEKEEPING},
 }
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from shared.egress import AllowList
+
 PREFIX = "NARRATOR_"
 
 # What every deployed process (compose service, k8s pod) must be given explicitly; the
@@ -97,9 +99,28 @@ class Settings:
     # (600 a minute, bursts of up to 600). 0 turns the limit off.
     rate_limit_requests: int = 600
     rate_limit_window_seconds: int = 60
+    # Per client address, where no key vouches for the caller: failed authentications (a bad
+    # or unknown key, on the API or the console's sign-in) allowed per window before every
+    # credentialed request from that address gets 429, and requests to the console and to
+    # signed downloads (/v1/files) per window.
+    auth_failure_limit: int = 20
+    address_rate_limit_requests: int = 600
+    max_keys_per_tenant: int = 50  # live API keys (not revoked, not expired) a tenant may hold
+    # Previews (POST /v1/synthesize) wait on their render in an API thread: at most this many
+    # per tenant at once (429 past it), at most preview_max_waiting per API process (503 past
+    # it: keep it below gunicorn's --threads so probes always find a free thread), and at most
+    # preview_timeout_seconds each.
+    preview_max_concurrent: int = 2
+    preview_max_waiting: int = 6
+    preview_timeout_seconds: float = 120.0
     # Webhooks: an attempt that times out or answers non-2xx is retried after
     # backoff * 2**(attempt-1) (capped, with jitter) until max_attempts, then the delivery fails.
+    # The timeout is the attempt's total deadline (connect, TLS, send, the whole answer).
     webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 64 * 1024  # read this much of an answer, then hang up
+    # Webhooks go only to public addresses; on-prem receivers with internal addresses are let
+    # through here: comma-separated CIDRs ("10.20.0.0/16") and host names ("hooks.corp.example").
+    webhook_allow: str = ""
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 30.0
     webhook_backoff_max_seconds: float = 3600.0
@@ -121,8 +142,14 @@ class Settings:
             object.__setattr__(self, "storage_url", (self.data_dir / "storage").as_uri())
         if self.presign_ttl_seconds <= 0:
             raise ValueError("NARRATOR_PRESIGN_TTL_SECONDS must be positive")
+        AllowList.parse(self.webhook_allow)  # a typo in the allow-list stops the start, naming the entry
         if self.rate_limit_requests < 0 or self.rate_limit_window_seconds <= 0:
             raise ValueError("NARRATOR_RATE_LIMIT_REQUESTS must be >= 0 and NARRATOR_RATE_LIMIT_WINDOW_SECONDS positive")
+
+    @property
+    def webhook_allow_list(self) -> AllowList:
+        """The parsed ``webhook_allow``: the internal receivers webhooks may reach."""
+        return AllowList.parse(self.webhook_allow)
 
     @property
     def embedded(self) -> bool:

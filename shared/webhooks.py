@@ -25,10 +25,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import egress
+from shared.egress import AllowList, Resolver
 from shared.errors import InvalidInput
 from shared.models import (
     Batch,
@@ -55,17 +56,31 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_hex(24)
 
 
-def validate_url(value: Any) -> str:
+def validate_url(value: Any, allow: AllowList, resolve: Resolver = egress.system_resolver) -> str:
+    """An absolute http(s) URL whose host resolves only to public (or allow-listed) addresses.
+
+    A host that does not resolve yet is accepted: nothing can be sent to it, and each delivery
+    resolves and checks again (:func:`attempt`), so pointing it inside later does not help."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("'url' is required: the http(s) address that receives the events", field="url")
     url = value.strip()
     if len(url) > 2000:
         raise InvalidInput("'url' is longer than 2000 characters", field="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
+    except ValueError as exc:
+        raise InvalidInput("'url' must be an absolute http:// or https:// URL", field="url") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("'url' must be an absolute http:// or https:// URL", field="url")
     if parts.username or parts.password:
         raise InvalidInput("'url' must not carry credentials; verify the signature instead", field="url")
+    try:
+        egress.check(url, allow, resolve)
+    except egress.EgressRefused as exc:
+        raise InvalidInput(f"'url' is refused: {exc}", field="url") from exc
+    except egress.EgressFailed:
+        pass
     return url
 
 
@@ -179,7 +194,7 @@ def _claim(sessions: sessionmaker[Session], settings: Settings, delivery_id: str
 
 
 def attempt(sessions: sessionmaker[Session], settings: Settings, delivery_id: str,
-            now: datetime | None = None) -> float | None:
+            now: datetime | None = None, resolve: Resolver = egress.system_resolver) -> float | None:
     """POST the delivery once and record the outcome on its row.
 
     Returns the seconds until the next attempt when one is scheduled, else None (delivered,
@@ -200,18 +215,25 @@ def attempt(sessions: sessionmaker[Session], settings: Settings, delivery_id: st
     code: int | None = None
     error: str | None = None
     try:
-        response = requests.post(job["url"], data=body, headers=headers, timeout=settings.webhook_timeout_seconds,
-                                 allow_redirects=False)
-        code = response.status_code
+        # Resolved and checked again now, and the connection made to the address checked:
+        # the name may point elsewhere than at registration (DNS rebinding).
+        destination = egress.check(job["url"], settings.webhook_allow_list, resolve)
+        answer = egress.post(destination, body, headers, settings.webhook_timeout_seconds,
+                             settings.webhook_max_response_bytes)
+        code = answer.status
         if not 200 <= code < 300:
             error = f"the endpoint answered HTTP {code}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    except egress.EgressRefused as exc:
+        # Policy, not a fault of the receiver: retrying cannot help, and the log must not
+        # become a probe of what answers on internal addresses.
+        return _record(sessions, settings, delivery_id, job["attempts"], None, f"refused: {exc}", final=True)
+    except egress.EgressFailed as exc:
+        error = str(exc)[:400]
     return _record(sessions, settings, delivery_id, job["attempts"], code, error)
 
 
 def _record(sessions: sessionmaker[Session], settings: Settings, delivery_id: str, attempts: int,
-            code: int | None, error: str | None) -> float | None:
+            code: int | None, error: str | None, final: bool = False) -> float | None:
     with sessions.begin() as s:
         delivery = s.get(WebhookDelivery, delivery_id)
         if delivery is None:
@@ -222,7 +244,7 @@ def _record(sessions: sessionmaker[Session], settings: Settings, delivery_id: st
                 DeliveryStatus.delivered.value, utcnow(), None)
             log.info("webhook delivery %s delivered (attempt %d)", delivery_id, attempts)
             return None
-        if attempts >= settings.webhook_max_attempts:
+        if final or attempts >= settings.webhook_max_attempts:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
             log.warning("webhook delivery %s failed after %d attempts: %s", delivery_id, attempts, error)
             return None

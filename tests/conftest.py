@@ -83,6 +83,15 @@ def settings(pg_url: str, s3_endpoint: str, redis_url: str, tmp_path_factory: py
         metrics_port=devservices.free_port(),
         webhook_backoff_seconds=0.3,  # retries within a second or two, so tests can watch them
         webhook_timeout_seconds=5.0,
+        # The webhook receivers of the tests listen on 127.0.0.2, allow-listed here as a deployment
+        # allow-lists an on-prem receiver: webhooks are otherwise refused for every loopback,
+        # private, link-local ... address. Only that one address: 127.0.0.1 (where the API, S3 and
+        # the metrics listen) stays refused, which tests/test_webhook_egress.py checks.
+        webhook_allow="127.0.0.2/32",
+        # Every test talks from 127.0.0.1 and many send bad keys on purpose: a production-sized
+        # budget of failed authentications would turn later tests' answers into 429s. The
+        # budget itself is tested on apps of its own (tests/api/test_abuse_limits.py).
+        auth_failure_limit=100000,
         enroll_budget_seconds=45.0,  # the style search still runs, for a few evaluations (CLI tests: the default)
     )
 

@@ -63,10 +63,16 @@ class Receiver:
         raise AssertionError(f"the receiver got {len(self.received)} requests, expected {n}")
 
 
-def start_receiver() -> tuple[Receiver, Any]:
+# The receivers listen on the address the test settings allow-list (tests/conftest.py): a
+# deployment lets webhooks reach an on-prem receiver the same way. Any other internal address
+# is refused (tests/test_webhook_egress.py).
+RECEIVER_ADDRESS = "127.0.0.2"
+
+
+def start_receiver(address: str = RECEIVER_ADDRESS) -> tuple[Receiver, Any]:
     port = devservices.free_port()
-    receiver = Receiver(url=f"http://127.0.0.1:{port}/hooks")
-    server = make_server("127.0.0.1", port, receiver, threaded=True)
+    receiver = Receiver(url=f"http://{address}:{port}/hooks")
+    server = make_server(address, port, receiver, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver, server
 
@@ -150,7 +156,7 @@ def new_key(sessions) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_deliveries_query_is_validated(client, auth) -> None:  # type: ignore[no-untyped-def]
-    created = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["voice.ready"]},
+    created = client.post("/v1/webhooks", json={"url": "http://127.0.0.2:9/h", "events": ["voice.ready"]},
                           headers=auth).get_json()
     for query in ("limit=0", "limit=x", "status=lost"):
         r = client.get(f"/v1/webhooks/{created['id']}/deliveries?{query}", headers=auth)
@@ -290,9 +296,9 @@ def test_batch_events_are_written_with_the_status_and_only_for_the_tenant(  # ty
     """finish_batch_if_done writes the delivery rows in its own transaction and hands their
     ids over after commit; a cancelled batch sends nothing; another tenant gets nothing."""
     storage = app.extensions["narrator"].storage
-    mine = register(api_url, auth, "http://127.0.0.1:9/mine", ["batch.completed", "batch.failed"])
+    mine = register(api_url, auth, "http://127.0.0.2:9/mine", ["batch.completed", "batch.failed"])
     other = {"Authorization": f"Bearer {new_key(sessions)}"}
-    theirs = register(api_url, other, "http://127.0.0.1:9/theirs", ["batch.completed", "batch.failed"])
+    theirs = register(api_url, other, "http://127.0.0.2:9/theirs", ["batch.completed", "batch.failed"])
     voice_id = fabricated_voice(sessions, tenant_key[0], VoiceStatus.ready.value)
 
     def finished_batch(statuses: list[str], cancelled: bool = False) -> tuple[str, list[str]]:

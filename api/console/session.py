@@ -92,7 +92,7 @@ def sign_in() -> ResponseReturnValue:
         try:
             key = key_for_secret(secret)
         except NarratorError as exc:
-            return render_template("console/sign_in.html", error=exc.reason), 401
+            return render_template("console/sign_in.html", error=exc.reason), exc.status, exc.headers  # 401 or 429
         session.clear()
         session["key"] = {"id": key.id, "prefix": key.prefix, "tenant_id": key.tenant_id, "scope": key.scope}
         session["csrf"] = secrets.token_urlsafe(32)  # a new token after sign-in

@@ -245,15 +245,30 @@ def test_images_and_commands_use_the_narrator_cli(services):
         api_cmd[0] == "gunicorn" and api_cmd[-1] == "api:create_app()" and "0.0.0.0:8000" in api_cmd
     ), api_cmd
     assert dockerfile_of("api") == "api.Dockerfile"
+    if api_cmd[0] == "gunicorn":  # threaded: a preview waiting on its render holds a thread, not the process
+        assert api_cmd[api_cmd.index("-k") + 1] == "gthread", api_cmd
+        assert int(api_cmd[api_cmd.index("--threads") + 1]) >= Settings().preview_max_waiting + 2, api_cmd
     assert command_of(services["migrate"]) == ["narrator", "migrate"]
     assert command_of(services["beat"]) == ["narrator", "beat"]
     for q in QUEUES:
         name = f"worker-{q}"
         cmd = command_of(services[name])
         assert cmd[:2] == ["narrator", "worker"], cmd
-        assert cmd[cmd.index("--queues") + 1] == q
+        assert q in cmd[cmd.index("--queues") + 1].split(",")
         assert dockerfile_of(name) == "worker.Dockerfile"
         assert services[name]["image"] == services["worker-enroll"]["image"]
+
+
+def test_every_queue_has_a_worker(services):
+    """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
+    from shared.jobs import QUEUES as ALL_QUEUES
+
+    read = set()
+    for name, svc in services.items():
+        cmd = command_of(svc) if name.startswith("worker-") else []
+        if "--queues" in cmd:
+            read |= set(cmd[cmd.index("--queues") + 1].split(","))
+    assert set(ALL_QUEUES) <= read, sorted(set(ALL_QUEUES) - read)
 
 
 def test_workers_get_time_for_a_warm_shutdown(services):

@@ -377,6 +377,19 @@ def test_api_deployment(rendered):
     assert api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
+def test_api_threads_outnumber_waiting_previews(rendered):
+    """A preview waits on its render in an API thread: the API must run threaded workers with
+    more threads per process than previews it may wait on, or a few previews starve /healthz
+    and the liveness probe restarts the pod."""
+    docs = rendered["base"]
+    (c,) = pod_spec(by_kind(docs, "Deployment")["narrator-api"])["containers"]
+    cmd = c["command"]
+    assert cmd[cmd.index("-k") + 1] == "gthread", cmd
+    cm, _ = config_and_secret(docs)
+    waiting = int(cm["data"].get("NARRATOR_PREVIEW_MAX_WAITING", Settings().preview_max_waiting))
+    assert int(cmd[cmd.index("--threads") + 1]) >= waiting + 2, cmd
+
+
 def test_service_and_ingress_route_to_the_api(rendered):
     docs = rendered["base"]
     api = by_kind(docs, "Deployment")["narrator-api"]
@@ -417,11 +430,25 @@ def test_workers_shut_down_warm(rendered, target):
         assert spec["terminationGracePeriodSeconds"] >= 600, q
         (c,) = spec["containers"]
         cmd = c["command"]
-        assert cmd[:2] == ["narrator", "worker"] and cmd[cmd.index("--queues") + 1] == q
+        assert cmd[:2] == ["narrator", "worker"] and q in cmd[cmd.index("--queues") + 1].split(",")
         pre_stop = " ".join(c["lifecycle"]["preStop"]["exec"]["command"])
         # SIGTERM = Celery warm shutdown; never SIGKILL/SIGQUIT (cold shutdown)
         assert "TERM" in pre_stop and not re.search(r"KILL|QUIT|-9\b|-3\b", pre_stop), pre_stop
         assert "livenessProbe" not in c, "a liveness probe would kill long-running tasks"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_queue_has_a_worker(rendered, target):
+    """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
+    from shared.jobs import QUEUES as ALL_QUEUES
+
+    read = set()
+    for dep in by_kind(rendered[target], "Deployment").values():
+        for c in pod_spec(dep)["containers"]:
+            cmd = c.get("command") or []
+            if cmd[:2] == ["narrator", "worker"] and "--queues" in cmd:
+                read |= set(cmd[cmd.index("--queues") + 1].split(","))
+    assert set(ALL_QUEUES) <= read, sorted(set(ALL_QUEUES) - read)
 
 
 def test_beat_is_a_singleton(rendered):

@@ -47,10 +47,11 @@ class FaultStack:
     worker: WorkerProcess | None = None
     beat: subprocess.Popen | None = None
     started: list[WorkerProcess] = field(default_factory=list)
+    pool: str = "solo"  # a test module sets WORKER_POOL = "prefork" to run on production's pool
 
     def start_worker(self) -> WorkerProcess:
         n = len(self.started)
-        self.worker = start_worker(self.settings, self.logs / f"worker-{n}.log", name=f"faults{n}")
+        self.worker = start_worker(self.settings, self.logs / f"worker-{n}.log", name=f"faults{n}", pool=self.pool)
         self.started.append(self.worker)
         return self.worker
 
@@ -66,7 +67,8 @@ class FaultStack:
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory, models) -> Iterator[FaultStack]:  # type: ignore[no-untyped-def]
+def fault_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
+                models) -> Iterator[FaultStack]:
     import os
 
     pg_admin = os.environ.get(PG_ADMIN_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -82,7 +84,9 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory, models) -> Iterator[Fa
             settings = Settings(
                 data_dir=base / "data", database_url=db_url, broker_url=redis_server.url,
                 storage_url=f"s3://{BUCKET}", s3_endpoint_url=s3.endpoint, s3_access_key_id="test",
-                s3_secret_access_key="test", secret_key="faults-secret", metrics_port=0,
+                s3_secret_access_key="test", secret_key="faults-secret",
+                # a module that sets WORKER_METRICS = True reads its worker's /metrics
+                metrics_port=devservices.free_port() if getattr(request.module, "WORKER_METRICS", False) else 0,
                 item_lease_seconds=LEASE_SECONDS, sweep_interval_seconds=SWEEP_SECONDS, log_level="INFO",
                 gate_attempts=1,  # one render per item: the quality gate's retries are not under test
             )
@@ -91,7 +95,8 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory, models) -> Iterator[Fa
             server = make_server("127.0.0.1", devservices.free_port(), create_app(settings), threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             stack = FaultStack(settings, redis_server, s3, make_sessionmaker(make_engine(db_url)),
-                               open_storage(settings), f"http://127.0.0.1:{server.server_port}", base)
+                               open_storage(settings), f"http://127.0.0.1:{server.server_port}", base,
+                               pool=getattr(request.module, "WORKER_POOL", "solo"))
             try:
                 stack.start_beat()
                 stack.start_worker()

@@ -79,7 +79,7 @@ def normalize_en(text: str) -> str:
 class _BlankSpacyG2P(en.G2P):
     """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""
 
-    def __init__(self, fallback: EspeakFallback | None) -> None:  # noqa: D107 - see class docstring
+    def __init__(self, fallback: EspeakFallback | None) -> None:
         self.version = None
         self.british = False
         self.nlp = spacy.blank("en")
@@ -97,7 +97,7 @@ class EnG2P:
         words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
         self._words = {k.lower(): v for k, v in words.items()}
         self._words_re = (
-            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.I)
+            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
             if words else None)
 
     def reading_to_phonemes(self, reading: str) -> str:
@@ -110,7 +110,11 @@ class EnG2P:
         return self._run(checked.text[1:])
 
     def phonemize(self, text: str) -> str:
-        text = normalize_en(text)
+        return self.words_to_phonemes(normalize_en(text))
+
+    def words_to_phonemes(self, text: str) -> str:
+        """Phonemes of ``text`` as written, without normalization: the brand and lexicon words,
+        then misaki. The evaluation reads a line's expected spoken words with this."""
         if self._words_re is None:
             return self._run(text)
         out: list[str] = []

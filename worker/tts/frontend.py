@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from worker.tts.assets import kokoro_vocab
 from worker.tts.en_g2p import EnG2P
 from worker.tts.lexicon import Lexicon, word_key
+from worker.tts.normalize_en import NO_STOP
 from worker.tts.normalize_zh import normalize_zh
 from worker.tts.readings import OVERRIDE, check_reading, parse_pinyin, spoken_zh, word_language
 from worker.tts.zh_g2p import HAN, ZhG2P
@@ -39,7 +40,8 @@ _PUA_MAX = 0xF8FF
 _OVERRIDE = OVERRIDE
 # A sentence ends at terminal punctuation (plus any closing quotes/brackets after it),
 # or at an English period followed by whitespace or the end.
-_SENTENCE = re.compile(r".*?(?:[。！？!?；;…\n]+|\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
+_SENTENCE = re.compile(r".*?(?:(?:[。！？?；;…\n]|!(?!=))+|" + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
+                       + r"\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
                            "“": "“", "”": "”", "（": "(", "）": ")"})

@@ -343,6 +343,9 @@ def _expression(m: re.Match[str]) -> str:
 _TIME = re.compile(r"(?P<h>[01]?\d|2[0-4])[:：](?P<mi>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?")
 
 RULES: tuple[Rule, ...] = (
+    # 14 digits and more are never a quantity (ID and card numbers): digit by digit, before the
+    # rules below, whose leading \d+ would otherwise try every position of a long run
+    (re.compile(r"\d{14,}"), lambda m: read_digits(m.group(0))),
     # thousands separators: 1,234,567 -> 1234567
     (re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])"), lambda m: m.group(0).replace(",", "")),
     # service numbers: 拨打110, 12315
@@ -389,13 +392,13 @@ RULES: tuple[Rule, ...] = (
     (re.compile(rf"(?<![A-Za-z0-9.])(?P<a>{_NUM})\s?(?P<big>[万亿]|千万|百万)?\s?(?P<code>{_ISO_ALT})(?![A-Za-z])"), _iso_money),
     (re.compile(rf"(?<![A-Za-z])(?P<code>{_ISO_ALT})\s?(?P<a>{_NUM})(?P<big>[万亿]|千万|百万)?(?![\d.])"), _iso_money),
     # percentages and per-mille
-    (re.compile(rf"(?P<a>-?{_NUM})(?P<pa>%)?\s?[-~到至]\s?(?P<b>{_NUM})%"), _percent),
-    (re.compile(rf"(?P<a>-?{_NUM})%"), lambda m: ("负" if m.group("a").startswith("-") else "") + "百分之"
+    (re.compile(rf"(?<![\d.])(?P<a>-?{_NUM})(?P<pa>%)?\s?[-~到至]\s?(?P<b>{_NUM})%"), _percent),
+    (re.compile(rf"(?<![\d.])(?P<a>-?{_NUM})%"), lambda m: ("负" if m.group("a").startswith("-") else "") + "百分之"
      + read_number(m.group("a").lstrip("-"))),
-    (re.compile(rf"(?P<a>{_NUM})‰"), lambda m: "千分之" + read_number(m.group("a"))),
+    (re.compile(rf"(?<![\d.])(?P<a>{_NUM})‰"), lambda m: "千分之" + read_number(m.group("a"))),
     # temperatures; "-5度" is below zero, not negative five
     (re.compile(rf"(?<![\dA-Za-z])[-−](?P<n>{_NUM})度"), lambda m: "零下" + read_quantity(m.group("n"), "度") + "度"),
-    (re.compile(rf"(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"), _temperature),
+    (re.compile(rf"(?<![\d.])(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"), _temperature),
     # a minus sign before a number at the start, after a Chinese character or an operator: -1+2, x=-3
     (re.compile(rf"(?:^|(?<=[\s{_HAN}=+*×÷(（,，:：<>≤≥]))[-−](?=\d)"), lambda m: "负"),
     # 300w 三百万 (300W 三百瓦): before the unit rules read w as watts
@@ -419,8 +422,8 @@ RULES: tuple[Rule, ...] = (
     # superscripts: x², 10³
     (re.compile(r"([A-Za-z0-9]+)([²³⁴⁵⁶⁷⁸⁹])"), _superscript),
     # arithmetic with an equals sign or comparison: 3+5=8, 10-4=6
-    (re.compile(rf"{_NUM}(?:\s*[+\-*×/÷]\s*{_NUM})+\s*[=<>≥≤]\s*{_NUM}"), _expression),
-    (re.compile(rf"{_NUM}(?:\s*[+*×÷]\s*{_NUM})+"), _expression),
+    (re.compile(rf"(?<![\d.]){_NUM}(?:\s*[+\-*×/÷]\s*{_NUM})+\s*[=<>≥≤]\s*{_NUM}"), _expression),
+    (re.compile(rf"(?<![\d.]){_NUM}(?:\s*[+*×÷]\s*{_NUM})+"), _expression),
     # plain ranges: 3-5天, 10~20
     (re.compile(rf"(?<![\d.A-Za-z])({_NUM})\s?[-~～—至]\s?({_NUM})(?![\d.])"), _range),
     # fractions: 3/4 -> 四分之三

@@ -5,6 +5,16 @@ codes, money, units) run before the generic number rules so that a number is
 read the way its context requires.  Latin words are left as they are: the
 frontend reads them with the English G2P.  Unlike ASR-oriented normalizers,
 nothing here drops 儿 or interjections.
+
+Readings decided where usage differs (GB/T 15835-2011 for numerals, broadcast usage otherwise):
+- years digit by digit (2008年 二零零八年); two digits + 年 are a span when a span word follows
+  (20年后 二十年后) and a short year otherwise (08年 零八年); generations 90后 九零后;
+- 300w is 三百万 (w is the written shorthand of 万) unless the text around speaks of power
+  (功率, 快充 …); 300W is always 三百瓦;
+- service numbers (110, 120, 12315, 10086 …) and phone numbers are read digit by digit with 幺,
+  as broadcasters say them; the same digits before a measure word or after 第 are a quantity;
+- N-M is a score (比) when N ≥ M or a word of a match is near, a range (到) otherwise;
+- 12-hour times say the part of the day first: 10:04pm 晚上十点零四分, 8:00 a.m. 上午八点.
 """
 
 from __future__ import annotations

@@ -201,6 +201,7 @@ def test_accuracy_on_english_tuning_set(plain_fe: Frontend) -> None:
     ("20W充电器", "二十瓦充电器"),  # uppercase W is watts
     ("报警请打110", "报警请打幺幺零"),  # a service number, digit by digit with 幺
     ("跑了110米", "跑了一百一十米"),  # the same digits before a measure word are a quantity
+    ("时速120", "时速一百二十"),  # ... or with no word of calling near
     ("10000000001", "一百亿零一"),  # every run of zeros inside a number is one 零
     ("80后", "八零后"),
     ("50年后", "五十年后"),  # a span of years, not the year 2050

@@ -97,10 +97,15 @@ PHONE_WORDS = "电话|手机|热线|拨打|拨|致电|号码|联系方式|客服
 
 # Public service numbers (police, fire, ambulance, consumer, directory, carriers' hotlines) are
 # names, read digit by digit with 幺 as broadcasters do: 拨打110 is 拨打幺幺零. The same digits before
-# a measure word or after 第 are a quantity (110个城市, 跑了120米) and read as one.
+# a measure word, after 第, or with no word of calling near are a quantity (110个城市, 总分120).
 SERVICE_NUMBERS = ("110", "119", "120", "122", "114", "12315", "12345", "12306", "12333", "12348", "12358",
                    "12369", "12320", "12110", "12121", "12377", "12395", "10086", "10010", "10000", "10001",
                    "95588", "95533", "95555", "95566", "95599", "95559", "95511", "95518", "96110", "999")
+# A service number is one only with words of calling or service around it: 总分120 and 时速120
+# are quantities, 急救120 and 12306订票 are numbers to call or visit.
+_SERVICE_BEFORE = re.compile(r"拨打|拨|打|电话|热线|报警|急救|火警|匪警|消防|交警|客服|查号|致电|呼叫|举报|投诉|号码|"
+                             r"服务|专线|求助|联系|短信|发送|官网|登录")
+_SERVICE_AFTER = re.compile(r"报警|急救|消防|热线|客服|电话|查询|投诉|举报|订票|购票|官网|网站|平台|求助|服务")
 _QUANTITY_AFTER = (
     "个|名|人|米|分|元|块|岁|次|天|年|月|号|件|位|家|多|余|万|亿|千|百|%|斤|公|千|克|吨|辆|台|条|只|张|页|"
     "章|届|期|平|升|度|倍|秒|小时|周|座|所|种|项|篇|本|部|间|层|楼|份|套|盒|瓶|km|kg|cm|mm|ml|g|m|w|W"
@@ -189,7 +194,9 @@ def _service(m: re.Match[str]) -> str:
     num = m.group(0)
     prev = m.string[max(0, m.start() - 1):m.start()]
     if (prev == "第" or re.match(r"[A-Za-z$¥￥€£₩₹₽฿]", prev) or re.match(r"\s?[A-Za-z]", m.string[m.end():])
-            or re.match(_QUANTITY_AFTER, m.string[m.end():])):
+            or re.match(_QUANTITY_AFTER, m.string[m.end():])
+            or not (_SERVICE_BEFORE.search(m.string[max(0, m.start() - 6):m.start()])
+                    or _SERVICE_AFTER.match(m.string[m.end():m.end() + 3]))):
         return num  # a quantity: the number rules below read it
     return read_digits(num, yao=True)
 

@@ -470,6 +470,7 @@ def readings_used(analysis: Analysis) -> dict[str, Any]:
         "pinyin": " ".join(p for _, p in analysis.pinyin()),
         "phonemes": [sentence.phonemes for sentence in analysis.sentences],
         "forced": [f.to_json() for f in analysis.forced],
+        "warnings": analysis.warnings(),  # characters left unsaid (no reading known)
     }
 
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 import spacy
 from misaki import en
 from misaki.espeak import EspeakFallback
-from num2words import num2words
 
+from worker.tts.normalize_en import normalize_en
 from worker.tts.readings import arpabet_to_phonemes, check_english
 
 # Brands whose espeak guess is poor. Values are misaki-style phonemes.
@@ -43,43 +43,10 @@ BRANDS: dict[str, str] = {
     "Kokoro": "kˈOkəɹO",
 }
 
-_CURRENCY = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")}
-_EN_UNITS = {
-    "km/h": "kilometers per hour", "mph": "miles per hour", "kg": "kilograms", "g": "grams",
-    "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
-    "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
-    "MB": "megabytes", "GHz": "gigahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
-    "lbs": "pounds", "lb": "pounds", "℃": "degrees Celsius", "°C": "degrees Celsius",
-    "°F": "degrees Fahrenheit",
-}
-_EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
-
-
-def _money_en(m: re.Match[str]) -> str:
-    unit, sub = _CURRENCY[m.group(1)]
-    whole, _, frac = m.group(2).replace(",", "").partition(".")
-    n = int(whole)
-    out = num2words(n) + " " + unit + ("" if n == 1 else ("s" if unit != "yuan" else ""))
-    cents = int((frac + "00")[:2]) if frac else 0
-    if cents:
-        subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
-        out += " and " + num2words(cents) + " " + subs
-    return out
-
-
-def normalize_en(text: str) -> str:
-    """The few things misaki's English path gets wrong without a tagger: money, percent, units."""
-    text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)", _money_en, text)
-    text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
-    text = re.sub(rf"(\d+(?:\.\d+)?)\s?({_EN_UNIT_ALT})(?![A-Za-z])",
-                  lambda m: m.group(1) + " " + _EN_UNITS[m.group(2)], text)
-    return text
-
-
 class _BlankSpacyG2P(en.G2P):
     """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""
 
-    def __init__(self, fallback: EspeakFallback | None) -> None:  # noqa: D107 - see class docstring
+    def __init__(self, fallback: EspeakFallback | None) -> None:
         self.version = None
         self.british = False
         self.nlp = spacy.blank("en")
@@ -97,7 +64,7 @@ class EnG2P:
         words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
         self._words = {k.lower(): v for k, v in words.items()}
         self._words_re = (
-            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.I)
+            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
             if words else None)
 
     def reading_to_phonemes(self, reading: str) -> str:
@@ -110,7 +77,11 @@ class EnG2P:
         return self._run(checked.text[1:])
 
     def phonemize(self, text: str) -> str:
-        text = normalize_en(text)
+        return self.words_to_phonemes(normalize_en(text))
+
+    def words_to_phonemes(self, text: str) -> str:
+        """Phonemes of ``text`` as written, without normalization: the brand and lexicon words,
+        then misaki. The evaluation reads a line's expected spoken words with this."""
         if self._words_re is None:
             return self._run(text)
         out: list[str] = []

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from worker.tts.assets import kokoro_vocab
 from worker.tts.en_g2p import EnG2P
 from worker.tts.lexicon import Lexicon, word_key
+from worker.tts.normalize_en import NO_STOP
 from worker.tts.normalize_zh import normalize_zh
-from worker.tts.readings import OVERRIDE, check_reading, parse_pinyin, spoken_zh, word_language
+from worker.tts.readings import HAN_CLASS, OVERRIDE, check_reading, parse_pinyin, spoken_zh, word_language
 from worker.tts.zh_g2p import HAN, ZhG2P
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used
@@ -39,8 +40,9 @@ _PUA_MAX = 0xF8FF
 _OVERRIDE = OVERRIDE
 # A sentence ends at terminal punctuation (plus any closing quotes/brackets after it),
 # or at an English period followed by whitespace or the end.
-_SENTENCE = re.compile(r".*?(?:[。！？!?；;…\n]+|\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
-_SPEAKABLE = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
+_SENTENCE = re.compile(r".*?(?:(?:[。！？?；;…\n]|!(?!=))+|" + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
+                       + r"\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
+_SPEAKABLE = re.compile(f"[A-Za-z0-9{HAN_CLASS}\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
                            "“": "“", "”": "”", "（": "(", "）": ")"})
 _CLAUSE_END = re.compile(r"(?<=[，,、：:；;—])")
@@ -56,6 +58,7 @@ class Segment:
     lang: str
     phonemes: str
     pinyin: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # characters with no reading, left unsaid
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,12 @@ class Analysis:
     def pinyin(self) -> list[tuple[str, str]]:
         return [p for s in self.sentences for seg in s.segments for p in seg.pinyin]
 
+    def warnings(self) -> list[str]:
+        """What the reading left out, one line per character: kept on a batch item's record so
+        a text with a rare character is rendered (without it) and the gap is visible."""
+        skipped = [c for s in self.sentences for seg in s.segments for c in seg.skipped]
+        return [f"skipped U+{ord(c):04X} {c}: no reading known" for c in dict.fromkeys(skipped)]
+
     def lexicon_matches(self) -> list[Forced]:
         """The lexicon entries this text used, once each."""
         out: dict[str | None, Forced] = {}
@@ -129,10 +138,13 @@ class Analysis:
             "normalized": self.normalized,
             "pinyin": [[c, p] for c, p in self.pinyin()],
             "segments": [
-                {"text": seg.text, "lang": seg.lang, "phonemes": seg.phonemes}
+                # lang is kept for existing readers; language says the same: a line (or run) with
+                # no Chinese character is English
+                {"text": seg.text, "lang": seg.lang, "language": seg.lang, "phonemes": seg.phonemes}
                 for s in self.sentences for seg in s.segments
             ],
             "overrides": [f.to_json() for f in self.forced],
+            "warnings": self.warnings(),
         }
 
 
@@ -247,6 +259,8 @@ class Frontend:
         return text, forced
 
     def _sentences(self, norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[Sentence]:
+        if len(norm) > MAX_PHONEMES:
+            return self._cut_long(norm, forced, is_zh)
         sentence = self._sentence(norm, forced, is_zh)
         if len(sentence.phonemes) <= MAX_PHONEMES:
             return [sentence]
@@ -262,6 +276,25 @@ class Frontend:
                 buf = clause
             else:
                 buf = trial
+        if buf.strip():
+            out.extend(self._sentences(buf, forced, is_zh))
+        return out
+
+    def _cut_long(self, norm: str, forced: Mapping[str, Forced], is_zh: bool) -> list[Sentence]:
+        """A text longer than the window in characters cannot fit it (every character that is
+        said gives at least one phoneme), so it is cut at clauses, then halved, before it is read:
+        reading 10 000 characters whole and again at each halving took minutes."""
+        clauses = [c for c in _CLAUSE_END.split(norm) if c.strip()]
+        if len(clauses) == 1:
+            return self._hard_split(norm, forced, is_zh)
+        out: list[Sentence] = []
+        buf = ""
+        for clause in clauses:
+            if buf and len(buf) + len(clause) > MAX_PHONEMES:
+                out.extend(self._sentences(buf, forced, is_zh))
+                buf = clause
+            else:
+                buf += clause
         if buf.strip():
             out.extend(self._sentences(buf, forced, is_zh))
         return out
@@ -298,8 +331,9 @@ class Frontend:
             pieces.append((buf, None))
         text = "".join(p for p, _ in pieces)
         if lang == "zh":
-            phonemes, pinyin = self._zh.convert([(p, f.pinyin if f else None) for p, f in pieces])
-            return Segment(text=text.strip(), lang="zh", phonemes=self._clean(phonemes), pinyin=pinyin)
+            phonemes, pinyin, skipped = self._zh.convert([(p, f.pinyin if f else None) for p, f in pieces])
+            return Segment(text=text.strip(), lang="zh", phonemes=self._clean(phonemes), pinyin=pinyin,
+                           skipped=skipped)
         parts = [f.phonemes or "" if f else self._en.phonemize(p.translate(_EN_PUNCT)) for p, f in pieces]
         return Segment(text=text.strip(), lang="en", phonemes=self._clean(" ".join(x for x in parts if x)))
 

@@ -21,7 +21,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+# Every block of Han ideographs: the URO and Extension A, Extensions B–I (the supplementary
+# ideographic planes) and the compatibility ideographs. A character outside the readings the
+# frontend has (pypinyin's table, from Unihan's kMandarin) is skipped with a warning, not an error.
+HAN_CLASS = ("\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+             "\U00030000-\U000323af")
+HAN = re.compile(f"[{HAN_CLASS}]")
 PINYIN_SYLLABLE = re.compile(r"^[a-zü]+r?[1-5]$")
 _EN_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-.&+ ]*$")
 _RESPELLING = re.compile(r"^[A-Za-z][A-Za-z'’\- ]*$")
@@ -95,6 +100,7 @@ def parse_pinyin(reading: str, word: str) -> tuple[str, ...]:
     return syllables
 
 
+@lru_cache(maxsize=8192)  # about 1 500 syllables exist; misaki's conversion costs ~0.2 ms each
 def syllable_to_ipa(syllable: str) -> str:
     """One tone-numbered syllable -> Kokoro IPA, via misaki's own tables.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources; n
 from misaki.zh_normalization.char_convert import tranditional_to_simplified
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT
+from pypinyin.pinyin_dict import pinyin_dict
 
 from worker.tts.polyphones import (
     NEUTRAL_SECOND,
@@ -34,12 +36,12 @@ from worker.tts.polyphones import (
     name_reading,
     surname_before_title,
 )
-from worker.tts.readings import HAN, syllable_to_ipa
+from worker.tts.readings import HAN, HAN_CLASS, syllable_to_ipa
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used
     from worker.tts.polyphone_model import LearnedPolyphones
 
-HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 
 # Chinese punctuation -> what misaki feeds the model (its map_punctuation).
 _PUNCT = {
@@ -164,15 +166,18 @@ class ZhG2P:
         for (i, j), reading in zip(slots, readings):
             out[i][j] = reading
 
-    def convert(self, pieces: Sequence[Piece]) -> tuple[str, list[tuple[str, str]]]:
-        """Chinese pieces -> (Kokoro phonemes, [(char, pinyin)]).
+    def convert(self, pieces: Sequence[Piece]) -> tuple[str, list[tuple[str, str]], list[str]]:
+        """Chinese pieces -> (Kokoro phonemes, [(char, pinyin)], [characters skipped]).
 
         Forced pieces (overrides) keep their reading; plain pieces are cut by
         jieba.  Non-Han characters (punctuation) pass through mapped the way
-        misaki maps them.
+        misaki maps them.  A Han character with no reading (not in pypinyin's
+        table, which is Unihan's kMandarin) is left out and returned as skipped,
+        so one rare character never fails a whole text.
         """
         phonemes: list[str] = []
         pinyin: list[tuple[str, str]] = []
+        skipped: list[str] = []
         for text, readings in pieces:
             if readings is not None:
                 chars = HAN.findall(text)
@@ -182,25 +187,56 @@ class ZhG2P:
             pos = 0
             for m in HAN_RUN.finditer(text):
                 phonemes.append(self._punct(text[pos:m.start()]))
-                original = m.group(0)
-                # jieba's and our dictionaries are simplified; the mapping is one
-                # character to one, so pinyin lines up with the original text.
-                simplified = tranditional_to_simplified(original)
-                if len(simplified) != len(original):
-                    simplified = original
+                original, simplified = _readable(m.group(0), skipped)
+                if not original:
+                    pos = m.end()
+                    continue
                 words = self.words(simplified)
                 offset = 0
                 for w, pys in zip(words, self.word_pinyin(words)):
-                    pinyin.extend(zip(original[offset:offset + len(w)], pys))
+                    if len(pys) != len(w):  # never expected: every character left has a reading
+                        pys = [lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True)[0] for c in w]
+                    ipa = []
+                    for char, syllable in zip(original[offset:offset + len(w)], pys):
+                        try:
+                            ipa.append(syllable_to_ipa(syllable))
+                        except ValueError:
+                            skipped.append(char)  # a reading misaki has no sound for (hm, ng)
+                            continue
+                        pinyin.append((char, syllable))
                     offset += len(w)
-                    phonemes.append("".join(syllable_to_ipa(p) for p in pys))
+                    phonemes.append("".join(ipa))
                 pos = m.end()
             phonemes.append(self._punct(text[pos:]))
-        return _join(phonemes), pinyin
+        return _join(phonemes), pinyin, skipped
 
     @staticmethod
     def _punct(text: str) -> str:
         return "".join(_PUNCT.get(c, c) for c in text)
+
+
+def _readable(run: str, skipped: list[str]) -> tuple[str, str]:
+    """The characters of a Han run that have a reading, as written and as looked up.
+
+    jieba's and our dictionaries are simplified, and a compatibility ideograph (U+F900…) is
+    looked up as the unified character it stands for; both mappings are one character to one,
+    so pinyin lines up with the original text. Characters with no reading go to ``skipped``.
+    """
+    simplified = tranditional_to_simplified(run)
+    if len(simplified) != len(run):
+        simplified = run
+    kept_original: list[str] = []
+    kept_lookup: list[str] = []
+    for char, lookup in zip(run, simplified):
+        unified = unicodedata.normalize("NFKC", lookup)
+        if len(unified) == 1:
+            lookup = unified
+        if ord(lookup) in pinyin_dict:
+            kept_original.append(char)
+            kept_lookup.append(lookup)
+        else:
+            skipped.append(char)
+    return "".join(kept_original), "".join(kept_lookup)
 
 
 def _apply_known_phrases(word: str, pys: list[str]) -> None:

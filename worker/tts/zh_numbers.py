@@ -6,8 +6,6 @@ Kept apart from the rule table in normalize_zh so the readings can be reused
 
 from __future__ import annotations
 
-import cn2an
-
 DIGITS = "零一二三四五六七八九"
 DIGITS_YAO = "零幺二三四五六七八九"
 
@@ -43,11 +41,57 @@ def read_cardinal(number: str) -> str:
     number = number.lstrip("0") or "0"
     if len(number) > 13:
         return read_digits(number)
-    text = cn2an.an2cn(number, "low")
+    text = _cardinal(int(number))
     # 2000 -> 两千, 20000 -> 两万: leading 二 before a big unit is spoken 两.
     if len(text) >= 2 and text[0] == "二" and text[1] in "千万亿":
         text = "两" + text[1:]
     return text
+
+
+_GROUP_UNITS = ("", "万", "亿", "万亿")
+_PLACES = ("千", "百", "十", "")
+
+
+def _four(group: int) -> str:
+    """1..9999 with 零 for each run of inner zeros: 1005 一千零五, 1050 一千零五十."""
+    out = ""
+    zero = False
+    for place, d in zip(_PLACES, f"{group:04d}"):
+        if d == "0":
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += DIGITS[int(d)] + place
+    return out
+
+
+def _cardinal(n: int) -> str:
+    """Cardinal reading by groups of four digits (万, 亿), as GB/T 15835 spells numbers out.
+
+    A group below 1000 after a higher group, or a run of empty groups, is marked with one
+    零: 100000001000 一千亿零一千, 10010 一万零一十. (cn2an dropped the 零 of the first.)
+    """
+    if n == 0:
+        return "零"
+    groups: list[int] = []
+    while n:
+        groups.append(n % 10000)
+        n //= 10000
+    out = ""
+    gap = False
+    for unit, group in reversed(list(zip(_GROUP_UNITS, groups))):
+        if group == 0:
+            gap = bool(out)
+            continue
+        if out and (gap or group < 1000):
+            out += "零"
+        out += _four(group) + unit
+        gap = False
+    if out.startswith("一十"):
+        out = out[1:]  # 10-19 at the head: 十五, 十万
+    return out
 
 
 def read_decimal(number: str) -> str:

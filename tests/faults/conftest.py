@@ -7,6 +7,7 @@ within seconds instead of minutes; everything else runs with production settings
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import threading
@@ -82,7 +83,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory, models) -> Iterator[Fa
             settings = Settings(
                 data_dir=base / "data", database_url=db_url, broker_url=redis_server.url,
                 storage_url=f"s3://{BUCKET}", s3_endpoint_url=s3.endpoint, s3_access_key_id="test",
-                s3_secret_access_key="test", secret_key="faults-secret", metrics_port=0,
+                s3_secret_access_key="test", secret_key=secrets.token_urlsafe(32), metrics_port=0,
                 item_lease_seconds=LEASE_SECONDS, sweep_interval_seconds=SWEEP_SECONDS, log_level="INFO",
                 gate_attempts=1,  # one render per item: the quality gate's retries are not under test
             )

@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
         openapi,
         schedules,
         synthesize,
+        validation,
         voices,
         webhooks,
     )
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = validation.JsonRequest  # deeply nested JSON is a 400, not a RecursionError
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["narrator"] = ApiContext.build(settings, celery)

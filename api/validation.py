@@ -5,11 +5,49 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import request
+from flask import Request, request
+from werkzeug.exceptions import BadRequest
 
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 LANGUAGES = ("zh", "en")
+# No request of this API nests deeper than a few levels; past this a body is refused before
+# any view, hash or serializer walks it (Python's parser itself gives up near 1 000 levels,
+# with a RecursionError that would otherwise be a server error).
+MAX_JSON_DEPTH = 32
+
+
+class JsonRequest(Request):
+    """The app's request class: a JSON body nested too deeply is a 400, wherever it is read
+    (the idempotency hash reads it before the view does)."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any | None:
+        try:
+            body = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            raise BadRequest(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+        if json_depth(body) > MAX_JSON_DEPTH:
+            raise BadRequest(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+        return body
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0), walked
+    without recursion and stopping once past the limit."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def json_body() -> dict[str, Any]:

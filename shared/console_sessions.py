@@ -72,13 +72,15 @@ def resolve(session: Session, token: str, lifetimes: Lifetimes) -> Holder | Ende
     """The holder of a live session, its last-seen time moved on; else why it ended (and the
     row is ended, in the caller's transaction)."""
     row = session.get(ConsoleSession, _digest(token))
-    if row is None or row.ended_at is not None:
+    if row is None:
         return Ended("Your console session has ended; sign in again.")
     now = utcnow()
     key = session.get(ApiKey, row.key_id)
-    if key is None or not key_usable(key, now):
-        row.ended_at = now
+    if key is None or not key_usable(key, now):  # said first: signing in again with it will not help
+        row.ended_at = row.ended_at or now
         return Ended("That API key has been revoked or has expired; sign in with another.")
+    if row.ended_at is not None:
+        return Ended("Your console session has ended; sign in again.")
     if now - _utc(row.created_at) > timedelta(seconds=lifetimes.max_seconds):
         row.ended_at = now
         return Ended(f"Console sessions last {lifetimes.max_seconds // 60} minutes at most; sign in again.")

@@ -34,11 +34,11 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.request_class = validation.JsonRequest  # deeply nested JSON is a 400, not a RecursionError
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["narrator"] = ApiContext.build(settings, celery)
     errors.init_app(app)
+    validation.init_app(app)  # deep JSON, NUL and lone surrogates: 400s, not database errors
     observability.init_app(app)
     auth.init_app(app)
     for module in (health, observability, consents, voices, batches, synthesize, files, openapi, keys, webhooks,

@@ -44,13 +44,42 @@ def test_deeply_nested_json_is_a_400(api_url: str, admin_key: tuple[str, str], d
         assert answer.headers["Content-Type"] == PROBLEM and "nested" in answer.json()["detail"]
 
 
+CONSENT = '{"speaker_name":"%s","company_name":"Acme","agreement_version":"1","agreement_text":"x","signature":"%s",' \
+          '"language":"zh"}'
+
+
+@pytest.mark.parametrize("text", ["\\ud800", "a\\u0000b"], ids=["lone surrogate", "NUL"])
+def test_json_text_no_column_can_store_is_a_400(api_url: str, admin_key: tuple[str, str], text: str) -> None:
+    """Valid JSON, but text PostgreSQL refuses (NUL) or that has no UTF-8 form (a lone
+    surrogate): it reached the INSERT and came back a 500."""
+    headers = {"Authorization": f"Bearer {admin_key[1]}", "Content-Type": "application/json"}
+    for path, body in (("/v1/consents", CONSENT % (text, text)),
+                       ("/v1/webhooks", '{"url":"https://example.com/' + text + '","events":["batch.completed"]}')):
+        answer = requests.post(f"{api_url}{path}", data=body.encode(), headers=headers, timeout=10)
+        assert answer.status_code == 400, (path, answer.status_code, answer.text[:300])
+        assert answer.headers["Content-Type"] == PROBLEM and "NUL" in answer.json()["detail"]
+
+
+def test_a_nul_in_the_path_query_or_form_is_a_400(api_url: str, admin_key: tuple[str, str]) -> None:
+    auth = {"Authorization": f"Bearer {admin_key[1]}"}
+    answers = {
+        "path": requests.get(f"{api_url}/v1/voices/a%00b", headers=auth, timeout=10),
+        "query": requests.post(f"{api_url}/v1/batches?name=a%00b", data="text\n你好。\n".encode(),
+                               headers={**auth, "Content-Type": "text/csv"}, timeout=10),
+        "form": requests.post(f"{api_url}/v1/batches", data={"name": "a\x00b"}, headers=auth, timeout=10,
+                              files={"file": ("lines.csv", "text\n你好。\n".encode(), "text/csv")}),
+    }
+    assert {where: a.status_code for where, a in answers.items()} == dict.fromkeys(answers, 400), \
+        {where: a.text[:200] for where, a in answers.items()}
+
+
 def test_a_non_ascii_download_signature_is_a_403(settings: Settings, tmp_path: Path) -> None:
     from api import create_app
 
     local = settings.with_(storage_url=(tmp_path / "storage").as_uri())
     open_storage(local).put("tenants/t/batches/b/items/0.wav", wav(), "audio/wav")
     client = create_app(local).test_client()
-    for signature in ("%C3%A9" * 32, "%E2%82%AC", "%00"):
+    for signature in ("%C3%A9" * 32, "%E2%82%AC"):
         answer = client.get(f"/v1/files/tenants/t/batches/b/items/0.wav?expires=4102444800&signature={signature}")
         assert answer.status_code == 403, (signature, answer.status_code)
         assert answer.mimetype == PROBLEM

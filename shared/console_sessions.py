@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session
 from shared.models import ApiKey, ConsoleSession, utcnow
 from shared.tenants import key_usable
 
+# How stale ``last_seen_at`` may be: the idle lifetime is kept to within this.
+SEEN_PRECISION_SECONDS = 30
+
 
 @dataclass(frozen=True)
 class Lifetimes:
@@ -87,7 +90,8 @@ def resolve(session: Session, token: str, lifetimes: Lifetimes) -> Holder | Ende
     if now - _utc(row.last_seen_at) > timedelta(seconds=lifetimes.idle_seconds):
         row.ended_at = now
         return Ended(f"Signed out after {lifetimes.idle_seconds // 60} minutes without activity; sign in again.")
-    row.last_seen_at = now
+    if now - _utc(row.last_seen_at) > timedelta(seconds=SEEN_PRECISION_SECONDS):
+        row.last_seen_at = now  # not on every request: a batch page polls every 2 s
     return Holder(key.id, key.prefix, key.tenant_id, key.scope)
 
 

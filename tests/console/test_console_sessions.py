@@ -158,6 +158,11 @@ def test_idle_and_absolute_lifetimes_end_a_session(api_url: str, sessions, setti
     _, secret, _ = a_tenant(sessions)
     key_id = key_row(sessions, secret).id
     idle = sign_in(api_url, secret)
+    _age(sessions, key_id, last_seen_at=timedelta(seconds=settings.console_idle_seconds - 60))
+    assert idle.get(f"{api_url}/console/batches", allow_redirects=False, timeout=10).status_code == 200
+    _age(sessions, key_id, last_seen_at=timedelta(seconds=settings.console_idle_seconds - 60))
+    # A request moved the idle clock on: aged again by as much, the session still lives.
+    assert idle.get(f"{api_url}/console/batches", allow_redirects=False, timeout=10).status_code == 200
     _age(sessions, key_id, last_seen_at=timedelta(seconds=settings.console_idle_seconds + 5))
     answer = idle.get(f"{api_url}/console/batches", timeout=10)
     assert "/console/sign-in" in answer.url and "without activity" in answer.text

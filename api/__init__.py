@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
         schedules,
         synthesize,
         throttle,
+        validation,
         voices,
         webhooks,
     )
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["narrator"] = ApiContext.build(settings, celery)
     errors.init_app(app)
+    validation.init_app(app)  # deep JSON, NUL and lone surrogates: 400s, not database errors
     observability.init_app(app)
     auth.init_app(app)
     throttle.init_app(app)

@@ -46,7 +46,7 @@ def authenticate() -> None:
 
 @dataclass(frozen=True)
 class KeyIdentity:
-    """Who a valid key speaks for; what the console keeps in its signed session cookie."""
+    """Who a valid key speaks for, as read from its row on this request."""
 
     id: str
     prefix: str
@@ -69,13 +69,6 @@ def key_for_secret(secret: str) -> KeyIdentity:
             throttle.count_failure()
             raise Unauthorized("the API key is unknown, revoked or expired")
         return KeyIdentity(key.id, key.prefix, key.tenant_id, key.scope)
-
-
-def key_still_usable(key_id: str) -> bool:
-    """Whether a key checked earlier is still live (not revoked, not expired)."""
-    with ctx().sessions() as s:
-        key = s.get(ApiKey, key_id)
-        return key is not None and key_usable(key)
 
 
 def require(scope: str) -> Callable[[F], F]:

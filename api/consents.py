@@ -20,6 +20,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
+from shared.audio_types import stored_audio_type
 from shared.audit import record
 from shared.consent import ReviewByOperator, create_consent, machine_checkable
 from shared.errors import Conflict, InvalidInput
@@ -87,7 +88,7 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         if consent.status != ConsentStatus.awaiting_recording.value:
             raise Conflict(f"consent {consent_id!r} is {consent.status}; a recording is taken only once")
         key = keys.consent_recording_key(g.tenant_id, consent_id)
-        c.storage.put(key, data, upload.mimetype or "application/octet-stream")
+        c.storage.put(key, data, stored_audio_type(data))  # never the client's type (text/html)
         consent.recording_key = key
         checkable = machine_checkable(consent.language)
         consent.status = (ConsentStatus.verifying if checkable else ConsentStatus.needs_review).value

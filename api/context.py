@@ -13,6 +13,7 @@ from api.preview_slots import PreviewSlots, make_slots
 from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import Metrics, api_metrics
+from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 
@@ -29,14 +30,17 @@ class ApiContext:
     address_limiter: RateLimiter  # console and /v1/files requests per client address
     previews: PreviewSlots  # previews in flight per tenant
     waiting: threading.BoundedSemaphore  # previews this process waits on at once
+    keys: SecretKeys  # per-purpose keys from the deployment secret (the console's session key)
 
     @classmethod
     def build(cls, settings: Settings, celery: Celery | None = None) -> ApiContext:
+        keys = SecretKeys.of(settings)  # first: refuse to start with a weak NARRATOR_SECRET_KEY
         if celery is None:
             from worker.celery_app import make_celery
 
             celery = make_celery(settings)
         return cls(
+            keys=keys,
             settings=settings,
             sessions=make_sessionmaker(make_engine(settings.database_url)),
             storage=open_storage(settings),

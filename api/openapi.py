@@ -14,7 +14,7 @@ PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    reasons = {400: "Bad request", 401: "Missing or bad API key", 403: "Scope too small", 404: "Not found",
+    reasons = {400: "Malformed request (JSON nested past 32 levels, a NUL or lone surrogate in its text)", 401: "Missing or bad API key", 403: "Scope too small", 404: "Not found",
                409: "Conflict (e.g. voice not ready)", 413: "Body too large", 415: "Unsupported media type",
                422: "Invalid input", 429: "Over a rate limit: the key's, the address's failed authentications or the tenant's "
                     "previews in flight (see Retry-After)", 503: "Not ready"}
@@ -505,6 +505,8 @@ NOT_IDEMPOTENT = ("/v1/keys", "/v1/webhooks")
 
 for _path, _ops in SPEC["paths"].items():
     for _op in _ops.values():
+        # Any request can be malformed (api/validation.py refuses it before the view runs).
+        _op["responses"] = {**_errors(400), **_op["responses"]}
         if "401" in _op["responses"]:  # authenticated: subject to the key's rate limit
             _op["responses"].update(_errors(429))
     if "post" in _ops and not _path.startswith(NOT_IDEMPOTENT):

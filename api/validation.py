@@ -5,11 +5,87 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import request
+from flask import Flask, Request, request
+from werkzeug.exceptions import BadRequest
 
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 LANGUAGES = ("zh", "en")
+# No request of this API nests deeper than a few levels; past this a body is refused before
+# any view, hash or serializer walks it (Python's parser itself gives up near 1 000 levels,
+# with a RecursionError that would otherwise be a server error).
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+UNSTORABLE = ("the request holds a NUL character or a lone UTF-16 surrogate (text that is not Unicode "
+              "characters); send UTF-8 text")
+
+
+class CheckedRequest(Request):
+    """The app's request class: a JSON body nested too deeply, or a JSON body or form field
+    holding text no database column can store, is a 400 wherever it is first read (the
+    idempotency hash reads JSON before the view does; forms are parsed only when a view,
+    after authentication, asks for them)."""
+
+    def _load_form_data(self) -> None:
+        parsed = "form" in self.__dict__
+        super()._load_form_data()
+        if not parsed and not all(map(storable, [*self.form.keys(), *self.form.values()])):
+            raise BadRequest(UNSTORABLE)
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any | None:
+        try:
+            body = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            raise BadRequest(TOO_DEEP) from None
+        check_json(body)
+        return body
+
+
+def init_app(app: Flask) -> None:
+    """Every request is read through :class:`CheckedRequest`, and its path and query are
+    checked for text PostgreSQL cannot store before any view runs."""
+    app.request_class = CheckedRequest
+
+    @app.before_request
+    def _storable_text() -> None:
+        if not all(map(storable, [request.path, *request.args.keys(), *request.args.values()])):
+            raise BadRequest(UNSTORABLE)
+
+
+def storable(text: str | None) -> bool:
+    """Whether a text column can hold ``text``: PostgreSQL refuses NUL, and a lone surrogate
+    (JSON's ``"\\ud800"``) has no UTF-8 form; either reached the database as a server error.
+    (A multipart part without a name has None for one.)"""
+    if text is None:
+        return True
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_json(value: Any) -> None:
+    """Raise a 400 for a parsed JSON value nested past :data:`MAX_JSON_DEPTH` or holding
+    unstorable text (in a value or a key); walked without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if not storable(node):
+                raise BadRequest(UNSTORABLE)
+            continue
+        if isinstance(node, dict):
+            children: list[Any] = [*node.keys(), *node.values()]
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(TOO_DEEP)
+        stack.extend((child, depth + 1) for child in children)
 
 
 def json_body() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs
+from shared.audio_types import stored_audio_type
 from shared.consent import usable_consent
 from shared.errors import InvalidInput
 from shared.models import ReferenceAudio, Voice, VoiceVersion
@@ -57,7 +58,7 @@ def create_voice() -> ResponseReturnValue:
     c = ctx()
     with c.sessions.begin() as s:
         consent = usable_consent(s, g.tenant_id, form.get("consent_id"), language=lang)
-        voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, upload.mimetype,
+        voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, stored_audio_type(data),
                                   f"key:{g.key_prefix}", consent_id=consent.id)
     c.enqueue(jobs.ENROLL, voice_id)
     with c.sessions() as s:

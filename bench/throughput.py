@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def main() -> None:
         if configs:
             redis.Redis.from_url(REDIS_URL).flushdb()
         base = Settings(data_dir=Path(tmp), database_url=db, broker_url=REDIS_URL, storage_url="s3://bench",
+                        secret_key=secrets.token_urlsafe(32),
                         s3_endpoint_url=endpoint, s3_access_key_id="bench", s3_secret_access_key="bench",
                         metrics_port=0, max_batch_items=max(100000, args.accept_items))
         if args.accept_items:

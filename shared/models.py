@@ -125,6 +125,20 @@ class OperatorKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class ConsoleSession(Base):
+    """A signed-in review console: the cookie carries only a random token, whose SHA-256 is
+    this row's id. Tenant and scope are never in the cookie; every request reads them from
+    the key row, so a forged or copied cookie cannot choose them, and ending the row (sign-out)
+    or the key (revocation) ends the session on the next request."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Consent(Base):
     __tablename__ = "consents"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

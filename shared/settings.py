@@ -60,7 +60,10 @@ class Settings:
     s3_secret_access_key: str | None = None
     s3_region: str = "us-east-1"
     model_cache: Path = field(default_factory=_default_model_cache)
-    secret_key: str = "dev-only-change-me"
+    # The deployment secret (shared/secret_keys.py derives a key per purpose from it). Required
+    # outside the embedded mode, at least 32 characters; left empty in the embedded mode, a
+    # random one is made once in data_dir/secret_key.
+    secret_key: str = ""
     log_level: str = "INFO"
     presign_ttl_seconds: int = 900
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -133,6 +136,12 @@ class Settings:
     # and how often beat looks for tenants that are due.
     finetune_hour_utc: int = 2
     finetune_check_seconds: int = 600
+    # Review console sessions (server-side rows): signed out after this long without a request,
+    # and after this long in any case. The cookie is marked Secure when the request came over
+    # HTTPS (X-Forwarded-Proto included); console_secure_cookie marks it Secure always.
+    console_idle_seconds: int = 1800
+    console_max_seconds: int = 43200
+    console_secure_cookie: bool = False
 
     def __post_init__(self) -> None:
         # Derived defaults: the embedded mode lives entirely under data_dir.
@@ -145,6 +154,8 @@ class Settings:
         AllowList.parse(self.webhook_allow)  # a typo in the allow-list stops the start, naming the entry
         if self.rate_limit_requests < 0 or self.rate_limit_window_seconds <= 0:
             raise ValueError("NARRATOR_RATE_LIMIT_REQUESTS must be >= 0 and NARRATOR_RATE_LIMIT_WINDOW_SECONDS positive")
+        if self.console_idle_seconds <= 0 or self.console_max_seconds <= 0:
+            raise ValueError("NARRATOR_CONSOLE_IDLE_SECONDS and NARRATOR_CONSOLE_MAX_SECONDS must be positive")
 
     @property
     def webhook_allow_list(self) -> AllowList:
@@ -155,6 +166,12 @@ class Settings:
     def embedded(self) -> bool:
         """No broker configured: tasks run in-process (Celery eager mode)."""
         return not self.broker_url
+
+    @property
+    def standalone(self) -> bool:
+        """Embedded and on SQLite: one process tree on one machine, the only mode that may
+        make its own secret (nothing else has to share it)."""
+        return self.embedded and self.database_url.startswith("sqlite")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -181,6 +198,12 @@ def _coerce(name: str, annotation: object, raw: str) -> object:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
         return raw
     except ValueError as exc:
         raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc

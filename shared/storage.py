@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlparse
 
+from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 
 
@@ -58,9 +59,9 @@ def _check_prefix(prefix: str) -> str:
 class LocalStorage:
     """A folder on disk. Presigned URLs point at the API's ``/v1/files`` route, signed with HMAC."""
 
-    def __init__(self, root: Path, secret_key: str, base_url: str = "http://127.0.0.1:8000") -> None:
+    def __init__(self, root: Path, link_key: bytes, base_url: str = "http://127.0.0.1:8000") -> None:
         self.root = root
-        self.secret_key = secret_key.encode()
+        self.link_key = link_key  # SecretKeys.files: signs download links and nothing else
         self.base_url = base_url.rstrip("/")
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -126,10 +127,12 @@ class LocalStorage:
 
     def sign(self, key: str, expires_at: int) -> str:
         msg = f"{key}\n{expires_at}".encode()
-        return hmac.new(self.secret_key, msg, hashlib.sha256).hexdigest()
+        return hmac.new(self.link_key, msg, hashlib.sha256).hexdigest()
 
     def verify(self, key: str, expires_at: int, signature: str) -> bool:
-        return expires_at >= time.time() and hmac.compare_digest(self.sign(key, expires_at), signature)
+        """Compared as bytes: a signature of any characters is just wrong, never a server error."""
+        return expires_at >= time.time() and hmac.compare_digest(
+            self.sign(key, expires_at).encode(), signature.encode("utf-8", "surrogateescape"))
 
     def presigned_url(self, key: str, expires_in: int) -> str:
         expires_at = int(time.time()) + expires_in
@@ -261,5 +264,5 @@ def open_storage(settings: Settings, base_url: str = "http://127.0.0.1:8000") ->
             region=settings.s3_region,
         )
     if url.scheme == "file":
-        return LocalStorage(Path(url.path), settings.secret_key, base_url)
+        return LocalStorage(Path(url.path), SecretKeys.of(settings).files, base_url)
     raise ValueError(f"NARRATOR_STORAGE_URL scheme {url.scheme!r} is not supported (use s3:// or file://)")

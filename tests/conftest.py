@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,7 +80,7 @@ def settings(pg_url: str, s3_endpoint: str, redis_url: str, tmp_path_factory: py
         s3_endpoint_url=s3_endpoint,
         s3_access_key_id="test",
         s3_secret_access_key=S3_SECRET,
-        secret_key="test-secret",
+        secret_key=secrets.token_urlsafe(32),  # a deployment's own: the service refuses a published one
         metrics_port=devservices.free_port(),
         webhook_backoff_seconds=0.3,  # retries within a second or two, so tests can watch them
         webhook_timeout_seconds=5.0,

@@ -12,6 +12,7 @@ from celery import Celery, signals
 from kombu import Queue
 
 from shared.jobs import QUEUES, ROUTES, RUN_DUE_SCHEDULES, START_DUE_FINETUNES, SWEEP, SWEEP_WEBHOOKS
+from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from worker.context import WorkerContext
 
@@ -42,6 +43,9 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
     )
+    # A worker or beat (and the embedded API) refuses to start with a missing, published or
+    # short NARRATOR_SECRET_KEY: WeakSecret names the variable and the rule.
+    SecretKeys.of(settings)
     ctx = app.narrator = WorkerContext(settings, celery=app)  # type: ignore[attr-defined]
     context = weakref.ref(ctx)  # the signal must not keep an app's context (and its pools) alive
 

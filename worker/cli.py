@@ -489,8 +489,9 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 def cmd_watermark_detect(args: argparse.Namespace) -> int:
     """Read the mark of a file narrator rendered; prints JSON, exit 1 when there is none
     (2 when the file cannot be read)."""
+    from shared.secret_keys import SecretKeys
     from worker.tts.reference import ReferenceRejected, decode_audio
-    from worker.tts.watermark import detect, watermark_key
+    from worker.tts.watermark import detect
 
     settings = _settings(args)
     try:
@@ -498,7 +499,7 @@ def cmd_watermark_detect(args: argparse.Namespace) -> int:
     except (OSError, ReferenceRejected) as exc:
         print(f"narrator: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2  # not 1, which says "read, and unmarked"
-    found = detect(audio, sample_rate, watermark_key(settings.secret_key))
+    found = detect(audio, sample_rate, SecretKeys.of(settings).watermark)
     prefix = found.payload.hex() if found.payload else None
     result: dict[str, Any] = {"found": found.found, "item_id_prefix": prefix, "confidence": round(found.confidence, 2)}
     if prefix:
@@ -652,11 +653,15 @@ def main(argv: list[str] | None = None) -> int:
     service = args.command in ("api", "worker", "beat", "migrate")
     configure_logging(os.environ.get("NARRATOR_LOG_LEVEL", "INFO" if service else "WARNING"))
     from shared.errors import NarratorError
+    from shared.secret_keys import WeakSecret
 
     try:
         return int(args.fn(args) or 0)
     except NarratorError as exc:
         print(f"narrator: {exc.reason}", file=sys.stderr)
+        return 2
+    except WeakSecret as exc:  # a service refusing to start: say which variable, not a traceback
+        print(f"narrator: {exc}", file=sys.stderr)
         return 2
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import make_engine, make_sessionmaker
+from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 from worker.leases import Leases
@@ -107,6 +108,11 @@ class WorkerContext:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return make_sessionmaker(self.db)
+
+    @cached_property
+    def keys(self) -> SecretKeys:
+        """The deployment's per-purpose keys (the watermark's, for the render path)."""
+        return SecretKeys.of(self.settings)
 
     @cached_property
     def storage(self) -> Storage:

@@ -22,21 +22,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def deliverable_wav(rendered: Rendered, item_id: str, secret: str) -> bytes:
+def deliverable_wav(rendered: Rendered, item_id: str, watermark_key: bytes) -> bytes:
     """The file a user receives: the render, watermarked with its item id (inaudibly; read
     back by `narrator watermark detect`), as WAV."""
     from worker.tts.audio import to_wav_bytes
     from worker.tts.watermark import mark_item
 
-    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, secret), rendered.sample_rate)
+    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, watermark_key), rendered.sample_rate)
 
 
 class ItemUpload:
     """The uploads of one item's renders, one at a time and in order, on ``executor``'s
     threads (the process's, kept: see ``WorkerContext.uploads``)."""
 
-    def __init__(self, storage: Storage, key: str, item_id: str, secret: str, executor: Executor) -> None:
-        self.storage, self.key, self.item_id, self.secret = storage, key, item_id, secret
+    def __init__(self, storage: Storage, key: str, item_id: str, watermark_key: bytes, executor: Executor) -> None:
+        self.storage, self.key, self.item_id, self.watermark_key = storage, key, item_id, watermark_key
         self._executor = executor
         self._pending: Future[tuple[Rendered, bytes]] | None = None
         self._stored: tuple[Rendered, bytes] | None = None
@@ -79,7 +79,7 @@ class ItemUpload:
                         extra={"item_id": self.item_id})
 
     def _put(self, rendered: Rendered) -> tuple[Rendered, bytes]:
-        wav = deliverable_wav(rendered, self.item_id, self.secret)
+        wav = deliverable_wav(rendered, self.item_id, self.watermark_key)
         self.storage.put(self.key, wav, "audio/wav")
         return rendered, wav
 

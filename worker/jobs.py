@@ -412,7 +412,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
     version_id, state_key = job.version
     adapter = job.adapter
     upload = ItemUpload(ctx.storage, keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
-                        ctx.settings.secret_key, ctx.uploads)
+                        ctx.keys.watermark, ctx.uploads)
     try:
         speed = float(job.params.get("speed", 1.0))
         models = ctx.models

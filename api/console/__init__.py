@@ -1,5 +1,6 @@
 """The review console: server-rendered pages over the same service functions as the API,
-signed in with an API key kept (by id, never the secret) in a signed session cookie."""
+signed in with an API key; the signed cookie names a server-side session row, never the
+key's secret, tenant or scope (see ``session``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 
 def init_app(app: Flask) -> None:
-    """Register the console, the operator's console and the session cookie they need (signed
-    with Settings.secret_key)."""
-    from api.console import operator, session, views  # noqa: F401  (session, views attach their routes to ``bp``)
+    """Register the console, the operator's console and the session cookie they need: signed
+    with the sessions key derived from the deployment secret, never with the secret itself."""
+    from datetime import timedelta
+
+    from api.console import operator, session, views  # noqa: F401  (they attach their routes to ``bp``)
     from api.context import ctx
 
     with app.app_context():
-        app.secret_key = ctx().settings.secret_key
+        c = ctx()
+        app.secret_key = c.keys.sessions
+        app.config.update(SESSION_COOKIE_SECURE=c.settings.console_secure_cookie,
+                          PERMANENT_SESSION_LIFETIME=timedelta(seconds=c.settings.console_max_seconds))
+    app.session_interface = session.ConsoleCookies()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="narrator_console")
     app.register_blueprint(bp)

@@ -1,6 +1,10 @@
-"""Console sign-in: an API key checked exactly as the API checks it, then only its id,
-prefix, tenant and scope in the signed cookie; every request re-checks the key is live.
-Every POST carries the session's CSRF token (form field or ``X-CSRF-Token`` header)."""
+"""Console sign-in: an API key checked exactly as the API checks it, then a server-side
+session row (``shared.console_sessions``) whose random token is all the cookie carries
+about its holder. Every request reads the tenant and scope from the key's row, so neither
+can be chosen by whoever signs a cookie; sign-out, revocation and the idle and absolute
+lifetimes end the row. The cookie is signed with the sessions key derived from the
+deployment secret (``shared.secret_keys``) and marked Secure when the request came over
+HTTPS. Every POST carries the session's CSRF token (form field or ``X-CSRF-Token`` header)."""
 
 from __future__ import annotations
 
@@ -8,17 +12,37 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 
-from api.auth import key_for_secret, key_still_usable
+from api.auth import key_for_secret
 from api.console import bp
+from api.context import ctx
+from shared import console_sessions
 from shared.errors import Forbidden, NarratorError
 from shared.security import allows
 
+SESSION_FIELD = "sid"  # the session row's token: the cookie's only claim about who signed in
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 OPEN_ENDPOINTS = {"console.sign_in", "console.static"}
+
+
+def lifetimes() -> console_sessions.Lifetimes:
+    settings = ctx().settings
+    return console_sessions.Lifetimes(settings.console_idle_seconds, settings.console_max_seconds)
+
+
+class ConsoleCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked ``Secure`` when this request came over HTTPS (directly,
+    or through a proxy that says so in ``X-Forwarded-Proto``) or when the deployment says
+    always (``NARRATOR_CONSOLE_SECURE_COOKIE``). Trusting the header costs nothing: it can
+    only make a browser more careful with the cookie."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure or forwarded == "https"
 
 
 def csrf_token() -> str:
@@ -45,18 +69,22 @@ def _check() -> ResponseReturnValue | None:
     if request.method == "POST":
         sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
         expected = session.get("csrf")
-        if not expected or not hmac.compare_digest(str(expected), sent):
+        # Bytes on both sides: a token of any characters is a wrong token, not a server error.
+        if not expected or not hmac.compare_digest(str(expected).encode(), sent.encode("utf-8", "surrogateescape")):
             abort(400, "the form's CSRF token is missing or stale; reload the page and try again")
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    key = session.get("key")
-    if not key:
+    token = session.get(SESSION_FIELD)
+    if not isinstance(token, str) or not token:
+        session.pop(SESSION_FIELD, None)
         return redirect(url_for("console.sign_in", next=request.full_path))
-    if not key_still_usable(key["id"]):
+    with ctx().sessions.begin() as s:
+        holder = console_sessions.resolve(s, token, lifetimes())
+    if isinstance(holder, console_sessions.Ended):
         session.clear()
-        flash("That API key has been revoked or has expired; sign in with another.", "error")
+        flash(holder.reason, "error")
         return redirect(url_for("console.sign_in"))
-    g.tenant_id, g.scope, g.key_prefix = key["tenant_id"], key["scope"], key["prefix"]
+    g.tenant_id, g.scope, g.key_prefix = holder.tenant_id, holder.scope, holder.key_prefix
     return None
 
 
@@ -93,8 +121,11 @@ def sign_in() -> ResponseReturnValue:
             key = key_for_secret(secret)
         except NarratorError as exc:
             return render_template("console/sign_in.html", error=exc.reason), exc.status, exc.headers  # 401 or 429
+        with ctx().sessions.begin() as s:
+            token = console_sessions.start(s, key.id, lifetimes())
         session.clear()
-        session["key"] = {"id": key.id, "prefix": key.prefix, "tenant_id": key.tenant_id, "scope": key.scope}
+        session.permanent = True  # the browser drops it after the absolute lifetime too
+        session[SESSION_FIELD] = token
         session["csrf"] = secrets.token_urlsafe(32)  # a new token after sign-in
         return redirect(_safe_next(request.form.get("next")))
     return render_template("console/sign_in.html", error=None)
@@ -102,6 +133,8 @@ def sign_in() -> ResponseReturnValue:
 
 @bp.post("/sign-out")
 def sign_out() -> ResponseReturnValue:
+    with ctx().sessions.begin() as s:
+        console_sessions.end(s, str(session.get(SESSION_FIELD)))
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("console.sign_in"))

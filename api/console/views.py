@@ -1,5 +1,8 @@
 """Console pages. Reads query rows of the signed-in tenant only (``owned()`` and tenant
-filters); every change goes through the function the API's own view calls."""
+filters); every change goes through the function the API's own view calls, and every page
+asks for the scope the API asks for the same data: reference and consent recordings are
+admin's (as ``GET /v1/consents/<id>/recording`` is), so a read or write key sees that a
+recording exists but cannot play or download it."""
 
 from __future__ import annotations
 
@@ -33,9 +36,13 @@ from shared.models import (
     ReferenceAudio,
     Voice,
 )
+from shared.security import allows
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 WORDLIKE = re.compile(r"\w", re.UNICODE)
+# A voice's reference and a speaker's consent recording are biometric data: the API serves
+# them to admin keys only, and so does the console.
+RECORDINGS_SCOPE = "admin"
 FILTERS = {"all": None, "failed": ItemStatus.failed.value, "flagged": ItemStatus.needs_review.value}
 
 
@@ -73,19 +80,22 @@ def voices() -> ResponseReturnValue:
             ReferenceAudio.voice_id.in_([v.id for v in rows])))} if rows else {}
         consents = {c.id: c for c in s.scalars(select(Consent).where(
             Consent.id.in_([v.consent_id for v in rows if v.consent_id])))} if rows else {}
+        listen = allows(g.scope, RECORDINGS_SCOPE)
         view = [{
             "voice": v, "consent": consents.get(v.consent_id or ""),
             "qa": (refs[v.id].qa_report or {}) if v.id in refs else None,
             "audio": _url(refs[v.id].cleaned_key or refs[v.id].original_key)
-            if v.id in refs and v.purged_at is None else None,
+            if listen and v.id in refs and v.purged_at is None else None,
         } for v in rows]
-    return render_template("console/voices.html", rows=view)
+    return render_template("console/voices.html", rows=view, listen=listen)
 
 
 @bp.get("/voices/<voice_id>/waveform.svg")
 def voice_waveform(voice_id: str) -> ResponseReturnValue:
     """The reference's waveform as a small SVG (min/max per column), drawn from the cleaned
-    reference: a reviewer sees clipping, silence and level at a glance."""
+    reference: a reviewer sees clipping, silence and level at a glance. Drawn from the
+    recording, so it is admin's, as the recording is."""
+    need(RECORDINGS_SCOPE)
     c = ctx()
     with c.sessions() as s:
         voice = owned(s, Voice, voice_id, "voice")
@@ -133,8 +143,9 @@ def consents() -> ResponseReturnValue:
         rows = s.scalars(select(Consent).where(Consent.tenant_id == g.tenant_id,
                                                Consent.status == ConsentStatus.needs_review.value)
                          .order_by(Consent.created_at)).all()
-        view = [{"consent": c, "audio": _url(c.recording_key)} for c in rows]
-    return render_template("console/consents.html", rows=view)
+        listen = allows(g.scope, RECORDINGS_SCOPE)
+        view = [{"consent": c, "audio": _url(c.recording_key) if listen else None} for c in rows]
+    return render_template("console/consents.html", rows=view, listen=listen)
 
 
 # --- batches --------------------------------------------------------------------------

@@ -213,6 +213,13 @@ def test_shared_narrator_environment(compose, services):
     assert not MIGRATION_ENV & set(anchor), "the owner's credentials or the audit key reach every service"
 
 
+def test_the_secret_key_has_no_default(compose):
+    """Compose refuses to start without NARRATOR_SECRET_KEY (``${VAR:?message}``): no
+    well-known value ships in the file."""
+    value = compose["x-narrator-env"]["NARRATOR_SECRET_KEY"]
+    assert re.fullmatch(r"\$\{NARRATOR_SECRET_KEY:\?[^}]+\}", value), value
+
+
 def test_environment_points_at_the_compose_services(services):
     env = env_of(services["api"])
     pg = env_of(services["postgres"])

@@ -408,6 +408,33 @@ def test_service_and_ingress_route_to_the_api(rendered):
                 p["port"] for p in svc_ports.values()}
 
 
+def test_ingress_keeps_metrics_and_probes_off_the_public_route(rendered):
+    """/metrics (scraped in-cluster) and the probes are not reachable through the ingress;
+    the API and the console are."""
+    for target, docs in rendered.items():
+        (ingress,) = by_kind(docs, "Ingress").values()
+        paths = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+
+        def routed(url: str, paths=paths) -> bool:
+            return any(url == path or (kind == "Prefix" and url.startswith(path.rstrip("/") + "/"))
+                       for path, kind in paths)
+
+        for internal in ("/metrics", "/healthz", "/readyz"):
+            assert not routed(internal), f"{target}: {internal} is public through {paths}"
+        for public in ("/v1/voices", "/v1/files/tenants/t/a.wav", "/console/sign-in"):
+            assert routed(public), f"{target}: {public} is not routed by {paths}"
+
+
+def test_the_shipped_secret_key_is_a_placeholder_the_service_refuses(rendered):
+    from shared.secret_keys import WeakSecret, check_secret
+
+    for docs in rendered.values():
+        (secret,) = by_kind(docs, "Secret").values()
+        with pytest.raises(WeakSecret):
+            check_secret(secret_data(secret)["NARRATOR_SECRET_KEY"])
+        assert by_kind(docs, "ConfigMap")["narrator-config"]["data"]["NARRATOR_CONSOLE_SECURE_COOKIE"] == "true"
+
+
 def test_hpa_targets_the_api_only(rendered):
     docs = rendered["base"]
     (hpa,) = by_kind(docs, "HorizontalPodAutoscaler").values()

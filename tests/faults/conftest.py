@@ -7,6 +7,7 @@ within seconds instead of minutes; everything else runs with production settings
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import threading
@@ -84,7 +85,7 @@ def fault_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             settings = Settings(
                 data_dir=base / "data", database_url=db_url, broker_url=redis_server.url,
                 storage_url=f"s3://{BUCKET}", s3_endpoint_url=s3.endpoint, s3_access_key_id="test",
-                s3_secret_access_key="test", secret_key="faults-secret",
+                s3_secret_access_key="test", secret_key=secrets.token_urlsafe(32),
                 # a module that sets WORKER_METRICS = True reads its worker's /metrics
                 metrics_port=devservices.free_port() if getattr(request.module, "WORKER_METRICS", False) else 0,
                 item_lease_seconds=LEASE_SECONDS, sweep_interval_seconds=SWEEP_SECONDS, log_level="INFO",

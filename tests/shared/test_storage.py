@@ -15,7 +15,7 @@ from shared.storage import LocalStorage, ObjectNotFound, Storage, open_storage
 def storage(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> Storage:
     if request.param == "s3":
         return open_storage(settings.with_(storage_url=f"s3://{settings.storage_url[5:]}/t-{tmp_path.name}"))
-    return LocalStorage(tmp_path / "store", "secret")
+    return LocalStorage(tmp_path / "store", b"link-key")
 
 
 def test_put_get_exists_list_delete_round_trip(storage: Storage) -> None:
@@ -46,10 +46,11 @@ def test_s3_presigned_url_downloads_the_object(settings: Settings) -> None:
 
 
 def test_local_signed_url_expires_and_rejects_tampering(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path, "secret")
+    storage = LocalStorage(tmp_path, b"link-key")
     assert storage.verify("k/a.wav", 2**40, storage.sign("k/a.wav", 2**40))
     assert not storage.verify("k/b.wav", 2**40, storage.sign("k/a.wav", 2**40))
     assert not storage.verify("k/a.wav", 1, storage.sign("k/a.wav", 1))  # long expired
+    assert not storage.verify("k/a.wav", 2**40, "é" * 64)  # any characters: wrong, not a TypeError
 
 
 def test_delete_prefix_removes_only_that_prefix_and_refuses_broad_ones(storage: Storage) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
 from worker import delivery
@@ -36,7 +37,8 @@ def uploads() -> Iterator[ThreadPoolExecutor]:
 @pytest.fixture
 def upload(settings: Settings, uploads: ThreadPoolExecutor) -> ItemUpload:
     item_id = str(uuid.uuid4())
-    return ItemUpload(open_storage(settings), f"tests/delivery/{item_id}.wav", item_id, settings.secret_key, uploads)
+    return ItemUpload(open_storage(settings), f"tests/delivery/{item_id}.wav", item_id, SecretKeys.of(settings).watermark,
+                      uploads)
 
 
 def test_the_key_holds_the_kept_render_when_a_later_attempt_was_stored(upload: ItemUpload) -> None:
@@ -44,7 +46,7 @@ def test_the_key_holds_the_kept_render_when_a_later_attempt_was_stored(upload: I
     upload.send(first)
     upload.send(second)  # the gate failed the first; the second was stored over it
     wav = upload.kept(first)  # ... but the first ranked better
-    assert wav == deliverable_wav(first, upload.item_id, upload.secret)
+    assert wav == deliverable_wav(first, upload.item_id, upload.watermark_key)
     assert upload.storage.get(upload.key) == wav
 
 
@@ -95,7 +97,8 @@ def test_a_discarded_item_leaves_no_object(upload: ItemUpload) -> None:
 
 def test_a_failed_upload_is_raised_to_the_item(settings: Settings, uploads: ThreadPoolExecutor) -> None:
     unreachable = open_storage(settings.with_(s3_endpoint_url="http://127.0.0.1:9"))
-    upload = ItemUpload(unreachable, "tests/delivery/x.wav", str(uuid.uuid4()), settings.secret_key, uploads)
+    upload = ItemUpload(unreachable, "tests/delivery/x.wav", str(uuid.uuid4()), SecretKeys.of(settings).watermark,
+                          uploads)
     upload.send(render(220.0))
     with pytest.raises(StorageError):
         upload.kept(render(220.0))

@@ -22,19 +22,21 @@ positive needs both a CRC collision and a many-sigma correlation.
 
 Sync: frames are laid from the first sample and the detector searches offsets of ±85 ms
 (a decoder's priming delay, a trimmed lead-in) in 128-sample steps; a clip cut from the
-middle of a file is not supported. The key comes from the deployment's secret
-(:func:`watermark_key`), so the mark cannot be read or forged without it; rotating the
-secret makes older files' marks unreadable with the new key.
+middle of a file is not supported. The key is the deployment's watermark key, derived
+from its secret for this purpose alone (``shared.secret_keys``, :func:`watermark_key`), so
+the mark cannot be read or forged without it, and the key can be given to whoever checks
+files without giving them the secret; rotating the secret makes older files' marks
+unreadable with the new key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 
 import numpy as np
 
+from shared.secret_keys import derive
 from worker.tts.audio import resample_mono
 
 SAMPLE_RATE = 24_000
@@ -76,8 +78,9 @@ class Detection:
 
 
 def watermark_key(secret: str) -> bytes:
-    """The chip key for a deployment, derived from its secret so it is never stored apart."""
-    return hmac.new(secret.encode(), b"narrator-watermark-v1", hashlib.sha256).digest()
+    """The chip key of a deployment whose secret is ``secret``: the same key the render path
+    (``SecretKeys.watermark``) and ``narrator watermark detect`` use."""
+    return derive(secret, "watermark")
 
 
 def item_payload(item_id: str) -> bytes:
@@ -92,11 +95,12 @@ def item_payload(item_id: str) -> bytes:
     return payload
 
 
-def mark_item(audio: np.ndarray, sample_rate: int, item_id: str, secret: str) -> np.ndarray:
-    """The render path's one call: ``audio`` marked with ``item_id`` under the deployment's key."""
+def mark_item(audio: np.ndarray, sample_rate: int, item_id: str, key: bytes) -> np.ndarray:
+    """The render path's one call: ``audio`` marked with ``item_id`` under the deployment's
+    watermark key (``SecretKeys.watermark``)."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"the watermark is embedded at {SAMPLE_RATE} Hz, got {sample_rate}")
-    return embed(audio, item_payload(item_id), watermark_key(secret))
+    return embed(audio, item_payload(item_id), key)
 
 
 def embed(audio: np.ndarray, payload: bytes, key: bytes) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""The content type an uploaded recording is stored (and later served) with.
+
+Never the one the client sent: a file that is both a valid WAV and an HTML page, uploaded
+as ``text/html``, would otherwise be served as a page from the storage's origin (stored
+cross-site scripting through a presigned link). The type is read from the file's own
+header, among the formats narrator decodes; anything else is stored as opaque bytes.
+"""
+
+from __future__ import annotations
+
+OPAQUE = "application/octet-stream"
+
+
+def stored_audio_type(data: bytes) -> str:
+    """``audio/wav``, ``audio/flac``, ``audio/ogg`` or ``audio/mpeg`` from the magic bytes;
+    else ``application/octet-stream``, which no browser renders as a page."""
+    head = data[:12]
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[:4] == b"fLaC":
+        return "audio/flac"
+    if head[:4] == b"OggS":
+        return "audio/ogg"
+    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    return OPAQUE

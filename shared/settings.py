@@ -64,6 +64,10 @@ class Settings:
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
+    # Claims of one item (every try counts: a retry after an outage, a sweep after a lost
+    # worker). An item that raised something unexpected, or whose worker died, this many times
+    # ends ``failed`` with the reason instead of being tried again, so its batch settles.
+    item_max_attempts: int = 3
     # Wall-clock budget of cloning at enrollment: the stock-blend search first (~20-30 s on two
     # cores), then the style search (worker/tts/style_search.py) refines the voice with what is
     # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.

@@ -307,6 +307,8 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
 
 def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
     """Requeue items whose worker died mid-render (``running`` past the lease); returns how many.
+    One that has used its ``item_max_attempts`` claims is failed instead (the sweeper's count
+    is the claims'): an item that kills its worker must not be handed to the next one forever.
 
     The broker redelivers an unacknowledged message eventually, but only after its
     visibility timeout; the sweeper makes recovery prompt and covers a lost message.
@@ -317,9 +319,16 @@ def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
     """
     expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
     with ctx.sessions() as s:
-        stuck = list(s.scalars(select(Item.id).where(Item.status == ItemStatus.running.value,
-                                                     Item.started_at < expired).limit(1000)))
-    for item_id in stuck:
+        stuck = s.execute(select(Item.id, Item.attempts).where(Item.status == ItemStatus.running.value,
+                                                               Item.started_at < expired).limit(1000)).all()
+    for item_id, attempts in stuck:
+        if attempts >= ctx.settings.item_max_attempts:  # it takes its worker down: no more tries
+            finish_item(ctx, item_id, ItemStatus.failed,
+                        error=f"worker_lost: the item's worker stopped mid-render on each of {attempts} attempts; "
+                              "it is not tried again")
+            log.warning("failed item %s: its worker stopped on each of %d attempts", item_id, attempts,
+                        extra={"item_id": item_id})
+            continue
         enqueue(item_id)
         with ctx.sessions.begin() as s:  # unless a worker claimed it from that message already
             s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value,
@@ -372,6 +381,22 @@ def settle_idle_batches(ctx: WorkerContext, notify: Callable[[list[str]], None] 
                     extra={"batch_id": batch_id})
         finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=notify)
     return len(idle)
+
+
+def retry_or_fail(ctx: WorkerContext, item_id: str, exc: BaseException) -> bool:
+    """An item's render raised something no step expected (a bug, corrupt stored data):
+    released for another try while it has been claimed fewer than ``item_max_attempts``
+    times (True), else failed with the reason (False), so the batch still settles."""
+    cap = ctx.settings.item_max_attempts
+    with ctx.sessions() as s:
+        attempts = s.scalar(select(Item.attempts).where(Item.id == item_id)) or 0
+    if attempts < cap:
+        release_item(ctx, item_id)
+        return True
+    finish_item(ctx, item_id, ItemStatus.failed,
+                error=f"internal_error: the render failed unexpectedly on each of {attempts} attempts "
+                      f"({type(exc).__name__}: {str(exc)[:300]}); it is not tried again")
+    return False
 
 
 def release_item(ctx: WorkerContext, item_id: str) -> None:

@@ -6,6 +6,7 @@ bad input was already recorded on the row by ``worker.jobs`` and is not retried.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from worker import batching, jobs, purge
 from worker.context import WorkerContext
 
 TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError)
+log = logging.getLogger(__name__)
+
 MAX_RETRIES = 8  # backoff with jitter: at least ~2 minutes of outage ridden out before an item fails
 
 
@@ -89,6 +92,14 @@ def synthesize_item(self: Task, item_id: str) -> None:
                 jobs.release_item(ctx, item_id)
                 _retry(self, exc)
             jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+        except Exception as exc:  # a bug or corrupt data: a few more tries, then the item fails
+            log.exception("item %s: unexpected error", item_id)
+            if self.request.retries >= MAX_RETRIES:  # outages used the message's retries up
+                jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"internal_error: {exc}")
+            elif jobs.retry_or_fail(ctx, item_id, exc):
+                if self.request.is_eager:  # embedded: no broker to send the retry through
+                    return self.run(item_id)  # type: ignore[no-any-return]
+                _retry(self, exc)
         jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
 
 

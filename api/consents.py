@@ -18,6 +18,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
+from shared.audio_limits import AudioLimits
 from shared.audit import record
 from shared.consent import create_consent, machine_checkable, review_consent
 from shared.errors import Conflict, InvalidInput
@@ -79,7 +80,7 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         raise InvalidInput("'recording' (the speaker reading the statement; multipart/form-data) is required",
                            field="recording")
     data = upload.read()
-    validation.audio_upload(data, field="recording")
+    validation.audio_upload(data, AudioLimits.consent(c.settings), field="recording")
     with c.sessions.begin() as s:
         consent = tenant_consent(s, consent_id)
         if consent.status != ConsentStatus.awaiting_recording.value:

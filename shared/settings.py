@@ -49,6 +49,13 @@ class Settings:
     log_level: str = "INFO"
     presign_ttl_seconds: int = 900
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Audio uploads, checked on the file's header before anything decodes it (shared/audio_limits.py):
+    # longest reference and consent recording, and the sample rates and channels accepted.
+    max_reference_seconds: float = 600.0
+    max_consent_seconds: float = 120.0
+    audio_min_sample_rate: int = 8000
+    audio_max_sample_rate: int = 192000
+    audio_max_channels: int = 8
     max_batch_items: int = 100000
     # Batches this small (and previews) go to the ``interactive`` queue, never behind a big batch.
     interactive_max_items: int = 50

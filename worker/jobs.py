@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 
 from shared import keys, lexicon, logs, webhooks
+from shared.audio_limits import AudioLimits
 from shared.audit import record
 from shared.consent import in_force, key_phrases
 from shared.errors import NarratorError
@@ -87,7 +88,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     models = ctx.models
     try:
         cleaned = clean_reference(data, speaker_encoder=models.encoder, language=language,
-                                  language_id=models.transcriber)
+                                  language_id=models.transcriber, limits=AudioLimits.reference(ctx.settings))
     except ReferenceRejected as exc:
         report = exc.report.to_dict() if exc.report is not None else None
         with ctx.sessions.begin() as s:
@@ -100,7 +101,12 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     from worker.tts.audio import sha256, to_wav_bytes
     from worker.tts.reference import decode_audio
 
-    similarity, mismatch = same_speaker(models, decode_audio(ctx.storage.get(consent_key)), (cleaned.audio, 24000),
+    try:
+        consent_audio = decode_audio(ctx.storage.get(consent_key), AudioLimits.consent(ctx.settings))
+    except ReferenceRejected as exc:
+        fail_voice(ctx, voice_id, f"consent recording unusable: {exc}")
+        return
+    similarity, mismatch = same_speaker(models, consent_audio, (cleaned.audio, 24000),
                                         ctx.settings.consent_speaker_threshold)
     if mismatch:
         fail_voice(ctx, voice_id, mismatch)
@@ -207,7 +213,7 @@ def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
         phrases = key_phrases(consent.speaker_name, consent.company_name, consent.code)
     limit = ctx.settings.consent_max_error_rate
     try:
-        audio, sr = decode_audio(ctx.storage.get(key))
+        audio, sr = decode_audio(ctx.storage.get(key), AudioLimits.consent(ctx.settings))
         verification = check_statement(ctx.models, audio, sr, statement, language, limit, phrases)
     except ReferenceRejected as exc:
         verification = {"transcript": "", "error_rate": 1.0, "max_error_rate": limit,

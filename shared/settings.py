@@ -75,6 +75,14 @@ class Settings:
     # worker). An item that raised something unexpected, or whose worker died, this many times
     # ends ``failed`` with the reason instead of being tried again, so its batch settles.
     item_max_attempts: int = 3
+    # A task message delivered this many times without finishing (each time its worker was
+    # killed: out of memory, a segfault in a decoder) is not run again: its row is failed with
+    # the reason and the message is set aside in Redis (worker/deliveries.py).
+    max_deliveries: int = 3
+    # How long the broker waits for a worker's acknowledgement before it hands the message to
+    # another worker: a task that runs longer than this is run twice, so keep it above the
+    # longest task; a message whose worker was killed is redelivered after it.
+    broker_visibility_timeout_seconds: int = 3600
     # Wall-clock budget of cloning at enrollment: the stock-blend search first (~20-30 s on two
     # cores), then the style search (worker/tts/style_search.py) refines the voice with what is
     # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.

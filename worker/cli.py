@@ -588,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(fn=cmd_api)
 
     w = sub.add_parser("worker", help="run a Celery worker")
-    w.add_argument("--queues", default="interactive,webhooks,enroll,synth,finetune",
+    w.add_argument("--queues", default="interactive,purge,webhooks,enroll,synth,finetune",
                    help="consumed in this order: an earlier queue's tasks go first")
     w.add_argument("--concurrency", type=int, default=1)
     w.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])

@@ -231,6 +231,20 @@ def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
     log.info("consent %s %s", consent_id, consent.status)
 
 
+def refuse_consent(ctx: WorkerContext, consent_id: str, reason: str) -> None:
+    """A consent whose check could not run (its message was set aside): rejected with the
+    reason, as a recording that failed the check would be; the speaker records again."""
+    with ctx.sessions.begin() as s:
+        consent = s.get(Consent, consent_id)
+        if consent is None or consent.status != ConsentStatus.verifying.value:
+            return
+        consent.status = ConsentStatus.rejected.value
+        consent.verification = {"transcript": "", "error_rate": 1.0,
+                                "max_error_rate": ctx.settings.consent_max_error_rate, "reason": reason}
+        record(s, consent.tenant_id, "worker", "consent.rejected", "consent", consent_id, reason=reason)
+    log.info("consent %s rejected: %s", consent_id, reason)
+
+
 # --- batches ----------------------------------------------------------------------------
 
 
@@ -403,6 +417,14 @@ def retry_or_fail(ctx: WorkerContext, item_id: str, exc: BaseException) -> bool:
                 error=f"internal_error: the render failed unexpectedly on each of {attempts} attempts "
                       f"({type(exc).__name__}: {str(exc)[:300]}); it is not tried again")
     return False
+
+
+def fail_unfinished_item(ctx: WorkerContext, item_id: str, reason: str) -> None:
+    """Fail an item that has not finished (its message was set aside); a finished one stays."""
+    with ctx.sessions() as s:
+        status = s.scalar(select(Item.status).where(Item.id == item_id))
+    if status in (ItemStatus.queued.value, ItemStatus.running.value):
+        finish_item(ctx, item_id, ItemStatus.failed, error=reason)
 
 
 def release_item(ctx: WorkerContext, item_id: str) -> None:

@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
@@ -29,6 +30,33 @@ MAX_RETRIES = 8  # backoff with jitter: at least ~2 minutes of outage ridden out
 
 def context(task: Task) -> WorkerContext:
     return task.app.narrator  # type: ignore[attr-defined,no-any-return]
+
+
+class CountedTask(Task):  # type: ignore[misc]
+    """Every narrator task: counts its deliveries (``worker.deliveries``) and does not run a
+    message that has already taken ``max_deliveries`` workers down with it; the row the
+    message is about is failed with the reason (``GIVE_UP``) and the message set aside."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        deliveries = None if self.request.is_eager or not self.request.id else context(self).deliveries
+        if deliveries is None:
+            return super().__call__(*args, **kwargs)
+        count = deliveries.started(self.request.id)
+        if not deliveries.poisoned(count):
+            return super().__call__(*args, **kwargs)
+        reason = (f"poison_message: the {self.name.removeprefix('narrator.')} task stopped its worker on each of "
+                  f"{count - 1} deliveries (killed mid-task: out of memory or a crash); it was set aside, not run "
+                  "again")
+        give_up = GIVE_UP.get(self.name)
+        if give_up is not None and args:
+            give_up(self, str(args[0]), reason)
+        deliveries.set_aside(self.name, self.request.id, list(args), count - 1, reason)
+        return None
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        deliveries = None if self.request.is_eager else context(self).deliveries
+        if deliveries is not None and task_id:
+            deliveries.finished(task_id)
 
 
 def _retry(task: Task, exc: Exception) -> None:
@@ -181,3 +209,18 @@ def start_due_finetunes(self: Task) -> int:
     from worker import finetune as tuning
 
     return len(tuning.start_due_finetunes(context(self)))
+
+
+def _fail_item(task: Task, item_id: str, reason: str) -> None:
+    ctx = context(task)
+    jobs.fail_unfinished_item(ctx, item_id, reason)
+    jobs.after_item(ctx, item_id, _dispatcher(task), defer=ctx.defer)  # its batch may settle now
+
+
+# What a set-aside message's row becomes (its first argument is the row's id). A planning or
+# purge message has no row to fail: its sweeper or the operator (reading the dead letters) acts.
+GIVE_UP: dict[str, Callable[[Task, str, str], None]] = {
+    names.ENROLL: lambda task, voice_id, reason: jobs.fail_voice(context(task), voice_id, reason),
+    names.VERIFY_CONSENT: lambda task, consent_id, reason: jobs.refuse_consent(context(task), consent_id, reason),
+    names.SYNTHESIZE_ITEM: _fail_item,
+}

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
 NAMESPACE = "narrator"
-QUEUES = ("enroll", "synth", "finetune", "webhooks", "interactive")
+QUEUES = ("enroll", "synth", "finetune", "webhooks", "interactive", "purge")
 GPU_QUEUES = ("synth", "finetune")
 TARGETS = ("base", "overlays/cpu", "overlays/gpu")
 

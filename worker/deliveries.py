@@ -38,17 +38,26 @@ class Deliveries:
     max_deliveries: int
 
     def started(self, task_id: str) -> int:
-        """Count one more delivery of ``task_id``; returns the count, this one included."""
+        """Count one more delivery of ``task_id``; returns the count, this one included, or 0
+        when Redis cannot be reached (the task then runs uncounted rather than not at all)."""
         key = COUNT_KEY.format(task_id=task_id)
         pipe = self.client.pipeline()
         pipe.incr(key)
         pipe.expire(key, COUNT_TTL_SECONDS)
-        count, _ = pipe.execute()
+        try:
+            count, _ = pipe.execute()
+        except redis.RedisError:
+            log.warning("task %s: its delivery could not be counted (Redis unreachable)", task_id, exc_info=True)
+            return 0
         return int(count)
 
     def finished(self, task_id: str) -> None:
-        """The task returned: its worker survived it, whatever the outcome."""
-        self.client.delete(COUNT_KEY.format(task_id=task_id))
+        """The task returned: its worker survived it, whatever the outcome. A count left behind
+        by an unreachable Redis expires; its message was acknowledged and is not delivered again."""
+        try:
+            self.client.delete(COUNT_KEY.format(task_id=task_id))
+        except redis.RedisError:
+            log.warning("task %s: its delivery count could not be cleared (Redis unreachable)", task_id)
 
     def poisoned(self, count: int) -> bool:
         """Did the ``count - 1`` deliveries before this one all die mid-task, ``max_deliveries`` of them?"""

@@ -1,7 +1,10 @@
 """Celery tasks: thin wrappers that hand ids to ``worker.jobs`` and retry transient faults.
 
 Only storage, database and connection faults retry (exponential backoff with jitter);
-bad input was already recorded on the row by ``worker.jobs`` and is not retried.
+bad input was already recorded on the row by ``worker.jobs`` and is not retried. An item
+whose render raises anything else is tried again until it has been claimed
+``item_max_attempts`` times, then failed with the reason, so its batch settles. Every task
+counts its deliveries (``CountedTask``): a message that keeps killing its worker is set aside.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ message (an upload that decodes to gigabytes) kill every worker that took it, fo
 
 The count lives in Redis, keyed by the task id: a worker increments it when it starts the
 task, and deletes it when the task returns in any way (success, failure, or a retry, which
-Celery resends under the same id). Only a worker that died mid-task leaves it behind. A start
+Celery resends under the same id: Celery calls no ``after_return`` then, so the task's own
+``finally`` clears it). Only a worker that died mid-task leaves it behind. A start
 that finds the count past ``max_deliveries`` means that many workers died running this
 message: the task is not run again; its row is failed with the reason (``worker.tasks``) and
 the message is set aside on a Redis list (``DEAD_LETTERS``), newest first, for an operator

@@ -46,7 +46,10 @@ class CountedTask(Task):  # type: ignore[misc]
             return super().__call__(*args, **kwargs)
         count = deliveries.started(self.request.id)
         if not deliveries.poisoned(count):
-            return super().__call__(*args, **kwargs)
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:  # returned, raised, or retrying (resent under the same id): its worker lived
+                deliveries.finished(self.request.id)
         reason = (f"poison_message: the {self.name.removeprefix('narrator.')} task stopped its worker on each of "
                   f"{count - 1} deliveries (killed mid-task: out of memory or a crash); it was set aside, not run "
                   "again")
@@ -55,11 +58,6 @@ class CountedTask(Task):  # type: ignore[misc]
             give_up(self, str(args[0]), reason)
         deliveries.set_aside(self.name, self.request.id, list(args), count - 1, reason)
         return None
-
-    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        deliveries = None if self.request.is_eager else context(self).deliveries
-        if deliveries is not None and task_id:
-            deliveries.finished(task_id)
 
 
 def _retry(task: Task, exc: Exception) -> None:

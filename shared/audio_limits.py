@@ -15,6 +15,11 @@ from dataclasses import dataclass
 
 from shared.settings import Settings
 
+# What a decode may hold, in samples per second of the limit: 48 kHz stereo in full. A file
+# with more (a higher rate, more channels) is read for a shorter time, not refused.
+DECODE_BUDGET_RATE = 48000
+DECODE_BUDGET_CHANNELS = 2
+
 
 @dataclass(frozen=True)
 class AudioLimits:
@@ -38,9 +43,13 @@ class AudioLimits:
         return cls("recording", settings.max_consent_seconds, settings.audio_min_sample_rate,
                    settings.audio_max_sample_rate, settings.audio_max_channels)
 
-    def max_frames(self, sample_rate: int) -> int:
-        """The most frames a decoder may read from a file at ``sample_rate``."""
-        return int(self.max_seconds * sample_rate)
+    def max_frames(self, sample_rate: int, channels: int = 1) -> int:
+        """The most frames a decoder may read from a file at ``sample_rate`` with ``channels``:
+        ``max_seconds`` of it, and never more samples than ``max_seconds`` of 48 kHz stereo
+        (10 min: 58 M samples, 230 MB as float32), however high the rate or many the channels
+        within the limits (10 min at 192 kHz in 8 channels would be 3.7 GB)."""
+        budget = int(self.max_seconds * DECODE_BUDGET_RATE * DECODE_BUDGET_CHANNELS)
+        return max(1, min(int(self.max_seconds * sample_rate), budget // max(1, channels)))
 
     def format_violation(self, sample_rate: int, channels: int) -> tuple[str, str] | None:
         """(limit name, reason) for a rate or channel count outside the limits, else None."""

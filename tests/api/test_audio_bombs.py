@@ -39,6 +39,17 @@ def silent_flac(seconds: float, rate: int = 8000, channels: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def hi_res_silence(seconds: int) -> bytes:
+    """Silence at 192 kHz in 8 channels (within every limit): ~90 KB a minute of FLAC that
+    decodes to 370 MB a minute as float32. Written a few seconds at a time."""
+    buf = io.BytesIO()
+    with soundfile.SoundFile(buf, "w", samplerate=192000, channels=8, format="FLAC", subtype="PCM_16") as f:
+        block = np.zeros((192000, 8), np.int16)
+        for _ in range(seconds):
+            f.write(block)
+    return buf.getvalue()
+
+
 def multichannel_wav(channels: int) -> bytes:
     buf = io.BytesIO()
     soundfile.write(buf, np.zeros((16000, channels), np.int16), 16000, format="WAV", subtype="PCM_16")
@@ -97,9 +108,33 @@ class TestTheWorkerDecodesWithACap:
         audio, rate = decode_audio(silent_flac(11 * 60), limits)
         assert rate == 8000 and audio.shape == (120 * 8000, 1)
 
+    def test_a_high_rate_many_channel_file_decodes_no_more_samples_than_48k_stereo(self) -> None:
+        limits = AudioLimits("reference", 10.0)  # a 10 s budget: 10 s x 48 kHz x 2 = 960 000 samples
+        audio, rate = decode_audio(hi_res_silence(2), limits)
+        assert rate == 192000 and audio.shape == (960_000 // 8, 8)
+
     def test_a_long_reference_is_judged_too_long_on_its_capped_decode(self) -> None:
         limits = AudioLimits("reference", 60.0)
         report = analyze_reference(silent_flac(11 * 60), limits=limits).report
         assert report.decision == "reject" and "too_long" in report.codes
         assert report.scores["duration_seconds"] == pytest.approx(660.0)
         assert "11.0 minutes long" in next(f.message for f in report.findings if f.code == "too_long")
+
+
+def test_the_console_waveform_reads_a_hostile_reference_in_bounded_memory() -> None:
+    """The console draws the stored reference, the original upload when enrollment failed:
+    a minute at 192 kHz in 8 channels took 370 MB of the API process to draw."""
+    import tracemalloc
+
+    from api.console.views import waveform_svg
+
+    data = hi_res_silence(60)
+    assert len(data) < 200_000
+    tracemalloc.start()
+    try:
+        svg = waveform_svg(data, AudioLimits("reference", 600.0))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert svg.startswith("<svg") and svg.count(" L") == 2 * 600
+    assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MiB"

@@ -163,7 +163,7 @@ def decode_audio(data: bytes, limits: AudioLimits = DEFAULT_LIMITS) -> tuple[np.
         with sf.SoundFile(io.BytesIO(data)) as f:
             _check_format(f.samplerate, f.channels, limits)
             sr = f.samplerate
-            audio = f.read(frames=limits.max_frames(sr), dtype="float32", always_2d=True)
+            audio = f.read(frames=limits.max_frames(sr, f.channels), dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError, OSError):  # LibsndfileError is a RuntimeError
         audio, sr = _decode_with_librosa(data, limits.max_seconds)
         _check_format(sr, audio.shape[1], limits)

@@ -20,6 +20,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs, keys
+from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.audit import record
 from shared.consent import ReviewByOperator, create_consent, machine_checkable
@@ -82,7 +83,7 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         raise InvalidInput("'recording' (the speaker reading the statement; multipart/form-data) is required",
                            field="recording")
     data = upload.read()
-    validation.audio_upload(data, field="recording")
+    validation.audio_upload(data, AudioLimits.consent(c.settings), field="recording")
     with c.sessions.begin() as s:
         consent = tenant_consent(s, consent_id)
         if consent.status != ConsentStatus.awaiting_recording.value:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Request, request
 from werkzeug.exceptions import BadRequest
 
+from shared.audio_limits import AudioLimits
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 LANGUAGES = ("zh", "en")
@@ -176,8 +177,9 @@ def paging(default: int, maximum: int) -> tuple[int, int]:
     return cursor, limit
 
 
-def audio_upload(data: bytes, field: str = "reference") -> float:
-    """Check the bytes decode as audio (before anything is stored); returns the duration."""
+def audio_upload(data: bytes, limits: AudioLimits, field: str = "reference") -> float:
+    """Check the bytes are audio within ``limits`` from their header alone (nothing is decoded
+    or stored yet); returns the duration. A refusal names the limit (``limit``, ``maximum``)."""
     import soundfile
 
     if not data:
@@ -190,4 +192,10 @@ def audio_upload(data: bytes, field: str = "reference") -> float:
         ) from exc
     if info.frames <= 0 or info.samplerate <= 0:
         raise InvalidInput(f"the {field} file has no audio frames", field=field)
-    return info.frames / info.samplerate
+    broken = limits.violation(info.samplerate, info.channels, info.frames)
+    if broken is not None:
+        limit, reason = broken
+        maximum = {"sample_rate": [limits.min_sample_rate, limits.max_sample_rate],
+                   "channels": limits.max_channels, "duration": limits.max_seconds}[limit]
+        raise InvalidInput(reason, field=field, limit=limit, allowed=maximum)
+    return float(info.frames / info.samplerate)

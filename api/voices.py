@@ -11,6 +11,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from shared import jobs
+from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.consent import usable_consent
 from shared.errors import InvalidInput
@@ -54,8 +55,8 @@ def create_voice() -> ResponseReturnValue:
     if upload is None:
         raise InvalidInput("'reference' (an audio file, multipart/form-data) is required", field="reference")
     data = upload.read()
-    validation.audio_upload(data)
     c = ctx()
+    validation.audio_upload(data, AudioLimits.reference(c.settings))
     with c.sessions.begin() as s:
         consent = usable_consent(s, g.tenant_id, form.get("consent_id"), language=lang)
         voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, stored_audio_type(data),

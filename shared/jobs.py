@@ -10,8 +10,10 @@ FINETUNE = "narrator.finetune"
 START_DUE_FINETUNES = "narrator.start_due_finetunes"
 SWEEP = "narrator.sweep_stuck_items"
 # Delete a revoked consent's (or a deleted voice's) audio and model state: args (scope, id, keep_outputs)
-# where scope is "consent" or "voice".
+# where scope is "consent" or "voice". Purges have their own queue and worker: a withdrawal
+# must not wait behind (or die with) an enrollment decoding a hostile upload.
 PURGE = "narrator.purge_voice"
+PURGES = "purge"
 # Webhooks: light work (an HTTP POST) on their own queue, so a notification never waits
 # behind a render.
 DELIVER_WEBHOOK = "narrator.deliver_webhook"
@@ -26,7 +28,7 @@ HOUSEKEEPING = "housekeeping"
 # ``interactive`` carries previews and small batches: it never holds more than a few items,
 # so a worker reading it alongside ``synth`` reaches them within one item's render.
 INTERACTIVE = "interactive"
-QUEUES = ("enroll", "synth", "finetune", INTERACTIVE, WEBHOOKS, HOUSEKEEPING)
+QUEUES = ("enroll", "synth", "finetune", INTERACTIVE, WEBHOOKS, HOUSEKEEPING, PURGES)
 
 ROUTES = {
     ENROLL: {"queue": "enroll"},
@@ -36,7 +38,7 @@ ROUTES = {
     FINETUNE: {"queue": "finetune"},
     START_DUE_FINETUNES: {"queue": "finetune"},
     SWEEP: {"queue": "synth"},
-    PURGE: {"queue": "enroll"},
+    PURGE: {"queue": PURGES},
     DELIVER_WEBHOOK: {"queue": WEBHOOKS},
     SWEEP_WEBHOOKS: {"queue": HOUSEKEEPING},
     RUN_DUE_SCHEDULES: {"queue": HOUSEKEEPING},

@@ -67,6 +67,13 @@ class Settings:
     log_level: str = "INFO"
     presign_ttl_seconds: int = 900
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Audio uploads, checked on the file's header before anything decodes it (shared/audio_limits.py):
+    # longest reference and consent recording, and the sample rates and channels accepted.
+    max_reference_seconds: float = 600.0
+    max_consent_seconds: float = 120.0
+    audio_min_sample_rate: int = 8000
+    audio_max_sample_rate: int = 192000
+    audio_max_channels: int = 8
     max_batch_items: int = 100000
     # Batches this small (and previews) go to the ``interactive`` queue, never behind a big batch.
     interactive_max_items: int = 50
@@ -82,6 +89,18 @@ class Settings:
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
+    # Claims of one item (every try counts: a retry after an outage, a sweep after a lost
+    # worker). An item that raised something unexpected, or whose worker died, this many times
+    # ends ``failed`` with the reason instead of being tried again, so its batch settles.
+    item_max_attempts: int = 3
+    # A task message delivered this many times without finishing (each time its worker was
+    # killed: out of memory, a segfault in a decoder) is not run again: its row is failed with
+    # the reason and the message is set aside in Redis (worker/deliveries.py).
+    max_deliveries: int = 3
+    # How long the broker waits for a worker's acknowledgement before it hands the message to
+    # another worker: a task that runs longer than this is run twice, so keep it above the
+    # longest task; a message whose worker was killed is redelivered after it.
+    broker_visibility_timeout_seconds: int = 3600
     # Wall-clock budget of cloning at enrollment: the stock-blend search first (~20-30 s on two
     # cores), then the style search (worker/tts/style_search.py) refines the voice with what is
     # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.

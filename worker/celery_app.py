@@ -18,7 +18,9 @@ from worker.context import WorkerContext
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("narrator", broker=settings.broker_url or "memory://localhost/", include=["worker.tasks"])
+    # Every task is a CountedTask: a message that keeps killing its worker is set aside.
+    app = Celery("narrator", broker=settings.broker_url or "memory://localhost/", include=["worker.tasks"],
+                 task_cls="worker.tasks:CountedTask")
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="synth",
@@ -32,7 +34,8 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         # A worker reading several queues empties them in the order given to --queues
         # (``interactive`` first), instead of round robin: a preview waits for one item at most.
-        broker_transport_options={"visibility_timeout": 3600, "queue_order_strategy": "priority"},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds,
+                                  "queue_order_strategy": "priority"},
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep-stuck-items": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds)},

@@ -160,6 +160,9 @@ class Embedded:
 
 
 def _read_catalog(path: Path) -> list[dict[str, str]]:
+    """The catalogue's rows with text; an ``id`` names the row's file in ``--out``, so one
+    that is not a plain file name (``../x``, ``/abs/x``, ``a/b``) refuses the whole catalogue
+    before anything is rendered, as does an id used twice (one file would overwrite the other)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "text" not in reader.fieldnames:
@@ -167,7 +170,33 @@ def _read_catalog(path: Path) -> list[dict[str, str]]:
         rows = [r for r in reader if (r.get("text") or "").strip()]
     if not rows:
         raise SystemExit(f"narrator: {path} has no rows with text")
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        item_id = row["id"] = (row.get("id") or "").strip()
+        if not item_id:
+            continue
+        if not is_plain_file_stem(item_id):
+            raise SystemExit(f"narrator: {path}: the id {item_id!r} of row {n} is not a plain file name (no path "
+                             "separators, no leading dot, no control characters, at most 200 characters)")
+        if item_id.casefold() in seen:
+            raise SystemExit(f"narrator: {path}: the id {item_id!r} appears twice (each row's file is named by it)")
+        seen.add(item_id.casefold())
     return rows
+
+
+def is_plain_file_stem(name: str) -> bool:
+    """Can ``name`` + ".wav" be written inside a folder and nowhere else, on any system?"""
+    return (0 < len(name) <= 200 and not name.startswith(".") and name == name.strip()
+            and not any(ch in '/\\:' or ord(ch) < 32 or ord(ch) == 127 for ch in name)
+            and Path(name).name == name and not Path(name).is_absolute())
+
+
+def _output_file(out: Path, stem: str) -> Path:
+    """``out``/``stem``.wav, refused if it would land anywhere but directly in ``out``."""
+    target = (out / f"{stem}.wav").resolve()
+    if target.parent != out.resolve():
+        raise SystemExit(f"narrator: refusing to write {stem!r} outside {out}")
+    return target
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -215,12 +244,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     failed = 0
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
         for it in db_items:
-            name = f"{it.external_id or f'{it.seq:04d}'}.wav"
+            target = _output_file(out, it.external_id or f"{it.seq:04d}")
+            name = target.name
             entry = {"id": it.external_id, "seq": it.seq, "text": it.text, "status": it.status, "error": it.error,
                      "file": None, "duration_s": it.duration_s, "checksum": it.checksum,
                      "voice_version_id": it.voice_version_id}
             if it.storage_key:
-                (out / name).write_bytes(emb.ctx.storage.get(it.storage_key))
+                target.write_bytes(emb.ctx.storage.get(it.storage_key))
                 entry["file"] = name
             else:
                 failed += 1
@@ -593,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(fn=cmd_api)
 
     w = sub.add_parser("worker", help="run a Celery worker")
-    w.add_argument("--queues", default="housekeeping,interactive,webhooks,enroll,synth,finetune",
+    w.add_argument("--queues", default="housekeeping,interactive,purge,webhooks,enroll,synth,finetune",
                    help="consumed in this order: an earlier queue's tasks go first")
     w.add_argument("--concurrency", type=int, default=1)
     w.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])

@@ -17,6 +17,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
+from worker.deliveries import Deliveries
 from worker.leases import Leases
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ class WorkerContext:
         """Where an item's audio is stored while the gate checks it: threads kept for the
         process's life, since starting one per item costs more than a database round trip."""
         return ThreadPoolExecutor(max_workers=2, thread_name_prefix="upload")
+
+    @cached_property
+    def deliveries(self) -> Deliveries | None:
+        """Each task message's delivery count (``worker.deliveries``), in the broker's Redis;
+        None in embedded mode, where nothing is redelivered."""
+        if self.settings.embedded or not self.settings.broker_url.startswith(("redis://", "rediss://")):
+            return None
+        import redis
+
+        client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=10, socket_connect_timeout=10)
+        return Deliveries(client, self.settings.max_deliveries)
 
     @cached_property
     def db(self) -> Engine:

@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 
 from shared import keys, lexicon, logs, webhooks
+from shared.audio_limits import AudioLimits
 from shared.audit import record
 from shared.consent import in_force, key_phrases, same_language
 from shared.errors import NarratorError
@@ -91,7 +92,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     models = ctx.models
     try:
         cleaned = clean_reference(data, speaker_encoder=models.encoder, language=language,
-                                  language_id=models.transcriber)
+                                  language_id=models.transcriber, limits=AudioLimits.reference(ctx.settings))
     except ReferenceRejected as exc:
         report = exc.report.to_dict() if exc.report is not None else None
         with ctx.sessions.begin() as s:
@@ -104,7 +105,12 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     from worker.tts.audio import sha256, to_wav_bytes
     from worker.tts.reference import decode_audio
 
-    similarity, mismatch = same_speaker(models, decode_audio(ctx.storage.get(consent_key)), (cleaned.audio, 24000),
+    try:
+        consent_audio = decode_audio(ctx.storage.get(consent_key), AudioLimits.consent(ctx.settings))
+    except ReferenceRejected as exc:
+        fail_voice(ctx, voice_id, f"consent recording unusable: {exc}")
+        return
+    similarity, mismatch = same_speaker(models, consent_audio, (cleaned.audio, 24000),
                                         ctx.settings.consent_speaker_threshold)
     if mismatch:
         fail_voice(ctx, voice_id, mismatch)
@@ -211,7 +217,7 @@ def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
         phrases = key_phrases(consent.speaker_name, consent.company_name, consent.code)
     limit = ctx.settings.consent_max_error_rate
     try:
-        audio, sr = decode_audio(ctx.storage.get(key))
+        audio, sr = decode_audio(ctx.storage.get(key), AudioLimits.consent(ctx.settings))
         verification = check_statement(ctx.models, audio, sr, statement, language, limit, phrases)
     except ReferenceRejected as exc:
         verification = {"transcript": "", "error_rate": 1.0, "max_error_rate": limit,
@@ -227,6 +233,20 @@ def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
         record(s, consent.tenant_id, "worker", f"consent.{consent.status}", "consent", consent_id,
                error_rate=verification["error_rate"])
     log.info("consent %s %s", consent_id, consent.status)
+
+
+def refuse_consent(ctx: WorkerContext, consent_id: str, reason: str) -> None:
+    """A consent whose check could not run (its message was set aside): rejected with the
+    reason, as a recording that failed the check would be; the speaker records again."""
+    with ctx.sessions.begin() as s:
+        consent = s.get(Consent, consent_id)
+        if consent is None or consent.status != ConsentStatus.verifying.value:
+            return
+        consent.status = ConsentStatus.rejected.value
+        consent.verification = {"transcript": "", "error_rate": 1.0,
+                                "max_error_rate": ctx.settings.consent_max_error_rate, "reason": reason}
+        record(s, consent.tenant_id, "worker", "consent.rejected", "consent", consent_id, reason=reason)
+    log.info("consent %s rejected: %s", consent_id, reason)
 
 
 # --- batches ----------------------------------------------------------------------------
@@ -311,6 +331,8 @@ def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
 
 def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
     """Requeue items whose worker died mid-render (``running`` past the lease); returns how many.
+    One that has used its ``item_max_attempts`` claims is failed instead (the sweeper's count
+    is the claims'): an item that kills its worker must not be handed to the next one forever.
 
     The broker redelivers an unacknowledged message eventually, but only after its
     visibility timeout; the sweeper makes recovery prompt and covers a lost message.
@@ -321,9 +343,16 @@ def sweep_stuck_items(ctx: WorkerContext, enqueue: Enqueue) -> int:
     """
     expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds)
     with ctx.sessions() as s:
-        stuck = list(s.scalars(select(Item.id).where(Item.status == ItemStatus.running.value,
-                                                     Item.started_at < expired).limit(1000)))
-    for item_id in stuck:
+        stuck = s.execute(select(Item.id, Item.attempts).where(Item.status == ItemStatus.running.value,
+                                                               Item.started_at < expired).limit(1000)).all()
+    for item_id, attempts in stuck:
+        if attempts >= ctx.settings.item_max_attempts:  # it takes its worker down: no more tries
+            finish_item(ctx, item_id, ItemStatus.failed,
+                        error=f"worker_lost: the item's worker stopped mid-render on each of {attempts} attempts; "
+                              "it is not tried again")
+            log.warning("failed item %s: its worker stopped on each of %d attempts", item_id, attempts,
+                        extra={"item_id": item_id})
+            continue
         enqueue(item_id)
         with ctx.sessions.begin() as s:  # unless a worker claimed it from that message already
             s.execute(update(Item).where(Item.id == item_id, Item.status == ItemStatus.running.value,
@@ -376,6 +405,30 @@ def settle_idle_batches(ctx: WorkerContext, notify: Callable[[list[str]], None] 
                     extra={"batch_id": batch_id})
         finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=notify)
     return len(idle)
+
+
+def retry_or_fail(ctx: WorkerContext, item_id: str, exc: BaseException) -> bool:
+    """An item's render raised something no step expected (a bug, corrupt stored data):
+    released for another try while it has been claimed fewer than ``item_max_attempts``
+    times (True), else failed with the reason (False), so the batch still settles."""
+    cap = ctx.settings.item_max_attempts
+    with ctx.sessions() as s:
+        attempts = s.scalar(select(Item.attempts).where(Item.id == item_id)) or 0
+    if attempts < cap:
+        release_item(ctx, item_id)
+        return True
+    finish_item(ctx, item_id, ItemStatus.failed,
+                error=f"internal_error: the render failed unexpectedly on each of {attempts} attempts "
+                      f"({type(exc).__name__}: {str(exc)[:300]}); it is not tried again")
+    return False
+
+
+def fail_unfinished_item(ctx: WorkerContext, item_id: str, reason: str) -> None:
+    """Fail an item that has not finished (its message was set aside); a finished one stays."""
+    with ctx.sessions() as s:
+        status = s.scalar(select(Item.status).where(Item.id == item_id))
+    if status in (ItemStatus.queued.value, ItemStatus.running.value):
+        finish_item(ctx, item_id, ItemStatus.failed, error=reason)
 
 
 def release_item(ctx: WorkerContext, item_id: str) -> None:

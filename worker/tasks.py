@@ -1,15 +1,20 @@
 """Celery tasks: thin wrappers that hand ids to ``worker.jobs`` and retry transient faults.
 
 Only storage, database and connection faults retry (exponential backoff with jitter);
-bad input was already recorded on the row by ``worker.jobs`` and is not retried.
+bad input was already recorded on the row by ``worker.jobs`` and is not retried. An item
+whose render raises anything else is tried again until it has been claimed
+``item_max_attempts`` times, then failed with the reason, so its batch settles. Every task
+counts its deliveries (``CountedTask``): a message that keeps killing its worker is set aside.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
@@ -21,11 +26,38 @@ from worker import batching, jobs, purge
 from worker.context import WorkerContext
 
 TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError)
+log = logging.getLogger(__name__)
+
 MAX_RETRIES = 8  # backoff with jitter: at least ~2 minutes of outage ridden out before an item fails
 
 
 def context(task: Task) -> WorkerContext:
     return task.app.narrator  # type: ignore[attr-defined,no-any-return]
+
+
+class CountedTask(Task):  # type: ignore[misc]
+    """Every narrator task: counts its deliveries (``worker.deliveries``) and does not run a
+    message that has already taken ``max_deliveries`` workers down with it; the row the
+    message is about is failed with the reason (``GIVE_UP``) and the message set aside."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        deliveries = None if self.request.is_eager or not self.request.id else context(self).deliveries
+        if deliveries is None:
+            return super().__call__(*args, **kwargs)
+        count = deliveries.started(self.request.id)
+        if not deliveries.poisoned(count):
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:  # returned, raised, or retrying (resent under the same id): its worker lived
+                deliveries.finished(self.request.id)
+        reason = (f"poison_message: the {self.name.removeprefix('narrator.')} task stopped its worker on each of "
+                  f"{count - 1} deliveries (killed mid-task: out of memory or a crash); it was set aside, not run "
+                  "again")
+        give_up = GIVE_UP.get(self.name)
+        if give_up is not None and args:
+            give_up(self, str(args[0]), reason)
+        deliveries.set_aside(self.name, self.request.id, list(args), count - 1, reason)
+        return None
 
 
 def _retry(task: Task, exc: Exception) -> None:
@@ -89,6 +121,14 @@ def synthesize_item(self: Task, item_id: str) -> None:
                 jobs.release_item(ctx, item_id)
                 _retry(self, exc)
             jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+        except Exception as exc:  # a bug or corrupt data: a few more tries, then the item fails
+            log.exception("item %s: unexpected error", item_id)
+            if self.request.retries >= MAX_RETRIES:  # outages used the message's retries up
+                jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"internal_error: {exc}")
+            elif jobs.retry_or_fail(ctx, item_id, exc):
+                if self.request.is_eager:  # embedded: no broker to send the retry through
+                    return self.run(item_id)  # type: ignore[no-any-return]
+                _retry(self, exc)
         jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
 
 
@@ -170,3 +210,18 @@ def start_due_finetunes(self: Task) -> int:
     from worker import finetune as tuning
 
     return len(tuning.start_due_finetunes(context(self)))
+
+
+def _fail_item(task: Task, item_id: str, reason: str) -> None:
+    ctx = context(task)
+    jobs.fail_unfinished_item(ctx, item_id, reason)
+    jobs.after_item(ctx, item_id, _dispatcher(task), defer=ctx.defer)  # its batch may settle now
+
+
+# What a set-aside message's row becomes (its first argument is the row's id). A planning or
+# purge message has no row to fail: its sweeper or the operator (reading the dead letters) acts.
+GIVE_UP: dict[str, Callable[[Task, str, str], None]] = {
+    names.ENROLL: lambda task, voice_id, reason: jobs.fail_voice(context(task), voice_id, reason),
+    names.VERIFY_CONSENT: lambda task, consent_id, reason: jobs.refuse_consent(context(task), consent_id, reason),
+    names.SYNTHESIZE_ITEM: _fail_item,
+}

@@ -22,6 +22,7 @@ from api.auth import owned
 from api.console import bp
 from api.console.session import need
 from api.context import ctx
+from shared.audio_limits import AudioLimits
 from shared.errors import InvalidInput, NarratorError
 from shared.finetune import active_adapter
 from shared.models import (
@@ -103,26 +104,40 @@ def voice_waveform(voice_id: str) -> ResponseReturnValue:
         key = (ref.cleaned_key or ref.original_key) if ref is not None and voice.purged_at is None else None
     if key is None:
         return Response(status=404)
-    return Response(waveform_svg(c.storage.get(key)), mimetype="image/svg+xml",
+    return Response(waveform_svg(c.storage.get(key), AudioLimits.reference(c.settings)), mimetype="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=300"})
 
 
-def waveform_svg(data: bytes, width: int = 600, height: int = 80) -> str:
+def waveform_svg(data: bytes, limits: AudioLimits, width: int = 600, height: int = 80) -> str:
+    """Min and max per column of the first ``limits.max_frames`` of the audio, read block by
+    block: the stored file may be an upload that failed enrollment, and its header alone says
+    how much it decodes to, so neither its length nor its channels decide this process's memory."""
     import io
 
     import numpy as np
     import soundfile as sf
 
+    hi = lo = np.zeros(width, np.float32)
     try:
-        audio, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            total = max(0, min(f.frames, limits.max_frames(f.samplerate, f.channels)))
+            per = max(1, -(-total // width))  # frames per column
+            hi, lo = np.zeros(-(-total // per), np.float32), np.zeros(-(-total // per), np.float32)
+            column = 0
+            for block in f.blocks(blocksize=per * max(1, 65536 // per), frames=total, dtype="float32",
+                                  always_2d=True):
+                mono = block.mean(axis=1)
+                n = -(-len(mono) // per)
+                padded = np.pad(mono, (0, n * per - len(mono))).reshape(n, per)
+                hi[column:column + n] = np.maximum(padded.max(axis=1), 0.0)
+                lo[column:column + n] = np.minimum(padded.min(axis=1), 0.0)
+                column += n
     except (RuntimeError, ValueError, sf.LibsndfileError):
-        mono = np.zeros(width, np.float32)
-    columns = np.array_split(mono, width) if len(mono) >= width else [mono[i:i + 1] for i in range(len(mono))]
+        hi = lo = np.zeros(width, np.float32)
+    columns = list(zip(hi.tolist(), lo.tolist(), strict=True))
     mid = height / 2
-    top = " ".join(f"L{x} {mid - mid * float(col.max(initial=0.0)):.1f}" for x, col in enumerate(columns))
-    bottom = " ".join(f"L{x} {mid - mid * float(col.min(initial=0.0)):.1f}"
-                      for x, col in reversed(list(enumerate(columns))))
+    top = " ".join(f"L{x} {mid - mid * high:.1f}" for x, (high, _) in enumerate(columns))
+    bottom = " ".join(f"L{x} {mid - mid * low:.1f}" for x, (_, low) in reversed(list(enumerate(columns))))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" preserveAspectRatio="none">'
             f'<line x1="0" y1="{mid}" x2="{width}" y2="{mid}" stroke="#ccc"/>'
             f'<path d="M0 {mid} {top} {bottom} Z" fill="#2a6" stroke="none"/></svg>')

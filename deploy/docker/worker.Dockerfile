@@ -79,4 +79,4 @@ EXPOSE 9100
 # No HEALTHCHECK: a worker has no HTTP endpoint yet, and a broker round trip
 # (celery inspect ping) would mark a worker unhealthy whenever Redis blips.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["narrator", "worker", "--queues", "interactive,enroll,synth,finetune", "--concurrency", "1"]
+CMD ["narrator", "worker", "--queues", "interactive,purge,enroll,synth,finetune", "--concurrency", "1"]

@@ -32,7 +32,7 @@ DOCKERFILES = {
     "worker-gpu": DOCKER_DIR / "worker-gpu.Dockerfile",
 }
 
-QUEUES = ("enroll", "synth", "finetune", "webhooks", "interactive")
+QUEUES = ("enroll", "synth", "finetune", "webhooks", "interactive", "purge")
 REQUIRED_ENV = DEPLOYMENT_ENV
 NARRATOR_SERVICES = {"migrate", "api", "beat", *(f"worker-{q}" for q in QUEUES)}
 

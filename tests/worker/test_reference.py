@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from shared.audio_limits import AudioLimits
 from worker.tts import degrade as d
 from worker.tts.reference import (
     SAMPLE_RATE,
@@ -121,7 +122,7 @@ def test_silence_is_rejected_as_silent() -> None:
 
 
 def test_too_long_is_rejected(clean: dict[str, np.ndarray]) -> None:
-    report = _analyze(clean["jf_alpha"], max_duration_s=5.0)
+    report = _analyze(clean["jf_alpha"], limits=AudioLimits("reference", 5.0))
     assert report.decision == "reject" and "too_long" in report.codes
 
 

@@ -106,6 +106,15 @@ class CompiledLexicon:
     version: int
     words: Mapping[str, Forced]
     pattern: re.Pattern[str] | None
+    # The word key of each alternative of ``pattern``, in order: alternative ``n`` is the named
+    # group ``w{n}``, so a match names its entry. Looking the matched text up instead fails
+    # wherever case-insensitive matching is wider than ``word_key`` ("ſkype" matches "Skype").
+    groups: tuple[str, ...] = ()
+
+    def entry_for(self, match: re.Match[str]) -> Forced:
+        """The entry whose alternative of ``pattern`` made ``match``."""
+        assert match.lastgroup is not None and match.lastgroup.startswith("w")
+        return self.words[self.groups[int(match.lastgroup[1:])]]
 
 
 @dataclass(frozen=True)
@@ -187,11 +196,13 @@ class Frontend:
         if not words:
             return CompiledLexicon(version=lexicon.version, words={}, pattern=None)
         alternatives = []
-        for key in sorted(words, key=len, reverse=True):
+        groups = tuple(sorted(words, key=len, reverse=True))
+        for n, key in enumerate(groups):
             escaped = r"\s+".join(re.escape(part) for part in words[key].word.split())
-            alternatives.append(escaped if words[key].lang == "zh" else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+            bounded = escaped if words[key].lang == "zh" else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+            alternatives.append(f"(?P<w{n}>{bounded})")
         return CompiledLexicon(version=lexicon.version, words=words,
-                               pattern=re.compile("|".join(alternatives), re.IGNORECASE))
+                               pattern=re.compile("|".join(alternatives), re.IGNORECASE), groups=groups)
 
     def analyze(self, text: str, lexicon: CompiledLexicon | Lexicon | None = None) -> Analysis:
         """Normalize and phonemize ``text``; ``lexicon`` (compiled once, ideally) forces the
@@ -247,7 +258,7 @@ class Frontend:
 
         def from_lexicon(m: re.Match[str]) -> str:
             assert lexicon is not None
-            entry = lexicon.words[word_key(m.group(0))]
+            entry = lexicon.entry_for(m)
             return placeholder(Forced(m.group(0), entry.lang, entry.reading, "lexicon", pinyin=entry.pinyin,
                                       phonemes=entry.phonemes, entry_id=entry.entry_id))
 

@@ -28,6 +28,7 @@ import scipy.ndimage as ndi
 import scipy.signal as sps
 import soundfile as sf
 
+from shared.audio_limits import AudioLimits
 from worker.tts.audio import resample_mono
 
 SAMPLE_RATE = 24000
@@ -140,30 +141,55 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+# A reference under the default settings (NARRATOR_MAX_REFERENCE_SECONDS and the rest).
+DEFAULT_LIMITS = AudioLimits("reference", 600.0)
 
 
 # --------------------------------------------------------------------------- decoding
 
 
-def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
+def decode_audio(data: bytes, limits: AudioLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, int]:
     """Decode an upload into float32 samples of shape (frames, channels) and its sample rate.
 
     libsndfile covers WAV/FLAC/OGG/MP3; librosa (audioread) is a fallback for anything
-    else the host can decode.  Raises ``ReferenceRejected`` ("undecodable") otherwise.
+    else the host can decode.  Raises ``ReferenceRejected`` ("undecodable") otherwise, and
+    ("unsupported_format") for a sample rate or channel count outside ``limits``, before
+    anything resamples it. Never decodes more than ``limits.max_seconds``: the API checks
+    every upload's header, and this is the second line for audio that skipped the check.
     """
     if not data:
         raise _undecodable("The uploaded file is empty.")
     try:
-        audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            _check_format(f.samplerate, f.channels, limits)
+            sr = f.samplerate
+            audio = f.read(frames=limits.max_frames(sr, f.channels), dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError, OSError):  # LibsndfileError is a RuntimeError
-        audio, sr = _decode_with_librosa(data)
+        audio, sr = _decode_with_librosa(data, limits.max_seconds)
+        _check_format(sr, audio.shape[1], limits)
     if audio.size == 0 or sr <= 0:
         raise _undecodable("The uploaded file contains no audio samples.")
     return np.nan_to_num(audio.astype(np.float32, copy=False)), int(sr)
 
 
-def _decode_with_librosa(data: bytes) -> tuple[np.ndarray, int]:
-    """Second-chance decoder; audioread needs a real file path."""
+def declared_seconds(data: bytes) -> float | None:
+    """How long the file's header says it is (None when it has no header libsndfile reads):
+    known without decoding, so a file longer than the limit is reported as long as it is."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (RuntimeError, ValueError, TypeError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
+
+
+def _check_format(sample_rate: int, channels: int, limits: AudioLimits) -> None:
+    refused = limits.format_violation(sample_rate, channels)
+    if refused is not None:
+        raise ReferenceRejected([Finding("unsupported_format", refused[1][0].upper() + refused[1][1:] + ".", REJECT)])
+
+
+def _decode_with_librosa(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
+    """Second-chance decoder; audioread needs a real file path. Reads ``max_seconds`` at most."""
     path = ""
     try:
         import librosa
@@ -173,7 +199,7 @@ def _decode_with_librosa(data: bytes) -> tuple[np.ndarray, int]:
             path = tmp.name
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            audio, sr = librosa.load(path, sr=None, mono=False)
+            audio, sr = librosa.load(path, sr=None, mono=False, duration=max_seconds)
     except Exception as exc:
         raise _undecodable(
             "The uploaded file could not be read as audio. Please upload a WAV, FLAC, OGG or MP3 recording."
@@ -601,24 +627,26 @@ def _decide(findings: list[Finding]) -> str:
 
 
 def analyze_reference(data: bytes, *, speaker_encoder: SpeakerEncoder | None = None, min_speech_s: float = 5.0,
-                      max_duration_s: float = 600.0, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                      limits: AudioLimits = DEFAULT_LIMITS, thresholds: Thresholds = DEFAULT_THRESHOLDS,
                       language: str | None = None,
                       language_id: LanguageIdentifier | None = None) -> CleanedReference:
     """Decode, clean and judge an upload; never raises for bad-but-decodable audio.
 
     The language is checked only when both the declared ``language`` and a
     ``language_id`` are given. Raises ``ReferenceRejected`` only when the bytes are
-    not audio at all.
+    not audio at all, or declare a sample rate or channel count outside ``limits``.
+    A file longer than ``limits.max_seconds`` is rejected ("too_long"), judged on its
+    first ``max_seconds``, the most that is decoded.
     """
-    raw, sr = decode_audio(data)
-    scores: dict[str, float] = {"duration_seconds": raw.shape[0] / sr, "input_sample_rate": float(sr),
+    raw, sr = decode_audio(data, limits)
+    duration = max(raw.shape[0] / sr, declared_seconds(data) or 0.0)
+    scores: dict[str, float] = {"duration_seconds": duration, "input_sample_rate": float(sr),
                                 "input_channels": float(raw.shape[1])}
     findings: list[Finding] = []
-    if scores["duration_seconds"] > max_duration_s:
-        findings.append(Finding("too_long", f"The recording is {scores['duration_seconds'] / 60:.1f} minutes long; "
-                                f"the limit is {max_duration_s / 60:.0f} minutes. Upload a shorter excerpt "
+    if duration > limits.max_seconds:
+        findings.append(Finding("too_long", f"The recording is {duration / 60:.1f} minutes long; "
+                                f"the limit is {limits.max_seconds / 60:.0f} minutes. Upload a shorter excerpt "
                                 "(about one minute is ideal).", REJECT))
-        raw = raw[: int(max_duration_s * sr)]
     scores["clipping_ratio"] = clipping_ratio(raw)
     audio = resample_mono(raw, sr, SAMPLE_RATE)
     audio16 = resample_mono(audio, SAMPLE_RATE, VAD_RATE)

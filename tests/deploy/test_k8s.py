@@ -429,7 +429,7 @@ def test_the_shipped_secret_key_is_a_placeholder_the_service_refuses(rendered):
     from shared.secret_keys import WeakSecret, check_secret
 
     for docs in rendered.values():
-        (secret,) = by_kind(docs, "Secret").values()
+        secret = by_kind(docs, "Secret")["narrator-secrets"]
         with pytest.raises(WeakSecret):
             check_secret(secret_data(secret)["NARRATOR_SECRET_KEY"])
         assert by_kind(docs, "ConfigMap")["narrator-config"]["data"]["NARRATOR_CONSOLE_SECURE_COOKIE"] == "true"

@@ -54,6 +54,10 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("en_tuning", DATA / "tuning" / "en_reading.tsv", "en", "tuning"),
     EvalSet("zh_norm_sealed", DATA / "sealed" / "zh_normalization.tsv", "zh", "sealed"),
     EvalSet("en_sealed", DATA / "sealed" / "en_reading.tsv", "en", "sealed"),
+    # Written from outside the project (reading conventions only, not the rules or the sets above).
+    EvalSet("zh_norm_outside", DATA / "sealed" / "zh_normalization_outside.tsv", "zh", "sealed"),
+    EvalSet("zh_poly_outside", DATA / "sealed" / "zh_polyphone_outside.tsv", "zh", "sealed"),
+    EvalSet("en_outside", DATA / "sealed" / "en_reading_outside.tsv", "en", "sealed"),
 )
 
 

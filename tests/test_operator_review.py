@@ -24,6 +24,8 @@ from worker.cli import main
 from worker.context import WorkerContext
 from worker.jobs import enroll_voice
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "examples" / "reference.wav"
 RECORDING = ROOT / "examples" / "consent.wav"

@@ -34,7 +34,7 @@ from shared.withdrawal import revoke_consent
 from worker.celery_app import make_celery
 from worker.deliveries import COUNT_KEY, DEAD_LETTERS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.attack]
 
 ROOT = Path(__file__).resolve().parents[1]
 VISIBILITY_SECONDS = 3

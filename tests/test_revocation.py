@@ -262,6 +262,7 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
     assert sum(purge(ctx, "voice", voice_id, keep_outputs=True).values()) == 0  # redelivered: nothing left
 
 
+@pytest.mark.attack
 @pytest.mark.parametrize("keep_outputs", [False, True], ids=["purge-outputs", "keep-outputs"])
 def test_revoking_consent_purges_the_batch_zip_unless_outputs_are_kept(  # type: ignore[no-untyped-def]
         client, auth, tenant_key, sessions, settings, keep_outputs: bool) -> None:

@@ -23,6 +23,8 @@ from shared.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import wait_until
 from tests.test_webhooks import Receiver, start_receiver
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 INTERNAL_URLS = [
     "http://127.0.0.1:6379/",  # loopback: Redis, the API, the metrics port
     "http://localhost:9100/metrics",  # a name that resolves to loopback

@@ -29,6 +29,8 @@ from shared.models import Voice, VoiceStatus
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -21,6 +21,8 @@ from tests.api.test_bad_input import CONSENT, nothing_stored  # noqa: F401  (fix
 from tests.helpers import assert_problem, wav_bytes
 from worker.tts.reference import ReferenceRejected, analyze_reference, decode_audio
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 
 def one_hertz_wav() -> bytes:
     """160 KB of 16-bit mono PCM whose header says 1 sample per second: 22 hours."""

@@ -19,6 +19,8 @@ from shared.settings import Settings
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant, rotate_key
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 PROBLEM = "application/problem+json"
 
 

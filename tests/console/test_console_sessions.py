@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import timedelta
 
+import pytest
 import requests
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -30,6 +31,8 @@ from shared.models import (
 from shared.security import parse_prefix
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant
+
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 
 COOKIE = "narrator_console"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -408,6 +408,7 @@ def test_service_and_ingress_route_to_the_api(rendered):
                 p["port"] for p in svc_ports.values()}
 
 
+@pytest.mark.attack
 def test_ingress_keeps_metrics_and_probes_off_the_public_route(rendered):
     """/metrics (scraped in-cluster) and the probes are not reachable through the ingress;
     the API and the console are."""
@@ -425,6 +426,7 @@ def test_ingress_keeps_metrics_and_probes_off_the_public_route(rendered):
             assert routed(public), f"{target}: {public} is not routed by {paths}"
 
 
+@pytest.mark.attack
 def test_the_shipped_secret_key_is_a_placeholder_the_service_refuses(rendered):
     from shared.secret_keys import WeakSecret, check_secret
 

@@ -31,6 +31,8 @@ from shared.tenants import create_key, create_tenant
 from tests.conftest import PG_ADMIN
 from worker.cli import main
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 AUDIT_KEY = "audit-checkpoint-key-5b1f0c2e"
 
 

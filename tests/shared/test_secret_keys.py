@@ -26,6 +26,8 @@ from shared.secret_keys import (
 from shared.settings import Settings
 from worker.tts.watermark import watermark_key
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 ROOT = Path(__file__).resolve().parents[2]
 WEAK = {"missing": "", "published default": "dev-only-change-me", "k8s placeholder": "change-me",
         "old test secret": "test-secret", "short": "x" * (MIN_SECRET_CHARS - 1),

@@ -13,6 +13,8 @@ import pytest
 
 from worker.cli import is_plain_file_stem
 
+pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
+
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "examples" / "reference.wav"
 CONSENT = ["--consent", str(REFERENCE.with_name("consent.wav")), "--speaker", "林小雨", "--company", "星光电器"]

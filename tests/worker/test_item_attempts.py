@@ -26,7 +26,7 @@ from worker.celery_app import make_celery
 from worker.context import WorkerContext
 from worker.tts.lexicon import Entry, Lexicon
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.attack]
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,10 @@ def get_recording(consent_id: str) -> ResponseReturnValue:
 @bp.post("/<consent_id>/reject")
 @require("read")
 def review_by_tenant(consent_id: str) -> ResponseReturnValue:
-    """Gone for tenants: kept as a route so a client that used it learns why and where."""
+    """Gone for tenants: kept as a route so a client that used it learns why and where. Another
+    tenant's consent is a 404 here as everywhere, so the route tells nobody which ids exist."""
+    with ctx().sessions() as s:
+        tenant_consent(s, consent_id)
     raise ReviewByOperator(
         "approving or rejecting a consent is the deployment operator's decision, not the tenant's: a tenant's keys "
         "(admin included) cannot review their own consents; the operator reviews it at "

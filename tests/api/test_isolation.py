@@ -141,8 +141,8 @@ def test_b_cannot_reach_any_of_as_resources_by_id(api_url: str, document: dict[s
     checked, unmapped = [], []
     for method, path, op in operations(document):
         params = ID_PARAM.findall(path)
-        if not params:
-            continue
+        if not params or path.startswith("/v1/operator/"):
+            continue  # operator routes refuse every tenant key alike (tests/test_operator_review.py)
         if any(p not in ids for p in params):
             unmapped.append(f"{method} {path}: {[p for p in params if p not in ids]}")
             continue
@@ -208,8 +208,8 @@ def test_b_lists_none_of_as_resources(api_url: str, document: dict[str, Any], te
     b = bearer(admin_key[1])
     listed = []
     for method, path, op in operations(document):
-        if method != "GET" or ID_PARAM.search(path):
-            continue
+        if method != "GET" or ID_PARAM.search(path) or path.startswith("/v1/operator/"):
+            continue  # operator routes refuse every tenant key alike (tests/test_operator_review.py)
         names = [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
         filters = {n: tenant_a.ids[n] for n in names if n in tenant_a.ids}
         for query in ({}, filters) if filters else ({},):

@@ -8,6 +8,7 @@ database, broker and storage URLs turns the same code into a distributed service
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +64,10 @@ class Settings:
     secret_key: str = "dev-only-change-me"
     log_level: str = "INFO"
     presign_ttl_seconds: int = 900
+    # Where clients reach the API, e.g. https://narrator.example.com behind a proxy: local-storage
+    # download links (/v1/files/...) are built on it. Empty: on the host and port each request
+    # came in on, so `narrator api --port 8765` hands out links to port 8765.
+    public_base_url: str = ""
     max_upload_bytes: int = 50 * 1024 * 1024
     max_batch_items: int = 100000
     # Batches this small (and previews) go to the ``interactive`` queue, never behind a big batch.
@@ -142,6 +147,9 @@ class Settings:
             object.__setattr__(self, "storage_url", (self.data_dir / "storage").as_uri())
         if self.presign_ttl_seconds <= 0:
             raise ValueError("NARRATOR_PRESIGN_TTL_SECONDS must be positive")
+        if self.public_base_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_base_url):
+            raise ValueError(f"NARRATOR_PUBLIC_BASE_URL={self.public_base_url!r} is not an http(s) URL "
+                             "without query or fragment")
         AllowList.parse(self.webhook_allow)  # a typo in the allow-list stops the start, naming the entry
         if self.rate_limit_requests < 0 or self.rate_limit_window_seconds <= 0:
             raise ValueError("NARRATOR_RATE_LIMIT_REQUESTS must be >= 0 and NARRATOR_RATE_LIMIT_WINDOW_SECONDS positive")

@@ -81,6 +81,10 @@ class Settings:
     # a callable taking these Settings and returning a worker.tts.engine.Engine (e.g. a GPU model
     # an operator provides). Voice states record the engine version they were enrolled with.
     engine: str = "kokoro"
+    # Where the worker's models run: "cpu"; "cuda" (Kokoro's float graph on onnxruntime's CUDA
+    # provider, Whisper on CTranslate2's CUDA, torch on CUDA; the worker refuses to start when
+    # a runtime sees no GPU); "auto": cuda when every runtime sees a GPU, else cpu.
+    device: str = "auto"
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
@@ -145,6 +149,8 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'narrator.db'}")
         if not self.storage_url:
             object.__setattr__(self, "storage_url", (self.data_dir / "storage").as_uri())
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"NARRATOR_DEVICE must be auto, cpu or cuda, got {self.device!r}")
         if self.presign_ttl_seconds <= 0:
             raise ValueError("NARRATOR_PRESIGN_TTL_SECONDS must be positive")
         if self.public_base_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_base_url):

@@ -154,7 +154,7 @@ class Transcriber:
     only needs the model's best reading, and fallback multiplies the cost on bad audio.
     """
 
-    def __init__(self, cache_dir: Path, threads: int = 1, beam_size: int = 5) -> None:
+    def __init__(self, cache_dir: Path, threads: int = 1, beam_size: int = 5, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local path never needs the hub
         from faster_whisper import WhisperModel
 
@@ -162,8 +162,11 @@ class Transcriber:
             raise ValueError("threads must be >= 1")
         self.model_dir = whisper_model_dir(Path(cache_dir))
         self.beam_size = beam_size
+        # On CUDA, CTranslate2 runs the same weights in float16 (its int8 CPU kernels are the CPU's).
+        self.device = device
         self._model = WhisperModel(
-            str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
+            str(self.model_dir), device=device, compute_type="float16" if device == "cuda" else "int8",
+            cpu_threads=threads, num_workers=1,
         )
         self._t2s = _traditional_to_simplified()
 

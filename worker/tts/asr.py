@@ -147,7 +147,8 @@ def whisper_language(lang: str | None) -> str | None:
 
 
 class Transcriber:
-    """Whisper-base on CPU; loaded once per worker process and reused (the lead's model cache holds it).
+    """Whisper-base on the CPU (int8) or CUDA (float16); loaded once per worker process and reused
+    (the model cache holds it).
 
     ``beam_size`` 5 is Whisper's default and noticeably more accurate on synthetic
     Chinese than greedy decoding; the temperature fallback is disabled because a gate

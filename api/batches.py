@@ -185,9 +185,9 @@ def batch_summary(batch_id: str) -> dict[str, Any]:
             "source_format": batch.source_format,
             "params": batch.params, "created_at": batch.created_at.isoformat(),
             "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
-            "manifest_url": ctx().storage.presigned_url(batch.manifest_key, ctx().settings.presign_ttl_seconds)
+            "manifest_url": ctx().download_url(batch.manifest_key)
             if batch.manifest_key else None,
-            "zip_url": ctx().storage.presigned_url(batch.zip_key, ctx().settings.presign_ttl_seconds)
+            "zip_url": ctx().download_url(batch.zip_key)
             if batch.zip_key else None,
         }
 
@@ -219,7 +219,7 @@ def list_items(batch_id: str) -> ResponseReturnValue:
             "attempts": it.attempts, "error": it.error, "duration_s": it.duration_s, "checksum": it.checksum,
             "voice_id": it.voice_id, "voice_version_id": it.voice_version_id, "quality": it.quality,
             "reused": it.reused, "lexicon_version": it.lexicon_version, "readings": it.readings,
-            "url": c.storage.presigned_url(it.storage_key, c.settings.presign_ttl_seconds) if it.storage_key else None,
+            "url": c.download_url(it.storage_key) if it.storage_key else None,
         }
         for it in page
     ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from celery import Celery
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.preview_slots import PreviewSlots, make_slots
@@ -56,6 +57,13 @@ class ApiContext:
                                 settings.broker_url),
             waiting=threading.BoundedSemaphore(settings.preview_max_waiting),
         )
+
+    def download_url(self, key: str) -> str:
+        """A presigned download link of a stored object, for the client of the current request.
+        S3's links are absolute already; local storage's are relative unless a public base URL
+        is configured, and are resolved against the host and port this request came in on, so
+        the link works on whatever address the API is served (never a fixed 127.0.0.1:8000)."""
+        return urljoin(request.host_url, self.storage.presigned_url(key, self.settings.presign_ttl_seconds))
 
     def enqueue(self, task_name: str, *args: str | bool, queue: str | None = None) -> None:
         """Send a task to its queue (``queue`` overrides the task's route); in embedded mode

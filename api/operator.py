@@ -96,7 +96,7 @@ def get_recording(consent_id: str) -> ResponseReturnValue:
                            f"{', purged' if consent.purged_at else ''})")
         key = consent.recording_key
     ttl = c.settings.presign_ttl_seconds
-    return jsonify(url=c.storage.presigned_url(key, ttl), expires_in=ttl)
+    return jsonify(url=c.download_url(key), expires_in=ttl)
 
 
 def review(operator_id: str, consent_id: str, approve: bool, note: Any) -> dict[str, Any]:

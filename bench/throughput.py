@@ -1,7 +1,8 @@
 """Batch throughput and the cost of running at scale, on this machine.
 
-Starts a fresh PostgreSQL database, an S3 server and Redis-backed Celery workers (solo
-pool: one task at a time each), makes a ready voice from a stock Kokoro voice, then measures:
+Starts private PostgreSQL and Redis servers (shared/devservices.py; NARRATOR_TEST_PG /
+NARRATOR_BENCH_REDIS point it at existing ones instead), an S3 server and Redis-backed
+Celery workers (solo pool: one task at a time each), makes a ready voice from a stock Kokoro voice, then measures:
 
 1. items per minute for one batch (default 200 short items, each rendered and passed
    through the quality gate) with 1 worker × 1 thread, 1 worker × 2 threads and
@@ -19,6 +20,7 @@ Run: .venv/bin/python bench/throughput.py [--items 200] [--configs 1x1,1x2,2x1] 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -55,8 +57,6 @@ from common import machine  # bench/common.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "throughput.json"
-PG_ADMIN = os.environ.get("NARRATOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("NARRATOR_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 # Short catalogue-like lines (about 1.5 s of speech each): a 200-item batch stays minutes long.
 PHRASES = ["新品已到货。", "今日特价。", "支持七天无理由退货。", "库存充足。", "全场包邮。", "限时八折。"]
 
@@ -228,13 +228,20 @@ def main() -> None:
     args = parser.parse_args()
     load_before = machine()
     rows, extra = [], {}
-    with devservices.fresh_pg_database(PG_ADMIN) as db, devservices.s3_server("bench") as endpoint, \
-            tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        pg_admin = os.environ.get("NARRATOR_TEST_PG") or stack.enter_context(devservices.postgres_server()).admin_url
+        broker = os.environ.get("NARRATOR_BENCH_REDIS")
+        if broker:
+            redis.Redis.from_url(broker).flushdb()
+        else:
+            (Path(tmp) / "redis").mkdir()
+            broker = stack.enter_context(devservices.redis_server(Path(tmp) / "redis")).url
+        db = stack.enter_context(devservices.fresh_pg_database(pg_admin))
+        endpoint = stack.enter_context(devservices.s3_server("bench"))
         upgrade(db)
         configs = [c for c in args.configs.split(",") if c]
-        if configs:
-            redis.Redis.from_url(REDIS_URL).flushdb()
-        base = Settings(data_dir=Path(tmp), database_url=db, broker_url=REDIS_URL, storage_url="s3://bench",
+        base = Settings(data_dir=Path(tmp), database_url=db, broker_url=broker, storage_url="s3://bench",
                         secret_key=secrets.token_urlsafe(32),
                         s3_endpoint_url=endpoint, s3_access_key_id="bench", s3_secret_access_key="bench",
                         metrics_port=0, max_batch_items=max(100000, args.accept_items))

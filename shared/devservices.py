@@ -1,15 +1,25 @@
-"""Local services for the test suite and the benchmarks: a fresh PostgreSQL database, an S3
-server (moto's threaded server: a real HTTP server speaking S3), and worker processes.
+"""Local services for the test suite and the benchmarks: private PostgreSQL and Redis servers
+(temporary data directories, free ports), a fresh PostgreSQL database, an S3 server (moto's
+threaded server: a real HTTP server speaking S3), and worker processes.
+
+The servers are started from the binaries Debian's ``postgresql`` and ``redis-server``
+packages install (``scripts/setup.sh --test`` installs them when missing), so the suite needs
+no service of the machine's and never touches one it did not create.
 
 Not used in production; lives in the package so tests and benches share one copy.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -109,13 +119,12 @@ def start_worker(settings: Settings, log_path: Path, name: str | None = None, ti
                  pool: str = "solo") -> WorkerProcess:
     """Start ``narrator worker`` and wait until Celery says ready. The solo pool runs one task at
     a time in the worker process itself; ``prefork`` (production's) runs it in one child process."""
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "worker", "--pool", pool, "--concurrency", "1",
-         "--hostname", f"{name or uuid.uuid4().hex[:6]}@%h"],
-        cwd=ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
-    )
-    log.close()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "worker", "--pool", pool, "--concurrency", "1",
+             "--hostname", f"{name or uuid.uuid4().hex[:6]}@%h"],
+            cwd=ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -133,8 +142,8 @@ class RedisServer:
     (``--appendonly yes``, no RDB snapshots), so ``stop()`` then ``start()`` is a broker
     restart that keeps every queued message."""
 
-    def __init__(self, port: int, directory: Path, binary: str = "redis-server") -> None:
-        self.port, self.directory, self.binary = port, directory, binary
+    def __init__(self, port: int, directory: Path, binary: str | None = None) -> None:
+        self.port, self.directory, self.binary = port, directory, binary or redis_bin()
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -190,6 +199,119 @@ def redis_server(directory: Path, port: int | None = None) -> Iterator[RedisServ
     server = RedisServer(port or free_port(), directory)
     server.start()
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+class ServiceMissing(RuntimeError):
+    """A server binary the suite needs is not installed; the message says how to install it."""
+
+
+def postgres_bin(name: str) -> str:
+    """The path of a PostgreSQL server program (``initdb``, ``postgres``): on PATH, else the newest
+    of Debian's ``/usr/lib/postgresql/<major>/bin``, where the package keeps them off PATH."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    if not candidates:
+        raise ServiceMissing(f"PostgreSQL's {name} is not installed: run `scripts/setup.sh --test` (as root it "
+                             "installs Debian's postgresql package), or point NARRATOR_TEST_PG at a server")
+    return max(candidates, key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+
+
+def redis_bin() -> str:
+    found = shutil.which("redis-server")
+    if not found:
+        raise ServiceMissing("redis-server is not installed: run `scripts/setup.sh --test` (as root it installs "
+                             "Debian's redis-server package), or point NARRATOR_TEST_REDIS at a server")
+    return found
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster: ``initdb`` into a temporary directory, ``postgres`` on a free
+    127.0.0.1 port (and a Unix socket inside that directory, never /var/run/postgresql), trust
+    authentication for the ``postgres`` role. ``stop()`` shuts it down and removes the directory.
+
+    PostgreSQL refuses to run as root; under root the cluster belongs to, and the server runs as,
+    the ``postgres`` system user the Debian package creates (else ``nobody``)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="narrator-pg-"))
+        self.data = self.directory / "data"
+        self.proc: subprocess.Popen | None = None
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres" if _user_exists("postgres") else "nobody"
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.directory, entry.pw_uid, entry.pw_gid)
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run_as(self) -> dict:
+        return {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid} if self.user else {}
+
+    def start(self, timeout: float = 60) -> None:
+        import psycopg
+
+        log_path = self.directory / "postgres.log"
+        if not self.data.exists():
+            init = subprocess.run(
+                [postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                 "--locale=C.UTF-8", "--no-sync"],
+                check=False, capture_output=True, text=True, timeout=300, cwd=self.directory,
+                **self._run_as())
+            if init.returncode != 0:
+                raise RuntimeError(f"initdb failed:\n{init.stdout[-2000:]}{init.stderr[-2000:]}")
+        with open(log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
+                 "-k", str(self.directory), "-c", "fsync=off", "-c", "full_page_writes=off",
+                 "-c", "synchronous_commit=off", "-c", "max_connections=300"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, **self._run_as())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited:\n{log_path.read_text()[-2000:]}")
+            try:
+                with psycopg.connect(self.admin_url, connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"postgres on port {self.port} did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT: open sessions are ended), then the data directory is removed."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL on a free port (never the machine's), removed afterwards."""
+    server = PostgresServer()
+    try:
+        server.start()
         yield server
     finally:
         server.stop()

@@ -70,14 +70,32 @@ def api_metrics(broker_url: str) -> Metrics:
     return Metrics(registry)
 
 
-def worker_registry(broker_url: str) -> CollectorRegistry:
-    """The registry a worker serves: every process's samples merged, plus queue depth."""
+class ModelDeviceCollector(Collector):
+    """``narrator_model_device{model, device} 1``: where each model family of this worker runs,
+    fixed at start (worker.devices), so a GPU node rendering on its CPU shows on a dashboard."""
+
+    def __init__(self, devices: dict[str, str]) -> None:
+        self.devices = dict(devices)
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily("narrator_model_device", "The device each model family runs on (1)",
+                                   labels=["model", "device"])
+        for model, device in sorted(self.devices.items()):
+            family.add_metric([model, device], 1.0)
+        yield family
+
+
+def worker_registry(broker_url: str, devices: dict[str, str] | None = None) -> CollectorRegistry:
+    """The registry a worker serves: every process's samples merged, queue depth, and the
+    device of each model family."""
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     registry.register(QueueDepthCollector(broker_url))
+    if devices:
+        registry.register(ModelDeviceCollector(devices))
     return registry
 
 

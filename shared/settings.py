@@ -8,6 +8,7 @@ database, broker and storage URLs turns the same code into a distributed service
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +67,10 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     presign_ttl_seconds: int = 900
+    # Where clients reach the API, e.g. https://narrator.example.com behind a proxy: local-storage
+    # download links (/v1/files/...) are built on it. Empty: on the host and port each request
+    # came in on, so `narrator api --port 8765` hands out links to port 8765.
+    public_base_url: str = ""
     max_upload_bytes: int = 50 * 1024 * 1024
     # Audio uploads, checked on the file's header before anything decodes it (shared/audio_limits.py):
     # longest reference and consent recording, and the sample rates and channels accepted.
@@ -86,6 +91,10 @@ class Settings:
     # a callable taking these Settings and returning a worker.tts.engine.Engine (e.g. a GPU model
     # an operator provides). Voice states record the engine version they were enrolled with.
     engine: str = "kokoro"
+    # Where the worker's models run: "cpu"; "cuda" (Kokoro's float graph on onnxruntime's CUDA
+    # provider, Whisper on CTranslate2's CUDA, torch on CUDA; the worker refuses to start when
+    # a runtime sees no GPU); "auto": cuda when every runtime sees a GPU, else cpu.
+    device: str = "auto"
     gate_attempts: int = 2
     metrics_port: int = 9100  # the worker's /metrics; 0 turns it off
     item_lease_seconds: int = 900  # a running item older than this lost its worker
@@ -168,8 +177,13 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'narrator.db'}")
         if not self.storage_url:
             object.__setattr__(self, "storage_url", (self.data_dir / "storage").as_uri())
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"NARRATOR_DEVICE must be auto, cpu or cuda, got {self.device!r}")
         if self.presign_ttl_seconds <= 0:
             raise ValueError("NARRATOR_PRESIGN_TTL_SECONDS must be positive")
+        if self.public_base_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_base_url):
+            raise ValueError(f"NARRATOR_PUBLIC_BASE_URL={self.public_base_url!r} is not an http(s) URL "
+                             "without query or fragment")
         AllowList.parse(self.webhook_allow)  # a typo in the allow-list stops the start, naming the entry
         if self.rate_limit_requests < 0 or self.rate_limit_window_seconds <= 0:
             raise ValueError("NARRATOR_RATE_LIMIT_REQUESTS must be >= 0 and NARRATOR_RATE_LIMIT_WINDOW_SECONDS positive")

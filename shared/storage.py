@@ -57,9 +57,11 @@ def _check_prefix(prefix: str) -> str:
 
 
 class LocalStorage:
-    """A folder on disk. Presigned URLs point at the API's ``/v1/files`` route, signed with HMAC."""
+    """A folder on disk. Presigned URLs point at the API's ``/v1/files`` route, signed with HMAC:
+    on ``base_url`` when one is configured (a public address behind a proxy), else relative to
+    the API's root (``/v1/files/...``), for the API to resolve against the request's own host."""
 
-    def __init__(self, root: Path, link_key: bytes, base_url: str = "http://127.0.0.1:8000") -> None:
+    def __init__(self, root: Path, link_key: bytes, base_url: str = "") -> None:
         self.root = root
         self.link_key = link_key  # SecretKeys.files: signs download links and nothing else
         self.base_url = base_url.rstrip("/")
@@ -250,7 +252,7 @@ class S3Storage:
         self._call(self.client.head_bucket)
 
 
-def open_storage(settings: Settings, base_url: str = "http://127.0.0.1:8000") -> Storage:
+def open_storage(settings: Settings) -> Storage:
     url = urlparse(settings.storage_url)
     if url.scheme == "s3":
         if not url.netloc:
@@ -264,5 +266,5 @@ def open_storage(settings: Settings, base_url: str = "http://127.0.0.1:8000") ->
             region=settings.s3_region,
         )
     if url.scheme == "file":
-        return LocalStorage(Path(url.path), SecretKeys.of(settings).files, base_url)
+        return LocalStorage(Path(url.path), SecretKeys.of(settings).files, settings.public_base_url)
     raise ValueError(f"NARRATOR_STORAGE_URL scheme {url.scheme!r} is not supported (use s3:// or file://)")

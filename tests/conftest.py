@@ -1,5 +1,14 @@
 """Shared fixtures: real PostgreSQL, Redis, an S3 server, a Celery worker process, the API.
 
+The suite owns its services: it starts a private PostgreSQL and a private Redis (temporary data
+directories, free ports, removed at the end; shared/devservices.py) and never touches a
+database or Redis it did not create. Two variables point it at existing servers instead:
+
+- ``NARRATOR_TEST_PG``: an admin URL (``postgresql://user@host:port/postgres``) of a server on
+  which the suite may create (and drops again) databases and roles named ``narrator_test_*``;
+- ``NARRATOR_TEST_REDIS``: a Redis database URL (``redis://host:port/N``) the suite owns
+  outright: it is FLUSHED at the start of the session.
+
 Nothing here is mocked. The S3 server is moto's threaded server — a real HTTP server
 speaking the S3 protocol on a local port — because no MinIO binary can be installed
 here; boto3 talks to it exactly as it talks to MinIO or AWS.
@@ -30,8 +39,7 @@ from shared.tenants import create_key, create_tenant
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("NARRATOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("NARRATOR_TEST_REDIS", "redis://127.0.0.1:6379/11")
+PG_ENV, REDIS_ENV = "NARRATOR_TEST_PG", "NARRATOR_TEST_REDIS"
 BUCKET = "narrator-test"
 S3_SECRET = "s3-secret-7f3a9c"  # distinctive, so a test can prove it never reaches a log
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's and the API's access lines
@@ -46,9 +54,21 @@ def whisper():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def fresh_pg_database() -> Iterator[str]:
+def pg_admin() -> Iterator[str]:
+    """An admin URL of a PostgreSQL server the suite may create databases and roles on: the
+    private server of this session, or the one NARRATOR_TEST_PG names."""
+    configured = os.environ.get(PG_ENV)
+    if configured:
+        yield configured
+        return
+    with devservices.postgres_server() as server:
+        yield server.admin_url
+
+
+@pytest.fixture(scope="session")
+def fresh_pg_database(pg_admin: str) -> Iterator[str]:
     """A brand-new PostgreSQL database per test session, dropped afterwards."""
-    with devservices.fresh_pg_database(PG_ADMIN) as url:
+    with devservices.fresh_pg_database(pg_admin) as url:
         yield url
 
 
@@ -65,9 +85,16 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    return REDIS_URL
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The broker of the session: a private redis-server, or the database NARRATOR_TEST_REDIS
+    names (flushed first: the variable hands that database to the suite)."""
+    configured = os.environ.get(REDIS_ENV)
+    if configured:
+        redis.Redis.from_url(configured).flushdb()
+        yield configured
+        return
+    with devservices.redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
@@ -125,9 +152,9 @@ def admin_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def scratch_pg_url() -> Iterator[str]:
+def scratch_pg_url(pg_admin: str) -> Iterator[str]:
     """A migrated PostgreSQL database of the test's own, for tests that damage it on purpose."""
-    with devservices.fresh_pg_database(PG_ADMIN) as url:
+    with devservices.fresh_pg_database(pg_admin) as url:
         upgrade(url)
         yield url
 

@@ -373,8 +373,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if settings.embedded:
         raise SystemExit("narrator worker: set NARRATOR_BROKER_URL (e.g. redis://localhost:6379/0)")
     _limit_threads(settings.synth_threads)
+    from worker.devices import DeviceUnavailable, plan_devices
+
+    try:
+        devices = plan_devices(settings.device)  # cuda without a GPU stops here, not on a CPU render
+    except DeviceUnavailable as exc:
+        raise SystemExit(f"narrator worker: {exc}") from exc
+    logging.getLogger("worker.devices").info(
+        "models run on: %s (NARRATOR_DEVICE=%s)", ", ".join(f"{k} {v}" for k, v in devices.as_dict().items()),
+        settings.device)
     if settings.metrics_port:
-        _serve_worker_metrics(settings)
+        _serve_worker_metrics(settings, devices.as_dict())
     from worker.celery_app import make_celery
 
     app = make_celery(settings)
@@ -397,7 +406,7 @@ def _limit_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
-def _serve_worker_metrics(settings: Settings) -> None:
+def _serve_worker_metrics(settings: Settings, devices: dict[str, str]) -> None:
     """Every worker process writes its samples to a shared folder; this process serves the sum.
 
     The folder must be set before prometheus_client is first imported, hence here.
@@ -412,7 +421,7 @@ def _serve_worker_metrics(settings: Settings) -> None:
 
     from shared.metrics import worker_registry
 
-    start_http_server(settings.metrics_port, registry=worker_registry(settings.broker_url))
+    start_http_server(settings.metrics_port, registry=worker_registry(settings.broker_url, devices))
 
 
 def cmd_beat(args: argparse.Namespace) -> int:

@@ -257,7 +257,8 @@ def run_finetune(ctx: WorkerContext, run_id: str) -> str:
         corrections = tenant_corrections(s, tenant_id)
     try:
         models = ctx.models
-        data, report = train_candidate(models.frontend, models.polyphone_model, corrections, version)
+        data, report = train_candidate(models.frontend, models.polyphone_model, corrections, version,
+                                       config=TrainConfig(device=models.devices.torch))
     except Exception as exc:
         with ctx.sessions.begin() as s:
             run = s.get(FinetuneRun, run_id)

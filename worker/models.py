@@ -6,6 +6,7 @@ context instead of reaching for module globals.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from shared.settings import Settings
+from worker.devices import DevicePlan, plan_devices
 from worker.tts.asr import Transcriber
 from worker.tts.cloning import Cloner, VoiceBank, whisper_listener
 from worker.tts.engine import Engine, load_engine
@@ -30,14 +32,18 @@ from worker.tts.voice import VoiceState
 if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
     from worker.tts.polyphone_model import PolyphoneModel
 
+log = logging.getLogger(__name__)
 SIMILARITY_MARGIN = 0.10
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 class ModelCache:
-    def __init__(self, settings: Settings, max_voices: int = 32, max_lexicons: int = 64) -> None:
+    def __init__(self, settings: Settings, max_voices: int = 32, max_lexicons: int = 64,
+                 devices: DevicePlan | None = None) -> None:
         self.settings = settings
+        # Where each model family runs (worker.devices); the worker plans it once at start.
+        self.devices = devices or plan_devices(settings.device)
         self.cache_dir: Path = settings.model_cache
         self._voices: Lru[str, VoiceState] = Lru(max_voices)
         self._lexicons: Lru[tuple[str, str, int], CompiledLexicon] = Lru(max_lexicons)
@@ -45,7 +51,9 @@ class ModelCache:
 
     @cached_property
     def engine(self) -> Engine:
-        return load_engine(self.settings)
+        engine = load_engine(self.settings, self.devices.engine)
+        log.info("synthesis engine %s loaded on %s", engine.version, self.devices.engine)
+        return engine
 
     @cached_property
     def frontend(self) -> Frontend:
@@ -61,11 +69,13 @@ class ModelCache:
 
         # Embeddings are tiny; more torch threads only fight onnxruntime's for the same cores.
         torch.set_num_threads(1)
-        return SpeakerEncoder()
+        log.info("speaker encoder loaded on %s", self.devices.torch)
+        return SpeakerEncoder(device=self.devices.torch)
 
     @cached_property
     def transcriber(self) -> Transcriber:
-        return Transcriber(self.cache_dir, threads=self.settings.synth_threads)
+        log.info("speech recognition (Whisper) loaded on %s", self.devices.asr)
+        return Transcriber(self.cache_dir, threads=self.settings.synth_threads, device=self.devices.asr)
 
     def gate(self, voice: VoiceState) -> QualityGate:
         """The quality gate, with the speaker bar set by what this voice reached at enrollment.

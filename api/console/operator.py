@@ -100,7 +100,7 @@ def consents() -> ResponseReturnValue:
         names = dict(s.execute(select(Tenant.id, Tenant.name).where(
             Tenant.id.in_({r.tenant_id for r in rows}))).all()) if rows else {}
         view = [{"consent": r, "tenant": names.get(r.tenant_id, r.tenant_id),
-                 "audio": c.storage.presigned_url(r.recording_key, c.settings.presign_ttl_seconds)
+                 "audio": c.download_url(r.recording_key)
                  if r.recording_key else None} for r in rows]
     return render_template("console/operator_consents.html", rows=view)
 

@@ -48,8 +48,7 @@ FILTERS = {"all": None, "failed": ItemStatus.failed.value, "flagged": ItemStatus
 
 
 def _url(key: str | None) -> str | None:
-    c = ctx()
-    return c.storage.presigned_url(key, c.settings.presign_ttl_seconds) if key else None
+    return ctx().download_url(key) if key else None
 
 
 def _back(endpoint: str, **values: Any) -> ResponseReturnValue:

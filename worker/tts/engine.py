@@ -35,7 +35,9 @@ class Engine(Protocol):
 
 
 class KokoroEngine:
-    """Kokoro-82M v1.0, int8 ONNX, on onnxruntime's CPU provider.
+    """Kokoro-82M v1.0 on onnxruntime: the shipped int8 graph on the CPU provider, or its float
+    graph (worker.tts.float_graph) on the CUDA provider, where int8 kernels do not run. The
+    float graph also runs on the CPU provider, which is how the tests check it.
 
     The int8 graph stays as shipped: on the AVX-512 VNNI CPUs this runs on, its
     ConvInteger kernels beat a dequantized float32 copy of the same graph (the float copy
@@ -43,9 +45,8 @@ class KokoroEngine:
     for onnxruntime's NCHWc kernels), so there is no float variant to build or cache.
     """
 
-    name = "kokoro-82m-int8"
-
-    def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None,
+                 device: str = "cpu", name: str = "kokoro-82m-int8") -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -57,7 +58,11 @@ class KokoroEngine:
         # busy ones need (20-25 % less CPU for the same renders on a 2-core box, same speed).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        if device == "cuda" and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            raise RuntimeError(f"onnxruntime did not put {model_path.name} on CUDA: {self.session.get_providers()}")
+        self.model_path, self.device, self.name = model_path, device, name
         self.vocab = vocab
         self.version = version
         self.sample_rate = SAMPLE_RATE
@@ -83,19 +88,24 @@ class KokoroEngine:
         return np.asarray(audio, np.float32).ravel()
 
 
-def kokoro_engine(settings: Settings) -> KokoroEngine:
-    """The built-in engine: the Kokoro model the set-up put into the cache."""
+def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = None) -> KokoroEngine:
+    """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
+    float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
+    graph unless ``graph="float"`` (the tests' check of the GPU path)."""
     from worker.tts import assets
 
-    return KokoroEngine(
-        assets.kokoro_model_path(),
-        assets.kokoro_vocab(),
-        version=f"kokoro-v1.0-int8-{assets.kokoro_model_sha256()[:8]}",
-        threads=settings.synth_threads,
-    )
+    graph = graph or ("float" if device == "cuda" else "int8")
+    sha = assets.kokoro_model_sha256()
+    path = assets.kokoro_model_path()
+    if graph == "float":
+        from worker.tts.float_graph import float_model_path
+
+        path = float_model_path(settings.model_cache, path, sha)
+    return KokoroEngine(path, assets.kokoro_vocab(), version=f"kokoro-v1.0-{graph}-{sha[:8]}",
+                        threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
 
 
-def load_engine(settings: Settings) -> Engine:
+def load_engine(settings: Settings, device: str = "cpu") -> Engine:
     """The engine ``NARRATOR_ENGINE`` names: the built-in one, or an operator's factory.
 
     A factory is given as ``package.module:callable`` so a GPU engine can be installed
@@ -103,7 +113,7 @@ def load_engine(settings: Settings) -> Engine:
     """
     spec = settings.engine.strip()
     if spec == BUILT_IN:
-        return kokoro_engine(settings)
+        return kokoro_engine(settings, device)
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"NARRATOR_ENGINE must be '{BUILT_IN}' or 'package.module:factory', got {spec!r}")

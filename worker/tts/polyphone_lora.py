@@ -46,6 +46,7 @@ class TrainConfig:
     batch: int = 64
     correction_weight: float = 4.0  # corrections are few; replay keeps the rest in place
     seed: int = 0
+    device: str = "cpu"  # "cuda" on a GPU worker (worker.devices); the adapter comes back on the CPU
 
 
 def lora_config(config: TrainConfig) -> LoraConfig:
@@ -62,7 +63,7 @@ def train_adapter(model: PolyphoneModel, corrections: list[Example], replay: lis
     """A peft-wrapped copy of the network with LoRA weights fitted to the examples."""
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    net = get_peft_model(copy.deepcopy(model.net), lora_config(config))
+    net = get_peft_model(copy.deepcopy(model.net), lora_config(config)).to(config.device)
     corrections, replay = trainable_examples(model, corrections), trainable_examples(model, replay)
     data = [(e, config.correction_weight) for e in corrections] + [(e, 1.0) for e in replay]
     if not data:
@@ -72,13 +73,13 @@ def train_adapter(model: PolyphoneModel, corrections: list[Example], replay: lis
     for _ in range(config.steps):
         chunk = rng.sample(data, min(config.batch, len(data)))
         logits = model.logits([e.query for e, _ in chunk], net)
-        target = torch.tensor([model.class_index[e.reading] for e, _ in chunk])
-        weight = torch.tensor([w for _, w in chunk])
+        target = torch.tensor([model.class_index[e.reading] for e, _ in chunk], device=config.device)
+        weight = torch.tensor([w for _, w in chunk], device=config.device)
         loss = (nn.functional.cross_entropy(logits, target, reduction="none") * weight).sum() / weight.sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return net.eval()
+    return net.to("cpu").eval()
 
 
 def adapter_bytes(net: nn.Module, config: TrainConfig = TrainConfig()) -> bytes:

@@ -105,7 +105,11 @@ class PolyphoneModel:
     def logits(self, queries: list[Query], net: nn.Module | None = None) -> torch.Tensor:
         """Masked logits: readings the character cannot have are −inf."""
         ids, lengths, targets, allowed = self.encode(queries)
-        raw = (net or self.net)(ids, lengths, targets)
+        net = net or self.net
+        device = next(net.parameters()).device  # the CPU, or CUDA while a GPU worker fine-tunes
+        if device.type != "cpu":
+            ids, targets, allowed = ids.to(device), targets.to(device), allowed.to(device)
+        raw = net(ids, lengths, targets)
         return raw.masked_fill(~allowed, float("-inf"))
 
     @torch.inference_mode()

@@ -14,6 +14,7 @@ from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
 from shared.metrics import Metrics, api_metrics
 from shared.settings import Settings
+from shared.speech_channel import Channels, open_channels
 from shared.storage import Storage, open_storage
 
 
@@ -28,7 +29,8 @@ class ApiContext:
     failures: RateLimiter  # failed authentications per client address (api.throttle)
     address_limiter: RateLimiter  # console and /v1/files requests per client address
     previews: PreviewSlots  # previews in flight per tenant
-    waiting: threading.BoundedSemaphore  # previews this process waits on at once
+    waiting: threading.BoundedSemaphore  # previews and speech streams this process waits on at once
+    channels: Channels  # speech streams' audio from the workers (shared.speech_channel)
 
     @classmethod
     def build(cls, settings: Settings, celery: Celery | None = None) -> ApiContext:
@@ -51,6 +53,8 @@ class ApiContext:
             previews=make_slots(settings.preview_max_concurrent, settings.preview_timeout_seconds + 30,
                                 settings.broker_url),
             waiting=threading.BoundedSemaphore(settings.preview_max_waiting),
+            # embedded, the in-process worker publishes to the memory its own context holds
+            channels=celery.narrator.speech if settings.embedded else open_channels(settings.broker_url),
         )
 
     def enqueue(self, task_name: str, *args: str | bool, queue: str | None = None) -> None:

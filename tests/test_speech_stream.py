@@ -169,3 +169,34 @@ def test_refusals_come_before_the_first_byte_as_problem_json(
         s.execute(update(Consent).where(Consent.tenant_id == tenant_key[0]).values(revoked_at=Consent.created_at))
     r = requests.post(url, json={**good, "voice": stock_voice}, headers=auth, timeout=30)
     assert r.status_code == 409 and r.json()["type"].endswith("consent_required"), r.text
+
+
+def test_embedded_mode_streams_through_the_same_path_in_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No broker: the API runs the stream's task on a thread of its own process and relays
+    its chunks from memory; the item is recorded in the embedded SQLite database."""
+    from api import create_app
+    from shared.db import make_engine, make_sessionmaker
+    from shared.migrate import upgrade
+    from shared.tenants import create_key, create_tenant
+
+    settings = Settings(data_dir=tmp_path, secret_key="embedded-secret")
+    assert settings.embedded
+    upgrade(settings.database_url)
+    embedded_sessions = make_sessionmaker(make_engine(settings.database_url))
+    with embedded_sessions.begin() as s:
+        _, key = create_key(s, create_tenant(s, "embedded"), "write")
+    http = create_app(settings).test_client()
+    response = http.post("/v1/audio/speech", headers={"Authorization": f"Bearer {key}"}, buffered=False,
+                         json={"model": "narrator-1", "input": SHORT_ZH, "voice": "zf_xiaoxiao",
+                               "response_format": "wav"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = b"".join(response.response)
+    audio, sr = sf.read(io.BytesIO(body))
+    assert sr == 24000 and len(audio) > 0.5 * sr
+
+    def finished() -> Item | None:
+        with embedded_sessions() as s:
+            row = s.get(Item, response.headers["X-Item-Id"])
+            return row if row is not None and row.status == "succeeded" else None
+
+    assert wait_until(finished, 60, "the embedded stream's item").duration_s > 0.5

@@ -71,7 +71,7 @@ def speech() -> ResponseReturnValue:
 
 
 @bp.get("/voices/stock/<name>/preview")
-@require("read")
+@require("write")  # a render, metered like any
 def stock_preview(name: str) -> ResponseReturnValue:
     """A stock voice reading a fixed sentence in its language, as a streamed WAV."""
     c = ctx()

@@ -91,11 +91,12 @@ def get_voice(voice_id: str) -> ResponseReturnValue:
 @bp.get("")
 @require("read")
 def list_voices() -> ResponseReturnValue:
-    """The tenant's voices; ``?kind=stock`` the stock catalogue (no consent needed: name one
-    as ``voice_id`` in a batch or a preview, or as ``voice`` in /v1/audio/speech)."""
-    kind = request.args.get("kind", "cloned")
-    if kind not in ("cloned", "stock"):
-        raise InvalidInput("'kind' must be 'cloned' or 'stock'", field="kind")
+    """The tenant's own voices (its clones, and the stock voices it has used); ``?kind=stock``
+    the stock catalogue (no consent needed: name one as ``voice_id`` in a batch or a preview,
+    or as ``voice`` in /v1/audio/speech)."""
+    kind = request.args.get("kind", "own")
+    if kind not in ("own", "stock"):
+        raise InvalidInput("'kind' must be 'own' or 'stock'", field="kind")
     if kind == "stock":
         return jsonify(voices=[{**v.to_json(), "preview_url": url_for("speech.stock_preview", name=v.name)}
                                for v in stock_voices.catalogue(ctx().settings.model_cache)])

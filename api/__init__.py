@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
         openapi,
         operator,
         schedules,
+        speech,
         synthesize,
         throttle,
         validation,
@@ -44,8 +45,8 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     observability.init_app(app)
     auth.init_app(app)
     throttle.init_app(app)
-    for module in (health, observability, consents, voices, batches, synthesize, files, openapi, keys, webhooks,
-                   schedules, lexicon, feedback, finetune, operator):
+    for module in (health, observability, consents, voices, batches, synthesize, speech, files, openapi, keys,
+                   webhooks, schedules, lexicon, feedback, finetune, operator):
         app.register_blueprint(module.bp)
     console.init_app(app)
     return app

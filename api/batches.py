@@ -19,7 +19,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
-from api.voices import tenant_voice
+from api.voices import usable_voice
 from shared import jobs, keys, services
 from shared.audit import record
 from shared.batch_source import CountingReader, SourceRejected, encode_jsonl, format_for, peek_header
@@ -74,10 +74,10 @@ def validate_items(session, items: list[Any], max_items: int, max_chars: int) ->
         voice_id = validation.string(item.get("voice_id"), f"items[{n}].voice_id", max_len=36)
         external = validation.string(item.get("id"), f"items[{n}].id", max_len=200, required=False)
         if voice_id not in voices:
-            voices[voice_id] = tenant_voice(session, voice_id)
+            voices[voice_id] = usable_voice(session, voice_id)
             if voices[voice_id].status != VoiceStatus.ready.value:
                 raise VoiceNotReady(f"voice {voice_id!r} is {voices[voice_id].status}, not ready", field=f"items[{n}]")
-        clean.append({"text": text, "voice_id": voice_id, "external_id": external})
+        clean.append({"text": text, "voice_id": voices[voice_id].id, "external_id": external})
     return clean
 
 
@@ -98,7 +98,7 @@ def _create_from_json() -> str:
     speed = validation.number(fields.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
     params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     actor = f"key:{g.key_prefix}"
-    with c.sessions() as s:
+    with c.sessions.begin() as s:  # a stock voice named for the first time is adopted
         items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars)
     if len(items) <= INLINE_MAX_ITEMS:
         with c.sessions.begin() as s:
@@ -138,10 +138,11 @@ def _create_from_source() -> str:
     voice_id = validation.string(fields.get("voice_id"), "voice_id", max_len=36, required=False)
     params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     if voice_id:
-        with c.sessions() as s:
-            voice = tenant_voice(s, voice_id)
+        with c.sessions.begin() as s:
+            voice = usable_voice(s, voice_id)
             if voice.status != VoiceStatus.ready.value:
                 raise VoiceNotReady(f"voice {voice_id!r} is {voice.status}, not ready", field="voice_id")
+            voice_id = voice.id
         params["voice_id"] = voice_id
     try:
         head = peek_header(stream, fmt)

@@ -16,6 +16,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.metrics import Metrics, api_metrics
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
+from shared.speech_channel import Channels, open_channels
 from shared.storage import Storage, open_storage
 
 
@@ -30,7 +31,8 @@ class ApiContext:
     failures: RateLimiter  # failed authentications per client address (api.throttle)
     address_limiter: RateLimiter  # console and /v1/files requests per client address
     previews: PreviewSlots  # previews in flight per tenant
-    waiting: threading.BoundedSemaphore  # previews this process waits on at once
+    waiting: threading.BoundedSemaphore  # previews and speech streams this process waits on at once
+    channels: Channels  # speech streams' audio from the workers (shared.speech_channel)
     keys: SecretKeys  # per-purpose keys from the deployment secret (the console's session key)
 
     @classmethod
@@ -56,6 +58,8 @@ class ApiContext:
             previews=make_slots(settings.preview_max_concurrent, settings.preview_timeout_seconds + 30,
                                 settings.broker_url),
             waiting=threading.BoundedSemaphore(settings.preview_max_waiting),
+            # embedded, the in-process worker publishes to the memory its own context holds
+            channels=celery.narrator.speech if settings.embedded else open_channels(settings.broker_url),
         )
 
     def download_url(self, key: str) -> str:

@@ -10,7 +10,7 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import jobs
+from shared import jobs, stock_voices
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.consent import usable_consent
@@ -42,6 +42,15 @@ def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
 
 def tenant_voice(session, voice_id: str) -> Voice:  # type: ignore[no-untyped-def]
     return owned(session, Voice, voice_id, "voice")
+
+
+def usable_voice(session, ref: str) -> Voice:  # type: ignore[no-untyped-def]
+    """The voice a request names: a stock voice by its name (adopted on first use, no
+    consent), or one of the tenant's voices by id."""
+    stock = stock_voices.find(ctx().settings.model_cache, ref)
+    if stock is not None:
+        return tenant_voice(session, stock_voices.adopt(session, g.tenant_id, stock))
+    return tenant_voice(session, ref)
 
 
 @bp.post("")
@@ -84,6 +93,15 @@ def get_voice(voice_id: str) -> ResponseReturnValue:
 @bp.get("")
 @require("read")
 def list_voices() -> ResponseReturnValue:
+    """The tenant's own voices (its clones, and the stock voices it has used); ``?kind=stock``
+    the stock catalogue (no consent needed: name one as ``voice_id`` in a batch or a preview,
+    or as ``voice`` in /v1/audio/speech)."""
+    kind = request.args.get("kind", "own")
+    if kind not in ("own", "stock"):
+        raise InvalidInput("'kind' must be 'own' or 'stock'", field="kind")
+    if kind == "stock":
+        return jsonify(voices=[{**v.to_json(), "preview_url": url_for("speech.stock_preview", name=v.name)}
+                               for v in stock_voices.catalogue(ctx().settings.model_cache)])
     with ctx().sessions() as s:
         voices = s.scalars(select(Voice).where(Voice.tenant_id == g.tenant_id).order_by(Voice.created_at)).all()
         return jsonify(voices=[voice_json(v, None) for v in voices])

@@ -228,7 +228,26 @@ def print_table(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
+    parser.add_argument("--ttfb", action="store_true",
+                        help="only the speech endpoint's time to first byte, embedded and distributed (bench/ttfb.py)")
+    parser.add_argument("--redis", help="a Redis database the distributed TTFB run may flush and use")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL admin URL: the distributed TTFB run creates and drops a database")
     args = parser.parse_args()
+    if args.ttfb:
+        import ttfb
+
+        n = 5 if args.quick else ttfb.REQUESTS
+        out: dict[str, Any] = {"machine_before": machine(), "embedded": ttfb.embedded(load_1m, n)}
+        if args.redis:
+            out["distributed"] = ttfb.distributed(args.redis, args.pg, load_1m, n)
+        out["machine_after"] = machine()
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        path = RESULTS.with_name("ttfb.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+        print(f"wrote {path}")
+        return
     before = machine()
     models = ModelCache(Settings.from_env())
     result: dict[str, Any] = {"machine_before": before, "quick": args.quick, "targets": TARGETS,

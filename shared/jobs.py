@@ -7,6 +7,9 @@ VERIFY_CONSENT = "narrator.verify_consent"
 PLAN_BATCH = "narrator.plan_batch"
 SYNTHESIZE_ITEM = "narrator.synthesize_item"
 FINETUNE = "narrator.finetune"
+# A speech stream (POST /v1/audio/speech): args (item_id,), always on ``interactive``; its audio
+# goes back on the stream's channel (shared.speech_channel), not to the item's batch.
+STREAM_SPEECH = "narrator.stream_speech"
 START_DUE_FINETUNES = "narrator.start_due_finetunes"
 SWEEP = "narrator.sweep_stuck_items"
 # Delete a revoked consent's (or a deleted voice's) audio and model state: args (scope, id, keep_outputs)
@@ -35,6 +38,7 @@ ROUTES = {
     VERIFY_CONSENT: {"queue": "enroll"},
     PLAN_BATCH: {"queue": "synth"},
     SYNTHESIZE_ITEM: {"queue": "synth"},
+    STREAM_SPEECH: {"queue": INTERACTIVE},
     FINETUNE: {"queue": "finetune"},
     START_DUE_FINETUNES: {"queue": "finetune"},
     SWEEP: {"queue": "synth"},

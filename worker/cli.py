@@ -296,21 +296,41 @@ def _enroll_file(models, settings: Settings, reference: Path, language: str, con
 
 
 def cmd_say(args: argparse.Namespace) -> int:
+    """Speak one text. Loads only what the request needs: the engine and the frontend for a
+    voice file or a stock voice; Whisper and the speaker encoder only to enroll a reference
+    or when the gate is asked for (``--check``). ``-o -`` streams WAV to stdout as it renders."""
     from worker.tts.audio import to_wav_bytes
     from worker.tts.pipeline import SynthesisConfig
-    from worker.tts.voice import VoiceState
 
     if bool(args.reference) == bool(args.voice):
-        raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz")
+        raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz|STOCK_NAME")
+    streaming = args.output == "-"
+    if streaming and args.check:
+        raise SystemExit("narrator say: -o - streams the audio as it renders; the gate (--check) needs the whole")
     settings = _settings(args)
     models = _load_models(settings)
     if args.voice:
-        state = VoiceState.from_bytes(Path(args.voice).read_bytes())
+        state = _voice_state(models, args.voice, gated=args.check)
     else:
-        state = _enroll_file(models, settings, Path(args.reference), args.language, LocalConsent.from_args(args))
-    if args.no_check:
-        rendered = models.synthesizer.render(args.text, state, SynthesisConfig(speed=args.speed))
-        verdict = "not checked (--no-check)"
+        reference = Path(args.reference)
+        language = args.language or _spoken_language(models, reference)
+        state = _enroll_file(models, settings, reference, language, LocalConsent.from_args(args))
+    config = SynthesisConfig(speed=args.speed)
+    if streaming:
+        from shared.speech_channel import pcm16, streaming_wav_header
+
+        out = sys.stdout.buffer
+        out.write(streaming_wav_header(models.engine.sample_rate))
+        seconds = 0.0
+        for piece in models.synthesizer.stream_audio(models.frontend.analyze(args.text), state, config):
+            out.write(pcm16(piece))
+            out.flush()
+            seconds += len(piece) / models.engine.sample_rate
+        print(f"streamed {seconds:.2f} s to stdout; quality gate: not run", file=sys.stderr)
+        return 0
+    if not args.check:
+        rendered = models.synthesizer.render(args.text, state, config)
+        verdict = "not run (ask with --check)"
     else:
         from prometheus_client import CollectorRegistry
 
@@ -325,6 +345,30 @@ def cmd_say(args: argparse.Namespace) -> int:
     Path(args.output).write_bytes(to_wav_bytes(rendered.audio, rendered.sample_rate))
     print(f"wrote {args.output} ({rendered.duration_s:.2f} s); quality gate: {verdict}")
     return 0
+
+
+def _voice_state(models, voice: str, gated: bool):  # type: ignore[no-untyped-def]
+    """``--voice``: a voice file, or the name of a stock voice (``narrator say --voice zf_xiaoxiao``)."""
+    from shared import stock_voices
+    from worker.tts.voice import VoiceState
+
+    path = Path(voice)
+    if not path.is_file() and stock_voices.find(models.cache_dir, voice) is not None:
+        return models.stock_voice(voice, gated=gated)
+    if not path.is_file():
+        names = ", ".join(v.name for v in stock_voices.catalogue(models.cache_dir))
+        raise SystemExit(f"narrator say: --voice {voice!r} is neither a voice file nor a stock voice ({names})")
+    return VoiceState.from_bytes(path.read_bytes())
+
+
+def _spoken_language(models, reference: Path) -> str:  # type: ignore[no-untyped-def]
+    """The language a reference is spoken in, as Whisper hears it (Chinese or English): the
+    voice is enrolled, and its consent statement read, in that language."""
+    from worker.tts.reference import decode_audio
+
+    audio, rate = decode_audio(reference.read_bytes())
+    odds = models.transcriber.language_probabilities(audio, rate)
+    return "en" if odds.get("en", 0.0) > odds.get("zh", 0.0) else "zh"
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -592,12 +636,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("say", help="speak one text in a voice")
     s.add_argument("text")
     s.add_argument("--reference")
-    s.add_argument("--voice")
-    s.add_argument("-o", "--output", required=True)
-    s.add_argument("--language", default="zh", choices=["zh", "en"])
+    s.add_argument("--voice", help="a voice file (narrator enroll), or a stock voice's name, e.g. zf_xiaoxiao")
+    s.add_argument("-o", "--output", required=True, help="a WAV file, or - to stream WAV to stdout as it renders")
+    s.add_argument("--language", choices=["zh", "en"],
+                   help="override the reference's language (else Whisper hears it; the text's own languages "
+                        "are always read from the text)")
     s.add_argument("--speed", type=speed_arg, default=1.0)
-    s.add_argument("--no-check", action="store_true",
-                   help="skip the quality gate (speech recognition, speaker similarity): faster, unchecked")
+    s.add_argument("--check", action="store_true",
+                   help="run the batch path's quality gate (speech recognition, speaker similarity, best of N)")
+    s.add_argument("--no-check", action="store_false", dest="check", help="skip the gate (the default)")
     add_consent_args(s)
     s.set_defaults(fn=cmd_say)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import make_engine, make_sessionmaker
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
+from shared.speech_channel import Channels, open_channels
 from shared.storage import Storage, open_storage
 from worker.deliveries import Deliveries
 from worker.leases import Leases
@@ -83,6 +84,12 @@ class WorkerContext:
     @cached_property
     def _background(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="after-item")
+
+    @cached_property
+    def speech(self) -> Channels:
+        """Where speech streams' audio goes: the broker's Redis, or (embedded) memory the
+        API in this same process reads (``api.context.ApiContext.channels``)."""
+        return open_channels(self.settings.broker_url)
 
     @cached_property
     def leases(self) -> Leases:

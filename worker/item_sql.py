@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, FromClause, Select, Update, and_, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
+from shared import stock_voices
 from shared.consent import in_force_clause
 from shared.finetune import newest_promoted_query
 from shared.lexicon import current_version_query
@@ -25,8 +26,11 @@ DELIVERED = (ItemStatus.succeeded.value, ItemStatus.needs_review.value)
 
 
 def voice_usable() -> ColumnElement[bool]:
-    """The item's voice is not deleted and its consent is in force (NULL, so false, without one)."""
-    return and_(Voice.status != VoiceStatus.deleted.value, in_force_clause())
+    """The item's voice is not deleted and its consent is in force (NULL, so false, without one),
+    or it is a stock voice (its version's state is a public pack: ``shared.stock_voices``).
+    The query joins the voice's current version."""
+    stock = VoiceVersion.state_key.startswith(stock_voices.STATE_PREFIX, autoescape=True)
+    return and_(Voice.status != VoiceStatus.deleted.value, or_(stock, in_force_clause()))
 
 
 def claim() -> Update:
@@ -82,6 +86,7 @@ def after_item() -> Select:
     return (select(finished.storage_key, voice_usable(), Batch.id, Batch.status, Batch.total, Batch.dispatched_seq,
                    Batch.finished_at, batching.unfinished_exists(), batching.in_broker_count())
             .select_from(finished).outerjoin(Voice, Voice.id == finished.voice_id)
+            .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
             .outerjoin(Consent, Consent.id == Voice.consent_id).outerjoin(Batch, Batch.id == finished.batch_id)
             .where(finished.id == bindparam("item_id")))
 

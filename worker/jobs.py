@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import func, select, update
 
-from shared import keys, lexicon, logs, webhooks
+from shared import keys, lexicon, logs, stock_voices, webhooks
 from shared.audio_limits import AudioLimits
 from shared.audit import record
 from shared.consent import in_force, key_phrases, same_language
@@ -52,6 +52,7 @@ from worker.tts.lexicon import Lexicon
 
 if TYPE_CHECKING:
     from worker.tts.frontend import Analysis
+    from worker.tts.voice import VoiceState
 
 log = logging.getLogger(__name__)
 
@@ -487,7 +488,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
         if reuse_cached(ctx, item_id, job, content_hash, **recorded):
             verify_feedback(ctx, job.tenant_id, item_id, analysis)
             return
-        state = models.voice(version_id, lambda: ctx.storage.get(state_key))
+        state = voice_state(ctx, version_id, state_key)
         started = time.perf_counter()
         rendered, report = render_checked(models, ctx.metrics, analysis, state, speed, on_render=upload.send)
         model_s += time.perf_counter() - started
@@ -508,6 +509,16 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
         error=None if report.passed else "; ".join(report.reasons), **recorded,
     )
     verify_feedback(ctx, job.tenant_id, item_id, analysis)
+
+
+def voice_state(ctx: WorkerContext, version_id: str, state_key: str, gated: bool = True) -> VoiceState:
+    """A voice version's state: a stock pack from the model cache (``shared.stock_voices``),
+    else the tenant's stored state. ``gated=False`` (streams) spares a stock voice the
+    speaker embedding only the quality gate reads."""
+    pack = stock_voices.pack_of(state_key)
+    if pack is not None:
+        return ctx.models.stock_voice(pack, gated=gated)
+    return ctx.models.voice(version_id, lambda: ctx.storage.get(state_key))  # type: ignore[no-any-return]
 
 
 def load_lexicon(ctx: WorkerContext, tenant_id: str, voice_id: str, version: int) -> Lexicon:

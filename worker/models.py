@@ -48,6 +48,7 @@ class ModelCache:
         self._voices: Lru[str, VoiceState] = Lru(max_voices)
         self._lexicons: Lru[tuple[str, str, int], CompiledLexicon] = Lru(max_lexicons)
         self._adapters: Lru[str, Frontend] = Lru(max_lexicons)
+        self._stock: Lru[tuple[str, bool], VoiceState] = Lru(max_voices)
 
     @cached_property
     def engine(self) -> Engine:
@@ -129,6 +130,14 @@ class ModelCache:
     def voice(self, version_id: str, load: Callable[[], bytes]) -> VoiceState:
         """A voice version's state; versions are immutable, so a cached one is never stale."""
         return self._voices.get(version_id, lambda: VoiceState.from_bytes(load()))
+
+    def stock_voice(self, pack: str, gated: bool = True) -> VoiceState:
+        """A stock pack's state (``shared.stock_voices``); ``gated`` adds the speaker embedding
+        the quality gate compares renders against (one probe render and the encoder, once)."""
+        from worker import stock_voices
+
+        return self._stock.get((pack, gated), lambda: (stock_voices.stock_state(self, pack) if gated
+                                                       else stock_voices.pack_state(self, pack)))
 
     def adapted_frontend(self, run_id: str, version: int, chars: frozenset[str],
                          load: Callable[[], bytes]) -> Frontend:

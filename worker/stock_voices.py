@@ -1,36 +1,50 @@
-"""Ready voices made from the engine's stock voice packs, for tests and benchmarks about
-rendering rather than cloning.
+"""Voice states made from the engine's stock voice packs: the states the worker renders a
+tenant's stock voice with (``shared.stock_voices``, no consent), and, for tests and
+benchmarks about rendering rather than cloning, consented rows that stand in for an enrollment.
 
-They stand in for what an enrollment leaves behind — a verified consent, a ready voice and
+``install`` stands in for what an enrollment leaves behind — a verified consent, a ready voice and
 its first version — so a batch can be rendered without a minute of enrollment first.
 Synthesis still checks that consent on every item, exactly as for an enrolled voice.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sqlalchemy.orm import Session
 
 from shared import keys
+from shared import stock_voices as stock
 from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.storage import Storage
-from worker.models import ModelCache
 from worker.tts import assets
 from worker.tts.voice import VoiceState
 
+if TYPE_CHECKING:
+    from worker.models import ModelCache
+
 PROBE = "今天天气很好，我们一起去公园散步吧。"
+PROBES = {"zh": PROBE, "en": "The weather is lovely today, so we are going for a walk in the park."}
+
+
+def pack_state(models: ModelCache, pack: str) -> VoiceState:
+    """A stock pack as a voice state without a speaker embedding: enough to render (a stream,
+    which skips the gate), without loading the speaker encoder."""
+    offered = stock.StockVoice.parse(pack)
+    language = offered.language if offered is not None else "zh"
+    return VoiceState(style=assets.load_voice_pack(models.cache_dir, pack), embedding=np.zeros(256, np.float32),
+                      language=language, method="stock", engine_version=models.engine.version)
 
 
 def stock_state(models: ModelCache, pack: str = "zf_xiaoxiao") -> VoiceState:
     """A voice state whose style is a stock pack and whose embedding is of its own speech
     (the quality gate compares renders against it)."""
-    style = assets.load_voice_pack(models.cache_dir, pack)
-    probe = VoiceState(style=style, embedding=np.zeros(256, np.float32), language="zh", method="stock",
-                       engine_version=models.engine.version)
-    rendered = models.synthesizer.render(PROBE, probe)
-    return VoiceState(style=style, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
-                      language="zh", method="stock", engine_version=models.engine.version,
-                      metrics={"similarity": 0.9})
+    probe = pack_state(models, pack)
+    rendered = models.synthesizer.render(PROBES.get(probe.language, PROBE), probe)
+    return replace(probe, embedding=models.encoder.embed(rendered.audio, rendered.sample_rate),
+                   metrics={"similarity": 0.9})
 
 
 def install(session: Session, storage: Storage, tenant_id: str, state: VoiceState, name: str = "stock") -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from shared import jobs as names
 from shared import logs, schedule_runs, webhooks
 from shared.storage import StorageError
-from worker import batching, jobs, purge
+from worker import batching, jobs, purge, speech
 from worker.context import WorkerContext
 
 TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError)
@@ -130,6 +130,16 @@ def synthesize_item(self: Task, item_id: str) -> None:
                     return self.run(item_id)  # type: ignore[no-any-return]
                 _retry(self, exc)
         jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
+
+
+@shared_task(bind=True, name=names.STREAM_SPEECH)
+def stream_speech(self: Task, item_id: str) -> None:
+    """Not retried: a listener waits on the first attempt only (``worker.speech``)."""
+    ctx = context(self)
+    with logs.log_context(task="stream_speech", item_id=item_id), \
+            ctx.metrics.active.labels("stream_speech").track_inprogress():
+        speech.stream_item(ctx, item_id, ctx.speech)
+    jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
 
 
 @shared_task(bind=True, name=names.PURGE, max_retries=MAX_RETRIES)

@@ -50,10 +50,10 @@ def test_enroll_then_say_with_the_voice_file_round_trips_through_asr(tmp_path: P
     assert voice.stat().st_size > 0
     for text, language in ((ZH_TEXT, "zh"), (EN_TEXT, "en")):  # a Chinese voice speaks English too
         out = tmp_path / f"{language}.wav"
-        proc = narrator(tmp_path, "say", text, "--voice", str(voice), "-o", str(out))
+        proc = narrator(tmp_path, "say", text, "--voice", str(voice), "-o", str(out), "--check")
         hypothesis = heard(whisper, out, language)
         assert error_rate(text, hypothesis, language) <= 0.15, (text, hypothesis)
-        gate = json.loads(proc.stderr.strip().splitlines()[-1])["quality"]  # say runs the batch gate
+        gate = json.loads(proc.stderr.strip().splitlines()[-1])["quality"]  # --check runs the batch gate
         assert gate["transcript"] and "similarity" in gate["scores"], gate
         assert ("quality gate: passed" in proc.stdout) == gate["passed"], proc.stdout
 
@@ -78,3 +78,42 @@ def test_say_without_consent_clones_nothing(tmp_path: Path) -> None:
                            "-o", str(tmp_path / "x.wav")], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode != 0 and "consent" in proc.stderr.lower() and not (tmp_path / "x.wav").exists()
+
+
+def test_say_speaks_in_a_stock_voice_to_stdout_as_it_renders(tmp_path: Path, whisper: Transcriber) -> None:
+    """No reference, no consent, no gate unless asked: ``--voice zf_xiaoxiao -o -`` writes a
+    streaming WAV to stdout, in the text's own language."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
+    env["NARRATOR_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--voice", "zf_xiaoxiao", "-o", "-"],
+                          cwd=ROOT, env=env, capture_output=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout[:4] == b"RIFF" and proc.stdout[40:44] == b"\xff\xff\xff\xff"
+    assert b"quality gate: not run" in proc.stderr
+    out = tmp_path / "stdout.wav"
+    out.write_bytes(proc.stdout)
+    assert error_rate(ZH_TEXT, heard(whisper, out, "zh"), "zh") <= 0.15
+
+
+def test_say_refuses_an_unknown_voice_naming_the_stock_ones(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--voice", "nobody", "-o",
+                           str(tmp_path / "x.wav")], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0 and "zf_xiaoxiao" in proc.stderr and not (tmp_path / "x.wav").exists()
+
+
+def test_the_reference_language_is_heard_not_assumed(models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``say --reference`` without ``--language`` enrolls in the language Whisper hears: an
+    English recording is no longer taken for Chinese (rendered here with stock voices)."""
+    import io
+
+    import soundfile as sf
+
+    from worker.cli import _spoken_language
+
+    for text, pack, language in ((EN_TEXT, "af_heart", "en"), (ZH_TEXT, "zf_xiaoxiao", "zh")):
+        rendered = models.synthesizer.render(text, models.stock_voice(pack, gated=False))
+        buf = io.BytesIO()
+        sf.write(buf, rendered.audio, rendered.sample_rate, format="WAV")
+        path = tmp_path / f"{pack}.wav"
+        path.write_bytes(buf.getvalue())
+        assert _spoken_language(models, path) == language

@@ -199,3 +199,39 @@ def test_the_claims_a_process_holds_are_renewed_together_and_a_released_one_is_n
     quick.drain()
     for item_id in (first, second):
         jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: test done")
+
+
+def test_a_stock_voice_renders_a_batch_without_any_consent(ctx: WorkerContext, sessions) -> None:  # type: ignore[no-untyped-def]
+    """A tenant that never gave a consent adopts a stock voice; its batch item renders
+    through the quality gate (against the pack's own speech), like any voice's."""
+    from shared import stock_voices as catalogue
+
+    with sessions.begin() as s:
+        tenant_id = create_tenant(s, f"stock-{uuid.uuid4().hex[:8]}").id
+    with sessions.begin() as s:
+        stock = catalogue.find(ctx.settings.model_cache, "zm_yunxi")
+        assert stock is not None
+        voice_id = catalogue.adopt(s, tenant_id, stock)
+    with sessions.begin() as s:
+        assert catalogue.adopt(s, tenant_id, stock) == voice_id  # the same row every time
+        assert s.get(Voice, voice_id).consent_id is None  # type: ignore[union-attr]
+    _, (only,) = submit(ctx, (tenant_id, voice_id), ["欢迎光临本店，祝您购物愉快。"])
+    render(ctx, only)
+    row = item(ctx, only)
+    assert row.status == "succeeded", row.error
+    assert row.quality["passed"] and row.duration_s > 1.0
+
+
+def test_a_voice_without_a_consent_is_exempt_only_when_its_state_is_a_stock_pack(  # type: ignore[no-untyped-def]
+        ctx: WorkerContext, sessions) -> None:
+    """The exemption is the version's ``stock/`` state key, not a missing consent: a voice
+    whose state was stored (a clone's) and whose consent is gone is refused."""
+    with sessions.begin() as s:
+        tenant_id = create_tenant(s, f"stock-{uuid.uuid4().hex[:8]}").id
+    with sessions.begin() as s:
+        voice_id = stock_voices.install(s, ctx.storage, tenant_id, stock_voices.stock_state(ctx.models))
+        s.get(Voice, voice_id).consent_id = None  # type: ignore[union-attr]
+    _, (only,) = submit(ctx, (tenant_id, voice_id), ["这一条不能合成。"])
+    render(ctx, only)
+    row = item(ctx, only)
+    assert row.status == "failed" and row.error.startswith("consent_revoked") and row.storage_key is None

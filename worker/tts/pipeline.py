@@ -236,16 +236,26 @@ class Synthesizer:
 
     def render_analysis(self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig) -> Rendered:
         """Render text the caller already analyzed (it needed the analysis, e.g. for a cache key)."""
+        parts = list(self.stream_audio(analysis, voice, config, split_first=False))
+        audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return Rendered(audio=limit_peak(audio), sample_rate=self.engine.sample_rate, analysis=analysis)
+
+    def stream_audio(
+        self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig, split_first: bool = True
+    ) -> Iterator[np.ndarray]:
+        """The audio of a whole reading, piece by piece as it is rendered: each chunk with the
+        pause that precedes it. Joined, the pieces are the render; a speech stream sends
+        each as it comes (``split_first``: the opening phrase on its own, for early audio)."""
         sr = self.engine.sample_rate
-        parts: list[np.ndarray] = []
         previous: AudioChunk | None = None
-        for chunk in self._stream_analysis(analysis, voice, config):
-            if previous is not None:
+        for chunk in self._stream_analysis(analysis, voice, config, split_first=split_first):
+            if previous is None:
+                yield chunk.audio
+            else:
                 last = previous.sentence.rstrip()[-1:]
                 cut_in_sentence = bool(last) and last in _CLAUSE_TEXT_MARKS
                 pause = min(CLAUSE_PAUSE_S, config.sentence_pause_s) if cut_in_sentence else config.sentence_pause_s
-                parts.append(np.zeros(int(pause * sr), np.float32))
-            parts.append(chunk.audio)
+                if previous.continues:  # the rest of the head's sentence (a head cut at a comma ends in its pause)
+                    pause = 0.0
+                yield np.concatenate([np.zeros(int(pause * sr), np.float32), chunk.audio]) if pause else chunk.audio
             previous = chunk
-        audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        return Rendered(audio=limit_peak(audio), sample_rate=sr, analysis=analysis)

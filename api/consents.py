@@ -120,15 +120,18 @@ def list_consents() -> ResponseReturnValue:
 @require("admin")
 def get_recording(consent_id: str) -> ResponseReturnValue:
     """A short-lived link to the recording, so a reviewer can listen before deciding."""
+    with ctx().sessions() as s:
+        return recording_link(tenant_consent(s, consent_id))
+
+
+def recording_link(consent: Consent) -> ResponseReturnValue:
+    """A short-lived link to a consent's recording: the tenant's admin and the operator listen
+    through the same answer."""
+    if not consent.recording_key:
+        raise Conflict(f"consent {consent.id!r} has no recording ({consent.status}"
+                       f"{', purged' if consent.purged_at else ''})")
     c = ctx()
-    with c.sessions() as s:
-        consent = tenant_consent(s, consent_id)
-        if not consent.recording_key:
-            raise Conflict(f"consent {consent_id!r} has no recording ({consent.status}"
-                           f"{', purged' if consent.purged_at else ''})")
-        key = consent.recording_key
-    ttl = c.settings.presign_ttl_seconds
-    return jsonify(url=c.download_url(key), expires_in=ttl)
+    return jsonify(url=c.download_url(consent.recording_key), expires_in=c.settings.presign_ttl_seconds)
 
 
 @bp.post("/<consent_id>/approve")

@@ -15,10 +15,10 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api import validation
-from api.consents import consent_json
+from api.consents import consent_json, recording_link
 from api.context import ctx
 from shared import logs
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from shared.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from shared.models import Consent, ConsentStatus, OperatorKey
 from shared.operators import decide, operator_for_secret, review_queue
 from shared.security import TENANT_TAG, parse_prefix
@@ -88,15 +88,8 @@ def get_consent(consent_id: str) -> ResponseReturnValue:
 @operator_only
 def get_recording(consent_id: str) -> ResponseReturnValue:
     """A short-lived link to the recording: the operator listens before deciding."""
-    c = ctx()
-    with c.sessions() as s:
-        consent = _consent(s, consent_id)
-        if not consent.recording_key:
-            raise Conflict(f"consent {consent_id!r} has no recording ({consent.status}"
-                           f"{', purged' if consent.purged_at else ''})")
-        key = consent.recording_key
-    ttl = c.settings.presign_ttl_seconds
-    return jsonify(url=c.download_url(key), expires_in=ttl)
+    with ctx().sessions() as s:
+        return recording_link(_consent(s, consent_id))
 
 
 def review(operator_id: str, consent_id: str, approve: bool, note: Any) -> dict[str, Any]:

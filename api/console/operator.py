@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from api import operator as operator_api
-from api.console.session import CSRF_FIELD, CSRF_HEADER
+from api.console.session import CSRF_FIELD, CSRF_HEADER, serve_pages
 from api.context import ctx
 from shared.errors import InvalidInput, NarratorError
 from shared.models import Tenant
@@ -50,22 +49,7 @@ def _check() -> ResponseReturnValue | None:
     return None
 
 
-@bp.after_request
-def _headers(response):  # type: ignore[no-untyped-def]
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
-
-
-@bp.errorhandler(NarratorError)
-def _domain_error(exc: NarratorError) -> ResponseReturnValue:
-    return render_template("console/error.html", status=exc.status, reason=exc.reason), exc.status
-
-
-@bp.errorhandler(400)
-def _bad_request(exc: Any) -> ResponseReturnValue:
-    return render_template("console/error.html", status=400, reason=exc.description), 400
+serve_pages(bp)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

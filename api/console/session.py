@@ -12,7 +12,7 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 
@@ -88,7 +88,6 @@ def _check() -> ResponseReturnValue | None:
     return None
 
 
-@bp.after_request
 def _headers(response):  # type: ignore[no-untyped-def]
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -96,14 +95,23 @@ def _headers(response):  # type: ignore[no-untyped-def]
     return response
 
 
-@bp.errorhandler(NarratorError)
 def _domain_error(exc: NarratorError) -> ResponseReturnValue:
     return render_template("console/error.html", status=exc.status, reason=exc.reason), exc.status
 
 
-@bp.errorhandler(400)
 def _bad_request(exc: Any) -> ResponseReturnValue:
     return render_template("console/error.html", status=400, reason=exc.description), 400
+
+
+def serve_pages(blueprint: Blueprint) -> None:
+    """What every console page gets, the tenant's and the operator's alike: never cached or
+    framed, and errors as a page rather than problem+json."""
+    blueprint.after_request(_headers)
+    blueprint.register_error_handler(NarratorError, _domain_error)
+    blueprint.register_error_handler(400, _bad_request)
+
+
+serve_pages(bp)
 
 
 def _safe_next(target: str | None) -> str:

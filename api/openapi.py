@@ -136,7 +136,7 @@ SPEC: dict[str, Any] = {
             "summary": f"Gone for tenants: to {verb} a consent is the operator's decision "
                        "(403 operator_review_required; see /v1/operator/consents/{consent_id}/" + verb + ")",
             "parameters": [_id_param("consent_id")],
-            "responses": _errors(401, 403)}} for verb in ("approve", "reject")},
+            "responses": _errors(401, 403, 404)}} for verb in ("approve", "reject")},
         "/v1/operator/consents": {"get": {
             "summary": "Operator key only: every tenant's consents awaiting review (or ?status=), oldest first",
             "parameters": [{"name": "status", "in": "query", "required": False, "schema": {"type": "string"}}],

@@ -179,7 +179,7 @@ def test_embedded_mode_streams_through_the_same_path_in_process(tmp_path) -> Non
     from shared.migrate import upgrade
     from shared.tenants import create_key, create_tenant
 
-    settings = Settings(data_dir=tmp_path, secret_key="embedded-secret")
+    settings = Settings(data_dir=tmp_path, secret_key="embedded-secret-" + "x" * 32)
     assert settings.embedded
     upgrade(settings.database_url)
     embedded_sessions = make_sessionmaker(make_engine(settings.database_url))

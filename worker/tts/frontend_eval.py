@@ -41,12 +41,16 @@ class Result:
     ok: bool
 
 
-def load_cases(path: Path) -> list[Case]:
+def _rows(path: Path) -> list[dict[str, str]]:
+    """A set's TSV lines as dicts; ``#`` lines are comments and quotes are literal text."""
     with path.open(encoding="utf-8", newline="") as f:
-        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t",
-                              quoting=csv.QUOTE_NONE)
-        return [Case(r["category"], r["text"], r.get("expected_normalized") or "",
-                     r.get("expected_pinyin") or "") for r in rows]
+        return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t",
+                                   quoting=csv.QUOTE_NONE))
+
+
+def load_cases(path: Path) -> list[Case]:
+    return [Case(r["category"], r["text"], r.get("expected_normalized") or "",
+                 r.get("expected_pinyin") or "") for r in _rows(path)]
 
 
 def normalization_matches(got: str, expected: str) -> bool:
@@ -111,11 +115,8 @@ class EnCase:
 
 
 def load_en_cases(path: Path) -> list[EnCase]:
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t",
-                              quoting=csv.QUOTE_NONE)
-        return [EnCase(r["category"], r["text"], r.get("expected_spoken") or "",
-                       r.get("expected_phonemes") or "") for r in rows]
+    return [EnCase(r["category"], r["text"], r.get("expected_spoken") or "",
+                   r.get("expected_phonemes") or "") for r in _rows(path)]
 
 
 _NOT_SOUND = frozenset(" ˈˌ.,!?;:—…-\"'“”()")

@@ -20,29 +20,60 @@ work=$(mktemp -d /tmp/narrator-fresh-XXXXXX)
 report="$PWD/fresh-machine-check.txt"
 stopped=()
 
-service_ctl() {  # service_ctl stop|start NAME
-  if command -v systemctl >/dev/null && systemctl list-units --type=service --all 2>/dev/null | grep -q "$2"; then
-    systemctl "$1" "$2"
+listening() {  # listening PORT: whether anything accepts connections on 127.0.0.1:PORT
+  (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Each server is stopped and started the way it was started here: PostgreSQL through its
+# cluster tool (or the init script), Redis, which may run daemonized outside any init system,
+# by SHUTDOWN and a fresh daemonized server with the settings it had (no persistence).
+stop_postgresql() {
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | head -1)
+  if [[ -n $version ]]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main stop
   else
-    service "$2" "$1"
+    service postgresql stop
   fi
+}
+start_postgresql() {
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | head -1)
+  if [[ -n $version ]]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  else
+    service postgresql start
+  fi
+}
+stop_redis() { redis-cli -h 127.0.0.1 -p 6379 shutdown nosave; }
+start_redis() {
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
 }
 
 restart_services() {
   for name in "${stopped[@]}"; do
-    service_ctl start "$name" && echo "restarted $name" || echo "could NOT restart $name: start it by hand" >&2
+    "start_$name" >/dev/null 2>&1
+    sleep 2
+    case $name in postgresql) port=5432 ;; redis) port=6379 ;; esac
+    if listening "$port"; then echo "restarted $name"; else echo "could NOT restart $name: start it by hand" >&2; fi
   done
 }
 trap restart_services EXIT
 
 if [[ $keep -eq 0 ]]; then
-  for name in postgresql redis-server; do
-    if service_ctl stop "$name" >/dev/null 2>&1; then stopped+=("$name"); echo "stopped $name"; fi
+  for pair in postgresql:5432 redis:6379; do
+    name=${pair%%:*}; port=${pair##*:}
+    listening "$port" || continue
+    "stop_$name" >/dev/null 2>&1
+    sleep 2
+    if listening "$port"; then
+      echo "could not stop $name: the check would not prove anything" >&2
+      exit 2
+    fi
+    stopped+=("$name"); echo "stopped $name"
   done
-  if (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null || (echo > /dev/tcp/127.0.0.1/6379) 2>/dev/null; then
-    echo "something still listens on 5432 or 6379: the check would not prove anything" >&2
-    exit 2
-  fi
 fi
 
 git clone --quiet "$repo" "$work/narrator" || exit 1

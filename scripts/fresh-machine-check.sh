@@ -86,7 +86,7 @@ run() {  # run NAME COMMAND...: time a command in the clone, with an empty home 
   local rc=$?
   local secs=$((SECONDS - start))
   printf '%-12s rc=%d  %dm%02ds  %s\n' "$name" "$rc" $((secs / 60)) $((secs % 60)) \
-    "$(grep -E '[0-9]+ (passed|failed)|items? (rendered|ok)' "$work/$name.log" | tail -1)"
+    "$(grep -E '[0-9]+ (passed|failed)|items written' "$work/$name.log" | tail -1)"
 }
 {
   echo "fresh-machine check $(date -u +%FT%TZ) on $(nproc) cores; machine's services: $([[ $keep -eq 1 ]] && echo kept running || echo stopped)"

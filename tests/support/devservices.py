@@ -6,7 +6,8 @@ The servers are started from the binaries Debian's ``postgresql`` and ``redis-se
 packages install (``scripts/setup.sh --test`` installs them when missing), so the suite needs
 no service of the machine's and never touches one it did not create.
 
-Not used in production; lives in the package so tests and benches share one copy.
+Test support, not product code: the suite (``tests/conftest.py``, ``tests/faults``) and the
+benchmarks under ``bench/`` share this one copy.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from shared.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: worker processes run from it
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Batch throughput and the cost of running at scale, on this machine.
 
-Starts private PostgreSQL and Redis servers (shared/devservices.py; NARRATOR_TEST_PG /
+Starts private PostgreSQL and Redis servers (tests/support/devservices.py; NARRATOR_TEST_PG /
 NARRATOR_BENCH_REDIS point it at existing ones instead), an S3 server and Redis-backed
 Celery workers (solo pool: one task at a time each), makes a ready voice from a stock Kokoro voice, then measures:
 
@@ -39,7 +39,7 @@ import redis
 import requests
 from sqlalchemy import func, select
 
-from shared import devservices, jobs
+from shared import jobs
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Batch, Item, Voice, VoiceStatus
@@ -53,7 +53,9 @@ from worker.celery_app import make_celery
 from worker.context import WorkerContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
 from common import machine  # bench/common.py, beside this script
+from tests.support import devservices
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "throughput.json"

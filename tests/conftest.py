@@ -1,7 +1,7 @@
 """Shared fixtures: real PostgreSQL, Redis, an S3 server, a Celery worker process, the API.
 
 The suite owns its services: it starts a private PostgreSQL and a private Redis (temporary data
-directories, free ports, removed at the end; shared/devservices.py) and never touches a
+directories, free ports, removed at the end; tests/support/devservices.py) and never touches a
 database or Redis it did not create. Two variables point it at existing servers instead:
 
 - ``NARRATOR_TEST_PG``: an admin URL (``postgresql://user@host:port/postgres``) of a server on
@@ -30,9 +30,9 @@ import redis
 import requests
 from werkzeug.serving import make_server
 
-from shared import devservices
+from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
-from shared.devservices import WorkerProcess, start_worker
+from tests.support.devservices import WorkerProcess, start_worker
 from shared.migrate import upgrade
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import redis
 
-from shared import devservices, keys
+from shared import keys
+from tests.support import devservices
 from shared import jobs as names
 from shared.models import Consent, ConsentStatus, Voice
 from shared.services import register_voice

@@ -18,7 +18,7 @@ import requests
 import soundfile as sf
 from sqlalchemy import update
 
-from shared.devservices import WorkerProcess
+from tests.support.devservices import WorkerProcess
 from shared.models import Consent, Item
 from shared.settings import Settings
 from tests.helpers import wait_until

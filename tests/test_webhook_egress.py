@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from shared import devservices, egress, webhooks
+from shared import egress, webhooks
+from tests.support import devservices
 from shared.jobs import DELIVER_WEBHOOK
 from shared.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import wait_until

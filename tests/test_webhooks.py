@@ -18,7 +18,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from shared import devservices, services, webhooks
+from shared import services, webhooks
+from tests.support import devservices
 from shared.jobs import DELIVER_WEBHOOK, SWEEP_WEBHOOKS
 from shared.models import (
     AuditEvent,

@@ -23,8 +23,8 @@ import pytest
 import requests
 import yaml
 
-from shared import devservices
-from shared.devservices import settings_env
+from tests.support import devservices
+from tests.support.devservices import settings_env
 from shared.models import Voice, VoiceStatus
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant

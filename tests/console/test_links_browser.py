@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared import devservices, keys
+from shared import keys
+from tests.support import devservices
 from shared.models import (
     Batch,
     BatchStatus,

@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from shared import devservices
+from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
-from shared.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
+from tests.support.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
 from shared.migrate import upgrade
 from shared.settings import Settings
 from shared.storage import Storage, open_storage

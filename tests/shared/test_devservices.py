@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 
-from shared import devservices
+from tests.support import devservices
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import devservices
+from tests.support import devservices
 from shared.secret_keys import (
     MIN_SECRET_CHARS,
     PURPOSES,

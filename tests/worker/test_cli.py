@@ -108,7 +108,7 @@ def test_the_reference_language_is_heard_not_assumed(models, tmp_path: Path) -> 
 
     import soundfile as sf
 
-    from worker.cli import _spoken_language
+    from worker.cli.say import spoken_language
 
     for text, pack, language in ((EN_TEXT, "af_heart", "en"), (ZH_TEXT, "zf_xiaoxiao", "zh")):
         rendered = models.synthesizer.render(text, models.stock_voice(pack, gated=False))
@@ -116,4 +116,4 @@ def test_the_reference_language_is_heard_not_assumed(models, tmp_path: Path) -> 
         sf.write(buf, rendered.audio, rendered.sample_rate, format="WAV")
         path = tmp_path / f"{pack}.wav"
         path.write_bytes(buf.getvalue())
-        assert _spoken_language(models, path) == language
+        assert spoken_language(models, path) == language

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli import is_plain_file_stem
+from worker.cli.catalogue import is_plain_file_stem
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.devservices import WorkerProcess, settings_env
+from tests.support.devservices import WorkerProcess, settings_env
 from shared.settings import Settings
 from worker.devices import DevicePlan, DeviceUnavailable, gpu_runtimes, plan_devices
 

@@ -6,7 +6,8 @@ The servers are started from the binaries Debian's ``postgresql`` and ``redis-se
 packages install (``scripts/setup.sh --test`` installs them when missing), so the suite needs
 no service of the machine's and never touches one it did not create.
 
-Not used in production; lives in the package so tests and benches share one copy.
+Test support, not product code: the suite (``tests/conftest.py``, ``tests/faults``) and the
+benchmarks under ``bench/`` share this one copy.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+import psycopg
+import redis
+
 from shared.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: worker processes run from it
 
 
 def free_port() -> int:
@@ -41,8 +46,6 @@ def free_port() -> int:
 @contextmanager
 def fresh_pg_database(admin_url: str) -> Iterator[str]:
     """Create a uniquely named database, yield its SQLAlchemy URL, drop it afterwards."""
-    import psycopg
-
     name = f"narrator_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -56,7 +59,7 @@ def fresh_pg_database(admin_url: str) -> Iterator[str]:
 @contextmanager
 def s3_server(bucket: str) -> Iterator[str]:
     """Start an S3-compatible server on a free local port with ``bucket`` created; yield its URL."""
-    import boto3
+    # deferred: moto loads every service backend on import; only what needs S3 starts it
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -151,8 +154,6 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 20) -> None:
-        import redis
-
         with open(self.directory / "redis.log", "a") as log:
             self.proc = subprocess.Popen(
                 [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
@@ -256,8 +257,6 @@ class PostgresServer:
         return {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid} if self.user else {}
 
     def start(self, timeout: float = 60) -> None:
-        import psycopg
-
         log_path = self.directory / "postgres.log"
         if not self.data.exists():
             init = subprocess.run(
@@ -331,6 +330,7 @@ class S3Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # deferred: moto loads every service backend on import (see s3_server)
         from moto.server import ThreadedMotoServer
 
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -342,7 +342,5 @@ class S3Server:
             self.server = None
 
     def create_bucket(self, bucket: str) -> None:
-        import boto3
-
         boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test", aws_secret_access_key="test",
                      region_name="us-east-1").create_bucket(Bucket=bucket)

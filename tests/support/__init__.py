@@ -1,0 +1,1 @@
+"""What the tests and benchmarks run against: private services started for them, never product code."""

@@ -1,0 +1,89 @@
+"""``narrator say``: one text in one voice, to a WAV file or streamed to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from shared import stock_voices
+from shared.metrics import Metrics
+from shared.speech_channel import pcm16, streaming_wav_header
+from worker.cli.consent import LocalConsent
+from worker.cli.enroll import enroll_file
+from worker.cli.options import settings_for
+from worker.jobs import render_checked
+from worker.models import ModelCache
+from worker.tts.audio import to_wav_bytes
+from worker.tts.pipeline import SynthesisConfig
+from worker.tts.reference import decode_audio
+from worker.tts.voice import VoiceState
+
+
+def run(args: argparse.Namespace) -> int:
+    """Speak one text. Loads only what the request needs: the engine and the frontend for a
+    voice file or a stock voice; Whisper and the speaker encoder only to enroll a reference
+    or when the gate is asked for (``--check``). ``-o -`` streams WAV to stdout as it renders."""
+    if bool(args.reference) == bool(args.voice):
+        raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz|STOCK_NAME")
+    streaming = args.output == "-"
+    if streaming and args.check:
+        raise SystemExit("narrator say: -o - streams the audio as it renders; the gate (--check) needs the whole")
+    settings = settings_for(args)
+    models = ModelCache(settings)
+    if args.voice:
+        state = voice_state(models, args.voice, gated=args.check)
+    else:
+        reference = Path(args.reference)
+        language = args.language or spoken_language(models, reference)
+        state = enroll_file(models, settings, reference, language, LocalConsent.from_args(args))
+    config = SynthesisConfig(speed=args.speed)
+    if streaming:
+        return _stream(models, args.text, state, config)
+    if not args.check:
+        rendered = models.synthesizer.render(args.text, state, config)
+        verdict = "not run (ask with --check)"
+    else:
+        # The batch path's gate, best of NARRATOR_GATE_ATTEMPTS: what a catalogue item would get.
+        rendered, report = render_checked(models, Metrics(CollectorRegistry()), models.frontend.analyze(args.text),
+                                          state, args.speed)
+        verdict = "passed" if report.passed else "needs review: " + " ".join(report.reasons)
+        print(json.dumps({"quality": report.to_dict()}, ensure_ascii=False), file=sys.stderr)
+    Path(args.output).write_bytes(to_wav_bytes(rendered.audio, rendered.sample_rate))
+    print(f"wrote {args.output} ({rendered.duration_s:.2f} s); quality gate: {verdict}")
+    return 0
+
+
+def _stream(models: ModelCache, text: str, state: VoiceState, config: SynthesisConfig) -> int:
+    """WAV to stdout piece by piece, as the synthesizer yields it (no gate: it needs the whole)."""
+    out = sys.stdout.buffer
+    out.write(streaming_wav_header(models.engine.sample_rate))
+    seconds = 0.0
+    for piece in models.synthesizer.stream_audio(models.frontend.analyze(text), state, config):
+        out.write(pcm16(piece))
+        out.flush()
+        seconds += len(piece) / models.engine.sample_rate
+    print(f"streamed {seconds:.2f} s to stdout; quality gate: not run", file=sys.stderr)
+    return 0
+
+
+def voice_state(models: ModelCache, voice: str, gated: bool) -> VoiceState:
+    """``--voice``: a voice file, or the name of a stock voice (``narrator say --voice zf_xiaoxiao``)."""
+    path = Path(voice)
+    if not path.is_file() and stock_voices.find(models.cache_dir, voice) is not None:
+        return models.stock_voice(voice, gated=gated)
+    if not path.is_file():
+        names = ", ".join(v.name for v in stock_voices.catalogue(models.cache_dir))
+        raise SystemExit(f"narrator say: --voice {voice!r} is neither a voice file nor a stock voice ({names})")
+    return VoiceState.from_bytes(path.read_bytes())
+
+
+def spoken_language(models: ModelCache, reference: Path) -> str:
+    """The language a reference is spoken in, as Whisper hears it (Chinese or English): the
+    voice is enrolled, and its consent statement read, in that language."""
+    audio, rate = decode_audio(reference.read_bytes())
+    odds = models.transcriber.language_probabilities(audio, rate)
+    return "en" if odds.get("en", 0.0) > odds.get("zh", 0.0) else "zh"

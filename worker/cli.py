@@ -106,7 +106,8 @@ class Embedded:
 
     def consent_for(self, consent: LocalConsent, language: str) -> str:
         """Record and verify the speaker's consent, through the same job the API uses."""
-        from shared import jobs, keys
+        from shared import dispatch as jobs
+        from shared import keys
         from shared.consent import create_consent
         from shared.models import Consent, ConsentStatus
 
@@ -132,7 +133,7 @@ class Embedded:
         """Enroll a reference once; the same file (by SHA-256) reuses the ready voice."""
         from sqlalchemy import select
 
-        from shared import jobs
+        from shared import dispatch as jobs
         from shared.models import ReferenceAudio, Voice, VoiceStatus
         from shared.services import register_voice
 
@@ -203,7 +204,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from sqlalchemy import select
 
-    from shared import jobs
+    from shared import dispatch as jobs
     from shared.models import Batch, Item
     from shared.queries import item_counts
     from shared.services import create_batch
@@ -260,7 +261,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _load_models(settings: Settings):  # type: ignore[no-untyped-def]
-    from worker.models import ModelCache
+    from worker.model_cache import ModelCache
 
     return ModelCache(settings)
 
@@ -268,7 +269,8 @@ def _load_models(settings: Settings):  # type: ignore[no-untyped-def]
 def _enroll_file(models, settings: Settings, reference: Path, language: str, consent: LocalConsent):  # type: ignore[no-untyped-def]
     """Check consent, clean and enroll a reference in memory; cache the state by the files' hash."""
     from shared.consent import key_phrases
-    from worker.jobs import check_statement, same_speaker
+    from worker.jobs.consent import check_statement
+    from worker.jobs.enroll import same_speaker
     from worker.tts.reference import ReferenceRejected, clean_reference, decode_audio
     from worker.tts.voice import VoiceState
 
@@ -335,7 +337,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         from prometheus_client import CollectorRegistry
 
         from shared.metrics import Metrics
-        from worker.jobs import render_checked
+        from worker.jobs.render import render_checked
 
         # The batch path's gate, best of NARRATOR_GATE_ATTEMPTS: what a catalogue item would get.
         rendered, report = render_checked(models, Metrics(CollectorRegistry()), models.frontend.analyze(args.text),

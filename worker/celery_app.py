@@ -20,6 +20,7 @@ from shared.dispatch import (
     Arg,
     CeleryQueue,
     InProcessQueue,
+    RunTask,
     TaskQueue,
     celery_conf,
 )
@@ -68,7 +69,7 @@ def make_celery(settings: Settings, channels: Channels | None = None) -> Celery:
     return app
 
 
-def _runner(app: Celery):  # type: ignore[no-untyped-def]
+def _runner(app: Celery) -> RunTask:
     """Run a task of ``app``'s registry here and now (eagerly; its errors propagate)."""
     def run(task: str, args: Sequence[Arg]) -> None:
         app.tasks[task].apply(args=tuple(args))

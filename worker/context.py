@@ -41,8 +41,9 @@ def run_now(work: Callable[[], object]) -> None:
 class WorkerContext:
     settings: Settings
     # Where a job sends its follow-up work once its transaction has committed (the worker's
-    # Celery app gives its own: ``worker.celery_app``); a context given none sends nothing.
-    queue: TaskQueue | None = None
+    # Celery app gives its own: ``worker.celery_app``); a context given none sends nothing
+    # (``shared.dispatch.unsent``, set in ``__post_init__``).
+    queue: TaskQueue = None  # type: ignore[assignment]
     # Embedded, the API reading the speech streams hands over its own channels.
     channels: Channels | None = None
 

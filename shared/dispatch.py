@@ -22,13 +22,15 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from celery import Celery
 from kombu import Queue
 
 from shared.settings import Settings
-from shared.speech_channel import Channels
+
+if TYPE_CHECKING:  # numpy and redis: the names here are read by processes that never stream
+    from shared.speech_channel import Channels
 
 log = logging.getLogger(__name__)
 

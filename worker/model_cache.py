@@ -141,10 +141,9 @@ class ModelCache:
     def adapted_frontend(self, run_id: str, version: int, chars: frozenset[str],
                          load: Callable[[], bytes]) -> Frontend:
         """The frontend reading ``chars`` with a promoted adapter (one per fine-tune run)."""
-        from worker.tts.polyphone_lora import with_adapter  # deferred: torch-backed, loaded only for adapters
-        from worker.tts.polyphone_model import (
-            LearnedPolyphones,  # deferred: torch-backed, loaded only for adapters
-        )
+        # deferred: torch-backed, loaded only for adapters
+        from worker.tts.polyphone_lora import with_adapter
+        from worker.tts.polyphone_model import LearnedPolyphones  # deferred: torch-backed, as above
 
         def build() -> Frontend:
             learned = LearnedPolyphones(with_adapter(self.polyphone_model, load()), chars, version)

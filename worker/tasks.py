@@ -21,6 +21,7 @@ from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from shared import dispatch, logs, schedule_runs, webhooks
+from shared.errors import NarratorError
 from shared.storage import StorageError
 from worker.context import WorkerContext
 from worker.jobs import consent, enroll, finish, plan, purge, render, stream, sweep, window
@@ -52,12 +53,13 @@ class CountedTask(Task):  # type: ignore[misc]
                 return super().__call__(*args, **kwargs)
             finally:  # returned, raised, or retrying (resent under the same id): its worker lived
                 deliveries.finished(self.request.id)
-        reason = recorded(PoisonMessage(
+        poison = PoisonMessage(
             f"the {self.name.removeprefix('narrator.')} task stopped its worker on each of {count - 1} deliveries "
-            "(killed mid-task: out of memory or a crash); it was set aside, not run again"))
+            "(killed mid-task: out of memory or a crash); it was set aside, not run again")
+        reason = recorded(poison)
         give_up = GIVE_UP.get(self.name)
         if give_up is not None and args:
-            give_up(self, str(args[0]), reason)
+            give_up(self, str(args[0]), poison)
         deliveries.set_aside(self.name, self.request.id, list(args), count - 1, reason)
         return None
 
@@ -211,16 +213,17 @@ def start_due_finetunes(self: Task) -> int:
     return len(tuning.start_due_finetunes(context(self)))
 
 
-def _fail_item(task: Task, item_id: str, reason: str) -> None:
+def _fail_item(task: Task, item_id: str, error: NarratorError) -> None:
     ctx = context(task)
-    finish.fail_unfinished_item(ctx, item_id, reason)
+    finish.fail_unfinished_item(ctx, item_id, error)
     finish.after_item(ctx, item_id, defer=ctx.defer)  # its batch may settle now
 
 
 # What a set-aside message's row becomes (its first argument is the row's id). A planning or
 # purge message has no row to fail: its sweeper or the operator (reading the dead letters) acts.
-GIVE_UP: dict[str, Callable[[Task, str, str], None]] = {
-    dispatch.ENROLL: lambda task, voice_id, reason: enroll.fail_voice(context(task), voice_id, reason),
-    dispatch.VERIFY_CONSENT: lambda task, consent_id, reason: consent.refuse_consent(context(task), consent_id, reason),
+GIVE_UP: dict[str, Callable[[Task, str, NarratorError], None]] = {
+    dispatch.ENROLL: lambda task, voice_id, error: enroll.fail_voice(context(task), voice_id, recorded(error)),
+    dispatch.VERIFY_CONSENT:
+        lambda task, consent_id, error: consent.refuse_consent(context(task), consent_id, recorded(error)),
     dispatch.SYNTHESIZE_ITEM: _fail_item,
 }

@@ -3,13 +3,13 @@ itself — in embedded mode the in-process worker does, through the same tasks."
 
 from __future__ import annotations
 
-from celery import Celery
 from flask import Flask
 
+from shared.dispatch import TaskQueue
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
+def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> Flask:
     from api import (
         auth,
         batches,
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["narrator"] = ApiContext.build(settings, celery)
+    app.extensions["narrator"] = ApiContext.build(settings, queue)
     errors.init_app(app)
     validation.init_app(app)  # deep JSON, NUL and lone surrogates: 400s, not database errors
     observability.init_app(app)

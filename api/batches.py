@@ -20,7 +20,8 @@ from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
 from api.voices import usable_voice
-from shared import jobs, keys, services
+from shared import dispatch as jobs
+from shared import keys, services
 from shared.audit import record
 from shared.batch_source import CountingReader, SourceRejected, encode_jsonl, format_for, peek_header
 from shared.errors import Conflict, InvalidInput, VoiceNotReady

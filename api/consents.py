@@ -19,7 +19,8 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import jobs, keys
+from shared import dispatch as jobs
+from shared import keys
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.audit import record

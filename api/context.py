@@ -1,4 +1,4 @@
-"""What request handlers share: settings, sessions, storage and the Celery app."""
+"""What request handlers share: settings, sessions, storage and the task queue."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from celery import Celery
 from flask import current_app, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.preview_slots import PreviewSlots, make_slots
 from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
+from shared.dispatch import Arg, TaskQueue, open_queue
 from shared.metrics import Metrics, api_metrics
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
@@ -25,7 +25,7 @@ class ApiContext:
     settings: Settings
     sessions: sessionmaker[Session]
     storage: Storage
-    celery: Celery
+    queue: TaskQueue  # where requests send work: the broker, or (embedded) the worker's tasks in this process
     metrics: Metrics
     limiter: RateLimiter  # per-key request budget; in-process when there is no Redis broker
     failures: RateLimiter  # failed authentications per client address (api.throttle)
@@ -36,18 +36,18 @@ class ApiContext:
     keys: SecretKeys  # per-purpose keys from the deployment secret (the console's session key)
 
     @classmethod
-    def build(cls, settings: Settings, celery: Celery | None = None) -> ApiContext:
+    def build(cls, settings: Settings, queue: TaskQueue | None = None) -> ApiContext:
+        """The context of an app on ``settings``; ``queue`` replaces the one they name (a
+        benchmark's API sends to a broker nobody reads)."""
         keys = SecretKeys.of(settings)  # first: refuse to start with a weak NARRATOR_SECRET_KEY
-        if celery is None:
-            from worker.celery_app import make_celery
-
-            celery = make_celery(settings)
+        # Embedded, the in-process worker publishes to these very channels (memory of this process).
+        channels = open_channels(settings.broker_url)
         return cls(
             keys=keys,
             settings=settings,
             sessions=make_sessionmaker(make_engine(settings.database_url)),
             storage=open_storage(settings),
-            celery=celery,
+            queue=queue or open_queue(settings, channels),
             metrics=api_metrics(settings.broker_url),
             limiter=make_limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds,
                                  settings.broker_url),
@@ -58,8 +58,7 @@ class ApiContext:
             previews=make_slots(settings.preview_max_concurrent, settings.preview_timeout_seconds + 30,
                                 settings.broker_url),
             waiting=threading.BoundedSemaphore(settings.preview_max_waiting),
-            # embedded, the in-process worker publishes to the memory its own context holds
-            channels=celery.narrator.speech if settings.embedded else open_channels(settings.broker_url),
+            channels=channels,
         )
 
     def download_url(self, key: str) -> str:
@@ -69,15 +68,9 @@ class ApiContext:
         the link works on whatever address the API is served (never a fixed 127.0.0.1:8000)."""
         return urljoin(request.host_url, self.storage.presigned_url(key, self.settings.presign_ttl_seconds))
 
-    def enqueue(self, task_name: str, *args: str | bool, queue: str | None = None) -> None:
-        """Send a task to its queue (``queue`` overrides the task's route); in embedded mode
-        run it here, in-process."""
-        if self.celery.conf.task_always_eager:
-            import worker.tasks  # noqa: F401  (registers the tasks with this app)
-
-            self.celery.tasks[task_name].apply(args=args)
-        else:
-            self.celery.send_task(task_name, args=args, **({"queue": queue} if queue else {}))
+    def enqueue(self, task_name: str, *args: Arg, queue: str | None = None) -> None:
+        """Send a task (``queue`` overrides its route): the request's work, once its rows committed."""
+        self.queue.send(task_name, *args, queue=queue)
 
 
 def ctx() -> ApiContext:

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from api import validation
 from api.auth import owned, require
 from api.context import ctx
-from shared import jobs, services
+from shared import dispatch as jobs
+from shared import services
 from shared.audit import canonical_time
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.finetune import (

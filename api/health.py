@@ -31,14 +31,9 @@ def readyz() -> ResponseReturnValue:
         checks["storage"] = "ok"
     except Exception as exc:
         checks["storage"] = f"error: {type(exc).__name__}"
-    if c.celery.conf.task_always_eager:
-        checks["broker"] = "ok (embedded, in-process)"
-    else:
-        try:
-            with c.celery.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=2)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"error: {type(exc).__name__}"
+    try:
+        checks["broker"] = c.queue.ping()  # "ok (embedded, in-process)" without a broker
+    except Exception as exc:
+        checks["broker"] = f"error: {type(exc).__name__}"
     ready = all(v.startswith("ok") for v in checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503

@@ -21,7 +21,6 @@ fewer than its threads, so health checks always find one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -35,7 +34,7 @@ from api.auth import require
 from api.context import ApiContext, ctx
 from api.synthesize import RenderFailed, _waiting_thread
 from api.voices import usable_voice
-from shared import jobs, stock_voices
+from shared import dispatch, stock_voices
 from shared.consent import ConsentRequired, in_force
 from shared.errors import InvalidInput, NotFound, ServiceUnavailable, VoiceNotReady
 from shared.models import Consent, Item, VoiceStatus, VoiceVersion
@@ -128,14 +127,7 @@ def _record(c: ApiContext, text: str, voice_ref: str, speed: float, fmt: str) ->
 def send_stream(c: ApiContext, item_id: str) -> None:
     """Hand the stream's render to a worker: the ``interactive`` queue, or, embedded, a
     thread of this process running the same task (the relay reads while it renders)."""
-    if c.celery.conf.task_always_eager:
-        import worker.tasks  # noqa: F401  (registers the tasks with this app)
-
-        task = c.celery.tasks[jobs.STREAM_SPEECH]
-        threading.Thread(target=task.apply, kwargs={"args": (item_id,)}, name=f"speech-{item_id[:8]}",
-                         daemon=True).start()
-    else:
-        c.celery.send_task(jobs.STREAM_SPEECH, args=(item_id,), queue=jobs.INTERACTIVE)
+    c.queue.start(dispatch.STREAM_SPEECH, item_id, queue=dispatch.INTERACTIVE)
 
 
 def _relay(item_id: str, first: Message, rest: Iterator[Message], encoder: Encoder) -> Iterator[bytes]:

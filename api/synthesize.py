@@ -28,7 +28,7 @@ from api.auth import require
 from api.batches import validate_items
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import jobs
+from shared import dispatch as jobs
 from shared.errors import NarratorError, ServiceUnavailable
 from shared.models import FINISHED_ITEM_STATES, Item, ItemStatus
 from shared.services import create_batch

@@ -10,7 +10,8 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import jobs, stock_voices
+from shared import dispatch as jobs
+from shared import stock_voices
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.consent import usable_consent

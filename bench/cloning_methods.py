@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import quality as q
 
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts.cloning import Cloner, whisper_listener
 from worker.tts.style_search import SearchConfig, refine_voice
 from worker.tts.voice import VoiceState

@@ -2,7 +2,7 @@
 
 Enrollment refuses a reference whose resemblyzer embedding is further than
 ``Settings.consent_speaker_threshold`` (cosine) from the consent recording's
-(``worker.jobs.same_speaker``). Here every Kokoro stock voice (54) is one speaker:
+(``worker.enrollment.same_speaker``). Here every Kokoro stock voice (54) is one speaker:
 
 * a consent-like clip: the speaker reading a consent statement (name, company, one-time
   code), with mild augmentation — a small room (RT60 0.2–0.5 s) and noise at 20–30 dB SNR,
@@ -42,7 +42,7 @@ from common import machine
 
 from shared.consent import statement
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts import degrade as d
 from worker.tts.voice import VoiceState

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # bench/common.py, beside this script
 
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts.voice import VoiceState
 

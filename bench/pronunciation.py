@@ -7,7 +7,7 @@ Usage: .venv/bin/python bench/pronunciation.py [--show-failures] [--no-finetune]
     correction adds), scored on the test split (unseen sentences) and the base split
     (regressions);
 (c) after fine-tuning: ``after_finetune`` trains a polyphone adapter on the same train-split
-    corrections with worker/finetune.py's pieces and scores it the same way.
+    corrections with worker/jobs/finetune.py's pieces and scores it the same way.
 Prints a small table with the targets beside the figures and writes bench/results/pronunciation.json.
 """
 
@@ -48,11 +48,11 @@ TARGET_AFTER = 0.003  # term error on corrected terms after feedback
 
 def after_finetune(frontend: Frontend, rows: list[Row]) -> tuple[Frontend, dict[str, Any]]:
     """(c) AFTER THE NIGHTLY FINE-TUNE: the train split's corrections go through the same
-    training and evaluation gate as a tenant's (worker/finetune.py: a held-out quarter of
+    training and evaluation gate as a tenant's (worker/jobs/finetune.py: a held-out quarter of
     the corrections, the fixed base set); the frontend is adapted only if the gate promotes."""
     import torch
 
-    from worker import finetune
+    from worker.jobs import finetune
     from worker.tts.polyphone_lora import with_adapter
     from worker.tts.polyphone_model import LearnedPolyphones, PolyphoneModel
 

@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts.asr import error_rate, zh_syllable_error_rate
 from worker.tts.audio import resample_mono, to_wav_bytes
 from worker.tts.cloning import PROBES, Cloner, VoiceBank, whisper_listener

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts.engine import KokoroEngine, kokoro_engine
 from worker.tts.pipeline import Synthesizer

@@ -9,7 +9,7 @@ Celery workers (solo pool: one task at a time each), makes a ready voice from a 
    2 workers × 1 thread (NARRATOR_SYNTH_THREADS set per worker process);
 2. the per-item overhead of queue + database + storage over the model's own work, in the
    1 worker × 1 thread batch: its span less every item's recorded model time
-   (``run_batch``); beside it, database and storage alone, ``worker.jobs.synthesize_item``
+   (``run_batch``); beside it, database and storage alone, ``worker.jobs.render.synthesize_item``
    run in this process with its model calls timed and subtracted (``overhead_in_process``);
 3. the wall time to accept (HTTP 202) a 100 000-line CSV, and to plan it into items
    (in this process, items inserted in chunks; peak traced memory reported).
@@ -39,7 +39,7 @@ import redis
 import requests
 from sqlalchemy import func, select
 
-from shared import jobs
+from shared import dispatch
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Batch, Item, Voice, VoiceStatus
@@ -47,10 +47,11 @@ from shared.queries import item_counts
 from shared.services import create_batch
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
-from worker import delivery
-from worker import jobs as worker_jobs
-from worker.celery_app import make_celery
+from worker import delivery, stock_voices
 from worker.context import WorkerContext
+from worker.jobs.finish import after_item
+from worker.jobs.plan import plan_batch
+from worker.jobs.render import render_checked, synthesize_item
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
@@ -89,8 +90,8 @@ def run_batch(settings: Settings, tenant_id: str, voice_id: str, n: int) -> dict
     with sessions.begin() as s:
         batch_id = create_batch(s, tenant_id, items, "bench", {"speed": 1.0}, "bench")
     started = time.monotonic()
-    make_celery(settings).send_task(jobs.PLAN_BATCH, args=(batch_id,),
-                                    queue=jobs.synth_queue(n, settings.interactive_max_items))
+    dispatch.CeleryQueue(dispatch.celery_client(settings)).send(
+        dispatch.PLAN_BATCH, batch_id, queue=dispatch.synth_queue(n, settings.interactive_max_items))
     while True:
         with sessions() as s:
             batch = s.get(Batch, batch_id)
@@ -117,14 +118,12 @@ def stock_voice(ctx: WorkerContext, tenant_id: str) -> str:
     the gate), on a verified consent: rendering costs the same as for an enrolled voice, the
     bench does not spend minutes enrolling, and its version id keeps the render cache from
     serving renders made for another voice."""
-    from worker import stock_voices
-
     with ctx.sessions.begin() as s:
         return stock_voices.install(s, ctx.storage, tenant_id, stock_voices.stock_state(ctx.models), name="bench")
 
 
 def overhead_in_process(ctx: WorkerContext, tenant_id: str, voice_id: str, n: int) -> dict[str, float]:
-    """Database + storage time per item: ``worker.jobs.synthesize_item`` and ``after_item`` run
+    """Database + storage time per item: ``worker.jobs.render.synthesize_item`` and ``after_item`` run
     in this process as the task runs them (claim, reads, render-cache probe, WAV upload,
     finish, the read after it; settling and top-ups on the background thread; no broker)
     with the model work inside it timed (frontend, render + quality gate) and subtracted.
@@ -147,9 +146,9 @@ def overhead_in_process(ctx: WorkerContext, tenant_id: str, voice_id: str, n: in
         return wrapper
 
     frontend = ctx.models.frontend
-    saved = worker_jobs.render_checked, delivery.ItemUpload._put
-    worker_jobs.render_checked = timed(saved[0], model_s)
-    delivery.ItemUpload._put = timed(saved[1], upload_s)  # type: ignore[method-assign]
+    render = timed(render_checked, model_s)  # handed to the render job: its model time, gate included
+    saved = delivery.ItemUpload._put
+    delivery.ItemUpload._put = timed(saved, upload_s)  # type: ignore[method-assign]
     frontend.analyze = timed(frontend.analyze, model_s)  # type: ignore[method-assign]
     items = [{"text": t, "voice_id": voice_id} for t in texts(n)]
     with ctx.sessions.begin() as s:
@@ -162,13 +161,13 @@ def overhead_in_process(ctx: WorkerContext, tenant_id: str, voice_id: str, n: in
             model_s.clear()
             upload_s.clear()
             started = time.perf_counter()
-            worker_jobs.synthesize_item(ctx, item_id)
-            worker_jobs.after_item(ctx, item_id, lambda item, queue: None, defer=ctx.defer)  # as the task does
+            synthesize_item(ctx, item_id, render=render)
+            after_item(ctx, item_id, lambda item, queue: None, defer=ctx.defer)  # as the task does
             walls.append(time.perf_counter() - started)
             models.append(sum(model_s))
             uploads.append(sum(upload_s))
     finally:
-        worker_jobs.render_checked, delivery.ItemUpload._put = saved  # type: ignore[method-assign]
+        delivery.ItemUpload._put = saved  # type: ignore[method-assign]
         del frontend.analyze
     rest = statistics.median(w - m for w, m in zip(walls, models))
     model = statistics.median(models)
@@ -194,8 +193,8 @@ def accept_csv(settings: Settings, n: int) -> dict[str, Any]:
     body = ("id,text\n" + "".join(f"sku-{i},第{i}号商品今日特价，欢迎选购。\n" for i in range(n))).encode()
     port = devservices.free_port()
     # The API's plan message goes to an in-memory broker: no worker picks this batch up, the bench plans it below.
-    quiet = make_celery(settings.with_(broker_url="memory://localhost/"))
-    server = make_server("127.0.0.1", port, create_app(settings, celery=quiet), threaded=True)
+    quiet = dispatch.CeleryQueue(dispatch.celery_client(settings.with_(broker_url="memory://localhost/")))
+    server = make_server("127.0.0.1", port, create_app(settings, queue=quiet), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -211,7 +210,7 @@ def accept_csv(settings: Settings, n: int) -> dict[str, Any]:
     # Plan in this process: stream the source back, insert in chunks (dispatching to nowhere).
     tracemalloc.start()
     started = time.monotonic()
-    worker_jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)
+    plan_batch(ctx, batch_id, lambda item_id, queue: None)
     plan_s = time.monotonic() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts.audio import resample_mono
 from worker.tts.degrade import add_noise, cache_dir, mp3_round_trip

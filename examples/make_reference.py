@@ -15,7 +15,7 @@ import numpy as np
 
 from shared.consent import statement
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts.audio import to_wav_bytes
 from worker.tts.voice import VoiceState

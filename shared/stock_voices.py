@@ -5,7 +5,7 @@ as an ordinary voice row of the tenant (so batches, previews and streams name it
 like any other, and every item is metered against the tenant), created on first use
 with a deterministic id, and its one version's ``state_key`` is ``stock/<pack>``: the
 worker reads that pack from its model cache instead of the tenant's storage. That key is
-what exempts the voice from the consent check (``worker.item_sql.voice_usable``); no
+what exempts the voice from the consent check (``worker.jobs.item_sql.voice_usable``); no
 cloned voice's state can carry it (``shared.keys.voice_state_key`` builds those).
 
 Only packs in a language narrator's frontend reads (Chinese, English) are offered;

@@ -3,7 +3,7 @@
 Both take effect at once, in the request: the consent is ``revoked`` and its voices are
 ``deleted`` (tombstones that stay for the audit trail), so no enrollment, batch or render
 can use them from that moment. Deleting the stored audio and model state is slower and
-touches storage, so it is one purge job (``worker.purge``) enqueued by the caller.
+touches storage, so it is one purge job (``worker.jobs.purge``) enqueued by the caller.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def shared_tenant_key(sessions) -> tuple[str, str]:  # type: ignore[no-untyped-d
 @pytest.fixture(scope="session")
 def models():  # type: ignore[no-untyped-def]
     """The model stack, loaded once in the test process (for rendering test audio)."""
-    from worker.models import ModelCache
+    from worker.model_cache import ModelCache
 
     return ModelCache(Settings.from_env())
 

@@ -13,7 +13,7 @@ import torch
 from shared.finetune import nightly_due
 from shared.models import AuditEvent, FinetuneRun, Item
 from tests.helpers import admin_key, render_batch
-from worker.finetune import Correction, train_candidate
+from worker.jobs.finetune import Correction, train_candidate
 from worker.tts.frontend import Frontend
 from worker.tts.polyphone_model import PolyphoneModel, Query
 
@@ -102,7 +102,7 @@ def test_the_gate_refuses_an_adapter_that_breaks_the_base_set(frontend, polyphon
 def test_nightly_fine_tune_end_to_end(api_url, worker_process, auth, sessions, settings, tenant_key,  # type: ignore[no-untyped-def]
                                       stock_voice) -> None:
     from worker.celery_app import make_celery
-    from worker.finetune import start_due_finetunes
+    from worker.jobs.finetune import start_due_finetunes
 
     def render(texts: list[str]) -> list[dict]:
         listed = render_batch(api_url, auth, stock_voice, texts)

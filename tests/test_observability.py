@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from shared.jobs import QUEUES
+from shared.dispatch import QUEUES
 from shared.logs import JsonFormatter
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from shared.models import AuditEvent, OperatorKey, ReferenceAudio, Voice
 from shared.operators import create_operator_key
 from worker.cli import main
 from worker.context import WorkerContext
-from worker.jobs import enroll_voice
+from worker.jobs.enroll import enroll_voice
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 import redis
 
-from shared import keys
+from shared import dispatch, keys
 from tests.support import devservices
-from shared import jobs as names
 from shared.models import Consent, ConsentStatus, Voice
 from shared.services import register_voice
 from shared.settings import Settings
@@ -62,8 +61,8 @@ def poison_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory
 
 def test_purges_are_routed_to_their_own_queue(settings: Settings) -> None:
     router = make_celery(settings).amqp.router
-    assert router.route({}, names.PURGE)["queue"].name == "purge"
-    assert router.route({}, names.ENROLL)["queue"].name == "enroll"
+    assert router.route({}, dispatch.PURGE)["queue"].name == "purge"
+    assert router.route({}, dispatch.ENROLL)["queue"].name == "enroll"
 
 
 def test_a_message_that_keeps_killing_its_worker_is_set_aside(  # type: ignore[no-untyped-def]
@@ -83,7 +82,7 @@ def test_a_message_that_keeps_killing_its_worker_is_set_aside(  # type: ignore[n
                                   .read_bytes(), "audio/wav", "test", consent_id=consent_id)
     app = make_celery(poison_settings)
     broker = redis.Redis.from_url(poison_settings.broker_url)
-    task_id = app.send_task(names.ENROLL, args=[voice_id]).id
+    task_id = app.send_task(dispatch.ENROLL, args=[voice_id]).id
     count_key = COUNT_KEY.format(task_id=task_id)
     started: list[devservices.WorkerProcess] = []
 
@@ -118,14 +117,14 @@ def test_a_message_that_keeps_killing_its_worker_is_set_aside(  # type: ignore[n
                                       f"{MAX_DELIVERIES} deliveries"), voice.error
         dead = app.narrator.deliveries.dead_letters()
         assert [(d["task"], d["id"], d["args"], d["deliveries"]) for d in dead] == \
-               [(names.ENROLL, task_id, [voice_id], MAX_DELIVERIES)]
+               [(dispatch.ENROLL, task_id, [voice_id], MAX_DELIVERIES)]
         assert broker.get(count_key) is None
         assert broker.llen("enroll") == 0 and broker.hlen("unacked") == 0, "the message is acknowledged"
 
         # The worker lives on and purges still run, from their own queue.
         with sessions.begin() as s:
             revoke_consent(s, s.get(Consent, consent_id), keep_outputs=False, actor="test")
-        app.send_task(names.PURGE, args=["consent", consent_id, False])
+        app.send_task(dispatch.PURGE, args=["consent", consent_id, False])
 
         def purged() -> bool:
             with sessions() as s:

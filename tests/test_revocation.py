@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shared import jobs, keys, services
+from shared import dispatch, keys, services
 from shared.consent import ConsentRequired, create_consent, usable_consent
 from shared.models import AuditEvent, Batch, Consent, Item, ReferenceAudio, Voice, VoiceVersion
 from shared.operators import create_operator_key
@@ -21,7 +21,7 @@ from shared.tenants import create_tenant
 from tests.helpers import admin_key, wait_until, wav_bytes
 from tests.helpers import assert_problem as problem
 from worker.context import WorkerContext
-from worker.purge import purge
+from worker.jobs.purge import purge
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "examples" / "reference.wav"
@@ -201,7 +201,7 @@ def test_revocation_purges_the_voice_and_stops_rendering(  # type: ignore[no-unt
     with sessions.begin() as s:
         queued = services.create_batch(s, tenant_id, [{"text": "欢迎再次光临。", "voice_id": voice_id}], None,
                                        {"speed": 1.0}, "test")
-    app.extensions["narrator"].enqueue(jobs.PLAN_BATCH, queued)
+    app.extensions["narrator"].enqueue(dispatch.PLAN_BATCH, queued)
     assert wait_until(lambda: finished(queued), 300, "the queued batch")["status"] == "failed"
     with sessions() as s:
         errors = list(s.scalars(select(Item.error).where(Item.batch_id == queued)))

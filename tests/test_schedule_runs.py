@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import select
 
 from shared import keys, schedule_runs
-from shared.jobs import RUN_DUE_SCHEDULES
+from shared.dispatch import RUN_DUE_SCHEDULES
 from shared.models import AuditEvent, Batch, Consent, Item, Schedule, Voice, VoiceStatus, utcnow
 
 

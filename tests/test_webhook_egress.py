@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from shared import egress, webhooks
+from shared.dispatch import DELIVER_WEBHOOK
 from tests.support import devservices
-from shared.jobs import DELIVER_WEBHOOK
 from shared.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import wait_until
 from tests.test_webhooks import Receiver, start_receiver
@@ -224,10 +224,10 @@ def test_a_receiver_cannot_hold_a_delivery_past_its_deadline_or_flood_it(  # typ
 
 def test_schedule_and_sweeper_ticks_are_not_on_the_webhooks_queue() -> None:
     """Deliveries to slow receivers fill the webhooks queue; beat's ticks must not wait behind them."""
-    from shared import jobs
+    from shared import dispatch
 
-    for task in (jobs.RUN_DUE_SCHEDULES, jobs.SWEEP_WEBHOOKS):
-        assert jobs.ROUTES[task]["queue"] == jobs.HOUSEKEEPING != jobs.WEBHOOKS
+    for task in (dispatch.RUN_DUE_SCHEDULES, dispatch.SWEEP_WEBHOOKS):
+        assert dispatch.ROUTES[task]["queue"] == dispatch.HOUSEKEEPING != dispatch.WEBHOOKS
 
 
 def test_allow_list_setting_is_parsed_and_typos_stop_the_start() -> None:

@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from shared import services, webhooks
+from shared.dispatch import DELIVER_WEBHOOK, SWEEP_WEBHOOKS
 from tests.support import devservices
-from shared.jobs import DELIVER_WEBHOOK, SWEEP_WEBHOOKS
 from shared.models import (
     AuditEvent,
     Batch,
@@ -34,7 +34,8 @@ from shared.models import (
 )
 from shared.tenants import create_key, create_tenant
 from tests.helpers import assert_problem, wait_until
-from worker import jobs
+from worker.celery_app import make_celery
+from worker.jobs.enroll import fail_voice
 
 
 @dataclass
@@ -282,8 +283,8 @@ def test_voice_failed_in_the_job_is_delivered_by_the_worker(  # type: ignore[no-
         app, api_url, tenant_key, auth, sessions, worker_process, receiver) -> None:
     endpoint = register(api_url, auth, receiver.url, ["voice.failed"])
     voice_id = fabricated_voice(sessions, tenant_key[0], VoiceStatus.pending.value)
-    ctx = app.extensions["narrator"].celery.narrator  # the worker context jobs get (here: enqueue to Redis)
-    jobs.fail_voice(ctx, voice_id, "reference audio rejected: too short")
+    ctx = make_celery(app.extensions["narrator"].settings).narrator  # a worker's context (enqueues to Redis)
+    fail_voice(ctx, voice_id, "reference audio rejected: too short")
 
     (got,) = receiver.wait_for(1, timeout=60)
     assert verified(endpoint["secret"], got)

@@ -8,18 +8,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import make_engine, make_sessionmaker
+from shared.dispatch import TaskQueue, unsent
+from shared.metrics import Metrics
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.speech_channel import Channels, open_channels
 from shared.storage import Storage, open_storage
 from worker.deliveries import Deliveries
 from worker.leases import Leases
+
+if TYPE_CHECKING:
+    from worker.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -34,33 +40,24 @@ def run_now(work: Callable[[], object]) -> None:
 @dataclass
 class WorkerContext:
     settings: Settings
-    # The Celery app this context belongs to (set by make_celery): how a job enqueues a
-    # follow-up task once its transaction has committed.
-    celery: Any = None
+    # Where a job sends its follow-up work once its transaction has committed (the worker's
+    # Celery app gives its own: ``worker.celery_app``); a context given none sends nothing
+    # (``shared.dispatch.unsent``, set in ``__post_init__``).
+    queue: TaskQueue = None  # type: ignore[assignment]
+    # Embedded, the API reading the speech streams hands over its own channels.
+    channels: Channels | None = None
 
-    def enqueue(self, task_name: str, *args: str, countdown: float | None = None) -> None:
-        """Send a task to its queue. In embedded (eager) mode run it here, now; a delayed
-        retry is not run inline (it would block the caller) and waits for a later sweep.
-        A context built without an app (a script, a benchmark) sends nothing; a webhook
-        delivery stays an outbox row that beat's sweeper sends later."""
-        if self.celery is None:
-            log.info("no Celery app in this context: %s%s not enqueued", task_name, args)
-            return
-        if self.celery.conf.task_always_eager:
-            if countdown is None:
-                import worker.tasks  # noqa: F401  (registers the tasks with this app)
-
-                self.celery.tasks[task_name].apply(args=args)
-            return
-        self.celery.send_task(task_name, args=args, countdown=countdown)
+    def __post_init__(self) -> None:
+        if self.queue is None:
+            self.queue = unsent(self.settings)
 
     def defer(self, work: Callable[[], object]) -> None:
         """Run bookkeeping that nothing waits for (settling a batch, topping up its window)
         off the task's path: on this process's one background thread, in order, while the
         next task runs. It keeps the task's log context; a failure is logged, and the
         sweepers redo what it would have done. ``drain`` waits for it when the worker
-        stops. Embedded, the work runs now: the caller waits for the batch."""
-        if self.settings.embedded:
+        stops. When tasks run inline (embedded), the work runs now: the caller waits for the batch."""
+        if self.queue.runs_inline:
             work()
             return
         self._background.submit(contextvars.copy_context().run, self._logged, work)
@@ -89,7 +86,7 @@ class WorkerContext:
     def speech(self) -> Channels:
         """Where speech streams' audio goes: the broker's Redis, or (embedded) memory the
         API in this same process reads (``api.context.ApiContext.channels``)."""
-        return open_channels(self.settings.broker_url)
+        return self.channels if self.channels is not None else open_channels(self.settings.broker_url)
 
     @cached_property
     def leases(self) -> Leases:
@@ -105,11 +102,9 @@ class WorkerContext:
     @cached_property
     def deliveries(self) -> Deliveries | None:
         """Each task message's delivery count (``worker.deliveries``), in the broker's Redis;
-        None in embedded mode, where nothing is redelivered."""
-        if self.settings.embedded or not self.settings.broker_url.startswith(("redis://", "rediss://")):
+        None without a Redis broker (embedded, nothing is redelivered)."""
+        if not self.settings.broker_url.startswith(("redis://", "rediss://")):
             return None
-        import redis
-
         client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=10, socket_connect_timeout=10)
         return Deliveries(client, self.settings.max_deliveries)
 
@@ -120,7 +115,7 @@ class WorkerContext:
 
     @cached_property
     def autocommit(self) -> Engine:
-        """The same pool in autocommit, for statements that stand alone (``worker.item_sql``):
+        """The same pool in autocommit, for statements that stand alone (``worker.jobs.item_sql``):
         no BEGIN and COMMIT round trips around them."""
         return self.db.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -138,15 +133,12 @@ class WorkerContext:
         return open_storage(self.settings)
 
     @cached_property
-    def metrics(self):  # type: ignore[no-untyped-def]
-        from shared.metrics import Metrics
-
+    def metrics(self) -> Metrics:
         return Metrics()
 
     @cached_property
-    def models(self):  # type: ignore[no-untyped-def]
-        # Imported here so the API process, which shares this context type for nothing
-        # model-related, never loads the model stack.
-        from worker.models import ModelCache
+    def models(self) -> ModelCache:
+        # deferred: the model stack (seconds, and torch) loads only in a process that renders: not beat, not a purge
+        from worker.model_cache import ModelCache
 
         return ModelCache(self.settings)

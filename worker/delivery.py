@@ -15,8 +15,10 @@ from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING
 
 from shared.storage import Storage, StorageError
+from worker.tts.audio import to_wav_bytes
+from worker.tts.watermark import mark_item
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made
     from worker.tts.pipeline import Rendered
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,6 @@ log = logging.getLogger(__name__)
 def deliverable_wav(rendered: Rendered, item_id: str, watermark_key: bytes) -> bytes:
     """The file a user receives: the render, watermarked with its item id (inaudibly; read
     back by `narrator watermark detect`), as WAV."""
-    from worker.tts.audio import to_wav_bytes
-    from worker.tts.watermark import mark_item
-
     return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, watermark_key), rendered.sample_rate)
 
 

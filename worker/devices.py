@@ -35,9 +35,10 @@ class DevicePlan:
 
 def gpu_runtimes() -> dict[str, str | None]:
     """For each runtime, None when it sees a GPU, else why not."""
+    # deferred: each runtime costs up to seconds to import, and only a worker planning its devices asks
     import ctranslate2
-    import onnxruntime as ort
-    import torch
+    import onnxruntime as ort  # deferred: see above
+    import torch  # deferred: see above
 
     found: dict[str, str | None] = {}
     found["onnxruntime"] = None if "CUDAExecutionProvider" in ort.get_available_providers() else (

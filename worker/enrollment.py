@@ -1,7 +1,7 @@
 """Enrollment: a reference recording, checked against the speaker's consent recording,
 becomes a voice state.
 
-One core for both callers: the enroll job (``worker.jobs.enroll_voice``), which reads the
+One core for both callers: the enroll job (``worker.jobs.enroll.enroll_voice``), which reads the
 audio from storage and records the outcome on the voice's rows, and the CLI's in-memory
 enrollment (``narrator enroll``, ``narrator say --reference``), which reads files and writes
 a voice file. They differ only in where the audio comes from, which limits apply, and where
@@ -21,7 +21,7 @@ from worker.tts.speaker import cosine
 from worker.tts.voice import VoiceState
 
 if TYPE_CHECKING:
-    from worker.models import ModelCache
+    from worker.model_cache import ModelCache
 
 SAMPLE_RATE = 24000  # what clean_reference returns and the engine clones from
 

@@ -10,7 +10,8 @@ Synthesis still checks that consent on every item, exactly as for an enrolled vo
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -20,16 +21,34 @@ from shared import stock_voices as stock
 from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.storage import Storage
 from worker.tts import assets
+from worker.tts.engine import Engine
+from worker.tts.speaker import SpeakerEncoder
 from worker.tts.voice import VoiceState
 
-if TYPE_CHECKING:
-    from worker.models import ModelCache
+if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made
+    from worker.tts.pipeline import Synthesizer
 
 PROBE = "今天天气很好，我们一起去公园散步吧。"
 PROBES = {"zh": PROBE, "en": "The weather is lovely today, so we are going for a walk in the park."}
 
 
-def pack_state(models: ModelCache, pack: str) -> VoiceState:
+class StockModels(Protocol):
+    """What a stock state is made with: the model cache (``worker.model_cache.ModelCache``),
+    which in turn caches the states made here."""
+
+    cache_dir: Path
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def synthesizer(self) -> Synthesizer: ...
+
+    @property
+    def encoder(self) -> SpeakerEncoder: ...
+
+
+def pack_state(models: StockModels, pack: str) -> VoiceState:
     """A stock pack as a voice state without a speaker embedding: enough to render (a stream,
     which skips the gate), without loading the speaker encoder."""
     offered = stock.StockVoice.parse(pack)
@@ -38,7 +57,7 @@ def pack_state(models: ModelCache, pack: str) -> VoiceState:
                       language=language, method="stock", engine_version=models.engine.version)
 
 
-def stock_state(models: ModelCache, pack: str = "zf_xiaoxiao") -> VoiceState:
+def stock_state(models: StockModels, pack: str = "zf_xiaoxiao") -> VoiceState:
     """A voice state whose style is a stock pack and whose embedding is of its own speech
     (the quality gate compares renders against it)."""
     probe = pack_state(models, pack)

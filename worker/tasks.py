@@ -1,7 +1,7 @@
-"""Celery tasks: thin wrappers that hand ids to ``worker.jobs`` and retry transient faults.
+"""Celery tasks: thin wrappers that hand ids to the jobs (``worker.jobs``) and retry transient faults.
 
 Only storage, database and connection faults retry (exponential backoff with jitter);
-bad input was already recorded on the row by ``worker.jobs`` and is not retried. An item
+bad input was already recorded on the row by the job and is not retried. An item
 whose render raises anything else is tried again until it has been claimed
 ``item_max_attempts`` times, then failed with the reason, so its batch settles. Every task
 counts its deliveries (``CountedTask``): a message that keeps killing its worker is set aside.
@@ -14,16 +14,19 @@ import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
-from shared import jobs as names
-from shared import logs, schedule_runs, webhooks
+from shared import dispatch, logs, schedule_runs, webhooks
+from shared.errors import NarratorError
 from shared.storage import StorageError
-from worker import batching, jobs, purge, speech
 from worker.context import WorkerContext
+from worker.jobs import consent, enroll, finish, plan, purge, render, stream, sweep, window
+from worker.jobs.errors import InternalError, PoisonMessage, Transient, recorded
+from worker.jobs.notify import send_webhooks
 
 TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError)
 log = logging.getLogger(__name__)
@@ -50,12 +53,13 @@ class CountedTask(Task):  # type: ignore[misc]
                 return super().__call__(*args, **kwargs)
             finally:  # returned, raised, or retrying (resent under the same id): its worker lived
                 deliveries.finished(self.request.id)
-        reason = (f"poison_message: the {self.name.removeprefix('narrator.')} task stopped its worker on each of "
-                  f"{count - 1} deliveries (killed mid-task: out of memory or a crash); it was set aside, not run "
-                  "again")
+        poison = PoisonMessage(
+            f"the {self.name.removeprefix('narrator.')} task stopped its worker on each of {count - 1} deliveries "
+            "(killed mid-task: out of memory or a crash); it was set aside, not run again")
+        reason = recorded(poison)
         give_up = GIVE_UP.get(self.name)
         if give_up is not None and args:
-            give_up(self, str(args[0]), reason)
+            give_up(self, str(args[0]), poison)
         deliveries.set_aside(self.name, self.request.id, list(args), count - 1, reason)
         return None
 
@@ -65,17 +69,17 @@ def _retry(task: Task, exc: Exception) -> None:
     raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES)
 
 
-@shared_task(bind=True, name=names.ENROLL, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.ENROLL, max_retries=MAX_RETRIES)
 def enroll_voice(self: Task, voice_id: str) -> None:
     ctx = context(self)
     started, status = time.monotonic(), "error"
     with logs.log_context(task="enroll", voice_id=voice_id), ctx.metrics.active.labels("enroll").track_inprogress():
         try:
-            jobs.enroll_voice(ctx, voice_id)
+            enroll.enroll_voice(ctx, voice_id)
             status = "done"
         except TRANSIENT as exc:
             if self.request.retries >= MAX_RETRIES:
-                jobs.fail_voice(ctx, voice_id, f"gave up after {MAX_RETRIES} retries: {exc}")
+                enroll.fail_voice(ctx, voice_id, f"gave up after {MAX_RETRIES} retries: {exc}")
                 return
             status = "retry"
             _retry(self, exc)
@@ -83,66 +87,58 @@ def enroll_voice(self: Task, voice_id: str) -> None:
             ctx.metrics.enroll_seconds.labels(status).observe(time.monotonic() - started)
 
 
-@shared_task(bind=True, name=names.VERIFY_CONSENT, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.VERIFY_CONSENT, max_retries=MAX_RETRIES)
 def verify_consent(self: Task, consent_id: str) -> None:
     with logs.log_context(task="verify_consent"):
         try:
-            jobs.verify_consent(context(self), consent_id)
+            consent.verify_consent(context(self), consent_id)
         except TRANSIENT as exc:
             _retry(self, exc)
 
 
-def _dispatcher(task: Task) -> Callable[[str, str], None]:
-    """Send one item's render to the queue its batch's size picked (see ``worker.batching``)."""
-    def dispatch(item_id: str, queue: str) -> None:
-        task.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue=queue)
-
-    return dispatch
-
-
-@shared_task(bind=True, name=names.PLAN_BATCH, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.PLAN_BATCH, max_retries=MAX_RETRIES)
 def plan_batch(self: Task, batch_id: str) -> None:
     with logs.log_context(task="plan_batch", batch_id=batch_id):
         try:
-            jobs.plan_batch(context(self), batch_id, _dispatcher(self))
+            plan.plan_batch(context(self), batch_id)
         except TRANSIENT as exc:
             _retry(self, exc)
 
 
-@shared_task(bind=True, name=names.SYNTHESIZE_ITEM, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.SYNTHESIZE_ITEM, max_retries=MAX_RETRIES)
 def synthesize_item(self: Task, item_id: str) -> None:
     ctx = context(self)
     with logs.log_context(task="synthesize_item", item_id=item_id), \
             ctx.metrics.active.labels("synthesize_item").track_inprogress():
         try:
-            jobs.synthesize_item(ctx, item_id)
+            render.synthesize_item(ctx, item_id)
         except TRANSIENT as exc:
             if self.request.retries < MAX_RETRIES:
-                jobs.release_item(ctx, item_id)
+                finish.release_item(ctx, item_id)
                 _retry(self, exc)
-            jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"transient: {exc}")
+            finish.fail_item(ctx, item_id, Transient(str(exc)))
         except Exception as exc:  # a bug or corrupt data: a few more tries, then the item fails
             log.exception("item %s: unexpected error", item_id)
             if self.request.retries >= MAX_RETRIES:  # outages used the message's retries up
-                jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error=f"internal_error: {exc}")
-            elif jobs.retry_or_fail(ctx, item_id, exc):
+                finish.fail_item(ctx, item_id, InternalError(str(exc)))
+            elif finish.retry_or_fail(ctx, item_id, exc):
                 if self.request.is_eager:  # embedded: no broker to send the retry through
                     return self.run(item_id)  # type: ignore[no-any-return]
                 _retry(self, exc)
-        jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
+        finish.after_item(ctx, item_id, defer=ctx.defer)
 
 
-@shared_task(bind=True, name=names.STREAM_SPEECH)
+@shared_task(bind=True, name=dispatch.STREAM_SPEECH)
 def stream_speech(self: Task, item_id: str) -> None:
-    """Not retried: a listener waits on the first attempt only (``worker.speech``)."""
+    """Not retried: a listener waits on the first attempt only (``worker.jobs.stream``)."""
     ctx = context(self)
     with logs.log_context(task="stream_speech", item_id=item_id), \
             ctx.metrics.active.labels("stream_speech").track_inprogress():
-        speech.stream_item(ctx, item_id, ctx.speech)
-    jobs.after_item(ctx, item_id, _dispatcher(self), defer=ctx.defer)
+        stream.stream_item(ctx, item_id, ctx.speech)
+    finish.after_item(ctx, item_id, defer=ctx.defer)
 
 
-@shared_task(bind=True, name=names.PURGE, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.PURGE, max_retries=MAX_RETRIES)
 def purge_voice(self: Task, scope: str, target_id: str, keep_outputs: bool = False) -> None:
     """Delete a revoked consent's or a deleted voice's stored data; safe to run again."""
     with logs.log_context(task="purge", **{f"{scope}_id": target_id}):
@@ -152,22 +148,15 @@ def purge_voice(self: Task, scope: str, target_id: str, keep_outputs: bool = Fal
             _retry(self, exc)
 
 
-@shared_task(bind=True, name=names.SWEEP)
+@shared_task(bind=True, name=dispatch.SWEEP)
 def sweep_stuck_items(self: Task) -> int:
-    def enqueue(item_id: str) -> None:
-        self.app.tasks[names.SYNTHESIZE_ITEM].apply_async((item_id,), queue="synth")
-
-    def plan(batch_id: str, queue: str) -> None:
-        self.app.tasks[names.PLAN_BATCH].apply_async((batch_id,), queue=queue)
-
     ctx = context(self)
-    swept = (jobs.replan_stalled(ctx, plan) + jobs.sweep_stuck_items(ctx, enqueue)
-             + batching.refill_stalled(ctx, _dispatcher(self)))
-    jobs.settle_idle_batches(ctx, notify=lambda ids: jobs.send_webhooks(ctx, ids))  # last: it writes to storage
+    swept = sweep.replan_stalled(ctx) + sweep.sweep_stuck_items(ctx) + window.refill_stalled(ctx)
+    sweep.settle_idle_batches(ctx, notify=partial(send_webhooks, ctx))  # last: it writes to storage
     return swept
 
 
-@shared_task(bind=True, name=names.DELIVER_WEBHOOK, max_retries=MAX_RETRIES)
+@shared_task(bind=True, name=dispatch.DELIVER_WEBHOOK, max_retries=MAX_RETRIES)
 def deliver_webhook(self: Task, delivery_id: str) -> None:
     """One attempt at one delivery; a failed attempt schedules the next as a new message
     (the row, not Celery's retry count, is the record of attempts)."""
@@ -179,34 +168,35 @@ def deliver_webhook(self: Task, delivery_id: str) -> None:
             _retry(self, exc)
             return
         if retry_in is not None:
-            ctx.enqueue(names.DELIVER_WEBHOOK, delivery_id, countdown=retry_in)
+            ctx.queue.send(dispatch.DELIVER_WEBHOOK, delivery_id, countdown=retry_in)
 
 
-@shared_task(bind=True, name=names.SWEEP_WEBHOOKS)
+@shared_task(bind=True, name=dispatch.SWEEP_WEBHOOKS)
 def sweep_webhooks(self: Task) -> int:
     """Beat: enqueue pending deliveries whose message never arrived (the outbox's safety net)."""
     ctx = context(self)
     overdue = webhooks.overdue(ctx.sessions, timedelta(seconds=ctx.settings.webhook_sweep_interval_seconds))
     for delivery_id in overdue:
-        ctx.enqueue(names.DELIVER_WEBHOOK, delivery_id)
+        ctx.queue.send(dispatch.DELIVER_WEBHOOK, delivery_id)
     return len(overdue)
 
 
-@shared_task(bind=True, name=names.RUN_DUE_SCHEDULES)
+@shared_task(bind=True, name=dispatch.RUN_DUE_SCHEDULES)
 def run_due_schedules(self: Task) -> int:
     """Beat: start a batch for every schedule that is due; returns how many were started."""
     ctx = context(self)
     with logs.log_context(task="run_due_schedules"):
         batch_ids = schedule_runs.run_due_schedules(ctx.sessions, ctx.storage, ctx.settings)
     for batch_id in batch_ids:
-        ctx.enqueue(names.PLAN_BATCH, batch_id)
+        ctx.queue.send(dispatch.PLAN_BATCH, batch_id)
     return len(batch_ids)
 
 
-@shared_task(bind=True, name=names.FINETUNE)
+@shared_task(bind=True, name=dispatch.FINETUNE)
 def finetune(self: Task, run_id: str) -> None:
     """Not retried: a failed run is recorded as failed and the next night tries again."""
-    from worker import finetune as tuning
+    # deferred: torch (the polyphone adapter) loads only where a fine-tune runs
+    from worker.jobs import finetune as tuning
 
     ctx, started, status = context(self), time.perf_counter(), "failed"
     try:
@@ -215,23 +205,25 @@ def finetune(self: Task, run_id: str) -> None:
         ctx.metrics.finetune_seconds.labels(status).observe(time.perf_counter() - started)
 
 
-@shared_task(bind=True, name=names.START_DUE_FINETUNES)
+@shared_task(bind=True, name=dispatch.START_DUE_FINETUNES)
 def start_due_finetunes(self: Task) -> int:
-    from worker import finetune as tuning
+    # deferred: torch (the polyphone adapter) loads only where a fine-tune runs
+    from worker.jobs import finetune as tuning
 
     return len(tuning.start_due_finetunes(context(self)))
 
 
-def _fail_item(task: Task, item_id: str, reason: str) -> None:
+def _fail_item(task: Task, item_id: str, error: NarratorError) -> None:
     ctx = context(task)
-    jobs.fail_unfinished_item(ctx, item_id, reason)
-    jobs.after_item(ctx, item_id, _dispatcher(task), defer=ctx.defer)  # its batch may settle now
+    finish.fail_unfinished_item(ctx, item_id, error)
+    finish.after_item(ctx, item_id, defer=ctx.defer)  # its batch may settle now
 
 
 # What a set-aside message's row becomes (its first argument is the row's id). A planning or
 # purge message has no row to fail: its sweeper or the operator (reading the dead letters) acts.
-GIVE_UP: dict[str, Callable[[Task, str, str], None]] = {
-    names.ENROLL: lambda task, voice_id, reason: jobs.fail_voice(context(task), voice_id, reason),
-    names.VERIFY_CONSENT: lambda task, consent_id, reason: jobs.refuse_consent(context(task), consent_id, reason),
-    names.SYNTHESIZE_ITEM: _fail_item,
+GIVE_UP: dict[str, Callable[[Task, str, NarratorError], None]] = {
+    dispatch.ENROLL: lambda task, voice_id, error: enroll.fail_voice(context(task), voice_id, recorded(error)),
+    dispatch.VERIFY_CONSENT:
+        lambda task, consent_id, error: consent.refuse_consent(context(task), consent_id, recorded(error)),
+    dispatch.SYNTHESIZE_ITEM: _fail_item,
 }

@@ -54,10 +54,10 @@ class Batch(Base):
     source_key: Mapped[str | None] = mapped_column(String(500), default=None)
     source_format: Mapped[str | None] = mapped_column(String(10), default=None)
     # The highest seq handed to the broker: items past it wait in the database, so one big
-    # batch never floods the queue ahead of others (see worker.jobs.dispatch_window).
+    # batch never floods the queue ahead of others (see worker.jobs.window.dispatch_window).
     dispatched_seq: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # Last sign of life of the task planning this batch (each stored chunk); a batch left
-    # `planning` or `queued` past the planner lease lost its planner (worker.jobs.replan_stalled).
+    # `planning` or `queued` past the planner lease lost its planner (worker.jobs.sweep.replan_stalled).
     planner_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

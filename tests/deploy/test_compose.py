@@ -268,7 +268,7 @@ def test_images_and_commands_use_the_narrator_cli(services):
 
 def test_every_queue_has_a_worker(services):
     """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
-    from shared.jobs import QUEUES as ALL_QUEUES
+    from shared.dispatch import QUEUES as ALL_QUEUES
 
     read = set()
     for name, svc in services.items():

@@ -477,7 +477,7 @@ def test_workers_shut_down_warm(rendered, target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_queue_has_a_worker(rendered, target):
     """Beat's ticks go to ``housekeeping``, which no worker is named after: some worker must read it."""
-    from shared.jobs import QUEUES as ALL_QUEUES
+    from shared.dispatch import QUEUES as ALL_QUEUES
 
     read = set()
     for dep in by_kind(rendered[target], "Deployment").values():

@@ -22,12 +22,14 @@ from sqlalchemy import select
 
 from shared import keys
 from shared.metrics import Metrics
-from shared.models import AuditEvent, Batch, Item
+from shared.models import AuditEvent, Batch, Item, ItemStatus
 from shared.services import create_batch
 from shared.settings import Settings
 from shared.storage import StorageError
-from worker import jobs
 from worker.context import WorkerContext
+from worker.jobs.finish import after_item, finish_item
+from worker.jobs.render import claim_item
+from worker.jobs.sweep import sweep_stuck_items
 
 pytestmark = pytest.mark.slow
 
@@ -179,17 +181,17 @@ def unplanned_item(stack: Any, voice: tuple[str, str, str]) -> tuple[str, str]:
 def test_a_slow_render_keeps_its_claim_and_a_dead_one_loses_it(fault_stack, fault_voice) -> None:  # type: ignore[no-untyped-def]
     ctx = worker_context(fault_stack.settings.with_(item_lease_seconds=2))
     batch_id, item_id = unplanned_item(fault_stack, fault_voice)
-    assert jobs.claim_item(ctx, item_id)
+    assert claim_item(ctx, item_id)
     requeued: list[str] = []
     with ctx.leases.held(item_id):  # rendering for longer than the lease
         time.sleep(3)
-        jobs.sweep_stuck_items(ctx, requeued.append)
-        assert item_id not in requeued and not jobs.claim_item(ctx, item_id), "a live claim is kept"
+        sweep_stuck_items(ctx, requeued.append)
+        assert item_id not in requeued and not claim_item(ctx, item_id), "a live claim is kept"
     time.sleep(2.5)  # the worker is gone: nobody renews the claim
-    jobs.sweep_stuck_items(ctx, requeued.append)
+    sweep_stuck_items(ctx, requeued.append)
     assert item_id in requeued and [it.status for it in items_of(fault_stack, batch_id)] == ["queued"]
-    assert jobs.claim_item(ctx, item_id)  # as the worker given the requeued message would
-    jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: nothing to speak")
+    assert claim_item(ctx, item_id)  # as the worker given the requeued message would
+    finish_item(ctx, item_id, ItemStatus.failed, error="invalid_input: nothing to speak")
 
 
 def test_a_batch_left_unsettled_by_a_storage_outage_is_settled_by_the_sweeper(fault_stack, fault_voice) -> None:  # type: ignore[no-untyped-def]
@@ -199,12 +201,12 @@ def test_a_batch_left_unsettled_by_a_storage_outage_is_settled_by_the_sweeper(fa
     ctx = worker_context(fault_stack.settings)  # this test plays the worker that finishes the last item
     tenant_id = fault_voice[0]
     batch_id, item_id = unplanned_item(fault_stack, fault_voice)
-    assert jobs.claim_item(ctx, item_id)
-    jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: nothing to speak")
+    assert claim_item(ctx, item_id)
+    finish_item(ctx, item_id, ItemStatus.failed, error="invalid_input: nothing to speak")
     fault_stack.s3.stop()
     try:
         with pytest.raises(StorageError):
-            jobs.after_item(ctx, item_id, lambda item, queue: None)  # settles here: the manifest write fails
+            after_item(ctx, item_id, lambda item, queue: None)  # settles here: the manifest write fails
     finally:
         fault_stack.s3.start()
     assert [it.status for it in items_of(fault_stack, batch_id)] == ["failed"]

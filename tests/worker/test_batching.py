@@ -1,4 +1,4 @@
-"""Big batches in ``worker.batching``, in-process against PostgreSQL and the S3 server:
+"""Big batches in ``worker.jobs.plan`` and ``worker.jobs.window``, in-process against PostgreSQL and the S3 server:
 a streamed source read into items (bad lines failing alone), the dispatch window,
 and the manifest and ZIP a finished batch leaves in storage. No model is loaded."""
 
@@ -17,8 +17,8 @@ from shared import keys
 from shared.models import Batch, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
 from shared.services import create_batch, create_sourced_batch, finish_batch_if_done
 from shared.tenants import create_tenant
-from worker import batching, jobs
 from worker.context import WorkerContext
+from worker.jobs import finish, plan, sweep, window
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_a_csv_source_is_planned_line_by_line_and_bad_lines_fail_alone(ctx, tena
     body += b"h,\xff\xfe broken,\n"                   # not UTF-8
     sent: list[tuple[str, str]] = []
     batch_id = sourced(ctx, tenant_id, body, "csv", voice_id=voice_id)
-    assert jobs.plan_batch(ctx, batch_id, lambda item_id, queue: sent.append((item_id, queue))) == 2
+    assert plan.plan_batch(ctx, batch_id, lambda item_id, queue: sent.append((item_id, queue))) == 2
 
     items = items_of(ctx, batch_id)
     assert [it.external_id for it in items] == list("abcdefgh")
@@ -96,16 +96,16 @@ def test_jsonl_source_and_the_dispatch_window(ctx, tenant_voice) -> None:  # typ
     lines.insert(7, "[1, 2]")
     batch_id = sourced(ctx, tenant_id, ("\n".join(lines) + "\n").encode(), "jsonl", voice_id=voice_id)
     sent: list[str] = []
-    assert jobs.plan_batch(ctx, batch_id, lambda item_id, queue: sent.append(item_id)) == 5  # the window
+    assert plan.plan_batch(ctx, batch_id, lambda item_id, queue: sent.append(item_id)) == 5  # the window
     items = items_of(ctx, batch_id)
     assert len(items) == 14 and sum(it.status == "failed" for it in items) == 2
     assert "line 5" in items[4].error and "not JSON" in items[4].error
     assert [it.id for it in items if it.status == "queued"][:5] == sent
     # A full window sends nothing more; each finished item lets exactly one more through.
-    assert batching.dispatch_window(ctx, batch_id, lambda i, q: sent.append(i)) == 0
-    jobs.finish_item(ctx, sent[0], ItemStatus.failed, error="test: finished")
-    jobs.finish_item(ctx, sent[1], ItemStatus.failed, error="test: finished")
-    assert batching.dispatch_window(ctx, batch_id, lambda i, q: sent.append(i)) == 2
+    assert window.dispatch_window(ctx, batch_id, lambda i, q: sent.append(i)) == 0
+    finish.finish_item(ctx, sent[0], ItemStatus.failed, error="test: finished")
+    finish.finish_item(ctx, sent[1], ItemStatus.failed, error="test: finished")
+    assert window.dispatch_window(ctx, batch_id, lambda i, q: sent.append(i)) == 2
     assert len(sent) == len(set(sent)) == 7
 
 
@@ -113,7 +113,7 @@ def test_the_manifest_and_zip_of_a_finished_batch(ctx, tenant_voice) -> None:  #
     tenant_id, voice_id = tenant_voice
     body = "text,id\n一。,a\n二。,b\n,c\n".encode()
     batch_id = sourced(ctx, tenant_id, body, "csv", voice_id=voice_id, zip=True)
-    jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)
+    plan.plan_batch(ctx, batch_id, lambda item_id, queue: None)
     items = items_of(ctx, batch_id)
     for it in items[:2]:
         key = keys.item_key(tenant_id, batch_id, it.seq)
@@ -143,35 +143,35 @@ class PlannerDied(Exception):
 
 def test_a_batch_whose_planner_died_mid_source_is_planned_again_without_duplicates(ctx, tenant_voice) -> None:  # type: ignore[no-untyped-def]
     tenant_id, voice_id = tenant_voice
-    body = ("text\n" + "".join(f"第{n}条。\n" for n in range(2 * batching.PLAN_CHUNK + 500))).encode()
+    body = ("text\n" + "".join(f"第{n}条。\n" for n in range(2 * plan.PLAN_CHUNK + 500))).encode()
     batch_id = sourced(ctx, tenant_id, body, "csv", voice_id=voice_id)
 
     def die() -> None:
         raise PlannerDied
 
     with pytest.raises(PlannerDied):
-        batching.ingest_source(ctx, batch_id, on_chunk=die)
-    assert len(items_of(ctx, batch_id)) == batching.PLAN_CHUNK
+        plan.ingest_source(ctx, batch_id, on_chunk=die)
+    assert len(items_of(ctx, batch_id)) == plan.PLAN_CHUNK
     # The session's database holds other tests' batches too: only this batch's fate is pinned.
     sent: list[tuple[str, str]] = []
-    jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
+    sweep.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
     assert batch_id not in {b for b, _ in sent}  # its heartbeat is fresh
     with ctx.sessions.begin() as s:
         s.get(Batch, batch_id).planner_seen_at = utcnow() - timedelta(seconds=ctx.settings.plan_lease_seconds + 1)  # type: ignore[union-attr]
     sent.clear()
-    jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
+    sweep.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
     assert (batch_id, "synth") in sent
     sent.clear()
-    jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
+    sweep.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
     assert batch_id not in {b for b, _ in sent}  # the new planner gets a whole lease
 
-    jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)  # the re-sent message
+    plan.plan_batch(ctx, batch_id, lambda item_id, queue: None)  # the re-sent message
     # The first planner was only slow, after all: its chunk is found stored and skipped.
-    first = [{"text": "重复。", "voice_id": voice_id}] * batching.PLAN_CHUNK
-    assert batching._store_chunk(ctx, batch_id, tenant_id, 0, first)
+    first = [{"text": "重复。", "voice_id": voice_id}] * plan.PLAN_CHUNK
+    assert plan._store_chunk(ctx, batch_id, tenant_id, 0, first)
     items = items_of(ctx, batch_id)
-    assert [it.seq for it in items] == list(range(2 * batching.PLAN_CHUNK + 500))
-    assert items[0].text == "第0条。" and items[-1].text == f"第{2 * batching.PLAN_CHUNK + 499}条。"
+    assert [it.seq for it in items] == list(range(2 * plan.PLAN_CHUNK + 500))
+    assert items[0].text == "第0条。" and items[-1].text == f"第{2 * plan.PLAN_CHUNK + 499}条。"
     with ctx.sessions() as s:
         batch = s.get(Batch, batch_id)
         assert batch is not None and batch.status == "running" and batch.total == len(items)
@@ -183,8 +183,8 @@ def test_a_small_batch_whose_plan_message_was_lost_is_sent_again_to_its_queue(ct
         batch_id = create_batch(s, tenant_id, [{"text": "一。", "voice_id": voice_id}], "t", {}, "test")
         s.get(Batch, batch_id).created_at = utcnow() - timedelta(seconds=ctx.settings.plan_lease_seconds + 1)  # type: ignore[union-attr]
     sent: list[tuple[str, str]] = []
-    jobs.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
+    sweep.replan_stalled(ctx, lambda b, q: sent.append((b, q)))
     assert (batch_id, "interactive") in sent
-    jobs.plan_batch(ctx, batch_id, lambda item_id, queue: None)
+    plan.plan_batch(ctx, batch_id, lambda item_id, queue: None)
     with ctx.sessions() as s:
         assert s.get(Batch, batch_id).status == "running"  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from shared.settings import Settings
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 from worker.tts.cloning import MAX_PROBE_ERROR, Cloner, whisper_listener
 from worker.tts.voice import VoiceState

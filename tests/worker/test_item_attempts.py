@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from shared import jobs as names
+from shared import dispatch
 from shared.models import Batch, Item, VoiceVersion, utcnow
 from shared.services import create_batch
 from shared.settings import Settings
 from shared.tenants import create_tenant
-from worker import jobs, stock_voices
+from worker import stock_voices
 from worker.celery_app import make_celery
 from worker.context import WorkerContext
+from worker.jobs import render, sweep
 from worker.tts.lexicon import Entry, Lexicon
 
 pytestmark = [pytest.mark.slow, pytest.mark.attack]
@@ -73,7 +74,7 @@ def test_an_item_that_keeps_raising_fails_after_the_attempt_cap_and_its_batch_se
     eager.storage.put(state_key, buf.getvalue())
     batch_id, (only,) = submit(eager, tenant_id, voice_id, ["这个声音的数据坏了。"])
 
-    eager.enqueue(names.PLAN_BATCH, batch_id)  # plans, renders, retries: all here, in order
+    eager.queue.send(dispatch.PLAN_BATCH, batch_id)  # plans, renders, retries: all here, in order
 
     cap = eager.settings.item_max_attempts
     with eager.sessions() as s:
@@ -95,17 +96,17 @@ def test_the_sweeper_fails_an_item_whose_worker_died_on_each_attempt(  # type: i
     expired = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds + 1)
     requeued: list[str] = []
     for attempt in range(1, cap + 1):  # claimed, then the worker dies: the lease runs out
-        assert jobs.claim_item(ctx, only) is not None
+        assert render.claim_item(ctx, only) is not None
         with ctx.sessions.begin() as s:
             s.get(Item, only).started_at = expired  # type: ignore[union-attr]
-        jobs.sweep_stuck_items(ctx, requeued.append)
+        sweep.sweep_stuck_items(ctx, requeued.append)
         assert len(requeued) == min(attempt, cap - 1), (attempt, requeued)
     with ctx.sessions() as s:
         item = s.get(Item, only)
         assert item is not None and item.status == "failed" and item.attempts == cap
         assert item.error == (f"worker_lost: the item's worker stopped mid-render on each of {cap} attempts; "
                               "it is not tried again")
-    assert jobs.settle_idle_batches(ctx) >= 1
+    assert sweep.settle_idle_batches(ctx) >= 1
     with ctx.sessions() as s:
         batch = s.get(Batch, batch_id)
         assert batch is not None and batch.finished_at is not None and batch.status == "failed"

@@ -11,11 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from shared import keys
-from shared.models import Batch, Consent, Item, Voice, utcnow
+from shared.models import Batch, Consent, Item, ItemStatus, Voice, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
-from worker import jobs, stock_voices
+from worker import stock_voices
 from worker.context import WorkerContext
+from worker.jobs.finish import after_item, finish_item
+from worker.jobs.render import claim_item, synthesize_item
+from worker.jobs.sweep import sweep_stuck_items
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +48,8 @@ def submit(ctx: WorkerContext, voice: tuple[str, str], texts: list[str]) -> tupl
 
 def render(ctx: WorkerContext, item_id: str) -> None:
     """What the task does with an item's message, in order and here (``defer`` runs now)."""
-    jobs.synthesize_item(ctx, item_id)
-    jobs.after_item(ctx, item_id, lambda item, queue: None)
+    synthesize_item(ctx, item_id)
+    after_item(ctx, item_id, lambda item, queue: None)
 
 
 def item(ctx: WorkerContext, item_id: str) -> Item:
@@ -132,12 +135,12 @@ def test_items_of_a_cancelled_batch_are_cancelled_without_rendering(ctx: WorkerC
 
 def test_an_item_whose_worker_died_is_swept_back_and_rendered(ctx: WorkerContext, stock_voice) -> None:  # type: ignore[no-untyped-def]
     _, (only,) = submit(ctx, stock_voice, ["这条的工作进程中途退出了。"])
-    assert jobs.claim_item(ctx, only)  # a worker took it ... and died before finishing
-    assert not jobs.claim_item(ctx, only)  # a live claim is respected
+    assert claim_item(ctx, only)  # a worker took it ... and died before finishing
+    assert not claim_item(ctx, only)  # a live claim is respected
     with ctx.sessions.begin() as s:
         s.get(Item, only).started_at = utcnow() - timedelta(seconds=ctx.settings.item_lease_seconds + 1)  # type: ignore[union-attr]
     requeued: list[str] = []
-    assert jobs.sweep_stuck_items(ctx, requeued.append) == 1 and requeued == [only]
+    assert sweep_stuck_items(ctx, requeued.append) == 1 and requeued == [only]
     render(ctx, only)
     row = item(ctx, only)
     assert row.status in ("succeeded", "needs_review") and row.attempts == 2
@@ -162,15 +165,15 @@ def test_audio_of_an_item_whose_consent_was_revoked_while_it_rendered_is_withdra
     """The purge ran before the item's row committed, so it could not see the audio: the
     check after the commit (``after_item``) deletes it, and settles the batch."""
     batch_id, (only,) = submit(ctx, stock_voice, ["渲染途中撤回同意。"])
-    claim = jobs.claim_item(ctx, only)
+    claim = claim_item(ctx, only)
     assert claim is not None
     key = keys.item_key(claim.tenant_id, batch_id, claim.seq)
     ctx.storage.put(key, b"RIFF-rendered", "audio/wav")
-    jobs.finish_item(ctx, only, jobs.ItemStatus.succeeded, storage_key=key, checksum="c", duration_s=1.0)
+    finish_item(ctx, only, ItemStatus.succeeded, storage_key=key, checksum="c", duration_s=1.0)
     with ctx.sessions.begin() as s:
         s.get(Consent, s.get(Voice, stock_voice[1]).consent_id).revoked_at = utcnow()  # type: ignore[union-attr]
     try:
-        jobs.after_item(ctx, only, lambda item_id, queue: None)
+        after_item(ctx, only, lambda item_id, queue: None)
         row = item(ctx, only)
         assert row.status == "failed" and row.error.startswith("consent_revoked") and row.storage_key is None
         assert not ctx.storage.exists(key)
@@ -185,7 +188,7 @@ def test_the_claims_a_process_holds_are_renewed_together_and_a_released_one_is_n
         ctx: WorkerContext, stock_voice) -> None:
     quick = WorkerContext(ctx.settings.with_(item_lease_seconds=1))  # renewed every third of a second
     _, (first, second) = submit(ctx, stock_voice, ["一号。", "二号。"])
-    assert jobs.claim_item(quick, first) and jobs.claim_item(quick, second)
+    assert claim_item(quick, first) and claim_item(quick, second)
     claimed = {i: item(ctx, i).started_at for i in (first, second)}
     with quick.leases.held(first):
         with quick.leases.held(second):
@@ -198,7 +201,7 @@ def test_the_claims_a_process_holds_are_renewed_together_and_a_released_one_is_n
         assert item(ctx, second).started_at == renewed[second], "a released claim is left to lapse"
     quick.drain()
     for item_id in (first, second):
-        jobs.finish_item(ctx, item_id, jobs.ItemStatus.failed, error="invalid_input: test done")
+        finish_item(ctx, item_id, ItemStatus.failed, error="invalid_input: test done")
 
 
 def test_a_stock_voice_renders_a_batch_without_any_consent(ctx: WorkerContext, sessions) -> None:  # type: ignore[no-untyped-def]

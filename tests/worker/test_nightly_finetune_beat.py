@@ -10,7 +10,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.models import Batch, Feedback, FinetuneRun, FinetuneStatus, Item, Tenant, Voice, VoiceStatus
 from shared.settings import Settings
 from worker.context import WorkerContext
-from worker.finetune import start_due_finetunes
+from worker.jobs.finetune import start_due_finetunes
 
 
 def utc(*args: int) -> datetime:

@@ -3,7 +3,7 @@ resampling, ±6 dB, noise at 20 dB SNR, MP3 at 64 kbit/s), unmarked speech reads
 unmarked, and a file the worker rendered names its item through ``narrator watermark detect``.
 
 Speech is ``examples/reference.wav`` (Kokoro speech); the end-to-end test renders with the
-real engine through ``worker.jobs.synthesize_item``.
+real engine through ``worker.jobs.render.synthesize_item``.
 """
 
 from __future__ import annotations
@@ -105,8 +105,9 @@ def test_a_rendered_item_names_itself_through_the_cli(settings, sessions, models
     from shared.models import Item, ItemStatus, Voice
     from shared.services import create_batch
     from shared.tenants import create_tenant
-    from worker import jobs, stock_voices
+    from worker import stock_voices
     from worker.context import WorkerContext
+    from worker.jobs import render
 
     ctx = WorkerContext(settings)
     ctx.models = models  # the session's model stack rather than a second copy
@@ -118,7 +119,7 @@ def test_a_rendered_item_names_itself_through_the_cli(settings, sessions, models
                                                 "voice_id": voice_id}], "t", {}, "test")
     with sessions() as s:
         item_id = s.scalars(select(Item.id).where(Item.batch_id == batch_id)).one()
-    jobs.synthesize_item(ctx, item_id)
+    render.synthesize_item(ctx, item_id)
     with sessions() as s:
         row = s.get(Item, item_id)
         assert row is not None and row.status in (ItemStatus.succeeded.value, ItemStatus.needs_review.value), row

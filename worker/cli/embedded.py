@@ -7,8 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-import worker.tasks  # noqa: F401  (registers the tasks this runner applies)
-from shared import jobs, keys
+from shared import dispatch, keys
 from shared.consent import create_consent
 from shared.errors import NotFound
 from shared.migrate import upgrade
@@ -21,15 +20,14 @@ from worker.cli.consent import LocalConsent
 
 
 class Embedded:
-    """An embedded narrator: migrated database, local tenant, in-process Celery."""
+    """An embedded narrator: migrated database, local tenant, the in-process task queue."""
 
     TENANT = "local"
 
     def __init__(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.database_url)
-        self.celery = make_celery(settings)
-        self.ctx = self.celery.narrator  # type: ignore[attr-defined]
+        self.ctx = make_celery(settings).narrator  # type: ignore[attr-defined]
         with self.ctx.sessions.begin() as s:
             try:
                 self.tenant_id = find_tenant(s, self.TENANT).id
@@ -37,7 +35,7 @@ class Embedded:
                 self.tenant_id = create_tenant(s, self.TENANT, actor="cli").id
 
     def run(self, task: str, *args: str) -> None:
-        self.celery.tasks[task].apply(args=args, throw=True)
+        self.ctx.queue.send(task, *args)
 
     def consent_for(self, consent: LocalConsent, language: str) -> str:
         """Record and verify the speaker's consent, through the same job the API uses."""
@@ -51,7 +49,7 @@ class Embedded:
             self.ctx.storage.put(row.recording_key, consent.recording.read_bytes(), "audio/wav")
             row.status = ConsentStatus.verifying.value
             consent_id = row.id
-        self.run(jobs.VERIFY_CONSENT, consent_id)
+        self.run(dispatch.VERIFY_CONSENT, consent_id)
         with self.ctx.sessions() as s:
             row = s.get(Consent, consent_id)
             assert row is not None
@@ -75,7 +73,7 @@ class Embedded:
         with self.ctx.sessions.begin() as s:
             voice_id = register_voice(s, self.ctx.storage, self.tenant_id, reference.stem, language, data,
                                       "audio/wav", actor="cli", consent_id=consent_id)
-        self.run(jobs.ENROLL, voice_id)
+        self.run(dispatch.ENROLL, voice_id)
         with self.ctx.sessions() as s:
             voice = s.get(Voice, voice_id)
             assert voice is not None

@@ -13,8 +13,8 @@ from shared.settings import Settings
 from worker.cli.consent import LocalConsent
 from worker.cli.options import settings_for
 from worker.enrollment import SpeakerMismatch, clean, enroll_cleaned
-from worker.jobs import check_statement
-from worker.models import ModelCache
+from worker.jobs.consent import check_statement
+from worker.model_cache import ModelCache
 from worker.tts.reference import ReferenceRejected, decode_audio
 from worker.tts.voice import VoiceState
 

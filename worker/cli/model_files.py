@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from worker.cli.options import settings_for
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts import assets
 
 

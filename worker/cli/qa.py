@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from worker.cli.options import settings_for
-from worker.models import ModelCache
+from worker.model_cache import ModelCache
 from worker.tts.reference import analyze_reference
 
 

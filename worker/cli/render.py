@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
-from shared import jobs
+from shared import dispatch
 from shared.models import Batch, Item
 from shared.queries import item_counts
 from shared.services import create_batch
@@ -54,7 +54,7 @@ def _render_batch(emb: Embedded, args: argparse.Namespace, rows: list[dict[str, 
 
         def work() -> None:
             try:
-                emb.run(jobs.PLAN_BATCH, batch_id)
+                emb.run(dispatch.PLAN_BATCH, batch_id)
             except BaseException as exc:  # surfaced in the main thread below
                 errors.append(exc)
 

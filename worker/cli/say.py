@@ -15,8 +15,8 @@ from shared.speech_channel import pcm16, streaming_wav_header
 from worker.cli.consent import LocalConsent
 from worker.cli.enroll import enroll_file
 from worker.cli.options import settings_for
-from worker.jobs import render_checked
-from worker.models import ModelCache
+from worker.jobs.render import render_checked
+from worker.model_cache import ModelCache
 from worker.tts.audio import to_wav_bytes
 from worker.tts.pipeline import SynthesisConfig
 from worker.tts.reference import decode_audio

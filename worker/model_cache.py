@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from shared.settings import Settings
+from worker import stock_voices
 from worker.devices import DevicePlan, plan_devices
 from worker.tts.asr import Transcriber
 from worker.tts.cloning import Cloner, VoiceBank, whisper_listener
@@ -27,6 +28,7 @@ from worker.tts.lexicon import Lexicon
 from worker.tts.pipeline import Synthesizer
 from worker.tts.quality import GateConfig, QualityGate
 from worker.tts.speaker import SpeakerEncoder
+from worker.tts.style_search import enroll_refined
 from worker.tts.voice import VoiceState
 
 if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
@@ -66,7 +68,7 @@ class ModelCache:
 
     @cached_property
     def encoder(self) -> SpeakerEncoder:
-        import torch
+        import torch  # deferred: torch costs seconds to import and only the speaker encoder and fine-tuning need it
 
         # Embeddings are tiny; more torch threads only fight onnxruntime's for the same cores.
         torch.set_num_threads(1)
@@ -106,8 +108,6 @@ class ModelCache:
         stock voices, then the style search with whatever time that left (a busy machine
         gets a shorter search, not a longer enrollment). The style search keeps its result
         only when it beats the blend clearly (``SearchConfig.min_gain``)."""
-        from worker.tts.style_search import enroll_refined
-
         budget = self.settings.enroll_budget_seconds
         if budget <= 0:
             return self.cloner.enroll(reference, sample_rate, language)
@@ -115,8 +115,9 @@ class ModelCache:
 
     @cached_property
     def polyphone_model(self) -> PolyphoneModel:
-        import torch
+        import torch  # deferred: torch loads only when a tenant has an adapter
 
+        # deferred: torch-backed, loaded only for adapters
         from worker.tts.polyphone_model import PolyphoneModel
 
         torch.set_num_threads(1)  # a tiny model: more threads only fight the engine's for the cores
@@ -134,16 +135,15 @@ class ModelCache:
     def stock_voice(self, pack: str, gated: bool = True) -> VoiceState:
         """A stock pack's state (``shared.stock_voices``); ``gated`` adds the speaker embedding
         the quality gate compares renders against (one probe render and the encoder, once)."""
-        from worker import stock_voices
-
         return self._stock.get((pack, gated), lambda: (stock_voices.stock_state(self, pack) if gated
                                                        else stock_voices.pack_state(self, pack)))
 
     def adapted_frontend(self, run_id: str, version: int, chars: frozenset[str],
                          load: Callable[[], bytes]) -> Frontend:
         """The frontend reading ``chars`` with a promoted adapter (one per fine-tune run)."""
+        # deferred: torch-backed, loaded only for adapters
         from worker.tts.polyphone_lora import with_adapter
-        from worker.tts.polyphone_model import LearnedPolyphones
+        from worker.tts.polyphone_model import LearnedPolyphones  # deferred: torch-backed, as above
 
         def build() -> Frontend:
             learned = LearnedPolyphones(with_adapter(self.polyphone_model, load()), chars, version)

@@ -1,35 +1,65 @@
-"""Big batches: reading an uploaded source into items, and feeding items to the broker.
+"""Planning a batch: its uploaded source read into items, and its first window sent.
 
 Planning streams the source (``shared.batch_source``) and inserts items a chunk at a
-time. Dispatch is windowed: a batch has at most ``Settings.batch_window`` items in the
-broker (queued there or running); finished items top their batch up (``wants_top_up``). Two
-tenants' big batches therefore interleave in the ``synth`` queue instead of the second
-waiting behind all 100 000 items of the first, and small batches and previews, on the
-``interactive`` queue, wait for at most the item a worker is rendering.
+time; the first chunks render while the rest is read. Items go to the broker a window at
+a time (``worker.jobs.window``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, ScalarSelect, and_, func, or_, select
+from sqlalchemy import func, select
 
-from shared import jobs
 from shared.audit import record
 from shared.batch_source import Row, check_row, iter_rows
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, utcnow
-from shared.services import insert_items
-from shared.settings import Settings
+from shared.services import finish_batch_if_done, insert_items
 from worker.context import WorkerContext
+from worker.jobs.notify import send_webhooks
+from worker.jobs.window import Dispatch, dispatch_window, send_items
 
 log = logging.getLogger(__name__)
 
-# (item id, queue name)
-Dispatch = Callable[[str, str], None]
 PLAN_CHUNK = 1000
-EMBEDDED_CHUNK = 1000
+
+
+def plan_batch(ctx: WorkerContext, batch_id: str, dispatch: Dispatch | None = None) -> int:
+    """Read an uploaded source into items (streamed, in chunks), mark the batch running and
+    hand its first window of items to the broker; returns how many were dispatched.
+
+    Later items are dispatched as earlier ones finish (``worker.jobs.finish.after_item``).
+    When tasks run inline (embedded) every item is dispatched here, since ``dispatch`` runs
+    it in this process.
+    """
+    dispatch = dispatch or send_items(ctx)
+    inline = ctx.queue.runs_inline
+    with ctx.sessions.begin() as s:
+        batch = s.get(Batch, batch_id)
+        if batch is None or batch.status == BatchStatus.cancelled.value:
+            return 0
+        if batch.status == BatchStatus.queued.value:
+            batch.status = BatchStatus.running.value
+        planning = batch.status == BatchStatus.planning.value
+        batch.planner_seen_at = utcnow()
+    sent = 0
+    if planning:
+        def early() -> None:  # the first chunks render while the rest of the source is read
+            nonlocal sent
+            if not inline:
+                sent += dispatch_window(ctx, batch_id, dispatch)
+
+        ingest_source(ctx, batch_id, on_chunk=early)
+    while True:
+        n = dispatch_window(ctx, batch_id, dispatch)
+        sent += n
+        if n == 0 or not inline:
+            break
+    finish_batch_if_done(ctx.sessions, ctx.storage, batch_id, notify=partial(send_webhooks, ctx))
+    return sent
 
 
 def ingest_source(ctx: WorkerContext, batch_id: str, on_chunk: Callable[[], None] | None = None) -> int:
@@ -118,78 +148,3 @@ def _store_chunk(ctx: WorkerContext, batch_id: str, tenant_id: str, first_seq: i
         insert_items(s, batch_id, tenant_id, first_seq, chunk)
         batch.total = first_seq + len(chunk)  # progress while planning
     return True
-
-
-def in_broker_since(cursor: Any) -> ColumnElement[bool]:
-    """An item the broker holds: sent (at or before the dispatch cursor) and not yet finished."""
-    return or_(and_(Item.status == ItemStatus.queued.value, Item.seq <= cursor), Item.status == ItemStatus.running.value)
-
-
-def dispatch_window(ctx: WorkerContext, batch_id: str, dispatch: Dispatch) -> int:
-    """Hand the batch's next items to the broker, up to its window; returns how many.
-
-    The batch row is locked while the cursor moves, so two workers topping up the same
-    batch never send an item twice. Every query here is a range on (batch, status, seq):
-    its cost is the window's size, not the batch's.
-    """
-    embedded = ctx.settings.embedded
-    with ctx.sessions.begin() as s:
-        batch = s.get(Batch, batch_id, with_for_update=True)
-        if batch is None or batch.finished_at is not None or batch.status == BatchStatus.cancelled.value:
-            return 0
-        cursor = batch.dispatched_seq
-        if embedded:
-            room = EMBEDDED_CHUNK
-        else:
-            in_broker = s.scalar(select(func.count()).select_from(Item).where(
-                Item.batch_id == batch_id, in_broker_since(cursor))) or 0
-            room = ctx.settings.batch_window - in_broker
-        if room <= 0:
-            return 0
-        rows = s.execute(select(Item.id, Item.seq).where(
-            Item.batch_id == batch_id, Item.status == ItemStatus.queued.value, Item.seq > cursor)
-            .order_by(Item.seq).limit(room)).all()
-        if not rows:
-            return 0
-        batch.dispatched_seq = rows[-1].seq
-        queue = jobs.synth_queue(batch.total, ctx.settings.interactive_max_items)
-        if batch.status == BatchStatus.planning.value and batch.total < ctx.settings.interactive_max_items:
-            queue = "synth"  # still reading the source: its size is not known yet
-    for item_id, _ in rows:
-        dispatch(item_id, queue)
-    return len(rows)
-
-
-def in_broker_count() -> ScalarSelect[int]:
-    """How many of the batch (the enclosing query's ``Batch``) the broker holds now."""
-    return (select(func.count()).select_from(Item)
-            .where(Item.batch_id == Batch.id, in_broker_since(Batch.dispatched_seq))
-            .correlate(Batch).scalar_subquery())
-
-
-def unfinished_exists() -> Exists:
-    """Whether anything of the batch (the enclosing query's ``Batch``) is left to run."""
-    return (select(Item.id).where(Item.batch_id == Batch.id,
-                                  Item.status.in_((ItemStatus.queued.value, ItemStatus.running.value)))
-            .correlate(Batch).exists())
-
-
-def wants_top_up(settings: Settings, status: str, total: int, cursor: int, in_broker: int) -> bool:
-    """After an item finished: is its batch's window worth topping up now?
-
-    Not in embedded mode (the planner already ran every item in-process), not once every
-    item was sent, and not for a single free slot: the locked top-up (four statements and
-    a commit) runs once a tenth of the window is free (every fifth item with the default
-    50). A stale count only delays a top-up to the next item's check; ``dispatch_window``
-    counts again under the batch's lock."""
-    if settings.embedded or (status != BatchStatus.planning.value and cursor >= total - 1):
-        return False
-    return settings.batch_window - in_broker >= max(1, settings.batch_window // 10)
-
-
-def refill_stalled(ctx: WorkerContext, dispatch: Dispatch) -> int:
-    """Top up every unfinished batch: recovers a window whose top-up was lost with its worker."""
-    with ctx.sessions() as s:
-        batch_ids = list(s.scalars(select(Batch.id).where(
-            Batch.finished_at.is_(None), Batch.status == BatchStatus.running.value).limit(1000)))
-    return sum(dispatch_window(ctx, batch_id, dispatch) for batch_id in batch_ids)

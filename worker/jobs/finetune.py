@@ -24,28 +24,28 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pypinyin import Style, lazy_pinyin
+from pypinyin.phrases_dict import phrases_dict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared import jobs as names
 from shared import keys
+from shared.audit import record
+from shared.dispatch import FINETUNE
 from shared.errors import Conflict, InvalidInput
 from shared.finetune import LEARNABLE, create_run, last_correction_at, nightly_due, schedule_of
 from shared.models import Feedback, FinetuneRun, FinetuneStatus, Item, Tenant, utcnow
+from worker.context import WorkerContext
 from worker.tts.frontend import Frontend
 from worker.tts.frontend_eval import Case, evaluate, load_cases
 from worker.tts.polyphone_lora import Example, TrainConfig, adapter_bytes, train_adapter, with_adapter
 from worker.tts.polyphone_model import LearnedPolyphones, PolyphoneModel
 from worker.tts.zh_g2p import HAN_RUN
 
-if TYPE_CHECKING:
-    from worker.context import WorkerContext
-
 log = logging.getLogger(__name__)
 
-BASE_SET = Path(__file__).resolve().parent / "tts" / "data" / "base_regression.tsv"
+BASE_SET = Path(__file__).resolve().parent.parent / "tts" / "data" / "base_regression.tsv"
 MAX_BASE_DROP = 0.2  # accuracy points on the base regression set
 HELD_OUT_SHARE = 0.25
 PHRASES_PER_CHAR = 150
@@ -133,9 +133,6 @@ def split(keyed: list[tuple[str, Example]]) -> tuple[list[Example], list[Example
 def phrase_replay(model: PolyphoneModel, chars: set[str], per_char: int, seed: int) -> list[Example]:
     """Dictionary phrases with a learned character, read as the dictionary reads them: the
     contexts the adapter must leave alone."""
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.phrases_dict import phrases_dict
-
     rng = random.Random(seed)
     out: list[Example] = []
     for char in sorted(chars):
@@ -246,8 +243,6 @@ def train_candidate(frontend: Frontend, model: PolyphoneModel, corrections: list
 
 def run_finetune(ctx: WorkerContext, run_id: str) -> str:
     """Train the tenant's next adapter and let the gate decide; every outcome is a row."""
-    from shared.audit import record
-
     with ctx.sessions.begin() as s:
         run = s.get(FinetuneRun, run_id)
         if run is None or run.status != FinetuneStatus.queued.value:
@@ -310,5 +305,5 @@ def start_due_finetunes(ctx: WorkerContext, now: datetime | None = None) -> list
                 except Conflict:
                     continue  # one is already queued or running
     for run_id in queued:
-        ctx.enqueue(names.FINETUNE, run_id)
+        ctx.queue.send(FINETUNE, run_id)
     return queued

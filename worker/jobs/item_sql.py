@@ -6,7 +6,7 @@ statement like these in SQLAlchemy costs about a millisecond of Python, more tha
 PostgreSQL takes to run it, so each is built here once with bound
 parameters (``:item_id`` and the like) and executed on a plain connection in autocommit:
 each statement stands alone (the claim and the finish are single atomic UPDATEs), so none
-pays a BEGIN and a COMMIT round trip. The callers are in ``worker.jobs``.
+pays a BEGIN and a COMMIT round trip. The callers are ``worker.jobs.render`` and ``worker.jobs.finish``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from shared.consent import in_force_clause
 from shared.finetune import newest_promoted_query
 from shared.lexicon import current_version_query
 from shared.models import Batch, Consent, FinetuneRun, Item, ItemStatus, Voice, VoiceStatus, VoiceVersion
-from worker import batching
+from worker.jobs.window import in_broker_count, unfinished_exists
 
 QUEUED, RUNNING = ItemStatus.queued.value, ItemStatus.running.value
 DELIVERED = (ItemStatus.succeeded.value, ItemStatus.needs_review.value)
@@ -84,7 +84,7 @@ def after_item() -> Select:
     batch's state: settled or not, anything left to run, how many the broker holds."""
     finished = aliased(Item)
     return (select(finished.storage_key, voice_usable(), Batch.id, Batch.status, Batch.total, Batch.dispatched_seq,
-                   Batch.finished_at, batching.unfinished_exists(), batching.in_broker_count())
+                   Batch.finished_at, unfinished_exists(), in_broker_count())
             .select_from(finished).outerjoin(Voice, Voice.id == finished.voice_id)
             .outerjoin(VoiceVersion, VoiceVersion.id == Voice.current_version_id)
             .outerjoin(Consent, Consent.id == Voice.consent_id).outerjoin(Batch, Batch.id == finished.batch_id)

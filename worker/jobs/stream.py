@@ -18,59 +18,58 @@ import time
 import numpy as np
 
 from shared import keys, logs
-from shared.errors import NarratorError
+from shared.errors import InvalidInput
 from shared.models import ItemStatus
 from shared.speech_channel import Channels, pcm16
-from worker import jobs
 from worker.context import WorkerContext
+from worker.jobs.errors import RenderFailed, recorded
+from worker.jobs.finish import fail_item, finish_item
+from worker.jobs.render import Claim, analyze, claim_item, readings_used, refusal, voice_state
+from worker.tts.audio import sha256, to_wav_bytes
+from worker.tts.watermark import mark_item
 
 log = logging.getLogger(__name__)
 
 
 def stream_item(ctx: WorkerContext, item_id: str, channels: Channels) -> None:
     """Render the stream's item and publish it; every way out publishes ``end`` or ``error``."""
-    claim = jobs.claim_item(ctx, item_id)
+    claim = claim_item(ctx, item_id)
     if claim is None:  # finished, or another worker's live claim: its listener is gone or served
         return
     logs.bind(tenant_id=claim.tenant_id, batch_id=claim.batch_id, voice_id=claim.voice_id)
-    refusal = (
-        "batch cancelled" if claim.cancelled
-        else "consent_revoked: the voice's consent is not in force" if not claim.consented
-        else "voice_not_ready: the voice has no ready version" if claim.version is None else None
-    )
-    if refusal is not None:
-        channels.publish(item_id, "error", refusal.encode())
-        jobs.finish_item(ctx, item_id, ItemStatus.cancelled if claim.cancelled else ItemStatus.failed, error=refusal)
+    if claim.cancelled:
+        channels.publish(item_id, "error", b"batch cancelled")
+        finish_item(ctx, item_id, ItemStatus.cancelled, error="batch cancelled")
+        return
+    refused = refusal(claim)
+    if refused is not None:
+        channels.publish(item_id, "error", recorded(refused).encode())
+        fail_item(ctx, item_id, refused)
         return
     with ctx.leases.held(item_id):
         try:
             _render(ctx, item_id, claim, channels)
-        except (NarratorError, ValueError) as exc:
-            channels.publish(item_id, "error", f"invalid_input: {exc}".encode())
-            jobs.finish_item(ctx, item_id, ItemStatus.failed, error=f"invalid_input: {exc}")
+        except InvalidInput as exc:
+            channels.publish(item_id, "error", recorded(exc).encode())
+            fail_item(ctx, item_id, exc)
         except BaseException as exc:
             log.exception("speech stream %s failed mid-render", item_id)
             channels.publish(item_id, "error", f"render_failed: {type(exc).__name__}".encode())
-            jobs.finish_item(ctx, item_id, ItemStatus.failed, error=f"render_failed: {exc}")
+            fail_item(ctx, item_id, RenderFailed(str(exc)))
             if not isinstance(exc, Exception):
                 raise
 
 
-def _render(ctx: WorkerContext, item_id: str, claim: jobs.Claim, channels: Channels) -> None:
-    from worker.tts.audio import sha256, to_wav_bytes
+def _render(ctx: WorkerContext, item_id: str, claim: Claim, channels: Channels) -> None:
+    # deferred: the synthesis pipeline imports the frontend (seconds, and torch): only a process that renders loads it
     from worker.tts.pipeline import SynthesisConfig
-    from worker.tts.watermark import mark_item
 
     assert claim.version is not None  # checked by the caller
     version_id, state_key = claim.version
     models = ctx.models
     started = time.perf_counter()
-    compiled = models.lexicon(claim.tenant_id, claim.voice_id, claim.lexicon_version,
-                              lambda: jobs.load_lexicon(ctx, claim.tenant_id, claim.voice_id, claim.lexicon_version))
-    analysis = models.frontend.analyze(claim.text, compiled)
-    if not any(ch.isalnum() for ch in analysis.normalized):
-        raise NarratorError("the text has nothing to speak (only punctuation or symbols)")
-    state = jobs.voice_state(ctx, version_id, state_key, gated=False)
+    analysis = analyze(ctx, claim, models.frontend)
+    state = voice_state(ctx, version_id, state_key, gated=False)
     sr = models.engine.sample_rate
     config = SynthesisConfig(speed=float(claim.params.get("speed", 1.0)))
     pieces: list[np.ndarray] = []
@@ -83,7 +82,7 @@ def _render(ctx: WorkerContext, item_id: str, claim: jobs.Claim, channels: Chann
         pieces.append(marked)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     if not audio.size:
-        raise NarratorError("the text has nothing to speak after normalization")
+        raise InvalidInput("the text has nothing to speak after normalization")
     model_s = time.perf_counter() - started
     duration = len(audio) / sr
     channels.publish(item_id, "end", f"{duration:.3f}".encode())
@@ -91,10 +90,10 @@ def _render(ctx: WorkerContext, item_id: str, claim: jobs.Claim, channels: Chann
     wav = to_wav_bytes(audio, sr)
     key = keys.item_key(claim.tenant_id, claim.batch_id, claim.seq)
     ctx.storage.put(key, wav, "audio/wav")
-    jobs.finish_item(
+    finish_item(
         ctx, item_id, ItemStatus.succeeded, storage_key=key, checksum=sha256(wav), duration_s=round(duration, 3),
         voice_version_id=version_id, normalized_text=analysis.normalized, lexicon_version=claim.lexicon_version,
-        readings=jobs.readings_used(analysis),
+        readings=readings_used(analysis),
         quality={"gate": "skipped: streamed", "model_ms": round(1000 * model_s, 1),
                  "first_audio_ms": round(first_ms or 0.0, 1)},
     )

@@ -38,11 +38,12 @@ from shared.models import (
 )
 from shared.services import finish_batch_if_done
 from worker.context import WorkerContext
+from worker.jobs.errors import ConsentRevoked, recorded
 
 log = logging.getLogger(__name__)
 
 SCOPES = ("consent", "voice")
-REVOKED_ERROR = "consent_revoked: the voice was deleted or its consent revoked before this item was rendered"
+REVOKED_ERROR = recorded(ConsentRevoked("the voice was deleted or its consent revoked before this item was rendered"))
 
 
 def purge(ctx: WorkerContext, scope: str, target_id: str, keep_outputs: bool) -> Counter[str]:

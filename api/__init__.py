@@ -6,35 +6,34 @@ from __future__ import annotations
 from celery import Celery
 from flask import Flask
 
+from api import (
+    auth,
+    batches,
+    consents,
+    console,
+    errors,
+    feedback,
+    files,
+    finetune,
+    health,
+    keys,
+    lexicon,
+    observability,
+    openapi,
+    operator,
+    schedules,
+    speech,
+    synthesize,
+    throttle,
+    validation,
+    voices,
+    webhooks,
+)
+from api.context import ApiContext
 from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, celery: Celery | None = None) -> Flask:
-    from api import (
-        auth,
-        batches,
-        consents,
-        console,
-        errors,
-        feedback,
-        files,
-        finetune,
-        health,
-        keys,
-        lexicon,
-        observability,
-        openapi,
-        operator,
-        schedules,
-        speech,
-        synthesize,
-        throttle,
-        validation,
-        voices,
-        webhooks,
-    )
-    from api.context import ApiContext
-
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes

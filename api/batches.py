@@ -1,18 +1,21 @@
 """Batches: submit many texts at once (JSON, CSV or JSONL), watch progress, page through items.
 
 Up to ``Settings.max_batch_items`` (100 000) items. A CSV or JSONL upload is never held
-whole: it is spooled to storage as it arrives and a worker reads it into items.
+whole in memory: it is spooled to a temporary file as it arrives, checked for inline
+overrides, stored, and a worker reads it into items.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api import validation
 from api.auth import owned, require
@@ -22,17 +25,26 @@ from api.idempotency import idempotent
 from api.voices import usable_voice
 from shared import jobs, keys, services
 from shared.audit import record
-from shared.batch_source import CountingReader, SourceRejected, encode_jsonl, format_for, peek_header
+from shared.batch_source import (
+    CountingReader,
+    SourceRejected,
+    encode_jsonl,
+    format_for,
+    peek_header,
+    refuse_bad_overrides,
+)
 from shared.errors import Conflict, InvalidInput, VoiceNotReady
+from shared.items import check_item
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
 from shared.queries import item_counts, reused_count
-from worker.tts.readings import check_overrides
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 PAGE_MAX = 200
 # A JSON batch up to this size is inserted in the request; a larger one is stored as a
 # JSONL source and inserted by the planner, so accepting it stays quick.
 INLINE_MAX_ITEMS = 1000
+# A source on its way to storage is held in memory up to this size, then in a temporary file.
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 
 def _json_request() -> tuple[list[Any], dict[str, Any]]:
@@ -41,10 +53,6 @@ def _json_request() -> tuple[list[Any], dict[str, Any]]:
     items = body.get("items")
     if not isinstance(items, list):
         raise InvalidInput("'items' must be a list of {text, voice_id} objects", field="items")
-    default_voice = body.get("voice_id")
-    for item in items:
-        if isinstance(item, dict) and default_voice and not item.get("voice_id"):
-            item["voice_id"] = default_voice
     return items, body
 
 
@@ -56,28 +64,28 @@ def _zip_flag(value: Any) -> bool:
     raise InvalidInput("'zip' must be true or false", field="zip")
 
 
-def validate_items(session, items: list[Any], max_items: int, max_chars: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def validate_items(session: Session, items: list[Any], max_items: int, max_chars: int,
+                   default_voice: str | None = None) -> list[dict[str, Any]]:
+    """Every item checked by :func:`shared.items.check_item` (the first fault is the 422)
+    and its voice one of the caller's ready voices (404/409)."""
     if not items:
         raise InvalidInput("the batch has no items", field="items")
     if len(items) > max_items:
         raise InvalidInput(f"a batch holds at most {max_items} items; this one has {len(items)}", field="items")
     voices: dict[str, Voice] = {}
     clean = []
-    for n, item in enumerate(items):
-        if not isinstance(item, dict):
+    for n, raw in enumerate(items):
+        if not isinstance(raw, dict):
             raise InvalidInput(f"items[{n}] must be an object", field=f"items[{n}]")
-        text = validation.string(item.get("text"), f"items[{n}].text", max_len=max_chars)
-        try:
-            check_overrides(text or "")
-        except ValueError as exc:
-            raise InvalidInput(f"items[{n}].text: {exc}", field=f"items[{n}].text") from None
-        voice_id = validation.string(item.get("voice_id"), f"items[{n}].voice_id", max_len=36)
-        external = validation.string(item.get("id"), f"items[{n}].id", max_len=200, required=False)
+        item, problem = check_item(raw, max_chars, default_voice, label=f"items[{n}].")
+        if problem is not None:
+            raise problem.error()
+        voice_id = item["voice_id"]
         if voice_id not in voices:
             voices[voice_id] = usable_voice(session, voice_id)
             if voices[voice_id].status != VoiceStatus.ready.value:
                 raise VoiceNotReady(f"voice {voice_id!r} is {voices[voice_id].status}, not ready", field=f"items[{n}]")
-        clean.append({"text": text, "voice_id": voices[voice_id].id, "external_id": external})
+        clean.append({**item, "voice_id": voices[voice_id].id})
     return clean
 
 
@@ -99,7 +107,8 @@ def _create_from_json() -> str:
     params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     actor = f"key:{g.key_prefix}"
     with c.sessions.begin() as s:  # a stock voice named for the first time is adopted
-        items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars)
+        items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars,
+                               fields.get("voice_id"))
     if len(items) <= INLINE_MAX_ITEMS:
         with c.sessions.begin() as s:
             batch_id = services.create_batch(s, g.tenant_id, items, name, params, actor)
@@ -108,7 +117,7 @@ def _create_from_json() -> str:
     # Many items: the request stays short; they go the streamed way, as a JSONL source.
     batch_id = new_id()
     key = keys.batch_source_key(g.tenant_id, batch_id, "jsonl")
-    with tempfile.SpooledTemporaryFile(8 * 1024 * 1024) as spool:
+    with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
         spool.writelines(encode_jsonl(items))
         spool.seek(0)
         c.storage.put_file(key, spool, "application/x-ndjson")  # type: ignore[arg-type]
@@ -119,7 +128,9 @@ def _create_from_json() -> str:
 
 
 def _create_from_source() -> str:
-    """A CSV or JSONL body (raw, or a multipart ``file``): spooled to storage as it arrives."""
+    """A CSV or JSONL body (raw, or a multipart ``file``): spooled to a temporary file as it
+    arrives (memory holds one chunk), refused whole for a bad inline override as a JSON batch
+    is, then stored for the planner, which turns any other bad line into a failed item."""
     c = ctx()
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is not None:
@@ -150,13 +161,17 @@ def _create_from_source() -> str:
         raise InvalidInput(str(exc), **({"field": "file"} if upload is not None else {})) from exc
     batch_id = new_id()
     key = keys.batch_source_key(g.tenant_id, batch_id, fmt)
-    reader = CountingReader(stream, head)
-    c.storage.put_file(key, reader, "text/csv" if fmt == "csv" else "application/x-ndjson")  # type: ignore[arg-type]
-    lines = reader.lines - (1 if fmt == "csv" else 0)
-    if lines > c.settings.max_batch_items:
-        c.storage.delete(key)
-        raise InvalidInput(f"a batch holds at most {c.settings.max_batch_items} items; this one has {lines} lines",
-                           field="items")
+    with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
+        reader = CountingReader(stream, head)
+        shutil.copyfileobj(reader, spool)  # type: ignore[misc]
+        lines = reader.lines - (1 if fmt == "csv" else 0)
+        if lines > c.settings.max_batch_items:
+            raise InvalidInput(f"a batch holds at most {c.settings.max_batch_items} items; this one has {lines} "
+                               "lines", field="items")
+        spool.seek(0)
+        refuse_bad_overrides(spool, fmt)  # type: ignore[arg-type]
+        spool.seek(0)
+        c.storage.put_file(key, spool, "text/csv" if fmt == "csv" else "application/x-ndjson")  # type: ignore[arg-type]
     with c.sessions.begin() as s:
         services.create_sourced_batch(s, g.tenant_id, batch_id, key, fmt, name, params, f"key:{g.key_prefix}", lines)
     c.enqueue(jobs.PLAN_BATCH, batch_id, queue=jobs.synth_queue(lines, c.settings.interactive_max_items))

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api import validation
 from api.auth import owned, require
@@ -39,7 +40,7 @@ def schedule_json(sc: Schedule) -> dict[str, Any]:
     }
 
 
-def _source(session, source: Any, voice_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _source(session: Session, source: Any, voice_id: str) -> dict[str, Any]:
     """Exactly one of ``items`` (inline, validated now as a batch's are) or ``object_key`` (a
     CSV/JSONL catalogue in the tenant's storage, read at each run)."""
     c = ctx()
@@ -49,10 +50,7 @@ def _source(session, source: Any, voice_id: str) -> dict[str, Any]:  # type: ign
         raw = source["items"]
         if not isinstance(raw, list):
             raise InvalidInput("'source.items' must be a list of {text, voice_id, id} objects", field="source.items")
-        for item in raw:
-            if isinstance(item, dict) and not item.get("voice_id"):
-                item["voice_id"] = voice_id
-        items = validate_items(session, raw, c.settings.max_batch_items, c.settings.max_text_chars)
+        items = validate_items(session, raw, c.settings.max_batch_items, c.settings.max_text_chars, voice_id)
         return {"items": [{"text": it["text"], "voice_id": it["voice_id"], "id": it["external_id"]} for it in items]}
     key = validation.string(source.get("object_key"), "source.object_key", max_len=500) or ""
     if not key.startswith(keys.tenant_prefix(g.tenant_id)) or ".." in key.split("/"):

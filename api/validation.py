@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import soundfile
 from flask import Flask, Request, request
 from werkzeug.exceptions import BadRequest
 
 from shared.audio_limits import AudioLimits
+from shared.consent import base_language, machine_checkable, valid_language_tag
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 LANGUAGES = ("zh", "en")
@@ -123,8 +125,6 @@ def language(value: Any) -> str:
 def consent_language(value: Any) -> str:
     """Any language tag (``ja``, ``yue``, ``fr-CA``): zh and en are verified by speech
     recognition, the others wait for an admin to listen."""
-    from shared.consent import base_language, machine_checkable, valid_language_tag
-
     lang = string(value, "language", max_len=8)
     if not valid_language_tag(lang):  # type: ignore[arg-type]
         raise InvalidInput("'language' must be a language tag such as zh, en, ja or fr-CA", field="language")
@@ -180,8 +180,6 @@ def paging(default: int, maximum: int) -> tuple[int, int]:
 def audio_upload(data: bytes, limits: AudioLimits, field: str = "reference") -> float:
     """Check the bytes are audio within ``limits`` from their header alone (nothing is decoded
     or stored yet); returns the duration. A refusal names the limit (``limit``, ``maximum``)."""
-    import soundfile
-
     if not data:
         raise InvalidInput(f"the {field} file is empty", field=field)
     try:

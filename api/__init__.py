@@ -6,30 +6,9 @@ from __future__ import annotations
 from celery import Celery
 from flask import Flask
 
-from api import (
-    auth,
-    batches,
-    consents,
-    console,
-    errors,
-    feedback,
-    files,
-    finetune,
-    health,
-    keys,
-    lexicon,
-    observability,
-    openapi,
-    operator,
-    schedules,
-    speech,
-    synthesize,
-    throttle,
-    validation,
-    voices,
-    webhooks,
-)
+from api import auth, console, errors, observability, openapi, throttle, validation
 from api.context import ApiContext
+from api.routes import BLUEPRINTS
 from shared.settings import Settings
 
 
@@ -44,8 +23,7 @@ def create_app(settings: Settings | None = None, celery: Celery | None = None) -
     observability.init_app(app)
     auth.init_app(app)
     throttle.init_app(app)
-    for module in (health, observability, consents, voices, batches, synthesize, speech, files, openapi, keys,
-                   webhooks, schedules, lexicon, feedback, finetune, operator):
-        app.register_blueprint(module.bp)
+    for blueprint in (*BLUEPRINTS, openapi.bp):
+        app.register_blueprint(blueprint)
     console.init_app(app)
     return app

@@ -17,11 +17,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
+from api.schema import Body, Field, Number, Text, operation, paging
 from api.voices import usable_voice
 from shared import jobs, keys, services
 from shared.audit import record
@@ -39,6 +39,25 @@ from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStat
 from shared.queries import item_counts, reused_count
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+BATCH_REQUEST = Body({
+    "name": Text(max_len=200),
+    "voice_id": Field({"type": "string"}, description="default for items"),
+    "speed": Number(low=0.5, high=2.0, default=1.0),
+    "zip": Field({"type": "boolean"}, description="also deliver a ZIP of the audio and the manifest"),
+    # each item checked by shared.items.check_item (validate_items)
+    "items": Field({"type": "array", "minItems": 1, "maxItems": 100000, "items": {
+        "type": "object", "required": ["text"],
+        "properties": {"text": {"type": "string"}, "voice_id": {"type": "string"}, "id": {"type": "string"}}}}),
+}, name="BatchRequest", required=("items",))
+UPLOAD = {"required": True, "content": {
+    "application/json": {"schema": BATCH_REQUEST},
+    "text/csv": {"schema": {"type": "string", "description": "header row with text[, voice_id, id]"}},
+    "application/x-ndjson": {"schema": {"type": "string", "description": "one {text, voice_id, id} object a line"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV, or JSONL (.jsonl)"},
+        "voice_id": {"type": "string"}, "name": {"type": "string"}, "speed": {"type": "number"},
+        "zip": {"type": "boolean"}}}},
+}}
 PAGE_MAX = 200
 # A JSON batch up to this size is inserted in the request; a larger one is stored as a
 # JSONL source and inserted by the planner, so accepting it stays quick.
@@ -49,7 +68,7 @@ SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 def _json_request() -> tuple[list[Any], dict[str, Any]]:
     """Items and the batch-level fields of a JSON body ``{voice_id, items: [...], name, speed, zip}``."""
-    body = validation.json_body()
+    body = BATCH_REQUEST.read()
     items = body.get("items")
     if not isinstance(items, list):
         raise InvalidInput("'items' must be a list of {text, voice_id} objects", field="items")
@@ -89,6 +108,22 @@ def validate_items(session: Session, items: list[Any], max_items: int, max_chars
     return clean
 
 
+@operation(
+    "Submit a batch of up to 100 000 items: JSON, or a streamed CSV ('text' column) or JSONL",
+    {202: ("accepted", "Batch")},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    description="JSON is validated whole (4xx on any bad item). A CSV or JSONL body (or multipart 'file') is "
+    "stored as it arrives and read by a worker: a bad line becomes a failed item with its line number and "
+    "reason, except an unreadable inline {word|reading} override, refused at upload (422 items[n].text) as in "
+    "JSON. For a raw body, voice_id, name, speed and zip are query parameters.",
+    query={
+        "voice_id": Field({"type": "string"}),
+        "name": Field({"type": "string"}),
+        "speed": Field({"type": "number"}),
+        "zip": Field({"type": "boolean"}),
+    },
+    body=UPLOAD,
+)
 @bp.post("")
 @require("write")
 @idempotent
@@ -102,9 +137,8 @@ def create_batch() -> ResponseReturnValue:
 def _create_from_json() -> str:
     c = ctx()
     raw_items, fields = _json_request()
-    name = validation.string(fields.get("name"), "name", max_len=200, required=False)
-    speed = validation.number(fields.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
-    params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
+    name = fields["name"]
+    params: dict[str, Any] = {"speed": fields["speed"], **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     actor = f"key:{g.key_prefix}"
     with c.sessions.begin() as s:  # a stock voice named for the first time is adopted
         items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars,
@@ -144,9 +178,9 @@ def _create_from_source() -> str:
     if fmt is None:
         raise InvalidInput("send JSON {voice_id, items: [...]}, a CSV or JSONL body (Content-Type text/csv or "
                            "application/x-ndjson), or a multipart 'file'")
-    name = validation.string(fields.get("name"), "name", max_len=200, required=False)
-    speed = validation.number(_float(fields, "speed"), "speed", low=0.5, high=2.0, default=1.0)
-    voice_id = validation.string(fields.get("voice_id"), "voice_id", max_len=36, required=False)
+    name = Text(max_len=200).parse(fields.get("name"), "name")
+    speed = Number(low=0.5, high=2.0, default=1.0).parse(_float(fields, "speed"), "speed")
+    voice_id = Text(max_len=36).parse(fields.get("voice_id"), "voice_id")
     params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     if voice_id:
         with c.sessions.begin() as s:
@@ -208,12 +242,25 @@ def batch_summary(batch_id: str) -> dict[str, Any]:
         }
 
 
+@operation("Counts per status and progress",
+           {200: ("batch", "Batch")},
+           errors=(401, 404))
 @bp.get("/<batch_id>")
 @require("read")
 def get_batch(batch_id: str) -> ResponseReturnValue:
     return jsonify(batch_summary(batch_id))
 
 
+@operation(
+    "Items, paginated; each with a presigned URL once rendered",
+    {200: ("page", "ItemPage")},
+    errors=(401, 404, 422),
+    query={
+        "status": Field({"type": "string"}),
+        "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
+        "limit": Field({"type": "integer", "minimum": 1, "maximum": 200}),
+    },
+)
 @bp.get("/<batch_id>/items")
 @require("read")
 def list_items(batch_id: str) -> ResponseReturnValue:
@@ -221,7 +268,7 @@ def list_items(batch_id: str) -> ResponseReturnValue:
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in ItemStatus}:
         raise InvalidInput(f"'status' must be one of {', '.join(s.value for s in ItemStatus)}", field="status")
-    cursor, limit = validation.paging(50, PAGE_MAX)
+    cursor, limit = paging(50, PAGE_MAX)
     batch_summary(batch_id)  # 404 for another tenant's batch
     with c.sessions() as s:
         query = select(Item).where(Item.batch_id == batch_id, Item.seq >= cursor)
@@ -242,6 +289,9 @@ def list_items(batch_id: str) -> ResponseReturnValue:
     return jsonify(items=items, next_cursor=rows[-1].seq if more else None)
 
 
+@operation("Cancel a batch: queued items stop now, a running item finishes",
+           {202: ("cancelled", "Batch")},
+           errors=(401, 403, 404, 409))
 @bp.post("/<batch_id>/cancel")
 @require("write")
 @idempotent

@@ -23,11 +23,12 @@ from flask import Blueprint, Response, g
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import preview_slots, validation
+from api import preview_slots
 from api.auth import require
 from api.batches import validate_items
 from api.context import ctx
 from api.idempotency import idempotent
+from api.schema import Body, Field, Number, operation
 from shared import jobs
 from shared.errors import NarratorError, ServiceUnavailable
 from shared.models import FINISHED_ITEM_STATES, Item, ItemStatus
@@ -35,6 +36,12 @@ from shared.services import create_batch
 
 bp = Blueprint("synthesize", __name__, url_prefix="/v1")
 PREVIEW_MAX_CHARS = 300
+# text and voice_id are checked as a one-item batch's are (api.batches.validate_items)
+SYNTHESIZE_REQUEST = Body({
+    "text": Field({"type": "string", "maxLength": PREVIEW_MAX_CHARS}),
+    "voice_id": Field({"type": "string"}),
+    "speed": Number(low=0.5, high=2.0, default=1.0),
+}, name="SynthesizeRequest", required=("text", "voice_id"))
 
 
 class RenderFailed(NarratorError):
@@ -42,13 +49,17 @@ class RenderFailed(NarratorError):
     status = 422
 
 
+@operation("Render one short text synchronously (preview)",
+           {200: ("WAV audio", {"audio/wav": {}})},
+           errors=(401, 403, 404, 409, 415, 422, 503),
+           body=SYNTHESIZE_REQUEST)
 @bp.post("/synthesize")
 @require("write")
 @idempotent
 def synthesize() -> ResponseReturnValue:
     c = ctx()
-    body = validation.json_body()
-    speed = validation.number(body.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
+    body = SYNTHESIZE_REQUEST.read()
+    speed = body["speed"]
     raw = [{"text": body.get("text"), "voice_id": body.get("voice_id")}]
     with preview_slots.held(c.previews, g.tenant_id), _waiting_thread(c.waiting):
         with c.sessions.begin() as s:

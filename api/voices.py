@@ -10,6 +10,7 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
+from api.schema import Choice, Flag, Language, Text, operation
 from shared import jobs, stock_voices
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
@@ -20,6 +21,9 @@ from shared.services import register_voice
 from shared.withdrawal import delete_voice as mark_deleted
 
 bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
+LIST_QUERY = {"kind": Choice(values=("own", "stock"), default="own",
+                             description="own: the tenant's voices; stock: the stock catalogue")}
+DELETE_QUERY = {"keep_outputs": Flag(default=False, description="keep audio already rendered with it")}
 
 
 def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
@@ -53,13 +57,35 @@ def usable_voice(session, ref: str) -> Voice:  # type: ignore[no-untyped-def]
     return tenant_voice(session, ref)
 
 
+@operation(
+    "Upload a reference recording; an enrollment job builds the voice",
+    {202: ("accepted", "Voice")},
+    errors=(401, 403, 413, 415, 422),
+    body={
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "language", "reference", "consent_id"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "language": {"enum": ["zh", "en"]},
+                        "consent_id": {"type": "string", "description": "a verified consent of the speaker"},
+                        "reference": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    },
+)
 @bp.post("")
 @require("write")
 @idempotent
 def create_voice() -> ResponseReturnValue:
     form = request.form
-    name = validation.string(form.get("name"), "name", max_len=200)
-    lang = validation.language(form.get("language"))
+    name = Text(max_len=200, required=True).parse(form.get("name"), "name")
+    lang = Language(max_len=8).parse(form.get("language"), "language")
     upload = request.files.get("reference")
     if upload is None:
         raise InvalidInput("'reference' (an audio file, multipart/form-data) is required", field="reference")
@@ -77,6 +103,9 @@ def create_voice() -> ResponseReturnValue:
     return jsonify(body), 202, {"Location": url_for("voices.get_voice", voice_id=voice_id)}
 
 
+@operation("A voice and its status",
+           {200: ("voice", "Voice")},
+           errors=(401, 404))
 @bp.get("/<voice_id>")
 @require("read")
 def get_voice(voice_id: str) -> ResponseReturnValue:
@@ -90,15 +119,16 @@ def get_voice(voice_id: str) -> ResponseReturnValue:
     return jsonify(body)
 
 
+@operation("The tenant's own voices (its clones and the stock voices it has used), or ?kind=stock the stock "
+           "catalogue (no consent needed)",
+           {200: "voices"}, errors=(401, 422), query=LIST_QUERY)
 @bp.get("")
 @require("read")
 def list_voices() -> ResponseReturnValue:
     """The tenant's own voices (its clones, and the stock voices it has used); ``?kind=stock``
     the stock catalogue (no consent needed: name one as ``voice_id`` in a batch or a preview,
     or as ``voice`` in /v1/audio/speech)."""
-    kind = request.args.get("kind", "own")
-    if kind not in ("own", "stock"):
-        raise InvalidInput("'kind' must be 'own' or 'stock'", field="kind")
+    kind = LIST_QUERY["kind"].read(request.args, "kind")
     if kind == "stock":
         return jsonify(voices=[{**v.to_json(), "preview_url": url_for("speech.stock_preview", name=v.name)}
                                for v in stock_voices.catalogue(ctx().settings.model_cache)])
@@ -116,12 +146,16 @@ def withdraw(voice_id: str, keep_outputs: bool) -> None:
     c.enqueue(jobs.PURGE, "voice", voice_id, keep_outputs)
 
 
+@operation("Delete a voice now; one job purges its audio and state",
+           {202: ("deleted; purge enqueued", "Voice")},
+           errors=(401, 403, 404, 409, 422),
+           query=DELETE_QUERY)
 @bp.delete("/<voice_id>")
 @require("write")
 def delete_voice(voice_id: str) -> ResponseReturnValue:
     """Delete a voice now (no render can use it from here on); one job purges its stored data.
     ``?keep_outputs=true`` keeps the audio already rendered with it."""
-    keep_outputs = validation.flag(request.args.get("keep_outputs"), "keep_outputs", default=False)
+    keep_outputs = DELETE_QUERY["keep_outputs"].read(request.args, "keep_outputs")
     withdraw(voice_id, keep_outputs)
     with ctx().sessions() as s:
         return jsonify(voice_json(tenant_voice(s, voice_id), None)), 202

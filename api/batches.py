@@ -21,7 +21,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
-from api.schema import Body, Field, Number, Text, operation, paging
+from api.schema import Body, Choice, Field, Number, Text, operation, paging
 from api.voices import usable_voice
 from shared import jobs, keys, services
 from shared.audit import record
@@ -39,6 +39,7 @@ from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStat
 from shared.queries import item_counts, reused_count
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+ITEM_STATUS = Choice(values=tuple(s.value for s in ItemStatus))
 BATCH_REQUEST = Body({
     "name": Text(max_len=200),
     "voice_id": Field({"type": "string"}, description="default for items"),
@@ -256,7 +257,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
     {200: ("page", "ItemPage")},
     errors=(401, 404, 422),
     query={
-        "status": Field({"type": "string"}),
+        "status": ITEM_STATUS,
         "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
         "limit": Field({"type": "integer", "minimum": 1, "maximum": 200}),
     },
@@ -265,9 +266,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
 @require("read")
 def list_items(batch_id: str) -> ResponseReturnValue:
     c = ctx()
-    status = request.args.get("status")
-    if status is not None and status not in {s.value for s in ItemStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(s.value for s in ItemStatus)}", field="status")
+    status = ITEM_STATUS.read(request.args, "status")
     cursor, limit = paging(50, PAGE_MAX)
     batch_summary(batch_id)  # 404 for another tenant's batch
     with c.sessions() as s:

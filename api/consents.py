@@ -19,7 +19,7 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from api.schema import Body, Boolean, ConsentLanguage, Field, Text, operation
+from api.schema import Body, Boolean, Choice, ConsentLanguage, Form, Text, operation
 from shared import jobs, keys
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
@@ -30,6 +30,7 @@ from shared.models import Consent, ConsentStatus
 from shared.withdrawal import revoke_consent
 
 bp = Blueprint("consents", __name__, url_prefix="/v1/consents")
+CONSENT_STATUS = Choice(values=tuple(st.value for st in ConsentStatus))
 CONSENT_REQUEST = Body({
     "speaker_name": Text(max_len=200, required=True),
     "company_name": Text(max_len=200, required=True),
@@ -39,6 +40,7 @@ CONSENT_REQUEST = Body({
     "language": ConsentLanguage(max_len=8, description="zh and en are verified by speech recognition; any other "
                                 "language tag (ja, yue, fr-CA ...) goes to needs_review for the operator to approve"),
 }, name="ConsentRequest", required=("speaker_name", "company_name", "agreement_version", "agreement_text", "signature"))
+RECORDING_FORM = Form({}, files={"recording": "the speaker reading the statement"}, required=("recording",))
 REVOKE_REQUEST = Body({"keep_outputs": Boolean(default=False, description="keep audio already rendered with the voices")},
                       optional=True)
 
@@ -94,18 +96,7 @@ def get_consent(consent_id: str) -> ResponseReturnValue:
     "The speaker reading the statement; a job verifies it by speech recognition",
     {202: ("verifying (zh, en) or needs_review (other languages)", "Consent")},
     errors=(401, 403, 404, 409, 413, 415, 422),
-    body={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["recording"],
-                    "properties": {"recording": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    },
+    body=RECORDING_FORM,
 )
 @bp.post("/<consent_id>/recording")
 @require("write")
@@ -138,14 +129,12 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
 @operation("List consents, newest first; ?status=needs_review is the review queue",
            {200: "consents"},
            errors=(401, 422),
-           query={"status": Field({"type": "string"})})
+           query={"status": CONSENT_STATUS})
 @bp.get("")
 @require("read")
 def list_consents() -> ResponseReturnValue:
     """This tenant's consents, newest first; ``?status=needs_review`` is the review queue."""
-    status = request.args.get("status")
-    if status is not None and status not in {st.value for st in ConsentStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(st.value for st in ConsentStatus)}", field="status")
+    status = CONSENT_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         query = select(Consent).where(Consent.tenant_id == g.tenant_id)
         if status:

@@ -18,7 +18,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from api.lexicon import READING, paging
-from api.schema import Body, Boolean, Field, Text, operation
+from api.schema import Body, Boolean, Choice, Field, Text, operation
 from shared import lexicon
 from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -27,6 +27,7 @@ from worker.tts.lexicon import Entry, word_key
 from worker.tts.readings import check_reading, word_language
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
+FEEDBACK_STATE = Choice(values=tuple(s.value for s in FeedbackState))
 # Checked by create() and accept(), which the console's forms call too.
 FEEDBACK_REQUEST = Body({
     "item_id": Field({"type": "string"}),
@@ -131,7 +132,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
         "voice_id": Field({"type": "string"}),
         "batch_id": Field({"type": "string"}),
         "word": Field({"type": "string"}),
-        "state": Field({"type": "string"}),
+        "state": FEEDBACK_STATE,
         "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
         "limit": Field({"type": "integer", "minimum": 1}),
     },
@@ -141,9 +142,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 def list_feedback() -> ResponseReturnValue:
     """Filters: ``voice_id``, ``batch_id``, ``word``, ``state``; paged by ``cursor``/``limit``."""
     cursor, limit = paging(50)
-    state = request.args.get("state")
-    if state is not None and state not in {s.value for s in FeedbackState}:
-        raise InvalidInput(f"'state' must be one of {', '.join(s.value for s in FeedbackState)}", field="state")
+    state = FEEDBACK_STATE.read(request.args, "state")
     query = (select(Feedback, Item).join(Item, Item.id == Feedback.item_id)
              .where(Feedback.tenant_id == g.tenant_id))
     if state:

@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import Rule
 
 from api.routes import BLUEPRINTS
-from api.schema import Body, Operation, operation
+from api.schema import Body, Form, Operation, operation
 
 bp = Blueprint("openapi", __name__, url_prefix="/v1")
 
@@ -29,7 +29,8 @@ BASE = Path(__file__).with_name("openapi_base.json")
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 ERROR_REASONS = {
     400: "Malformed request (JSON nested past 32 levels, a NUL or lone surrogate in its text)",
-    401: "Missing or bad API key", 403: "Scope too small", 404: "Not found", 409: "Conflict (e.g. voice not ready)",
+    401: "Missing or bad API key", 403: "Scope too small", 404: "Not found",
+    409: "Conflict (e.g. voice not ready)",
     413: "Body too large", 415: "Unsupported media type", 422: "Invalid input",
     429: "Over a rate limit: the key's, the address's failed authentications or the tenant's previews in flight "
          "(see Retry-After)",
@@ -107,19 +108,21 @@ def _query_parameters(op: Operation) -> list[dict[str, Any]]:
     return out
 
 
-def _request_body(body: Body | Any, schemas: dict[str, Any]) -> dict[str, Any]:
-    """A :class:`Body` is JSON; other bodies declare their media types, where a JSON one may
-    again be a :class:`Body` (a batch: JSON, CSV, JSONL or a multipart file)."""
+def _request_body(body: Body | Form | Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A :class:`Body` is JSON, a :class:`Form` multipart; other bodies declare their media
+    types, where a schema may again be either (a batch: JSON, CSV, JSONL or a multipart file)."""
     if isinstance(body, Body):
         return {"required": not body.optional, "content": {"application/json": {"schema": _schema(body, schemas)}}}
+    if isinstance(body, Form):
+        return {"required": True, "content": {"multipart/form-data": {"schema": body.schema()}}}
     return {**body, "content": {media: {**spec, **({"schema": _schema(spec["schema"], schemas)}
-                                                   if isinstance(spec.get("schema"), Body) else {})}
+                                                   if isinstance(spec.get("schema"), (Body, Form)) else {})}
                                 for media, spec in body["content"].items()}}
 
 
-def _schema(body: Body, schemas: dict[str, Any]) -> dict[str, Any]:
+def _schema(body: Body | Form, schemas: dict[str, Any]) -> dict[str, Any]:
     """A body's schema, as a reference to a component when it has a name."""
-    if not body.name:
+    if not isinstance(body, Body) or not body.name:
         return body.schema()
     schemas[body.name] = body.schema()
     return {"$ref": f"#/components/schemas/{body.name}"}

@@ -16,14 +16,15 @@ from flask.typing import ResponseReturnValue
 
 from api.consents import consent_json, recording_link
 from api.context import ctx
-from api.schema import Body, Field, Text, operation
+from api.schema import Body, Choice, Text, operation
 from shared import logs
-from shared.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from shared.models import Consent, ConsentStatus, OperatorKey
 from shared.operators import decide, operator_for_secret, review_queue
 from shared.security import TENANT_TAG, parse_prefix
 
 bp = Blueprint("operator", __name__, url_prefix="/v1/operator")
+REVIEW_STATUS = Choice(values=tuple(st.value for st in ConsentStatus), default=ConsentStatus.needs_review.value)
 REVIEW_REQUEST = Body({"note": Text(max_len=2000)}, optional=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,14 +64,12 @@ def operator_consent_json(consent: Consent) -> dict[str, Any]:
 @operation("Operator key only: every tenant's consents awaiting review (or ?status=), oldest first",
            {200: "{consents: [Consent + tenant_id]}"},
            errors=(401, 403, 422),
-           query={"status": Field({"type": "string"})})
+           query={"status": REVIEW_STATUS})
 @bp.get("/consents")
 @operator_only
 def list_consents() -> ResponseReturnValue:
     """Every tenant's consents in ``?status=`` (default ``needs_review``: the review queue), oldest first."""
-    status = request.args.get("status", ConsentStatus.needs_review.value)
-    if status not in {st.value for st in ConsentStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(st.value for st in ConsentStatus)}", field="status")
+    status = REVIEW_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         return jsonify(consents=[operator_consent_json(c) for c in review_queue(s, status)])
 

@@ -24,6 +24,6 @@ from api import (
 )
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
-    health.bp, observability.bp, consents.bp, voices.bp, batches.bp, synthesize.bp, speech.bp, files.bp, keys.bp,
-    webhooks.bp, schedules.bp, lexicon.bp, feedback.bp, finetune.bp, operator.bp,
+    health.bp, observability.bp, consents.bp, voices.bp, batches.bp, synthesize.bp, speech.bp, files.bp,
+    keys.bp, webhooks.bp, schedules.bp, lexicon.bp, feedback.bp, finetune.bp, operator.bp,
 )

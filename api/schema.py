@@ -169,6 +169,7 @@ class Flag(Field):
 class Language(Text):
     """A language narrator renders: ``zh`` or ``en``."""
 
+    max_len: int = 8
     required: bool = True
 
     def parse(self, value: Any, name: str) -> str:
@@ -222,13 +223,34 @@ class Body:
 
 
 @dataclass(frozen=True)
+class Form:
+    """A multipart/form-data body: text fields, checked like a :class:`Body`'s, and files,
+    described here and read by the view (an upload's checks need its bytes)."""
+
+    fields: Mapping[str, Field]
+    files: Mapping[str, str] = field(default_factory=dict)  # name -> description
+    required: tuple[str, ...] = ()
+
+    def read(self) -> dict[str, Any]:
+        """The form's checked text fields."""
+        return {name: f.read(request.form, name) for name, f in self.fields.items() if f.checked}
+
+    def schema(self) -> JsonSchema:
+        files = {name: {"type": "string", "format": "binary", **({"description": text} if text else {})}
+                 for name, text in self.files.items()}
+        return {"type": "object", "required": list(self.required),
+                "properties": {**{name: f.schema() for name, f in self.fields.items()}, **files}}
+
+
+@dataclass(frozen=True)
 class Operation:
     """What one route method takes and answers, as its view declares it.
 
     ``responses`` maps a status to a description, or to ``(description, content)`` where
     content is a component schema's name (JSON) or a media-type map. ``errors`` are the
     problem+json statuses it may answer besides the ones every route may (400, and 429 when
-    authenticated). ``body`` is a :class:`Body` or a raw OpenAPI request body (uploads).
+    authenticated). ``body`` is a :class:`Body`, a :class:`Form`, or an OpenAPI request body
+    whose media types' schemas may be either (a batch: JSON, CSV, JSONL or a multipart file).
     """
 
     summary: str
@@ -236,7 +258,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     description: str | None = None
     query: Mapping[str, Field] = field(default_factory=dict)
-    body: Body | Mapping[str, Any] | None = None
+    body: Body | Form | Mapping[str, Any] | None = None
     public: bool = False  # no API key: not subject to the key's rate limit
 
 

@@ -10,7 +10,7 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from api.schema import Choice, Flag, Language, Text, operation
+from api.schema import Choice, Field, Flag, Form, Language, Text, operation
 from shared import jobs, stock_voices
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
@@ -21,6 +21,11 @@ from shared.services import register_voice
 from shared.withdrawal import delete_voice as mark_deleted
 
 bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
+VOICE_FORM = Form({
+    "name": Text(max_len=200, required=True),
+    "language": Language(),
+    "consent_id": Field({"type": "string"}, description="a verified consent of the speaker"),  # checked with the row
+}, files={"reference": ""}, required=("name", "language", "reference", "consent_id"))
 LIST_QUERY = {"kind": Choice(values=("own", "stock"), default="own",
                              description="own: the tenant's voices; stock: the stock catalogue")}
 DELETE_QUERY = {"keep_outputs": Flag(default=False, description="keep audio already rendered with it")}
@@ -61,31 +66,15 @@ def usable_voice(session, ref: str) -> Voice:  # type: ignore[no-untyped-def]
     "Upload a reference recording; an enrollment job builds the voice",
     {202: ("accepted", "Voice")},
     errors=(401, 403, 413, 415, 422),
-    body={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["name", "language", "reference", "consent_id"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "language": {"enum": ["zh", "en"]},
-                        "consent_id": {"type": "string", "description": "a verified consent of the speaker"},
-                        "reference": {"type": "string", "format": "binary"},
-                    },
-                }
-            }
-        },
-    },
+    body=VOICE_FORM,
 )
 @bp.post("")
 @require("write")
 @idempotent
 def create_voice() -> ResponseReturnValue:
     form = request.form
-    name = Text(max_len=200, required=True).parse(form.get("name"), "name")
-    lang = Language(max_len=8).parse(form.get("language"), "language")
+    fields = VOICE_FORM.read()
+    name, lang = fields["name"], fields["language"]
     upload = request.files.get("reference")
     if upload is None:
         raise InvalidInput("'reference' (an audio file, multipart/form-data) is required", field="reference")

@@ -16,13 +16,14 @@ from sqlalchemy import select
 
 from api.auth import owned, require
 from api.context import ctx
-from api.schema import Body, Field, list_of, operation
+from api.schema import Body, Choice, Field, list_of, operation
 from shared import webhooks
 from shared.audit import record
 from shared.errors import InvalidInput
 from shared.models import WebhookDelivery, WebhookEndpoint, utcnow
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+DELIVERY_STATUS = Choice(values=("pending", "delivered", "failed"))
 # Checked by shared.webhooks: the URL against the deployment's allow-list, the events against EVENTS.
 WEBHOOK_REQUEST = Body({
     "url": Field({"type": "string", "maxLength": 2000}, description="an http:// or https:// URL"),
@@ -128,7 +129,7 @@ def rotate_secret(webhook_id: str) -> ResponseReturnValue:
     {200: ("deliveries", list_of("deliveries", "WebhookDelivery"))},
     errors=(401, 404, 422),
     query={
-        "status": Field({"enum": ["pending", "delivered", "failed"]}),
+        "status": DELIVERY_STATUS,
         "limit": Field({"type": "integer", "minimum": 1, "maximum": 200}),
     },
 )
@@ -142,9 +143,7 @@ def list_deliveries(webhook_id: str) -> ResponseReturnValue:
         raise InvalidInput("'limit' must be an integer", field="limit") from exc
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"'limit' must be between 1 and {PAGE_MAX}", field="limit")
-    status = request.args.get("status")
-    if status is not None and status not in ("pending", "delivered", "failed"):
-        raise InvalidInput("'status' must be one of pending, delivered, failed", field="status")
+    status = DELIVERY_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         owned(s, WebhookEndpoint, webhook_id, "webhook")
         query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id)

@@ -3,7 +3,9 @@
 A 100 000-line upload is never held whole: the API spools the bytes to storage as they
 arrive, and the planner reads them back through these iterators, so memory stays at one
 line plus one chunk of rows. A malformed line becomes one failed item with the reason
-and its line number; it never sinks the batch.
+and its line number; it never sinks the batch. The one exception is an inline override
+the frontend cannot read: the API refuses the upload for it (:func:`refuse_bad_overrides`),
+as it refuses a JSON batch, rather than let it fail at render time.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
-from api.schema import Body, Choice, Field, Number, Text, operation, paging
+from api.schema import Body, Choice, Field, Number, Text, operation, paging, paging_query
 from api.voices import usable_voice
 from shared import jobs, keys, services
 from shared.audit import record
@@ -258,8 +258,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
     errors=(401, 404, 422),
     query={
         "status": ITEM_STATUS,
-        "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
-        "limit": Field({"type": "integer", "minimum": 1, "maximum": 200}),
+        **paging_query(PAGE_MAX),
     },
 )
 @bp.get("/<batch_id>/items")

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from api.lexicon import READING, paging
-from api.schema import Body, Boolean, Choice, Field, Text, operation
+from api.lexicon import PAGE_MAX, READING, paging
+from api.schema import Body, Boolean, Choice, Field, Text, operation, paging_query
 from shared import lexicon
 from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -133,8 +133,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
         "batch_id": Field({"type": "string"}),
         "word": Field({"type": "string"}),
         "state": FEEDBACK_STATE,
-        "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
-        "limit": Field({"type": "integer", "minimum": 1}),
+        **paging_query(PAGE_MAX),
     },
 )
 @bp.get("")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from api.schema import Body, Field, Text, operation
+from api.schema import Body, Field, Text, operation, paging_query
 from api.schema import paging as query_paging
 from shared import lexicon
 from shared.errors import InvalidInput, NotFound
@@ -98,8 +98,7 @@ def entries(session, version: int | None) -> tuple[int, list[LexiconEntry]]:  # 
         "version": Field(
             {"type": "integer", "minimum": 0}, description="a past version (default: the current one)"
         ),
-        "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
-        "limit": Field({"type": "integer", "minimum": 1}),
+        **paging_query(PAGE_MAX),
     },
 )
 @bp.get("")
@@ -170,10 +169,7 @@ def remove_entry(entry_id: str) -> dict[str, Any]:
     "Lexicon versions, newest first, with who changed what",
     {200: "versions"},
     errors=(401, 422),
-    query={
-        "cursor": Field({"type": "integer", "minimum": 0, "maximum": 2147483647}),
-        "limit": Field({"type": "integer", "minimum": 1}),
-    },
+    query=paging_query(PAGE_MAX),
 )
 @bp.get("/versions")
 @require("read")

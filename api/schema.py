@@ -296,6 +296,12 @@ def paging(default: int, maximum: int) -> tuple[int, int]:
     return cursor, limit
 
 
+def paging_query(maximum: int) -> dict[str, Field]:
+    """The ``cursor`` and ``limit`` parameters :func:`paging` reads, as the document shows them."""
+    return {"cursor": Field({"type": "integer", "minimum": 0, "maximum": CURSOR_MAX}),
+            "limit": Field({"type": "integer", "minimum": 1, "maximum": maximum})}
+
+
 def list_of(name: str, ref: str) -> Mapping[str, Any]:
     """A JSON object holding one list of a component schema, e.g. ``{"webhooks": [...]}``."""
     return {"application/json": {"schema": {"type": "object", "properties": {

@@ -130,7 +130,7 @@ def rotate_secret(webhook_id: str) -> ResponseReturnValue:
     errors=(401, 404, 422),
     query={
         "status": DELIVERY_STATUS,
-        "limit": Field({"type": "integer", "minimum": 1, "maximum": 200}),
+        "limit": Field({"type": "integer", "minimum": 1, "maximum": PAGE_MAX}),
     },
 )
 @bp.get("/<webhook_id>/deliveries")

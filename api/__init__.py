@@ -5,36 +5,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api import auth, console, errors, observability, openapi, throttle, validation
+from api.context import ApiContext
+from api.routes import BLUEPRINTS
 from shared.dispatch import TaskQueue
 from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> Flask:
-    from api import (
-        auth,
-        batches,
-        consents,
-        console,
-        errors,
-        feedback,
-        files,
-        finetune,
-        health,
-        keys,
-        lexicon,
-        observability,
-        openapi,
-        operator,
-        schedules,
-        speech,
-        synthesize,
-        throttle,
-        validation,
-        voices,
-        webhooks,
-    )
-    from api.context import ApiContext
-
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
@@ -45,8 +23,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     observability.init_app(app)
     auth.init_app(app)
     throttle.init_app(app)
-    for module in (health, observability, consents, voices, batches, synthesize, speech, files, openapi, keys,
-                   webhooks, schedules, lexicon, feedback, finetune, operator):
-        app.register_blueprint(module.bp)
+    for blueprint in (*BLUEPRINTS, openapi.bp):
+        app.register_blueprint(blueprint)
     console.init_app(app)
     return app

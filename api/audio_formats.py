@@ -118,7 +118,7 @@ class _Sink(io.RawIOBase):
 
 
 def _mp3_encoder():  # type: ignore[no-untyped-def]
-    import lameenc
+    import lameenc  # deferred: an optional dependency, needed only when a client asks for MP3
 
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(MP3_KBPS)

@@ -1,51 +1,79 @@
 """Batches: submit many texts at once (JSON, CSV or JSONL), watch progress, page through items.
 
 Up to ``Settings.max_batch_items`` (100 000) items. A CSV or JSONL upload is never held
-whole: it is spooled to storage as it arrives and a worker reads it into items.
+whole in memory: it is spooled to a temporary file as it arrives, checked for inline
+overrides, stored, and a worker reads it into items.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
+from api.schema import Body, Choice, Field, Number, Text, operation, paging, paging_query
 from api.voices import usable_voice
-from shared import dispatch as jobs
+from shared import dispatch
 from shared import keys, services
 from shared.audit import record
-from shared.batch_source import CountingReader, SourceRejected, encode_jsonl, format_for, peek_header
+from shared.batch_source import (
+    CountingReader,
+    SourceRejected,
+    encode_jsonl,
+    format_for,
+    peek_header,
+    refuse_bad_overrides,
+)
 from shared.errors import Conflict, InvalidInput, VoiceNotReady
+from shared.items import check_item
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
 from shared.queries import item_counts, reused_count
-from worker.tts.readings import check_overrides
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+ITEM_STATUS = Choice(values=tuple(s.value for s in ItemStatus))
+BATCH_REQUEST = Body({
+    "name": Text(max_len=200),
+    "voice_id": Field({"type": "string"}, description="default for items"),
+    "speed": Number(low=0.5, high=2.0, default=1.0),
+    "zip": Field({"type": "boolean"}, description="also deliver a ZIP of the audio and the manifest"),
+    # each item checked by shared.items.check_item (validate_items)
+    "items": Field({"type": "array", "minItems": 1, "maxItems": 100000, "items": {
+        "type": "object", "required": ["text"],
+        "properties": {"text": {"type": "string"}, "voice_id": {"type": "string"}, "id": {"type": "string"}}}}),
+}, name="BatchRequest", required=("items",))
+UPLOAD = {"required": True, "content": {
+    "application/json": {"schema": BATCH_REQUEST},
+    "text/csv": {"schema": {"type": "string", "description": "header row with text[, voice_id, id]"}},
+    "application/x-ndjson": {"schema": {"type": "string", "description": "one {text, voice_id, id} object a line"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV, or JSONL (.jsonl)"},
+        "voice_id": {"type": "string"}, "name": {"type": "string"}, "speed": {"type": "number"},
+        "zip": {"type": "boolean"}}}},
+}}
 PAGE_MAX = 200
 # A JSON batch up to this size is inserted in the request; a larger one is stored as a
 # JSONL source and inserted by the planner, so accepting it stays quick.
 INLINE_MAX_ITEMS = 1000
+# A source on its way to storage is held in memory up to this size, then in a temporary file.
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 
 def _json_request() -> tuple[list[Any], dict[str, Any]]:
     """Items and the batch-level fields of a JSON body ``{voice_id, items: [...], name, speed, zip}``."""
-    body = validation.json_body()
+    body = BATCH_REQUEST.read()
     items = body.get("items")
     if not isinstance(items, list):
         raise InvalidInput("'items' must be a list of {text, voice_id} objects", field="items")
-    default_voice = body.get("voice_id")
-    for item in items:
-        if isinstance(item, dict) and default_voice and not item.get("voice_id"):
-            item["voice_id"] = default_voice
     return items, body
 
 
@@ -57,31 +85,47 @@ def _zip_flag(value: Any) -> bool:
     raise InvalidInput("'zip' must be true or false", field="zip")
 
 
-def validate_items(session, items: list[Any], max_items: int, max_chars: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def validate_items(session: Session, items: list[Any], max_items: int, max_chars: int,
+                   default_voice: str | None = None) -> list[dict[str, Any]]:
+    """Every item checked by :func:`shared.items.check_item` (the first fault is the 422)
+    and its voice one of the caller's ready voices (404/409)."""
     if not items:
         raise InvalidInput("the batch has no items", field="items")
     if len(items) > max_items:
         raise InvalidInput(f"a batch holds at most {max_items} items; this one has {len(items)}", field="items")
     voices: dict[str, Voice] = {}
     clean = []
-    for n, item in enumerate(items):
-        if not isinstance(item, dict):
+    for n, raw in enumerate(items):
+        if not isinstance(raw, dict):
             raise InvalidInput(f"items[{n}] must be an object", field=f"items[{n}]")
-        text = validation.string(item.get("text"), f"items[{n}].text", max_len=max_chars)
-        try:
-            check_overrides(text or "")
-        except ValueError as exc:
-            raise InvalidInput(f"items[{n}].text: {exc}", field=f"items[{n}].text") from None
-        voice_id = validation.string(item.get("voice_id"), f"items[{n}].voice_id", max_len=36)
-        external = validation.string(item.get("id"), f"items[{n}].id", max_len=200, required=False)
+        item, problem = check_item(raw, max_chars, default_voice, label=f"items[{n}].")
+        if problem is not None:
+            raise problem.error()
+        voice_id = item["voice_id"]
         if voice_id not in voices:
             voices[voice_id] = usable_voice(session, voice_id)
             if voices[voice_id].status != VoiceStatus.ready.value:
                 raise VoiceNotReady(f"voice {voice_id!r} is {voices[voice_id].status}, not ready", field=f"items[{n}]")
-        clean.append({"text": text, "voice_id": voices[voice_id].id, "external_id": external})
+        clean.append({**item, "voice_id": voices[voice_id].id})
     return clean
 
 
+@operation(
+    "Submit a batch of up to 100 000 items: JSON, or a streamed CSV ('text' column) or JSONL",
+    {202: ("accepted", "Batch")},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    description="JSON is validated whole (4xx on any bad item). A CSV or JSONL body (or multipart 'file') is "
+    "stored as it arrives and read by a worker: a bad line becomes a failed item with its line number and "
+    "reason, except an unreadable inline {word|reading} override, refused at upload (422 items[n].text) as in "
+    "JSON. For a raw body, voice_id, name, speed and zip are query parameters.",
+    query={
+        "voice_id": Field({"type": "string"}),
+        "name": Field({"type": "string"}),
+        "speed": Field({"type": "number"}),
+        "zip": Field({"type": "boolean"}),
+    },
+    body=UPLOAD,
+)
 @bp.post("")
 @require("write")
 @idempotent
@@ -95,32 +139,35 @@ def create_batch() -> ResponseReturnValue:
 def _create_from_json() -> str:
     c = ctx()
     raw_items, fields = _json_request()
-    name = validation.string(fields.get("name"), "name", max_len=200, required=False)
-    speed = validation.number(fields.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
-    params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
+    name = fields["name"]
+    params: dict[str, Any] = {"speed": fields["speed"], **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     actor = f"key:{g.key_prefix}"
     with c.sessions.begin() as s:  # a stock voice named for the first time is adopted
-        items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars)
+        items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars,
+                               fields.get("voice_id"))
     if len(items) <= INLINE_MAX_ITEMS:
         with c.sessions.begin() as s:
             batch_id = services.create_batch(s, g.tenant_id, items, name, params, actor)
-        c.enqueue(jobs.PLAN_BATCH, batch_id, queue=jobs.synth_queue(len(items), c.settings.interactive_max_items))
+        c.queue.send(dispatch.PLAN_BATCH, batch_id,
+                     queue=dispatch.synth_queue(len(items), c.settings.interactive_max_items))
         return batch_id
     # Many items: the request stays short; they go the streamed way, as a JSONL source.
     batch_id = new_id()
     key = keys.batch_source_key(g.tenant_id, batch_id, "jsonl")
-    with tempfile.SpooledTemporaryFile(8 * 1024 * 1024) as spool:
+    with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
         spool.writelines(encode_jsonl(items))
         spool.seek(0)
         c.storage.put_file(key, spool, "application/x-ndjson")  # type: ignore[arg-type]
     with c.sessions.begin() as s:
         services.create_sourced_batch(s, g.tenant_id, batch_id, key, "jsonl", name, params, actor, len(items))
-    c.enqueue(jobs.PLAN_BATCH, batch_id, queue="synth")
+    c.queue.send(dispatch.PLAN_BATCH, batch_id, queue=dispatch.SYNTH)
     return batch_id
 
 
 def _create_from_source() -> str:
-    """A CSV or JSONL body (raw, or a multipart ``file``): spooled to storage as it arrives."""
+    """A CSV or JSONL body (raw, or a multipart ``file``): spooled to a temporary file as it
+    arrives (memory holds one chunk), refused whole for a bad inline override as a JSON batch
+    is, then stored for the planner, which turns any other bad line into a failed item."""
     c = ctx()
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is not None:
@@ -134,9 +181,9 @@ def _create_from_source() -> str:
     if fmt is None:
         raise InvalidInput("send JSON {voice_id, items: [...]}, a CSV or JSONL body (Content-Type text/csv or "
                            "application/x-ndjson), or a multipart 'file'")
-    name = validation.string(fields.get("name"), "name", max_len=200, required=False)
-    speed = validation.number(_float(fields, "speed"), "speed", low=0.5, high=2.0, default=1.0)
-    voice_id = validation.string(fields.get("voice_id"), "voice_id", max_len=36, required=False)
+    name = Text(max_len=200).parse(fields.get("name"), "name")
+    speed = Number(low=0.5, high=2.0, default=1.0).parse(_float(fields, "speed"), "speed")
+    voice_id = Text(max_len=36).parse(fields.get("voice_id"), "voice_id")
     params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
     if voice_id:
         with c.sessions.begin() as s:
@@ -151,16 +198,20 @@ def _create_from_source() -> str:
         raise InvalidInput(str(exc), **({"field": "file"} if upload is not None else {})) from exc
     batch_id = new_id()
     key = keys.batch_source_key(g.tenant_id, batch_id, fmt)
-    reader = CountingReader(stream, head)
-    c.storage.put_file(key, reader, "text/csv" if fmt == "csv" else "application/x-ndjson")  # type: ignore[arg-type]
-    lines = reader.lines - (1 if fmt == "csv" else 0)
-    if lines > c.settings.max_batch_items:
-        c.storage.delete(key)
-        raise InvalidInput(f"a batch holds at most {c.settings.max_batch_items} items; this one has {lines} lines",
-                           field="items")
+    with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
+        reader = CountingReader(stream, head)
+        shutil.copyfileobj(reader, spool)  # type: ignore[misc]
+        lines = reader.lines - (1 if fmt == "csv" else 0)
+        if lines > c.settings.max_batch_items:
+            raise InvalidInput(f"a batch holds at most {c.settings.max_batch_items} items; this one has {lines} "
+                               "lines", field="items")
+        spool.seek(0)
+        refuse_bad_overrides(spool, fmt)  # type: ignore[arg-type]
+        spool.seek(0)
+        c.storage.put_file(key, spool, "text/csv" if fmt == "csv" else "application/x-ndjson")  # type: ignore[arg-type]
     with c.sessions.begin() as s:
         services.create_sourced_batch(s, g.tenant_id, batch_id, key, fmt, name, params, f"key:{g.key_prefix}", lines)
-    c.enqueue(jobs.PLAN_BATCH, batch_id, queue=jobs.synth_queue(lines, c.settings.interactive_max_items))
+    c.queue.send(dispatch.PLAN_BATCH, batch_id, queue=dispatch.synth_queue(lines, c.settings.interactive_max_items))
     return batch_id
 
 
@@ -194,20 +245,30 @@ def batch_summary(batch_id: str) -> dict[str, Any]:
         }
 
 
+@operation("Counts per status and progress",
+           {200: ("batch", "Batch")},
+           errors=(401, 404))
 @bp.get("/<batch_id>")
 @require("read")
 def get_batch(batch_id: str) -> ResponseReturnValue:
     return jsonify(batch_summary(batch_id))
 
 
+@operation(
+    "Items, paginated; each with a presigned URL once rendered",
+    {200: ("page", "ItemPage")},
+    errors=(401, 404, 422),
+    query={
+        "status": ITEM_STATUS,
+        **paging_query(PAGE_MAX),
+    },
+)
 @bp.get("/<batch_id>/items")
 @require("read")
 def list_items(batch_id: str) -> ResponseReturnValue:
     c = ctx()
-    status = request.args.get("status")
-    if status is not None and status not in {s.value for s in ItemStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(s.value for s in ItemStatus)}", field="status")
-    cursor, limit = validation.paging(50, PAGE_MAX)
+    status = ITEM_STATUS.read(request.args, "status")
+    cursor, limit = paging(50, PAGE_MAX)
     batch_summary(batch_id)  # 404 for another tenant's batch
     with c.sessions() as s:
         query = select(Item).where(Item.batch_id == batch_id, Item.seq >= cursor)
@@ -228,6 +289,9 @@ def list_items(batch_id: str) -> ResponseReturnValue:
     return jsonify(items=items, next_cursor=rows[-1].seq if more else None)
 
 
+@operation("Cancel a batch: queued items stop now, a running item finishes",
+           {202: ("cancelled", "Batch")},
+           errors=(401, 403, 404, 409))
 @bp.post("/<batch_id>/cancel")
 @require("write")
 @idempotent

@@ -19,8 +19,8 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import dispatch as jobs
-from shared import keys
+from api.schema import Body, Boolean, Choice, ConsentLanguage, Form, Text, operation
+from shared import dispatch, keys
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.audit import record
@@ -30,6 +30,19 @@ from shared.models import Consent, ConsentStatus
 from shared.withdrawal import revoke_consent
 
 bp = Blueprint("consents", __name__, url_prefix="/v1/consents")
+CONSENT_STATUS = Choice(values=tuple(st.value for st in ConsentStatus))
+CONSENT_REQUEST = Body({
+    "speaker_name": Text(max_len=200, required=True),
+    "company_name": Text(max_len=200, required=True),
+    "agreement_version": Text(max_len=50, required=True),
+    "agreement_text": Text(max_len=100_000, required=True),
+    "signature": Text(max_len=200, required=True, description="the speaker's typed full name"),
+    "language": ConsentLanguage(max_len=8, description="zh and en are verified by speech recognition; any other "
+                                "language tag (ja, yue, fr-CA ...) goes to needs_review for the operator to approve"),
+}, name="ConsentRequest", required=("speaker_name", "company_name", "agreement_version", "agreement_text", "signature"))
+RECORDING_FORM = Form({}, files={"recording": "the speaker reading the statement"}, required=("recording",))
+REVOKE_REQUEST = Body({"keep_outputs": Boolean(default=False, description="keep audio already rendered with the voices")},
+                      optional=True)
 
 
 def consent_json(c: Consent) -> dict[str, Any]:
@@ -49,15 +62,17 @@ def tenant_consent(session, consent_id: str) -> Consent:  # type: ignore[no-unty
     return owned(session, Consent, consent_id, "consent")
 
 
+@operation("The speaker's signed consent; returns the statement they must read aloud",
+           {201: ("awaiting the recording", "Consent")},
+           errors=(401, 403, 415, 422),
+           body=CONSENT_REQUEST)
 @bp.post("")
 @require("write")
 @idempotent
 def give_consent() -> ResponseReturnValue:
-    body = validation.json_body()
-    fields = {name: validation.string(body.get(name), name, max_len=limit) for name, limit in (
-        ("speaker_name", 200), ("company_name", 200), ("agreement_version", 50), ("signature", 200))}
-    agreement_text = validation.string(body.get("agreement_text"), "agreement_text", max_len=100_000)
-    language = validation.consent_language(body.get("language", "zh"))
+    body = CONSENT_REQUEST.read()
+    fields = {name: body[name] for name in ("speaker_name", "company_name", "agreement_version", "signature")}
+    agreement_text, language = body["agreement_text"], body["language"]
     with ctx().sessions.begin() as s:
         consent = create_consent(
             s, g.tenant_id, agreement_text=agreement_text, language=language,
@@ -67,6 +82,9 @@ def give_consent() -> ResponseReturnValue:
     return jsonify(body_out), 201, {"Location": url_for("consents.get_consent", consent_id=body_out["id"])}
 
 
+@operation("A consent and its verification",
+           {200: ("consent", "Consent")},
+           errors=(401, 404))
 @bp.get("/<consent_id>")
 @require("read")
 def get_consent(consent_id: str) -> ResponseReturnValue:
@@ -74,6 +92,12 @@ def get_consent(consent_id: str) -> ResponseReturnValue:
         return jsonify(consent_json(tenant_consent(s, consent_id)))
 
 
+@operation(
+    "The speaker reading the statement; a job verifies it by speech recognition",
+    {202: ("verifying (zh, en) or needs_review (other languages)", "Consent")},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    body=RECORDING_FORM,
+)
 @bp.post("/<consent_id>/recording")
 @require("write")
 @idempotent
@@ -97,18 +121,20 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         record(s, g.tenant_id, f"key:{g.key_prefix}", "consent.recorded", "consent", consent_id,
                status=consent.status)
     if checkable:
-        c.enqueue(jobs.VERIFY_CONSENT, consent_id)
+        c.queue.send(dispatch.VERIFY_CONSENT, consent_id)
     with c.sessions() as s:
         return jsonify(consent_json(tenant_consent(s, consent_id))), 202
 
 
+@operation("List consents, newest first; ?status=needs_review is the review queue",
+           {200: "consents"},
+           errors=(401, 422),
+           query={"status": CONSENT_STATUS})
 @bp.get("")
 @require("read")
 def list_consents() -> ResponseReturnValue:
     """This tenant's consents, newest first; ``?status=needs_review`` is the review queue."""
-    status = request.args.get("status")
-    if status is not None and status not in {st.value for st in ConsentStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(st.value for st in ConsentStatus)}", field="status")
+    status = CONSENT_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         query = select(Consent).where(Consent.tenant_id == g.tenant_id)
         if status:
@@ -117,6 +143,9 @@ def list_consents() -> ResponseReturnValue:
         return jsonify(consents=[consent_json(c) for c in rows])
 
 
+@operation("Admin: a short-lived URL of the recording, to listen before reviewing",
+           {200: "{url, expires_in}"},
+           errors=(401, 403, 404, 409))
 @bp.get("/<consent_id>/recording")
 @require("admin")
 def get_recording(consent_id: str) -> ResponseReturnValue:
@@ -135,6 +164,9 @@ def recording_link(consent: Consent) -> ResponseReturnValue:
     return jsonify(url=c.download_url(consent.recording_key), expires_in=c.settings.presign_ttl_seconds)
 
 
+@operation("Gone for tenants: to approve or reject a consent is the operator's decision "
+           "(403 operator_review_required; see /v1/operator/consents/{consent_id}/approve and /reject)",
+           {}, errors=(401, 403, 404))
 @bp.post("/<consent_id>/approve")
 @bp.post("/<consent_id>/reject")
 @require("read")
@@ -149,18 +181,21 @@ def review_by_tenant(consent_id: str) -> ResponseReturnValue:
         f"/v1/operator/consents/{consent_id} (an operator key, made with `narrator admin create-operator-key`)")
 
 
+@operation("Revoke consent: its voices are deleted now and one job purges their audio and state",
+           {202: ("revoked; purge enqueued", "Consent")},
+           errors=(401, 403, 404, 409, 415, 422),
+           body=REVOKE_REQUEST)
 @bp.post("/<consent_id>/revoke")
 @require("write")
 @idempotent
 def revoke(consent_id: str) -> ResponseReturnValue:
     """Withdraw consent: at once for every use, and one job purges the stored voice data."""
     c = ctx()
-    body = validation.json_body() if request.get_data() else {}
-    keep_outputs = validation.boolean(body.get("keep_outputs"), "keep_outputs", default=False)
+    keep_outputs = REVOKE_REQUEST.read()["keep_outputs"]
     with c.sessions.begin() as s:
         consent = s.get(Consent, tenant_consent(s, consent_id).id, with_for_update=True)
         voice_ids = revoke_consent(s, consent, keep_outputs=keep_outputs,  # type: ignore[arg-type]
                                    actor=f"key:{g.key_prefix}")
-    c.enqueue(jobs.PURGE, "consent", consent_id, keep_outputs)
+    c.queue.send(dispatch.PURGE, "consent", consent_id, keep_outputs)
     with c.sessions() as s:
         return jsonify({**consent_json(tenant_consent(s, consent_id)), "voice_ids": voice_ids}), 202

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.preview_slots import PreviewSlots, make_slots
 from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
-from shared.dispatch import Arg, TaskQueue, open_queue
+from shared.dispatch import TaskQueue, open_queue
 from shared.metrics import Metrics, api_metrics
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
@@ -67,10 +67,6 @@ class ApiContext:
         is configured, and are resolved against the host and port this request came in on, so
         the link works on whatever address the API is served (never a fixed 127.0.0.1:8000)."""
         return urljoin(request.host_url, self.storage.presigned_url(key, self.settings.presign_ttl_seconds))
-
-    def enqueue(self, task_name: str, *args: Arg, queue: str | None = None) -> None:
-        """Send a task (``queue`` overrides its route): the request's work, once its rows committed."""
-        self.queue.send(task_name, *args, queue=queue)
 
 
 def ctx() -> ApiContext:

@@ -14,11 +14,11 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from api.lexicon import paging
+from api.lexicon import PAGE_MAX, READING, paging
+from api.schema import Body, Boolean, Choice, Field, Text, operation, paging_query
 from shared import lexicon
 from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -27,6 +27,22 @@ from worker.tts.lexicon import Entry, word_key
 from worker.tts.readings import check_reading, word_language
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
+FEEDBACK_STATE = Choice(values=tuple(s.value for s in FeedbackState))
+# Checked by create() and accept(), which the console's forms call too.
+FEEDBACK_REQUEST = Body({
+    "item_id": Field({"type": "string"}),
+    "span": Field({"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                  description="[start, end) character offsets into the item's text"),
+    "reading": Field({"type": "string"}, description=READING),
+    "reviewer": Field({"type": "string"}),
+    "note": Field({"type": "string"}),
+}, name="FeedbackRequest", required=("item_id", "span"))
+ACCEPT_REQUEST = Body({
+    "reading": Field({"type": "string"}, description="a corrected reading"),
+    "voice_only": Field({"type": "boolean"}),
+    "reviewer": Field({"type": "string"}),
+}, optional=True)
+REJECT_REQUEST = Body({"note": Text(max_len=5000)}, optional=True)
 RENDERED = (ItemStatus.succeeded.value, ItemStatus.needs_review.value)
 _MARKUP = set("{}|")
 
@@ -41,13 +57,6 @@ def feedback_json(fb: Feedback, item: Item | None = None) -> dict[str, Any]:
     if item is not None:
         out.update(batch_id=item.batch_id, voice_id=item.voice_id)
     return out
-
-
-def _optional_body() -> dict[str, Any]:
-    """Transitions take an optional JSON body; an empty request is an empty object."""
-    if not request.get_data(cache=True):
-        return {}
-    return validation.json_body()
 
 
 def _span(value: Any, text: str) -> tuple[int, int]:
@@ -67,7 +76,7 @@ def _span(value: Any, text: str) -> tuple[int, int]:
 
 
 def _reading(word: str, value: Any, field: str = "reading") -> str | None:
-    reading = validation.string(value, field, max_len=200, required=False)
+    reading = Text(max_len=200).parse(value, field)
     if reading is None:
         return None
     try:
@@ -76,20 +85,24 @@ def _reading(word: str, value: Any, field: str = "reading") -> str | None:
         raise InvalidInput(str(exc), field=field) from None
 
 
+@operation("Report how a span of a rendered item should be read",
+           {201: ("open", "Feedback")},
+           errors=(401, 403, 404, 409, 415, 422),
+           body=FEEDBACK_REQUEST)
 @bp.post("")
 @require("write")
 @idempotent
 def create_feedback() -> ResponseReturnValue:
-    out = create(validation.json_body())
+    out = create(FEEDBACK_REQUEST.read())
     return jsonify(out), 201, {"Location": url_for("feedback.get_feedback", feedback_id=out["id"])}
 
 
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Open feedback on a rendered item of the caller's tenant (the API and the console both
     come here); ``body`` holds ``item_id``, ``span`` and optional ``reading``/``reviewer``/``note``."""
-    item_id = validation.string(body.get("item_id"), "item_id", max_len=36)
-    reviewer = validation.string(body.get("reviewer"), "reviewer", max_len=200, required=False)
-    note = validation.string(body.get("note"), "note", max_len=5000, required=False)
+    item_id = Text(max_len=36, required=True).parse(body.get("item_id"), "item_id")
+    reviewer = Text(max_len=200).parse(body.get("reviewer"), "reviewer")
+    note = Text(max_len=5000).parse(body.get("note"), "note")
     with ctx().sessions.begin() as s:
         item = owned(s, Item, item_id, "item")
         if item.status not in RENDERED:
@@ -111,14 +124,24 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
         return feedback_json(fb, item)
 
 
+@operation(
+    "Feedback, filtered and paginated",
+    {200: "page"},
+    errors=(401, 422),
+    query={
+        "voice_id": Field({"type": "string"}),
+        "batch_id": Field({"type": "string"}),
+        "word": Field({"type": "string"}),
+        "state": FEEDBACK_STATE,
+        **paging_query(PAGE_MAX),
+    },
+)
 @bp.get("")
 @require("read")
 def list_feedback() -> ResponseReturnValue:
     """Filters: ``voice_id``, ``batch_id``, ``word``, ``state``; paged by ``cursor``/``limit``."""
     cursor, limit = paging(50)
-    state = request.args.get("state")
-    if state is not None and state not in {s.value for s in FeedbackState}:
-        raise InvalidInput(f"'state' must be one of {', '.join(s.value for s in FeedbackState)}", field="state")
+    state = FEEDBACK_STATE.read(request.args, "state")
     query = (select(Feedback, Item).join(Item, Item.id == Feedback.item_id)
              .where(Feedback.tenant_id == g.tenant_id))
     if state:
@@ -144,6 +167,9 @@ def _owned_feedback(session, feedback_id: str) -> tuple[Feedback, Item]:  # type
     return fb, item
 
 
+@operation("One feedback",
+           {200: ("feedback", "Feedback")},
+           errors=(401, 404))
 @bp.get("/<feedback_id>")
 @require("read")
 def get_feedback(feedback_id: str) -> ResponseReturnValue:
@@ -157,15 +183,19 @@ def _expect(fb: Feedback, *states: FeedbackState) -> None:
         raise Conflict(f"feedback {fb.id!r} is {fb.state}; this needs it {' or '.join(s.value for s in states)}")
 
 
+@operation("Accept (open only); with a reading, a lexicon entry is added at once and the state is applied",
+           {200: ("accepted or applied", "Feedback")},
+           errors=(401, 403, 404, 409, 415, 422),
+           body=ACCEPT_REQUEST)
 @bp.post("/<feedback_id>/accept")
 @require("write")
 @idempotent
 def accept(feedback_id: str) -> ResponseReturnValue:
     """Accept, optionally with a corrected ``reading``; a reading becomes a lexicon entry
     (``voice_only``: for the item's voice alone) and the feedback is ``applied``."""
-    body = _optional_body()
-    voice_only = validation.boolean(body.get("voice_only"), "voice_only", default=False)
-    reviewer = validation.string(body.get("reviewer"), "reviewer", max_len=200, required=False)
+    body = ACCEPT_REQUEST.read()
+    voice_only = Boolean(default=False).parse(body.get("voice_only"), "voice_only")
+    reviewer = Text(max_len=200).parse(body.get("reviewer"), "reviewer")
     actor = f"key:{g.key_prefix}"
     with ctx().sessions.begin() as s:
         fb, item = _owned_feedback(s, feedback_id)
@@ -195,12 +225,14 @@ def accept(feedback_id: str) -> ResponseReturnValue:
     return jsonify(out)
 
 
+@operation("Reject (open only)",
+           {200: ("rejected", "Feedback")},
+           errors=(401, 403, 404, 409, 415, 422), body=REJECT_REQUEST)
 @bp.post("/<feedback_id>/reject")
 @require("write")
 @idempotent
 def reject(feedback_id: str) -> ResponseReturnValue:
-    body = _optional_body()
-    note = validation.string(body.get("note"), "note", max_len=5000, required=False)
+    note = REJECT_REQUEST.read()["note"]
     with ctx().sessions.begin() as s:
         fb, item = _owned_feedback(s, feedback_id)
         _expect(fb, FeedbackState.open)
@@ -211,6 +243,9 @@ def reject(feedback_id: str) -> ResponseReturnValue:
     return jsonify(out)
 
 
+@operation("A reviewer confirms the fix (renders using the entry verify it on their own)",
+           {200: ("verified", "Feedback")},
+           errors=(401, 403, 404, 409))
 @bp.post("/<feedback_id>/verify")
 @require("write")
 @idempotent

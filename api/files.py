@@ -9,12 +9,16 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from api.context import ctx
+from api.schema import Field, operation
 from shared.errors import Forbidden, NotFound
 from shared.storage import LocalStorage, ObjectNotFound
 
 bp = Blueprint("files", __name__, url_prefix="/v1/files")
 
 
+@operation("A stored file through a signed link (local-folder storage only; S3 links go to the object store)",
+           {200: ("the file", {"audio/wav": {}, "application/octet-stream": {}})}, errors=(403, 404, 429),
+           query={"expires": Field({"type": "integer"}), "signature": Field({"type": "string"})}, public=True)
 @bp.get("/<path:key>")
 def download(key: str) -> ResponseReturnValue:
     storage = ctx().storage

@@ -12,11 +12,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
-from shared import dispatch as jobs
-from shared import services
+from api.schema import Body, Field, Text, list_of, operation
+from shared import dispatch, services
 from shared.audit import canonical_time
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.finetune import (
@@ -32,6 +31,15 @@ from shared.models import FinetuneRun, FinetuneStatus, Item, Tenant, Voice, Voic
 from shared.schedules import zone
 
 bp = Blueprint("finetune", __name__, url_prefix="/v1/finetune")
+RERENDER_REQUEST = Body({"voice_id": Text(max_len=36, required=True)}, required=("voice_id",))
+# Checked by parse_schedule: an hour's and a time zone's rules depend on each other.
+SCHEDULE_REQUEST = Body({
+    "hour": Field({"type": ["integer", "null"], "minimum": 0, "maximum": 23},
+                  description="local hour the nightly run may start from; null: the deployment's default hour, in UTC"),
+    "timezone": Field({"type": ["string", "null"], "maxLength": 64},
+                      description="IANA, e.g. Europe/Berlin (needs an hour; null: UTC)"),
+    "enabled": Field({"type": "boolean", "default": True}, description="false: no nightly runs"),
+}, name="FinetuneScheduleRequest", closed=True)
 RERENDER_MAX_ITEMS = 10000
 SCHEDULE_FIELDS = ("hour", "timezone", "enabled")
 
@@ -53,6 +61,9 @@ def _active_id(session) -> str | None:  # type: ignore[no-untyped-def]
     return active.run_id if active else None
 
 
+@operation("Fine-tune runs of the tenant's pronunciation adapter, newest first",
+           {200: ("runs", list_of("runs", "FinetuneRun"))},
+           errors=(401,))
 @bp.get("/runs")
 @require("read")
 def list_runs() -> ResponseReturnValue:
@@ -63,6 +74,9 @@ def list_runs() -> ResponseReturnValue:
         return jsonify({"runs": [run_view(r, active) for r in runs]})
 
 
+@operation("A run: the gate's metrics, promoted or not and why",
+           {200: ("run", "FinetuneRun")},
+           errors=(401, 404))
 @bp.get("/runs/<run_id>")
 @require("read")
 def get_run(run_id: str) -> ResponseReturnValue:
@@ -70,6 +84,9 @@ def get_run(run_id: str) -> ResponseReturnValue:
         return jsonify(run_view(owned(s, FinetuneRun, run_id, "fine-tune run"), _active_id(s)))
 
 
+@operation("Fine-tune now on the accepted corrections (the nightly job, started at once)",
+           {202: ("queued", "FinetuneRun")},
+           errors=(401, 403))
 @bp.post("/runs")
 @require("write")
 def start_run() -> ResponseReturnValue:
@@ -78,10 +95,13 @@ def start_run() -> ResponseReturnValue:
     with c.sessions.begin() as s:
         run = create_run(s, g.tenant_id, "manual", _actor())
         body = run_view(run, _active_id(s))
-    c.enqueue(jobs.FINETUNE, run.id)
+    c.queue.send(dispatch.FINETUNE, run.id)
     return jsonify(body), 202
 
 
+@operation("Retire the adapter in use; renders return to the previous promoted one (admin)",
+           {200: "rolled back"},
+           errors=(401, 403, 404))
 @bp.post("/runs/<run_id>/rollback")
 @require("admin")
 def rollback_run(run_id: str) -> ResponseReturnValue:
@@ -97,14 +117,17 @@ def roll_back(run_id: str) -> dict[str, Any]:
                 "now_using": run_view(previous, previous.id) if previous else None}
 
 
+@operation("Opt-in: a new batch of the tenant's texts containing what the run learned",
+           {202: "batch queued"},
+           errors=(401, 403, 404, 409, 415, 422),
+           body=RERENDER_REQUEST)
 @bp.post("/runs/<run_id>/rerender")
 @require("write")
 def rerender(run_id: str) -> ResponseReturnValue:
     """Opt-in: a new batch of the tenant's distinct texts containing a character the run
     learned, in a ready voice of the caller's choice."""
     c = ctx()
-    body = validation.json_body()
-    voice_id = validation.string(body.get("voice_id"), "voice_id", max_len=36)
+    voice_id = RERENDER_REQUEST.read()["voice_id"]
     with c.sessions.begin() as s:
         run = owned(s, FinetuneRun, run_id, "fine-tune run")
         if run.status != FinetuneStatus.promoted.value:
@@ -124,7 +147,7 @@ def rerender(run_id: str) -> ResponseReturnValue:
         items = [{"text": t, "voice_id": voice.id} for t in texts]
         batch_id = services.create_batch(s, g.tenant_id, items, f"re-render after fine-tune v{run.version}",
                                          {"speed": 1.0}, _actor())
-    c.enqueue(jobs.PLAN_BATCH, batch_id, queue=jobs.synth_queue(len(items), c.settings.interactive_max_items))
+    c.queue.send(dispatch.PLAN_BATCH, batch_id, queue=dispatch.synth_queue(len(items), c.settings.interactive_max_items))
     return jsonify({"batch_id": batch_id, "items": len(items)}), 202
 
 
@@ -184,6 +207,9 @@ def parse_schedule(body: dict[str, Any]) -> tuple[int | None, str | None, bool]:
     return hour, tz, enabled
 
 
+@operation("When the tenant's nightly fine-tune may start, and the next slot",
+           {200: ("schedule", "FinetuneSchedule")},
+           errors=(401,))
 @bp.get("/schedule")
 @require("read")
 def get_schedule() -> ResponseReturnValue:
@@ -191,11 +217,15 @@ def get_schedule() -> ResponseReturnValue:
         return jsonify(tenant_schedule(s))
 
 
+@operation("Set the nightly fine-tune's local hour, time zone and on/off (the whole schedule; audited)",
+           {200: ("the effective schedule", "FinetuneSchedule")},
+           errors=(401, 403, 415, 422),
+           body=SCHEDULE_REQUEST)
 @bp.put("/schedule")
 @require("write")
 def put_schedule() -> ResponseReturnValue:
     """Set when the nightly run may start; audited in shared/finetune.py when it changes."""
-    hour, tz, enabled = parse_schedule(validation.json_body())
+    hour, tz, enabled = parse_schedule(SCHEDULE_REQUEST.read())
     with ctx().sessions.begin() as s:
         set_schedule(s, _tenant(s, for_update=True), hour, tz, enabled, _actor())
         body = tenant_schedule(s)

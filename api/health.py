@@ -7,15 +7,23 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from api.context import ctx
+from api.schema import operation
 
 bp = Blueprint("health", __name__)
 
 
+@operation("Liveness",
+           {200: "alive"},
+           public=True)
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
+@operation("Readiness: database, broker, storage",
+           {200: "ready"},
+           errors=(503,),
+           public=True)
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     c = ctx()

@@ -110,4 +110,5 @@ def idempotent(view: F) -> F:
             _remember(key, response)
         return response
 
+    wrapped.idempotent = True  # type: ignore[attr-defined]  (the document offers Idempotency-Key)
     return wrapped  # type: ignore[return-value]

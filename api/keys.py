@@ -14,9 +14,9 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
+from api.schema import Body, Choice, json_body, list_of, operation
 from shared.audit import canonical_time
 from shared.errors import Conflict, InvalidInput
 from shared.models import ApiKey
@@ -24,6 +24,7 @@ from shared.security import SCOPES
 from shared.tenants import MAX_GRACE_SECONDS, create_key, find_tenant, key_usable, revoke_key, rotate_key
 
 bp = Blueprint("keys", __name__, url_prefix="/v1/keys")
+CREATE_REQUEST = Body({"scope": Choice(values=SCOPES, required=True)}, required=("scope",))
 
 
 def _time(value: datetime | None) -> str | None:
@@ -45,6 +46,9 @@ def _actor() -> str:
     return f"key:{g.key_prefix}"
 
 
+@operation("The tenant's API keys (admin scope; never the secrets or their hashes)",
+           {200: ("keys", list_of("keys", "ApiKey"))},
+           errors=(401, 403))
 @bp.get("")
 @require("admin")
 def list_keys() -> ResponseReturnValue:
@@ -53,13 +57,14 @@ def list_keys() -> ResponseReturnValue:
         return jsonify({"keys": [key_view(k) for k in keys]})
 
 
+@operation("Create a key for the tenant (admin scope); the secret is shown once",
+           {201: ("created", "ApiKeyWithSecret")},
+           errors=(401, 403, 409, 415, 422),
+           body=CREATE_REQUEST)
 @bp.post("")
 @require("admin")
 def create() -> ResponseReturnValue:
-    body = validation.json_body()
-    scope = body.get("scope")
-    if scope not in SCOPES:
-        raise InvalidInput(f"'scope' must be one of {', '.join(SCOPES)}", field="scope")
+    scope = CREATE_REQUEST.read()["scope"]
     c = ctx()
     with c.sessions.begin() as s:
         tenant = find_tenant(s, g.tenant_id)
@@ -75,7 +80,7 @@ def create() -> ResponseReturnValue:
 def _grace_seconds() -> int:
     if not request.content_length:
         return 0
-    value = validation.json_body().get("grace_seconds", 0)
+    value = json_body().get("grace_seconds", 0)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("'grace_seconds' must be a whole number of seconds", field="grace_seconds")
     if not 0 <= value <= MAX_GRACE_SECONDS:
@@ -83,6 +88,22 @@ def _grace_seconds() -> int:
     return value
 
 
+@operation(
+    "A new key with the same scope; the old one is revoked now or after grace_seconds",
+    {201: ("the new key", "ApiKeyWithSecret")},
+    errors=(401, 403, 404, 409, 415, 422),
+    body={
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"grace_seconds": {"type": "integer", "minimum": 0, "maximum": 2592000}},
+                }
+            }
+        },
+    },
+)
 @bp.post("/<key_id>/rotate")
 @require("admin")
 def rotate(key_id: str) -> ResponseReturnValue:
@@ -93,6 +114,9 @@ def rotate(key_id: str) -> ResponseReturnValue:
         return _with_secret(key, secret)
 
 
+@operation("Revoke a key now",
+           {200: ("revoked", "ApiKey")},
+           errors=(401, 403, 404, 409))
 @bp.post("/<key_id>/revoke")
 @require("admin")
 def revoke(key_id: str) -> ResponseReturnValue:

@@ -14,10 +14,11 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
+from api.schema import Body, Field, Text, operation, paging_query
+from api.schema import paging as query_paging
 from shared import lexicon
 from shared.errors import InvalidInput, NotFound
 from shared.models import LexiconEntry, LexiconVersion, Voice
@@ -25,6 +26,15 @@ from worker.tts.lexicon import Entry, LexiconCsvError, parse_csv, to_csv
 from worker.tts.readings import check_reading
 
 bp = Blueprint("lexicon", __name__, url_prefix="/v1/lexicon")
+READING = ("Chinese: tone-numbered pinyin, one syllable per character ('yin2 hang2'); English: ARPAbet "
+           "('SH AW1 M IY0'), a respelling after '~' ('~show me') or Kokoro phonemes between slashes")
+# Checked by checked_entry (the console's form and an imported CSV line go there too).
+ENTRY_REQUEST = Body({
+    "word": Field({"type": "string"}),
+    "reading": Field({"type": "string"}, description=READING),
+    "language": Field({"enum": ["zh", "en"]}, description="optional; follows from the word"),
+    "voice_id": Field({"type": "string"}, description="only for this voice (default: every voice)"),
+}, name="LexiconEntryRequest", required=("word", "reading"))
 PAGE_MAX = 1000
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -37,15 +47,15 @@ def entry_json(row: LexiconEntry) -> dict[str, Any]:
 
 def paging(default: int = 100) -> tuple[int, int]:
     """``cursor`` (an offset) and ``limit`` from the query string."""
-    return validation.paging(default, PAGE_MAX)
+    return query_paging(default, PAGE_MAX)
 
 
 def checked_entry(session, body: dict[str, Any], where: str = "") -> Entry:  # type: ignore[no-untyped-def]
     """One entry from a JSON object, its reading checked for its word; 422 names the field."""
-    word = validation.string(body.get("word"), f"{where}word", max_len=200)
-    reading = validation.string(body.get("reading"), f"{where}reading", max_len=200)
-    language = validation.string(body.get("language"), f"{where}language", max_len=8, required=False)
-    voice_id = validation.string(body.get("voice_id"), f"{where}voice_id", max_len=36, required=False)
+    word = Text(max_len=200, required=True).parse(body.get("word"), f"{where}word")
+    reading = Text(max_len=200, required=True).parse(body.get("reading"), f"{where}reading")
+    language = Text(max_len=8).parse(body.get("language"), f"{where}language")
+    voice_id = Text(max_len=36).parse(body.get("voice_id"), f"{where}voice_id")
     assert word is not None and reading is not None
     word = " ".join(word.split())
     try:
@@ -78,6 +88,19 @@ def entries(session, version: int | None) -> tuple[int, list[LexiconEntry]]:  # 
     return (current if version is None else version), lexicon.entries_at(session, g.tenant_id, version)
 
 
+@operation(
+    "Lexicon entries of the current (or a past) version; q searches word and reading",
+    {200: "entries"},
+    errors=(401, 404, 422),
+    query={
+        "q": Field({"type": "string"}),
+        "voice_id": Field({"type": "string"}),
+        "version": Field(
+            {"type": "integer", "minimum": 0}, description="a past version (default: the current one)"
+        ),
+        **paging_query(PAGE_MAX),
+    },
+)
 @bp.get("")
 @require("read")
 def list_entries() -> ResponseReturnValue:
@@ -97,12 +120,16 @@ def list_entries() -> ResponseReturnValue:
     return jsonify(body)
 
 
+@operation("Add or replace the entry for a word: a new lexicon version, applied to later renders",
+           {201: "a new version", 200: "the same entry existed: no change"},
+           errors=(401, 403, 404, 415, 422),
+           body=ENTRY_REQUEST)
 @bp.post("")
 @require("write")
 @idempotent
 def put_entry() -> ResponseReturnValue:
     """Add an entry, or replace the entry for the same word (and voice): a new version."""
-    out = add_entry(validation.json_body())
+    out = add_entry(ENTRY_REQUEST.read())
     return jsonify(out), 201 if out["changed"] else 200
 
 
@@ -119,6 +146,9 @@ def add_entry(body: dict[str, Any]) -> dict[str, Any]:
         return {"version": change.version, "changed": bool(change.added), "entry": entry_json(row)}
 
 
+@operation("Delete an entry: a new lexicon version",
+           {200: "deleted"},
+           errors=(401, 403, 404))
 @bp.delete("/<uuid:entry_id>")  # a UUID only, so export/import/versions never match it
 @require("write")
 def delete_entry(entry_id: uuid.UUID) -> ResponseReturnValue:
@@ -135,6 +165,12 @@ def remove_entry(entry_id: str) -> dict[str, Any]:
         return {"version": change.version, "entry": entry_json(row)}
 
 
+@operation(
+    "Lexicon versions, newest first, with who changed what",
+    {200: "versions"},
+    errors=(401, 422),
+    query=paging_query(PAGE_MAX),
+)
 @bp.get("/versions")
 @require("read")
 def list_versions() -> ResponseReturnValue:
@@ -150,6 +186,16 @@ def list_versions() -> ResponseReturnValue:
                    next_cursor=cursor + limit if cursor + limit < total else None)
 
 
+@operation(
+    "The lexicon as CSV: word,reading,language,voice_id",
+    {200: ("CSV", {"text/csv": {}})},
+    errors=(401, 404, 422),
+    query={
+        "version": Field(
+            {"type": "integer", "minimum": 0}, description="a past version (default: the current one)"
+        )
+    },
+)
 @bp.get("/export")
 @require("read")
 def export_csv() -> ResponseReturnValue:
@@ -182,6 +228,24 @@ def _import_text() -> str:
         raise InvalidInput("the CSV must be UTF-8 text", field="file") from exc
 
 
+@operation(
+    "Import a CSV as one new version; any bad line rejects the file (422 lists lines)",
+    {200: "imported (version, added, replaced, unchanged)"},
+    errors=(401, 403, 415, 422),
+    body={
+        "required": True,
+        "content": {
+            "text/csv": {},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    },
+)
 @bp.post("/import")
 @require("write")
 @idempotent

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
 
 from api.context import ctx
+from api.schema import operation
 from shared import logs
 from shared.metrics import render
 
@@ -36,6 +37,8 @@ def init_app(app: Flask) -> None:
         return response
 
 
+@operation("Prometheus metrics of this API process", {200: ("text exposition format", {"text/plain": {}})},
+           public=True)
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
     registry = ctx().metrics.registry

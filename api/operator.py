@@ -14,16 +14,18 @@ from typing import Any, TypeVar
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from api import validation
 from api.consents import consent_json, recording_link
 from api.context import ctx
+from api.schema import Body, Choice, Text, operation
 from shared import logs
-from shared.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from shared.models import Consent, ConsentStatus, OperatorKey
 from shared.operators import decide, operator_for_secret, review_queue
 from shared.security import TENANT_TAG, parse_prefix
 
 bp = Blueprint("operator", __name__, url_prefix="/v1/operator")
+REVIEW_STATUS = Choice(values=tuple(st.value for st in ConsentStatus), default=ConsentStatus.needs_review.value)
+REVIEW_REQUEST = Body({"note": Text(max_len=2000)}, optional=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -59,13 +61,15 @@ def operator_consent_json(consent: Consent) -> dict[str, Any]:
     return {**consent_json(consent), "tenant_id": consent.tenant_id, "has_recording": bool(consent.recording_key)}
 
 
+@operation("Operator key only: every tenant's consents awaiting review (or ?status=), oldest first",
+           {200: "{consents: [Consent + tenant_id]}"},
+           errors=(401, 403, 422),
+           query={"status": REVIEW_STATUS})
 @bp.get("/consents")
 @operator_only
 def list_consents() -> ResponseReturnValue:
     """Every tenant's consents in ``?status=`` (default ``needs_review``: the review queue), oldest first."""
-    status = request.args.get("status", ConsentStatus.needs_review.value)
-    if status not in {st.value for st in ConsentStatus}:
-        raise InvalidInput(f"'status' must be one of {', '.join(st.value for st in ConsentStatus)}", field="status")
+    status = REVIEW_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         return jsonify(consents=[operator_consent_json(c) for c in review_queue(s, status)])
 
@@ -77,6 +81,9 @@ def _consent(session, consent_id: str) -> Consent:  # type: ignore[no-untyped-de
     return consent  # type: ignore[no-any-return]
 
 
+@operation("Operator key only: one consent of any tenant",
+           {200: ("consent", "Consent")},
+           errors=(401, 403, 404))
 @bp.get("/consents/<consent_id>")
 @operator_only
 def get_consent(consent_id: str) -> ResponseReturnValue:
@@ -84,6 +91,9 @@ def get_consent(consent_id: str) -> ResponseReturnValue:
         return jsonify(operator_consent_json(_consent(s, consent_id)))
 
 
+@operation("Operator key only: a short-lived URL of the recording, to listen before deciding",
+           {200: "{url, expires_in}"},
+           errors=(401, 403, 404, 409))
 @bp.get("/consents/<consent_id>/recording")
 @operator_only
 def get_recording(consent_id: str) -> ResponseReturnValue:
@@ -94,7 +104,7 @@ def get_recording(consent_id: str) -> ResponseReturnValue:
 
 def review(operator_id: str, consent_id: str, approve: bool, note: Any) -> dict[str, Any]:
     """The operator's verdict (API and operator console); audited as ``operator:<prefix>``."""
-    note = validation.string(note, "note", max_len=2000, required=False)
+    note = REVIEW_REQUEST.fields["note"].parse(note, "note")
     with ctx().sessions.begin() as s:
         key = s.get(OperatorKey, operator_id)
         if key is None or key.revoked_at is not None:
@@ -105,16 +115,27 @@ def review(operator_id: str, consent_id: str, approve: bool, note: Any) -> dict[
 
 
 def _review(consent_id: str, approve: bool) -> ResponseReturnValue:
-    body = validation.json_body() if request.get_data() else {}
-    return jsonify(review(g.operator_id, consent_id, approve, body.get("note")))
+    return jsonify(review(g.operator_id, consent_id, approve, REVIEW_REQUEST.read()["note"]))
 
 
+@operation(
+    "Operator key only: approve a consent awaiting review (needs_review), after listening; audited as operator:<prefix>",
+    {200: ("approved", "Consent")},
+    errors=(401, 403, 404, 409, 415, 422),
+    body=REVIEW_REQUEST,
+)
 @bp.post("/consents/<consent_id>/approve")
 @operator_only
 def approve_consent(consent_id: str) -> ResponseReturnValue:
     return _review(consent_id, approve=True)
 
 
+@operation(
+    "Operator key only: reject a consent awaiting review (needs_review), after listening; audited as operator:<prefix>",
+    {200: ("rejected", "Consent")},
+    errors=(401, 403, 404, 409, 415, 422),
+    body=REVIEW_REQUEST,
+)
 @bp.post("/consents/<consent_id>/reject")
 @operator_only
 def reject_consent(consent_id: str) -> ResponseReturnValue:

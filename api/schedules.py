@@ -9,12 +9,13 @@ from typing import Any
 from flask import Blueprint, g, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api import validation
 from api.auth import owned, require
 from api.batches import validate_items
 from api.context import ctx
 from api.idempotency import idempotent
+from api.schema import Body, Choice, Field, Text, list_of, operation
 from api.voices import tenant_voice
 from shared import keys
 from shared.audit import record
@@ -25,6 +26,20 @@ from shared.schedules import next_run, validate_cron, zone
 
 bp = Blueprint("schedules", __name__, url_prefix="/v1/schedules")
 POLICIES = tuple(p.value for p in MissedPolicy)
+SOURCE_SHAPE = {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {"items": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}, "voice_id": {"type": "string"}, "id": {"type": "string"}}}}, "object_key": {"type": "string", "maxLength": 500}}}
+SCHEDULE_REQUEST = Body({
+    "name": Text(max_len=200, required=True),
+    "cron": Text(max_len=200, required=True,
+                 description="5 fields (minute hour day month weekday), in the schedule's time zone"),
+    "timezone": Text(max_len=64, required=True, description="IANA, e.g. Europe/Berlin"),
+    "voice_id": Text(max_len=36, required=True, description="the default voice of the items"),
+    "missed_policy": Choice(values=POLICIES, default=MissedPolicy.skip.value,
+                            description="skip: a run more than the misfire grace late is dropped; catch_up_once: "
+                                        "however many runs were missed, run once"),
+    # checked by _source: inline items as a batch's are, an object key against the tenant's storage
+    "source": Field(SOURCE_SHAPE, description="{items: [...]} rendered as given, or {object_key} naming a CSV/JSONL catalogue in the tenant's storage, read at every run"),
+    "paused": Field({"type": "boolean"}),
+}, name="ScheduleRequest", required=("name", "cron", "timezone", "source", "voice_id"))
 
 
 def schedule_json(sc: Schedule) -> dict[str, Any]:
@@ -39,7 +54,7 @@ def schedule_json(sc: Schedule) -> dict[str, Any]:
     }
 
 
-def _source(session, source: Any, voice_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _source(session: Session, source: Any, voice_id: str) -> dict[str, Any]:
     """Exactly one of ``items`` (inline, validated now as a batch's are) or ``object_key`` (a
     CSV/JSONL catalogue in the tenant's storage, read at each run)."""
     c = ctx()
@@ -49,12 +64,9 @@ def _source(session, source: Any, voice_id: str) -> dict[str, Any]:  # type: ign
         raw = source["items"]
         if not isinstance(raw, list):
             raise InvalidInput("'source.items' must be a list of {text, voice_id, id} objects", field="source.items")
-        for item in raw:
-            if isinstance(item, dict) and not item.get("voice_id"):
-                item["voice_id"] = voice_id
-        items = validate_items(session, raw, c.settings.max_batch_items, c.settings.max_text_chars)
+        items = validate_items(session, raw, c.settings.max_batch_items, c.settings.max_text_chars, voice_id)
         return {"items": [{"text": it["text"], "voice_id": it["voice_id"], "id": it["external_id"]} for it in items]}
-    key = validation.string(source.get("object_key"), "source.object_key", max_len=500) or ""
+    key = Text(max_len=500, required=True).parse(source.get("object_key"), "source.object_key") or ""
     if not key.startswith(keys.tenant_prefix(g.tenant_id)) or ".." in key.split("/"):
         raise InvalidInput(f"'source.object_key' must be an object of yours, under {keys.tenant_prefix(g.tenant_id)}",
                            field="source.object_key")
@@ -65,20 +77,19 @@ def _source(session, source: Any, voice_id: str) -> dict[str, Any]:  # type: ign
     return {"object_key": key}
 
 
+@operation("A batch on a cron in a time zone; beat starts each due run",
+           {201: ("scheduled", "Schedule")},
+           errors=(401, 403, 404, 409, 415, 422),
+           body=SCHEDULE_REQUEST)
 @bp.post("")
 @require("write")
 @idempotent
 def create_schedule() -> ResponseReturnValue:
     c = ctx()
-    body = validation.json_body()
-    name = validation.string(body.get("name"), "name", max_len=200)
-    cron = validate_cron(validation.string(body.get("cron"), "cron", max_len=200) or "")
-    tz = validation.string(body.get("timezone"), "timezone", max_len=64) or ""
+    body = SCHEDULE_REQUEST.read()
+    name, cron, tz, voice_id, policy = body["name"], validate_cron(body["cron"]), body["timezone"], body["voice_id"], \
+        body["missed_policy"]
     zone(tz)
-    voice_id = validation.string(body.get("voice_id"), "voice_id", max_len=36) or ""
-    policy = body.get("missed_policy", MissedPolicy.skip.value)
-    if policy not in POLICIES:
-        raise InvalidInput(f"'missed_policy' must be one of {', '.join(POLICIES)}", field="missed_policy")
     paused = body.get("paused", False)
     if not isinstance(paused, bool):
         raise InvalidInput("'paused' must be true or false", field="paused")
@@ -102,6 +113,9 @@ def create_schedule() -> ResponseReturnValue:
     return jsonify(result), 201, {"Location": url_for("schedules.get_schedule", schedule_id=result["id"])}
 
 
+@operation("The tenant's schedules",
+           {200: ("schedules", list_of("schedules", "Schedule"))},
+           errors=(401,))
 @bp.get("")
 @require("read")
 def list_schedules() -> ResponseReturnValue:
@@ -110,6 +124,9 @@ def list_schedules() -> ResponseReturnValue:
         return jsonify(schedules=[schedule_json(sc) for sc in rows])
 
 
+@operation("A schedule, its next and last run",
+           {200: ("schedule", "Schedule")},
+           errors=(401, 404))
 @bp.get("/<schedule_id>")
 @require("read")
 def get_schedule(schedule_id: str) -> ResponseReturnValue:
@@ -132,6 +149,9 @@ def _set_paused(schedule_id: str, paused: bool) -> ResponseReturnValue:
         return jsonify(schedule_json(schedule))
 
 
+@operation("No runs until resumed",
+           {200: ("paused", "Schedule")},
+           errors=(401, 403, 404, 409, 422))
 @bp.post("/<schedule_id>/pause")
 @require("write")
 @idempotent
@@ -139,6 +159,9 @@ def pause_schedule(schedule_id: str) -> ResponseReturnValue:
     return _set_paused(schedule_id, True)
 
 
+@operation("Run again from the next fire time (runs that fell while paused are not caught up)",
+           {200: ("resumed", "Schedule")},
+           errors=(401, 403, 404, 409, 422))
 @bp.post("/<schedule_id>/resume")
 @require("write")
 @idempotent
@@ -146,6 +169,9 @@ def resume_schedule(schedule_id: str) -> ResponseReturnValue:
     return _set_paused(schedule_id, False)
 
 
+@operation("Stop a schedule for good (its batches stay)",
+           {204: "deleted"},
+           errors=(401, 403, 404))
 @bp.delete("/<schedule_id>")
 @require("write")
 def delete_schedule(schedule_id: str) -> ResponseReturnValue:

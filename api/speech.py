@@ -28,15 +28,16 @@ from typing import Any
 from flask import Blueprint, Response, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from api import preview_slots, validation
-from api.audio_formats import FORMATS, Encoder
+from api import preview_slots
+from api.audio_formats import CONTENT_TYPES, FORMATS, Encoder
 from api.auth import require
 from api.context import ApiContext, ctx
+from api.schema import Body, Choice, Field, Number, Text, operation
 from api.synthesize import RenderFailed, _waiting_thread
 from api.voices import usable_voice
 from shared import dispatch, stock_voices
 from shared.consent import ConsentRequired, in_force
-from shared.errors import InvalidInput, NotFound, ServiceUnavailable, VoiceNotReady
+from shared.errors import NotFound, ServiceUnavailable, VoiceNotReady
 from shared.models import Consent, Item, VoiceStatus, VoiceVersion
 from shared.services import create_batch
 from shared.speech_channel import ChannelTimeout, Message
@@ -50,25 +51,36 @@ PREVIEW_TEXTS = {"zh": "你好，欢迎使用这个声音。今天天气很好�
                  "en": "Hello, and welcome to this voice. The weather is lovely today, so let's take a walk."}
 
 
+SPEECH_REQUEST = Body({
+    "model": Choice(values=MODELS, default="narrator-1", description="OpenAI's model names are accepted too"),
+    "input": Field({"type": "string", "maxLength": MAX_INPUT_CHARS},
+                   description="the text; at most the deployment's max_text_chars"),
+    "voice": Text(max_len=36, required=True, description="a stock voice's name or one of the tenant's voice ids"),
+    "response_format": Choice(values=FORMATS, default="mp3"),
+    "stream_format": Choice(values=("audio",), default="audio"),
+    "speed": Number(low=0.5, high=2.0, default=1.0),
+}, name="SpeechRequest", required=("input", "voice"))
+AUDIO = {content_type: {} for content_type in CONTENT_TYPES.values()}
+
+
+@operation(
+    "Speech as it is rendered, shaped like OpenAI's audio speech API: chunked audio in response_format",
+    {200: ("the audio, streamed while it renders", AUDIO)},
+    errors=(401, 403, 404, 409, 415, 422, 503),
+    body=SPEECH_REQUEST,
+)
 @bp.post("/audio/speech")
 @require("write")
 def speech() -> ResponseReturnValue:
-    body = validation.json_body()
-    model = body.get("model", "narrator-1")
-    if model not in MODELS:
-        raise InvalidInput(f"'model' must be one of {', '.join(MODELS)}", field="model")
     c = ctx()
-    text = validation.string(body.get("input"), "input", max_len=min(MAX_INPUT_CHARS, c.settings.max_text_chars))
-    voice = validation.string(body.get("voice"), "voice", max_len=36)
-    fmt = body.get("response_format", "mp3")
-    if fmt not in FORMATS:
-        raise InvalidInput(f"'response_format' must be one of {', '.join(FORMATS)}", field="response_format")
-    if body.get("stream_format", "audio") != "audio":
-        raise InvalidInput("only 'stream_format': 'audio' is served", field="stream_format")
-    speed = validation.number(body.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
-    return stream_speech(c, text or "", voice or "", fmt, speed)
+    body = SPEECH_REQUEST.read()
+    text = Text(max_len=min(MAX_INPUT_CHARS, c.settings.max_text_chars), required=True).parse(body.get("input"),
+                                                                                               "input")
+    return stream_speech(c, text or "", body["voice"] or "", body["response_format"], body["speed"])
 
 
+@operation("A stock voice reading a fixed sentence in its language, as a streamed WAV",
+           {200: ("WAV audio, streamed", {"audio/wav": {}})}, errors=(401, 403, 404, 409, 503))
 @bp.get("/voices/stock/<name>/preview")
 @require("write")  # a render, metered like any
 def stock_preview(name: str) -> ResponseReturnValue:

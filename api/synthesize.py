@@ -2,7 +2,7 @@
 
 The API does not run the model: it records a one-item batch, sends it to a worker like
 any other, and waits for the row to finish (in embedded mode the in-process worker has
-finished it by the time ``enqueue`` returns).
+finished it by the time ``queue.send`` returns).
 
 The wait holds one API thread, never a whole server process: the API runs gunicorn's
 threaded workers (``-k gthread``, sized in the manifests), the wait is bounded
@@ -23,18 +23,25 @@ from flask import Blueprint, Response, g
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import preview_slots, validation
+from api import preview_slots
 from api.auth import require
 from api.batches import validate_items
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import dispatch as jobs
+from api.schema import Body, Field, Number, operation
+from shared import dispatch
 from shared.errors import NarratorError, ServiceUnavailable
 from shared.models import FINISHED_ITEM_STATES, Item, ItemStatus
 from shared.services import create_batch
 
 bp = Blueprint("synthesize", __name__, url_prefix="/v1")
 PREVIEW_MAX_CHARS = 300
+# text and voice_id are checked as a one-item batch's are (api.batches.validate_items)
+SYNTHESIZE_REQUEST = Body({
+    "text": Field({"type": "string", "maxLength": PREVIEW_MAX_CHARS}),
+    "voice_id": Field({"type": "string"}),
+    "speed": Number(low=0.5, high=2.0, default=1.0),
+}, name="SynthesizeRequest", required=("text", "voice_id"))
 
 
 class RenderFailed(NarratorError):
@@ -42,13 +49,17 @@ class RenderFailed(NarratorError):
     status = 422
 
 
+@operation("Render one short text synchronously (preview)",
+           {200: ("WAV audio", {"audio/wav": {}})},
+           errors=(401, 403, 404, 409, 415, 422, 503),
+           body=SYNTHESIZE_REQUEST)
 @bp.post("/synthesize")
 @require("write")
 @idempotent
 def synthesize() -> ResponseReturnValue:
     c = ctx()
-    body = validation.json_body()
-    speed = validation.number(body.get("speed"), "speed", low=0.5, high=2.0, default=1.0)
+    body = SYNTHESIZE_REQUEST.read()
+    speed = body["speed"]
     raw = [{"text": body.get("text"), "voice_id": body.get("voice_id")}]
     with preview_slots.held(c.previews, g.tenant_id), _waiting_thread(c.waiting):
         with c.sessions.begin() as s:
@@ -56,7 +67,7 @@ def synthesize() -> ResponseReturnValue:
             batch_id = create_batch(s, g.tenant_id, items, "preview", {"speed": speed, "preview": True},
                                     f"key:{g.key_prefix}")
             item_id = s.query(Item.id).filter(Item.batch_id == batch_id).scalar()
-        c.enqueue(jobs.SYNTHESIZE_ITEM, item_id, queue=jobs.INTERACTIVE)  # never behind a big batch
+        c.queue.send(dispatch.SYNTHESIZE_ITEM, item_id, queue=dispatch.INTERACTIVE)  # never behind a big batch
         item = _finished(c.sessions, item_id, c.settings.preview_timeout_seconds)
     if item.status not in (ItemStatus.succeeded.value, ItemStatus.needs_review.value) or not item.storage_key:
         raise RenderFailed(item.error or f"the preview ended {item.status}")

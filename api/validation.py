@@ -1,17 +1,21 @@
-"""Request validation helpers: each names the field it rejects and why."""
+"""What every request must be before any view reads it, and the audio-upload check.
+
+Fields of a request are declared and checked in :mod:`api.schema`; here is what holds for
+all requests alike: no JSON nested past :data:`MAX_JSON_DEPTH`, no text PostgreSQL cannot
+store (NUL, lone surrogates) in a body, form, path or query."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
+import soundfile
 from flask import Flask, Request, request
 from werkzeug.exceptions import BadRequest
 
 from shared.audio_limits import AudioLimits
 from shared.errors import InvalidInput, UnsupportedMediaType
 
-LANGUAGES = ("zh", "en")
 # No request of this API nests deeper than a few levels; past this a body is refused before
 # any view, hash or serializer walks it (Python's parser itself gives up near 1 000 levels,
 # with a RecursionError that would otherwise be a server error).
@@ -89,99 +93,9 @@ def check_json(value: Any) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def json_body() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON body with 'Content-Type: application/json'")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body
-
-
-def string(value: Any, field: str, *, max_len: int, required: bool = True) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(f"'{field}' is required", field=field)
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"'{field}' must be a string", field=field)
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"'{field}' must not be blank", field=field)
-    if len(value) > max_len:
-        raise InvalidInput(f"'{field}' is longer than {max_len} characters", field=field)
-    return value
-
-
-def language(value: Any) -> str:
-    lang = string(value, "language", max_len=8)
-    if lang not in LANGUAGES:
-        raise InvalidInput(f"'language' must be one of {', '.join(LANGUAGES)}", field="language")
-    return lang
-
-
-def consent_language(value: Any) -> str:
-    """Any language tag (``ja``, ``yue``, ``fr-CA``): zh and en are verified by speech
-    recognition, the others wait for an admin to listen."""
-    from shared.consent import base_language, machine_checkable, valid_language_tag
-
-    lang = string(value, "language", max_len=8)
-    if not valid_language_tag(lang):  # type: ignore[arg-type]
-        raise InvalidInput("'language' must be a language tag such as zh, en, ja or fr-CA", field="language")
-    return base_language(lang) if machine_checkable(lang) else lang  # type: ignore[arg-type,return-value]
-
-
-def flag(value: str | None, field: str, *, default: bool) -> bool:
-    """A query-string boolean: true/false (1/0 accepted)."""
-    if value is None or value == "":
-        return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise InvalidInput(f"'{field}' must be true or false", field=field)
-
-
-def boolean(value: Any, field: str, *, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidInput(f"'{field}' must be true or false", field=field)
-    return value
-
-
-def number(value: Any, field: str, *, low: float, high: float, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"'{field}' must be a number", field=field)
-    if not low <= float(value) <= high:
-        raise InvalidInput(f"'{field}' must be between {low} and {high}", field=field)
-    return float(value)
-
-
-# Cursors are row offsets or sequence numbers; past this no row exists, and the database's
-# integers would overflow (a server error) on the way to finding that out.
-CURSOR_MAX = 2**31 - 1
-
-
-def paging(default: int, maximum: int) -> tuple[int, int]:
-    """``cursor`` and ``limit`` from the query string, both range-checked."""
-    try:
-        cursor = int(request.args.get("cursor", "0"))
-        limit = int(request.args.get("limit", str(default)))
-    except ValueError as exc:
-        raise InvalidInput("'cursor' and 'limit' must be integers") from exc
-    if not 0 <= cursor <= CURSOR_MAX or not 1 <= limit <= maximum:
-        raise InvalidInput(f"'cursor' must be between 0 and {CURSOR_MAX} and 'limit' between 1 and {maximum}")
-    return cursor, limit
-
-
 def audio_upload(data: bytes, limits: AudioLimits, field: str = "reference") -> float:
     """Check the bytes are audio within ``limits`` from their header alone (nothing is decoded
     or stored yet); returns the duration. A refusal names the limit (``limit``, ``maximum``)."""
-    import soundfile
-
     if not data:
         raise InvalidInput(f"the {field} file is empty", field=field)
     try:

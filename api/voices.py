@@ -10,8 +10,8 @@ from api import validation
 from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
-from shared import dispatch as jobs
-from shared import stock_voices
+from api.schema import Choice, Field, Flag, Form, Language, Text, operation
+from shared import dispatch, stock_voices
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.consent import usable_consent
@@ -21,6 +21,14 @@ from shared.services import register_voice
 from shared.withdrawal import delete_voice as mark_deleted
 
 bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
+VOICE_FORM = Form({
+    "name": Text(max_len=200, required=True),
+    "language": Language(),
+    "consent_id": Field({"type": "string"}, description="a verified consent of the speaker"),  # checked with the row
+}, files={"reference": ""}, required=("name", "language", "reference", "consent_id"))
+LIST_QUERY = {"kind": Choice(values=("own", "stock"), default="own",
+                             description="own: the tenant's voices; stock: the stock catalogue")}
+DELETE_QUERY = {"keep_outputs": Flag(default=False, description="keep audio already rendered with it")}
 
 
 def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
@@ -54,13 +62,19 @@ def usable_voice(session, ref: str) -> Voice:  # type: ignore[no-untyped-def]
     return tenant_voice(session, ref)
 
 
+@operation(
+    "Upload a reference recording; an enrollment job builds the voice",
+    {202: ("accepted", "Voice")},
+    errors=(401, 403, 413, 415, 422),
+    body=VOICE_FORM,
+)
 @bp.post("")
 @require("write")
 @idempotent
 def create_voice() -> ResponseReturnValue:
     form = request.form
-    name = validation.string(form.get("name"), "name", max_len=200)
-    lang = validation.language(form.get("language"))
+    fields = VOICE_FORM.read()
+    name, lang = fields["name"], fields["language"]
     upload = request.files.get("reference")
     if upload is None:
         raise InvalidInput("'reference' (an audio file, multipart/form-data) is required", field="reference")
@@ -71,13 +85,16 @@ def create_voice() -> ResponseReturnValue:
         consent = usable_consent(s, g.tenant_id, form.get("consent_id"), language=lang)
         voice_id = register_voice(s, c.storage, g.tenant_id, name, lang, data, stored_audio_type(data),
                                   f"key:{g.key_prefix}", consent_id=consent.id)
-    c.enqueue(jobs.ENROLL, voice_id)
+    c.queue.send(dispatch.ENROLL, voice_id)
     with c.sessions() as s:
         voice = tenant_voice(s, voice_id)
         body = voice_json(voice, s.get(VoiceVersion, voice.current_version_id) if voice.current_version_id else None)
     return jsonify(body), 202, {"Location": url_for("voices.get_voice", voice_id=voice_id)}
 
 
+@operation("A voice and its status",
+           {200: ("voice", "Voice")},
+           errors=(401, 404))
 @bp.get("/<voice_id>")
 @require("read")
 def get_voice(voice_id: str) -> ResponseReturnValue:
@@ -91,15 +108,16 @@ def get_voice(voice_id: str) -> ResponseReturnValue:
     return jsonify(body)
 
 
+@operation("The tenant's own voices (its clones and the stock voices it has used), or ?kind=stock the stock "
+           "catalogue (no consent needed)",
+           {200: "voices"}, errors=(401, 422), query=LIST_QUERY)
 @bp.get("")
 @require("read")
 def list_voices() -> ResponseReturnValue:
     """The tenant's own voices (its clones, and the stock voices it has used); ``?kind=stock``
     the stock catalogue (no consent needed: name one as ``voice_id`` in a batch or a preview,
     or as ``voice`` in /v1/audio/speech)."""
-    kind = request.args.get("kind", "own")
-    if kind not in ("own", "stock"):
-        raise InvalidInput("'kind' must be 'own' or 'stock'", field="kind")
+    kind = LIST_QUERY["kind"].read(request.args, "kind")
     if kind == "stock":
         return jsonify(voices=[{**v.to_json(), "preview_url": url_for("speech.stock_preview", name=v.name)}
                                for v in stock_voices.catalogue(ctx().settings.model_cache)])
@@ -114,15 +132,19 @@ def withdraw(voice_id: str, keep_outputs: bool) -> None:
     with c.sessions.begin() as s:
         voice = s.get(Voice, tenant_voice(s, voice_id).id, with_for_update=True)
         mark_deleted(s, voice, keep_outputs=keep_outputs, actor=f"key:{g.key_prefix}")  # type: ignore[arg-type]
-    c.enqueue(jobs.PURGE, "voice", voice_id, keep_outputs)
+    c.queue.send(dispatch.PURGE, "voice", voice_id, keep_outputs)
 
 
+@operation("Delete a voice now; one job purges its audio and state",
+           {202: ("deleted; purge enqueued", "Voice")},
+           errors=(401, 403, 404, 409, 422),
+           query=DELETE_QUERY)
 @bp.delete("/<voice_id>")
 @require("write")
 def delete_voice(voice_id: str) -> ResponseReturnValue:
     """Delete a voice now (no render can use it from here on); one job purges its stored data.
     ``?keep_outputs=true`` keeps the audio already rendered with it."""
-    keep_outputs = validation.flag(request.args.get("keep_outputs"), "keep_outputs", default=False)
+    keep_outputs = DELETE_QUERY["keep_outputs"].read(request.args, "keep_outputs")
     withdraw(voice_id, keep_outputs)
     with ctx().sessions() as s:
         return jsonify(voice_json(tenant_voice(s, voice_id), None)), 202

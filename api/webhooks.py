@@ -14,15 +14,21 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from api import validation
 from api.auth import owned, require
 from api.context import ctx
+from api.schema import Body, Choice, Field, list_of, operation
 from shared import webhooks
 from shared.audit import record
 from shared.errors import InvalidInput
 from shared.models import WebhookDelivery, WebhookEndpoint, utcnow
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+DELIVERY_STATUS = Choice(values=("pending", "delivered", "failed"))
+# Checked by shared.webhooks: the URL against the deployment's allow-list, the events against EVENTS.
+WEBHOOK_REQUEST = Body({
+    "url": Field({"type": "string", "maxLength": 2000}, description="an http:// or https:// URL"),
+    "events": Field({"type": "array", "minItems": 1, "items": {"enum": list(webhooks.EVENTS)}}),
+}, name="WebhookRequest", required=("url", "events"))
 PAGE_MAX = 200
 
 
@@ -48,10 +54,16 @@ def delivery_json(d: WebhookDelivery) -> dict[str, Any]:
     }
 
 
+@operation(
+    "Register an endpoint for events; the signing secret is shown once. Deliveries are POSTs with Narrator-Timestamp and Narrator-Signature: t=<ts>,v1=<hex HMAC-SHA256(secret, '<ts>.<body>')> (two v1 during a rotation's grace)",
+    {201: ("registered", "WebhookWithSecret")},
+    errors=(401, 403, 415, 422),
+    body=WEBHOOK_REQUEST,
+)
 @bp.post("")
 @require("write")
 def create_endpoint() -> ResponseReturnValue:
-    body = validation.json_body()
+    body = WEBHOOK_REQUEST.read()
     url = webhooks.validate_url(body.get("url"), ctx().settings.webhook_allow_list)
     events = webhooks.validate_events(body.get("events"))
     secret = webhooks.new_secret()
@@ -65,6 +77,9 @@ def create_endpoint() -> ResponseReturnValue:
     return jsonify(result), 201, {"Location": url_for("webhooks.list_deliveries", webhook_id=result["id"])}
 
 
+@operation("The tenant's webhook endpoints (never their secrets)",
+           {200: ("endpoints", list_of("webhooks", "Webhook"))},
+           errors=(401,))
 @bp.get("")
 @require("read")
 def list_endpoints() -> ResponseReturnValue:
@@ -74,6 +89,9 @@ def list_endpoints() -> ResponseReturnValue:
         return jsonify(webhooks=[endpoint_json(e) for e in rows])
 
 
+@operation("Remove an endpoint and its delivery log",
+           {204: "removed"},
+           errors=(401, 403, 404))
 @bp.delete("/<webhook_id>")
 @require("write")
 def delete_endpoint(webhook_id: str) -> ResponseReturnValue:
@@ -85,6 +103,9 @@ def delete_endpoint(webhook_id: str) -> ResponseReturnValue:
     return "", 204
 
 
+@operation("A new signing secret, shown once; the old one also signs for the grace period",
+           {200: ("rotated", "WebhookWithSecret")},
+           errors=(401, 403, 404))
 @bp.post("/<webhook_id>/rotate-secret")
 @require("write")
 def rotate_secret(webhook_id: str) -> ResponseReturnValue:
@@ -103,6 +124,15 @@ def rotate_secret(webhook_id: str) -> ResponseReturnValue:
     return jsonify(result)
 
 
+@operation(
+    "The delivery log, newest first: status, attempts, last response",
+    {200: ("deliveries", list_of("deliveries", "WebhookDelivery"))},
+    errors=(401, 404, 422),
+    query={
+        "status": DELIVERY_STATUS,
+        "limit": Field({"type": "integer", "minimum": 1, "maximum": PAGE_MAX}),
+    },
+)
 @bp.get("/<webhook_id>/deliveries")
 @require("read")
 def list_deliveries(webhook_id: str) -> ResponseReturnValue:
@@ -113,9 +143,7 @@ def list_deliveries(webhook_id: str) -> ResponseReturnValue:
         raise InvalidInput("'limit' must be an integer", field="limit") from exc
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidInput(f"'limit' must be between 1 and {PAGE_MAX}", field="limit")
-    status = request.args.get("status")
-    if status is not None and status not in ("pending", "delivered", "failed"):
-        raise InvalidInput("'status' must be one of pending, delivered, failed", field="status")
+    status = DELIVERY_STATUS.read(request.args, "status")
     with ctx().sessions() as s:
         owned(s, WebhookEndpoint, webhook_id, "webhook")
         query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == webhook_id)

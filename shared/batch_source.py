@@ -3,7 +3,9 @@
 A 100 000-line upload is never held whole: the API spools the bytes to storage as they
 arrive, and the planner reads them back through these iterators, so memory stays at one
 line plus one chunk of rows. A malformed line becomes one failed item with the reason
-and its line number; it never sinks the batch.
+and its line number; it never sinks the batch. The one exception is an inline override
+the frontend cannot read: the API refuses the upload for it (:func:`refuse_bad_overrides`),
+as it refuses a JSON batch, rather than let it fail at render time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from shared.items import check_item, override_problem
 
 FORMATS = ("csv", "jsonl")
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
@@ -176,42 +180,39 @@ def check_row(row: Row, default_voice: str | None, max_chars: int,
               voice_error: Callable[[str], str | None]) -> tuple[dict[str, Any], str | None]:
     """The item a row becomes and why it is invalid (None when it is fine).
 
-    The rules are those the API applies to a JSON batch: text required and at most
-    ``max_chars``; the voice (the row's, else the batch default) one of the tenant's ready
-    voices; the external id at most 200 characters. ``voice_error`` says what is wrong with
+    The rules are :func:`shared.items.check_item`'s, as for a JSON batch; besides, the line
+    must have been readable and its text valid UTF-8, and the voice (the row's, else the
+    batch default) one of the tenant's ready voices: ``voice_error`` says what is wrong with
     a voice id, cached by the caller.
     """
-    f = row.fields
-    raw_text, raw_voice = f.get("text"), f.get("voice_id") or default_voice
-    raw_id = f.get("id", f.get("external_id"))
-    item = {
-        "text": raw_text.strip()[:max_chars] if isinstance(raw_text, str) else "",
-        "voice_id": None,
-        "external_id": raw_id.strip()[:200] or None if isinstance(raw_id, str) else None,
-    }
-    if row.error:
-        return item, row.error
-    if raw_text is None or (isinstance(raw_text, str) and not raw_text.strip()):
-        return item, "'text' is required"
-    if not isinstance(raw_text, str):
-        return item, "'text' must be a string"
-    if "\ufffd" in raw_text:
-        return item, "the text is not valid UTF-8"
-    if len(raw_text.strip()) > max_chars:
-        return item, f"'text' is longer than {max_chars} characters"
-    if raw_id is not None and not isinstance(raw_id, str):
-        return item, "'id' must be a string"
-    if isinstance(raw_id, str) and len(raw_id.strip()) > 200:
-        return item, "'id' is longer than 200 characters"
-    if not raw_voice:
-        return item, "'voice_id' is required (in the line or as the batch's voice_id)"
-    if not isinstance(raw_voice, str) or len(raw_voice) > 36:
-        return item, "'voice_id' must be a voice id"
-    problem = voice_error(raw_voice.strip())
-    if problem:
-        return item, problem
-    item["voice_id"] = raw_voice.strip()
-    return item, None
+    item, problem = check_item(row.fields, max_chars, default_voice)
+    text = row.fields.get("text")
+    reason = (row.error
+              or ("the text is not valid UTF-8" if isinstance(text, str) and "\ufffd" in text else None)
+              or (problem.reason if problem is not None else None)
+              or voice_error(item["voice_id"]))
+    if reason:
+        item["voice_id"] = None
+    return item, reason
+
+
+def refuse_bad_overrides(stream: BinaryIO, fmt: str) -> None:
+    """Raise the JSON batch's 422 (``items[n].text: override ...``) for the first row whose
+    inline override cannot be read, so a streamed source is refused at upload as a JSON
+    batch is. Other faults of a row stay that row's failed item. ``stream`` is read to its
+    end and left open."""
+    for n, row in enumerate(iter_rows(_Borrowed(stream), fmt)):
+        text = row.fields.get("text")
+        problem = override_problem(text.strip(), f"items[{n}].text") if isinstance(text, str) else None
+        if problem is not None:
+            raise problem.error()
+
+
+class _Borrowed:
+    """A stream read by one who does not own it: reading to the end never closes it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.read = stream.read
 
 
 def encode_jsonl(items: list[dict[str, Any]]) -> Iterator[bytes]:

@@ -201,7 +201,7 @@ def test_revocation_purges_the_voice_and_stops_rendering(  # type: ignore[no-unt
     with sessions.begin() as s:
         queued = services.create_batch(s, tenant_id, [{"text": "欢迎再次光临。", "voice_id": voice_id}], None,
                                        {"speed": 1.0}, "test")
-    app.extensions["narrator"].enqueue(dispatch.PLAN_BATCH, queued)
+    app.extensions["narrator"].queue.send(dispatch.PLAN_BATCH, queued)
     assert wait_until(lambda: finished(queued), 300, "the queued batch")["status"] == "failed"
     with sessions() as s:
         errors = list(s.scalars(select(Item.error).where(Item.batch_id == queued)))

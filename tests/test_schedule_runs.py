@@ -221,7 +221,7 @@ def test_beat_task_on_the_real_worker_starts_and_renders_the_batch(  # type: ign
     with sessions.begin() as s:
         row = s.get(Schedule, sc["id"])
         row.checked_at, row.next_run_at = utcnow() - timedelta(seconds=70), utcnow() - timedelta(seconds=10)
-    app.extensions["narrator"].enqueue(RUN_DUE_SCHEDULES)
+    app.extensions["narrator"].queue.send(RUN_DUE_SCHEDULES)
 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

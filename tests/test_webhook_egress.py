@@ -96,7 +96,7 @@ def test_an_endpoint_turned_internal_after_registration_is_refused_at_delivery( 
                               secret=webhooks.new_secret()))
         s.flush()
         (delivery_id,) = webhooks.emit(s, tenant_key[0], WebhookEvent.voice_ready, {"voice_id": "v"})
-    app.extensions["narrator"].enqueue(DELIVER_WEBHOOK, delivery_id)
+    app.extensions["narrator"].queue.send(DELIVER_WEBHOOK, delivery_id)
 
     def settled() -> WebhookDelivery | None:
         with sessions() as s:

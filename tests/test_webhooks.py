@@ -178,7 +178,7 @@ def test_failing_receiver_is_retried_with_backoff_until_it_answers(  # type: ign
     with sessions.begin() as s:
         (delivery_id,) = webhooks.emit(s, tenant_key[0], WebhookEvent.voice_failed,
                                        {"voice_id": str(uuid.uuid4()), "error": "test"})
-    app.extensions["narrator"].enqueue(DELIVER_WEBHOOK, delivery_id)
+    app.extensions["narrator"].queue.send(DELIVER_WEBHOOK, delivery_id)
 
     got = receiver.wait_for(3, timeout=60)
     assert [g["status"] for g in got] == [500, 500, 200]
@@ -209,7 +209,7 @@ def test_receiver_that_never_answers_2xx_is_given_up(  # type: ignore[no-untyped
         (delivery_id,) = webhooks.emit(s, tenant_key[0], WebhookEvent.voice_ready, {"voice_id": "v"})
         # only a few attempts for this test: lower the budget on the row's side by pre-spending it
         s.get(WebhookDelivery, delivery_id).attempts = settings.webhook_max_attempts - 2
-    app.extensions["narrator"].enqueue(DELIVER_WEBHOOK, delivery_id)
+    app.extensions["narrator"].queue.send(DELIVER_WEBHOOK, delivery_id)
     receiver.wait_for(2, timeout=30)
 
     def settled() -> dict | None:
@@ -343,7 +343,7 @@ def test_lost_delivery_message_is_sent_by_the_sweeper(  # type: ignore[no-untype
         (delivery_id,) = webhooks.emit(s, tenant_key[0], WebhookEvent.batch_failed, {"batch_id": "b"})
         s.get(WebhookDelivery, delivery_id).next_attempt_at = utcnow() - timedelta(minutes=5)
     assert delivery_id in webhooks.overdue(sessions, timedelta(seconds=60))
-    app.extensions["narrator"].enqueue(SWEEP_WEBHOOKS)  # what beat sends every minute
+    app.extensions["narrator"].queue.send(SWEEP_WEBHOOKS)  # what beat sends every minute
 
     (got,) = receiver.wait_for(1, timeout=60)
     assert verified(endpoint["secret"], got) and got["headers"]["Narrator-Delivery"] == delivery_id

@@ -4,20 +4,17 @@ key's secret, tenant or scope (see ``session``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from datetime import timedelta
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+from flask import Flask
+
+from api.console import operator, session, views
+from api.context import ctx
 
 
 def init_app(app: Flask) -> None:
     """Register the console, the operator's console and the session cookie they need: signed
     with the sessions key derived from the deployment secret, never with the secret itself."""
-    from datetime import timedelta
-
-    from api.console import operator, session, views  # noqa: F401  (they attach their routes to ``bp``)
-    from api.context import ctx
-
     with app.app_context():
         c = ctx()
         app.secret_key = c.keys.sessions
@@ -26,5 +23,5 @@ def init_app(app: Flask) -> None:
     app.session_interface = session.ConsoleCookies()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="narrator_console")
-    app.register_blueprint(bp)
+    app.register_blueprint(views.bp)  # the tenant's pages; ``session`` adds its sign-in to the same blueprint
     app.register_blueprint(operator.bp)  # the operator's pages: their own sign-in, no tenant

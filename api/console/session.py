@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 
 from api.auth import key_for_secret
-from api.console import bp
+from api.console.blueprint import bp
 from api.context import ctx
 from shared import console_sessions
 from shared.errors import Forbidden, NarratorError

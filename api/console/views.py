@@ -6,9 +6,12 @@ recording exists but cannot play or download it."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
+import numpy as np
+import soundfile as sf
 from flask import Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -19,7 +22,7 @@ from api import finetune as finetune_api
 from api import lexicon as lexicon_api
 from api import voices as voices_api
 from api.auth import owned
-from api.console import bp
+from api.console.blueprint import bp
 from api.console.session import need
 from api.context import ctx
 from shared.audio_limits import AudioLimits
@@ -111,11 +114,6 @@ def waveform_svg(data: bytes, limits: AudioLimits, width: int = 600, height: int
     """Min and max per column of the first ``limits.max_frames`` of the audio, read block by
     block: the stored file may be an upload that failed enrollment, and its header alone says
     how much it decodes to, so neither its length nor its channels decide this process's memory."""
-    import io
-
-    import numpy as np
-    import soundfile as sf
-
     hi = lo = np.zeros(width, np.float32)
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
@@ -206,7 +204,7 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
     """Words of the text with their offsets: jieba's words for Chinese, runs of letters otherwise."""
     tokenizer = current_app.extensions.get("console.jieba")
     if tokenizer is None:
-        import jieba
+        import jieba  # deferred: jieba costs ~0.5 s to import and only the item review page segments text
 
         tokenizer = current_app.extensions["console.jieba"] = jieba.Tokenizer()
     return [(w, a, b) for w, a, b in tokenizer.tokenize(text)]

@@ -77,3 +77,22 @@ def test_uploads_that_cannot_be_a_batch_store_nothing(client, auth, voice, setti
     with sessions() as s:
         for model in (Batch, Item):
             assert s.scalar(select(func.count()).select_from(model).where(model.tenant_id == tenant_key[0])) == 0
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("text/csv", "id,text\np1,第一条。\np2,去{银行|yin2}取钱\n"),
+    ("application/x-ndjson", '{"text": "第一条。"}\n\n{"text": "去{银行|yin2}取钱"}\n'),
+])
+def test_a_bad_inline_override_in_a_line_is_refused_at_upload_as_in_json(  # type: ignore[no-untyped-def]
+        client, auth, voice, settings, sessions, tenant_key, content_type: str, body: str) -> None:
+    """The same problem+json as a JSON batch's (the item's index, not its line), nothing stored."""
+    as_json = client.post("/v1/batches", headers=auth,
+                          json={"voice_id": voice, "items": [{"text": "第一条。"}, {"text": "去{银行|yin2}取钱"}]})
+    problem(as_json, 422, "items[1].text", "1 syllables for 2 characters")
+    r = client.post(f"/v1/batches?voice_id={voice}", headers={**auth, "Content-Type": content_type},
+                    data=body.encode())
+    problem(r, 422, "items[1].text", "1 syllables for 2 characters")
+    assert r.get_json() == as_json.get_json()
+    assert stored(settings, tenant_key[0]) == []
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Batch).where(Batch.tenant_id == tenant_key[0])) == 0

@@ -8,11 +8,14 @@ from flask import Flask
 from api import auth, console, errors, observability, openapi, throttle, validation
 from api.context import ApiContext
 from api.routes import BLUEPRINTS
-from shared.dispatch import TaskQueue
+from shared.dispatch import QueueFactory, open_queue
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> Flask:
+def create_app(settings: Settings | None = None, queue: QueueFactory = open_queue) -> Flask:
+    """The API on ``settings`` (the environment's by default), sending work through the queue
+    ``queue`` builds: the broker's, unless the process that starts it hands it another
+    (the embedded worker's, ``worker.cli.serve.make_api``; a benchmark's)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.preview_slots import PreviewSlots, make_slots
 from api.ratelimit import RateLimiter, make_limiter
 from shared.db import make_engine, make_sessionmaker
-from shared.dispatch import TaskQueue, open_queue
+from shared.dispatch import QueueFactory, TaskQueue
 from shared.metrics import Metrics, api_metrics
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
@@ -36,9 +36,8 @@ class ApiContext:
     keys: SecretKeys  # per-purpose keys from the deployment secret (the console's session key)
 
     @classmethod
-    def build(cls, settings: Settings, queue: TaskQueue | None = None) -> ApiContext:
-        """The context of an app on ``settings``; ``queue`` replaces the one they name (a
-        benchmark's API sends to a broker nobody reads)."""
+    def build(cls, settings: Settings, queue: QueueFactory) -> ApiContext:
+        """The context of an app on ``settings``, sending work through the queue ``queue`` builds."""
         keys = SecretKeys.of(settings)  # first: refuse to start with a weak NARRATOR_SECRET_KEY
         # Embedded, the in-process worker publishes to these very channels (memory of this process).
         channels = open_channels(settings.broker_url)
@@ -47,7 +46,7 @@ class ApiContext:
             settings=settings,
             sessions=make_sessionmaker(make_engine(settings.database_url)),
             storage=open_storage(settings),
-            queue=queue or open_queue(settings, channels),
+            queue=queue(settings, channels),
             metrics=api_metrics(settings.broker_url),
             limiter=make_limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds,
                                  settings.broker_url),

@@ -194,7 +194,7 @@ def accept_csv(settings: Settings, n: int) -> dict[str, Any]:
     port = devservices.free_port()
     # The API's plan message goes to an in-memory broker: no worker picks this batch up, the bench plans it below.
     quiet = dispatch.CeleryQueue(dispatch.celery_client(settings.with_(broker_url="memory://localhost/")))
-    server = make_server("127.0.0.1", port, create_app(settings, queue=quiet), threaded=True)
+    server = make_server("127.0.0.1", port, create_app(settings, lambda _settings, _channels: quiet), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -30,12 +30,13 @@ from typing import Any
 import openai
 from werkzeug.serving import make_server
 
-from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade
 from shared.models import Item
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
+from tests.support import devservices
+from worker.cli.serve import make_api
 
 TEXTS = {
     "short_10": "今天的天气真的非常好。",
@@ -53,9 +54,7 @@ def percentile(values: list[float], q: float) -> float:
 @contextmanager
 def serving(settings: Settings) -> Iterator[tuple[str, str]]:
     """The API over HTTP on a local port and a tenant key: (url, key)."""
-    from api import create_app
-
-    app = create_app(settings)
+    app = make_api(settings)
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with sessions.begin() as s:
         tenant = create_tenant(s, f"bench-{uuid.uuid4().hex[:8]}")

@@ -17,7 +17,6 @@ in the broker, or defers bookkeeping to a background thread, asks its queue.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -81,13 +80,12 @@ ROUTES = {
     RUN_DUE_SCHEDULES: {"queue": HOUSEKEEPING},
 }
 
-# The embedded mode's worker, named as Celery names task modules: the API started without a
-# broker asks it for an in-process queue (``open_queue``) instead of importing it.
-IN_PROCESS_WORKER = "worker.celery_app:in_process_queue"
-
 Arg = str | bool
 # Runs one task by name with its arguments, here and now (the worker's task registry).
 RunTask = Callable[[str, Sequence[Arg]], object]
+# Builds the queue a process sends through, given the channels its speech streams are read from:
+# ``open_queue`` (the broker), or the embedded worker's ``worker.celery_app.in_process_queue``.
+QueueFactory = Callable[[Settings, "Channels"], "TaskQueue"]
 
 
 def synth_queue(batch_total: int, interactive_max_items: int) -> str:
@@ -203,11 +201,10 @@ def celery_client(settings: Settings) -> Celery:
 
 
 def open_queue(settings: Settings, channels: Channels) -> TaskQueue:
-    """The queue a process that does not render sends through: the broker's, or, embedded,
-    the worker's tasks in this process (publishing speech to ``channels``, which the
-    caller reads)."""
-    if not settings.embedded:
-        return CeleryQueue(celery_client(settings))
-    module, name = IN_PROCESS_WORKER.split(":")
-    factory: Callable[[Settings, Channels], TaskQueue] = getattr(importlib.import_module(module), name)
-    return factory(settings, channels)
+    """The broker's queue, for a process that does not render (the API). Embedded there is no
+    broker: whoever starts the process hands the API the worker's in-process queue instead
+    (``worker.cli.serve.make_api``), since ``shared`` and ``api`` never import the worker."""
+    if settings.embedded:
+        raise ValueError("the embedded mode (no NARRATOR_BROKER_URL) runs its worker in the API's process: "
+                         "start it with `narrator api`, or set NARRATOR_BROKER_URL")
+    return CeleryQueue(celery_client(settings))

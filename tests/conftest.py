@@ -237,9 +237,9 @@ def auth(tenant_key: tuple[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings):  # type: ignore[no-untyped-def]
-    from api import create_app
+    from worker.cli.serve import make_api
 
-    return create_app(settings)
+    return make_api(settings)
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def test_refusals_come_before_the_first_byte_as_problem_json(
 def test_embedded_mode_streams_through_the_same_path_in_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """No broker: the API runs the stream's task on a thread of its own process and relays
     its chunks from memory; the item is recorded in the embedded SQLite database."""
-    from api import create_app
+    from worker.cli.serve import make_api
     from shared.db import make_engine, make_sessionmaker
     from shared.migrate import upgrade
     from shared.tenants import create_key, create_tenant
@@ -185,7 +185,7 @@ def test_embedded_mode_streams_through_the_same_path_in_process(tmp_path) -> Non
     embedded_sessions = make_sessionmaker(make_engine(settings.database_url))
     with embedded_sessions.begin() as s:
         _, key = create_key(s, create_tenant(s, "embedded"), "write")
-    http = create_app(settings).test_client()
+    http = make_api(settings).test_client()
     response = http.post("/v1/audio/speech", headers={"Authorization": f"Bearer {key}"}, buffered=False,
                          json={"model": "narrator-1", "input": SHORT_ZH, "voice": "zf_xiaoxiao",
                                "response_format": "wav"})

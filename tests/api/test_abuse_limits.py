@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def limited_app(settings: Settings, **limits: object):  # type: ignore[no-untyped-def]
-    from api import create_app
+    from worker.cli.serve import make_api
 
-    return create_app(settings.with_(**limits))
+    return make_api(settings.with_(**limits))
 
 
 def from_address(app, address: str):  # type: ignore[no-untyped-def]

@@ -76,11 +76,11 @@ def test_a_nul_in_the_path_query_or_form_is_a_400(api_url: str, admin_key: tuple
 
 
 def test_a_non_ascii_download_signature_is_a_403(settings: Settings, tmp_path: Path) -> None:
-    from api import create_app
+    from worker.cli.serve import make_api
 
     local = settings.with_(storage_url=(tmp_path / "storage").as_uri())
     open_storage(local).put("tenants/t/batches/b/items/0.wav", wav(), "audio/wav")
-    client = create_app(local).test_client()
+    client = make_api(local).test_client()
     for signature in ("%C3%A9" * 32, "%E2%82%AC"):
         answer = client.get(f"/v1/files/tenants/t/batches/b/items/0.wav?expires=4102444800&signature={signature}")
         assert answer.status_code == 403, (signature, answer.status_code)

@@ -264,11 +264,11 @@ def local_storage_settings(settings: Settings, tmp_path) -> Settings:  # type: i
 
 
 def _local_app(local_settings: Settings, tenant_a: TenantA, settings: Settings):  # type: ignore[no-untyped-def]
-    from api import create_app
+    from worker.cli.serve import make_api
 
     # A's rendered audio, copied to the same key in the local folder.
     open_storage(local_settings).put(tenant_a.item_key, open_storage(settings).get(tenant_a.item_key), "audio/wav")
-    return create_app(local_settings)
+    return make_api(local_settings)
 
 
 def _item_url(client, a: TenantA) -> str:  # type: ignore[no-untyped-def]
@@ -309,9 +309,9 @@ def test_signed_and_presigned_urls_expire(tenant_a: TenantA, settings: Settings,
     r = local.get(path, query_string=query)
     assert r.status_code == 403 and r.mimetype == PROBLEM and b"RIFF" not in r.data
 
-    from api import create_app
+    from worker.cli.serve import make_api
 
-    s3_short = create_app(settings.with_(presign_ttl_seconds=1)).test_client()
+    s3_short = make_api(settings.with_(presign_ttl_seconds=1)).test_client()
     assert parse_qs(urlsplit(_item_url(s3_short, tenant_a)).query)["X-Amz-Expires"] == ["1"]
     s3_url = _item_url(client, tenant_a)
     signed = {k: v[0] for k, v in parse_qs(urlsplit(s3_url).query).items()}

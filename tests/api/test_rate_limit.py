@@ -13,9 +13,9 @@ LIMIT, WINDOW = 3, 2
 
 
 def limited_app(settings):  # type: ignore[no-untyped-def]
-    from api import create_app
+    from worker.cli.serve import make_api
 
-    return create_app(settings.with_(rate_limit_requests=LIMIT, rate_limit_window_seconds=WINDOW))
+    return make_api(settings.with_(rate_limit_requests=LIMIT, rate_limit_window_seconds=WINDOW))
 
 
 def get(client, secret: str):  # type: ignore[no-untyped-def]

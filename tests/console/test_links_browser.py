@@ -131,11 +131,11 @@ def test_links_follow_the_port_and_host_and_the_browser_plays_them(
 def test_a_public_base_url_wins(local_settings: Settings, sessions) -> None:  # type: ignore[no-untyped-def]
     """Behind a proxy the API sees its internal address; the configured public one is what
     clients can reach, and links are built on it whatever the request's host."""
-    from api import create_app
+    from worker.cli.serve import make_api
 
     public = local_settings.with_(public_base_url="https://narrator.example.com/audio-api")
     item = local_item(sessions, public)
-    client = create_app(public).test_client()
+    client = make_api(public).test_client()
     r = client.get(f"/v1/batches/{item.batch_id}/items", headers={"Authorization": f"Bearer {item.secret}"},
                    base_url="http://10.0.0.7:8765")
     link = r.get_json()["items"][0]["url"]

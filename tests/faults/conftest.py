@@ -87,9 +87,9 @@ def fault_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 item_lease_seconds=LEASE_SECONDS, sweep_interval_seconds=SWEEP_SECONDS, log_level="INFO",
                 gate_attempts=1,  # one render per item: the quality gate's retries are not under test
             )
-            from api import create_app
+            from worker.cli.serve import make_api
 
-            server = make_server("127.0.0.1", devservices.free_port(), create_app(settings), threaded=True)
+            server = make_server("127.0.0.1", devservices.free_port(), make_api(settings), threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             stack = FaultStack(settings, redis_server, s3, make_sessionmaker(make_engine(db_url)),
                                open_storage(settings), f"http://127.0.0.1:{server.server_port}", base,

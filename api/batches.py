@@ -26,7 +26,7 @@ from shared.batch_source import CountingReader, SourceRejected, encode_jsonl, fo
 from shared.errors import Conflict, InvalidInput, VoiceNotReady
 from shared.models import Batch, BatchStatus, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
 from shared.queries import item_counts, reused_count
-from worker.tts.readings import check_overrides
+from shared.pronunciation.readings import check_overrides
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 PAGE_MAX = 200

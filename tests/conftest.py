@@ -48,7 +48,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's and the API's 
 @pytest.fixture(scope="session")
 def whisper():  # type: ignore[no-untyped-def]
     """Whisper-base from the model cache, loaded once: it hears renders and recordings in many tests."""
-    from worker.tts.asr import Transcriber
+    from worker.tts.checks.asr import Transcriber
 
     return Transcriber(Settings().model_cache)
 

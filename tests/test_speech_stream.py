@@ -22,7 +22,7 @@ from shared.devservices import WorkerProcess
 from shared.models import Consent, Item
 from shared.settings import Settings
 from tests.helpers import wait_until
-from worker.tts.watermark import detect, item_payload, watermark_key
+from worker.tts.synthesis.watermark import detect, item_payload, watermark_key
 
 pytestmark = pytest.mark.slow
 SHORT_ZH = "今天天气很好。"

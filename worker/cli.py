@@ -269,8 +269,10 @@ def _enroll_file(models, settings: Settings, reference: Path, language: str, con
     """Check consent, clean and enroll a reference in memory; cache the state by the files' hash."""
     from shared.consent import key_phrases
     from worker.jobs import check_statement, same_speaker
-    from worker.tts.reference import ReferenceRejected, clean_reference, decode_audio
-    from worker.tts.voice import VoiceState
+    from worker.tts.checks.decode import decode_audio
+    from worker.tts.checks.reference import clean_reference
+    from worker.tts.checks.reference_report import ReferenceRejected
+    from worker.tts.synthesis.voice import VoiceState
 
     data = reference.read_bytes()
     digest = hashlib.sha256(data + consent.recording.read_bytes() + consent.statement(language).encode())
@@ -299,8 +301,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     """Speak one text. Loads only what the request needs: the engine and the frontend for a
     voice file or a stock voice; Whisper and the speaker encoder only to enroll a reference
     or when the gate is asked for (``--check``). ``-o -`` streams WAV to stdout as it renders."""
-    from worker.tts.audio import to_wav_bytes
-    from worker.tts.pipeline import SynthesisConfig
+    from worker.tts.synthesis.audio import to_wav_bytes
+    from worker.tts.synthesis.pipeline import SynthesisConfig
 
     if bool(args.reference) == bool(args.voice):
         raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz|STOCK_NAME")
@@ -350,7 +352,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 def _voice_state(models, voice: str, gated: bool):  # type: ignore[no-untyped-def]
     """``--voice``: a voice file, or the name of a stock voice (``narrator say --voice zf_xiaoxiao``)."""
     from shared import stock_voices
-    from worker.tts.voice import VoiceState
+    from worker.tts.synthesis.voice import VoiceState
 
     path = Path(voice)
     if not path.is_file() and stock_voices.find(models.cache_dir, voice) is not None:
@@ -364,7 +366,7 @@ def _voice_state(models, voice: str, gated: bool):  # type: ignore[no-untyped-de
 def _spoken_language(models, reference: Path) -> str:  # type: ignore[no-untyped-def]
     """The language a reference is spoken in, as Whisper hears it (Chinese or English): the
     voice is enrolled, and its consent statement read, in that language."""
-    from worker.tts.reference import decode_audio
+    from worker.tts.checks.decode import decode_audio
 
     audio, rate = decode_audio(reference.read_bytes())
     odds = models.transcriber.language_probabilities(audio, rate)
@@ -381,7 +383,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
-    from worker.tts.reference import analyze_reference
+    from worker.tts.checks.reference import analyze_reference
 
     models = _load_models(_settings(args))
     result = analyze_reference(Path(args.reference).read_bytes(), speaker_encoder=models.encoder,
@@ -396,7 +398,7 @@ def cmd_consent_statement(args: argparse.Namespace) -> int:
 
 
 def cmd_text(args: argparse.Namespace) -> int:
-    from worker.tts.frontend_cli import load_lexicon_csv, text_command
+    from worker.tts.text.cli import load_lexicon_csv, text_command
 
     lexicon = load_lexicon_csv(Path(args.lexicon)) if args.lexicon else None
     return text_command(args.text, as_json=args.json, lexicon=lexicon)
@@ -489,7 +491,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
-    from worker.tts import assets
+    from worker.tts.synthesis import assets
 
     settings = _settings(args)
     print(f"kokoro model: {assets.kokoro_model_path()}")
@@ -573,8 +575,9 @@ def cmd_watermark_detect(args: argparse.Namespace) -> int:
     """Read the mark of a file narrator rendered; prints JSON, exit 1 when there is none
     (2 when the file cannot be read)."""
     from shared.secret_keys import SecretKeys
-    from worker.tts.reference import ReferenceRejected, decode_audio
-    from worker.tts.watermark import detect
+    from worker.tts.checks.decode import decode_audio
+    from worker.tts.checks.reference_report import ReferenceRejected
+    from worker.tts.synthesis.watermark import detect
 
     settings = _settings(args)
     try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from shared.storage import Storage, StorageError
 
 if TYPE_CHECKING:
-    from worker.tts.pipeline import Rendered
+    from worker.tts.synthesis.pipeline import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 def deliverable_wav(rendered: Rendered, item_id: str, watermark_key: bytes) -> bytes:
     """The file a user receives: the render, watermarked with its item id (inaudibly; read
     back by `narrator watermark detect`), as WAV."""
-    from worker.tts.audio import to_wav_bytes
-    from worker.tts.watermark import mark_item
+    from worker.tts.synthesis.audio import to_wav_bytes
+    from worker.tts.synthesis.watermark import mark_item
 
     return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, watermark_key), rendered.sample_rate)
 

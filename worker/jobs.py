@@ -48,11 +48,11 @@ from worker import batching, item_sql
 from worker.batching import Dispatch
 from worker.context import Defer, WorkerContext, run_now
 from worker.delivery import ItemUpload
-from worker.tts.lexicon import Lexicon
+from shared.pronunciation.lexicon import Lexicon
 
 if TYPE_CHECKING:
-    from worker.tts.frontend import Analysis
-    from worker.tts.voice import VoiceState
+    from worker.tts.text.analysis import Analysis
+    from worker.tts.synthesis.voice import VoiceState
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ Enqueue = Callable[[str], None]
 
 
 def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
-    from worker.tts.reference import ReferenceRejected, clean_reference
+    from worker.tts.checks.reference import clean_reference
+    from worker.tts.checks.reference_report import ReferenceRejected
 
     with ctx.sessions() as s:
         voice = s.get(Voice, voice_id)
@@ -103,8 +104,8 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         fail_voice(ctx, voice_id, f"reference audio rejected: {exc}")
         return
 
-    from worker.tts.audio import sha256, to_wav_bytes
-    from worker.tts.reference import decode_audio
+    from worker.tts.synthesis.audio import sha256, to_wav_bytes
+    from worker.tts.checks.decode import decode_audio
 
     try:
         consent_audio = decode_audio(ctx.storage.get(consent_key), AudioLimits.consent(ctx.settings))
@@ -180,8 +181,8 @@ def check_statement(models, audio: np.ndarray, sample_rate: int, statement: str,
                     limit: float, phrases: list[str]) -> dict[str, Any]:
     """Does a recording say ``statement``, with every key phrase (name, company, code) in it?
     Speech recognition decides; returns the verification record."""
-    from worker.tts.asr import error_rate
-    from worker.tts.sounds_like import mentions
+    from worker.tts.checks.scoring import error_rate
+    from worker.tts.text.sounds_like import mentions
 
     transcript = models.transcriber.transcribe(audio, sample_rate, language=language).text
     errors = error_rate(statement, transcript, language)
@@ -197,7 +198,7 @@ def check_statement(models, audio: np.ndarray, sample_rate: int, statement: str,
 def same_speaker(models, consent: tuple[np.ndarray, int], reference: tuple[np.ndarray, int],  # type: ignore[no-untyped-def]
                  threshold: float) -> tuple[float, str | None]:
     """Cosine of the two recordings' speaker embeddings, and the refusal reason when too low."""
-    from worker.tts.speaker import cosine
+    from worker.tts.checks.speaker import cosine
 
     similarity = cosine(models.encoder.embed(*consent), models.encoder.embed(*reference))
     if similarity >= threshold:
@@ -208,7 +209,8 @@ def same_speaker(models, consent: tuple[np.ndarray, int], reference: tuple[np.nd
 
 def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
     """The consent's recording must say the statement generated for it."""
-    from worker.tts.reference import ReferenceRejected, decode_audio
+    from worker.tts.checks.decode import decode_audio
+    from worker.tts.checks.reference_report import ReferenceRejected
 
     with ctx.sessions() as s:
         consent = s.get(Consent, consent_id)
@@ -451,7 +453,7 @@ def synthesize_item(ctx: WorkerContext, item_id: str) -> None:
 
 
 def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim) -> None:
-    from worker.tts.audio import sha256
+    from worker.tts.synthesis.audio import sha256
 
     logs.bind(tenant_id=job.tenant_id, batch_id=job.batch_id, voice_id=job.voice_id)
     if job.cancelled:
@@ -641,8 +643,8 @@ def render_checked(models, metrics, analysis, state, speed: float,  # type: igno
     (slightly slower on each retry, which changes Kokoro's alignment) and the best one
     is kept; if none passes, the caller marks the item ``needs_review`` with the reasons.
     ``on_render`` gets each render before its check (the upload starts there)."""
-    from worker.tts.pipeline import SynthesisConfig
-    from worker.tts.quality import best_of
+    from worker.tts.synthesis.pipeline import SynthesisConfig
+    from worker.tts.checks.quality import best_of
 
     gate = models.gate(state)
     renders: dict[int, object] = {}

@@ -19,18 +19,19 @@ import numpy as np
 
 from shared.settings import Settings
 from worker.devices import DevicePlan, plan_devices
-from worker.tts.asr import Transcriber
-from worker.tts.cloning import Cloner, VoiceBank, whisper_listener
-from worker.tts.engine import Engine, load_engine
-from worker.tts.frontend import CompiledLexicon, Frontend
-from worker.tts.lexicon import Lexicon
-from worker.tts.pipeline import Synthesizer
-from worker.tts.quality import GateConfig, QualityGate
-from worker.tts.speaker import SpeakerEncoder
-from worker.tts.voice import VoiceState
+from worker.tts.checks.asr import Transcriber
+from worker.tts.cloning.enroll import Cloner, VoiceBank, whisper_listener
+from worker.tts.synthesis.engine import Engine, load_engine
+from worker.tts.text.analysis import CompiledLexicon
+from worker.tts.text.frontend import Frontend
+from shared.pronunciation.lexicon import Lexicon
+from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.checks.quality import GateConfig, QualityGate
+from worker.tts.checks.speaker import SpeakerEncoder
+from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
-    from worker.tts.polyphone_model import PolyphoneModel
+    from worker.tts.text.polyphone_model import PolyphoneModel
 
 log = logging.getLogger(__name__)
 SIMILARITY_MARGIN = 0.10
@@ -106,7 +107,7 @@ class ModelCache:
         stock voices, then the style search with whatever time that left (a busy machine
         gets a shorter search, not a longer enrollment). The style search keeps its result
         only when it beats the blend clearly (``SearchConfig.min_gain``)."""
-        from worker.tts.style_search import enroll_refined
+        from worker.tts.cloning.style_search import enroll_refined
 
         budget = self.settings.enroll_budget_seconds
         if budget <= 0:
@@ -117,7 +118,7 @@ class ModelCache:
     def polyphone_model(self) -> PolyphoneModel:
         import torch
 
-        from worker.tts.polyphone_model import PolyphoneModel
+        from worker.tts.text.polyphone_model import PolyphoneModel
 
         torch.set_num_threads(1)  # a tiny model: more threads only fight the engine's for the cores
         return PolyphoneModel.bundled()
@@ -142,8 +143,8 @@ class ModelCache:
     def adapted_frontend(self, run_id: str, version: int, chars: frozenset[str],
                          load: Callable[[], bytes]) -> Frontend:
         """The frontend reading ``chars`` with a promoted adapter (one per fine-tune run)."""
-        from worker.tts.polyphone_lora import with_adapter
-        from worker.tts.polyphone_model import LearnedPolyphones
+        from worker.tts.text.polyphone_lora import with_adapter
+        from worker.tts.text.polyphone_model import LearnedPolyphones
 
         def build() -> Frontend:
             learned = LearnedPolyphones(with_adapter(self.polyphone_model, load()), chars, version)

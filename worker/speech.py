@@ -57,9 +57,9 @@ def stream_item(ctx: WorkerContext, item_id: str, channels: Channels) -> None:
 
 
 def _render(ctx: WorkerContext, item_id: str, claim: jobs.Claim, channels: Channels) -> None:
-    from worker.tts.audio import sha256, to_wav_bytes
-    from worker.tts.pipeline import SynthesisConfig
-    from worker.tts.watermark import mark_item
+    from worker.tts.synthesis.audio import sha256, to_wav_bytes
+    from worker.tts.synthesis.pipeline import SynthesisConfig
+    from worker.tts.synthesis.watermark import mark_item
 
     assert claim.version is not None  # checked by the caller
     version_id, state_key = claim.version

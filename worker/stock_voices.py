@@ -19,8 +19,8 @@ from shared import keys
 from shared import stock_voices as stock
 from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.storage import Storage
-from worker.tts import assets
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:
     from worker.models import ModelCache

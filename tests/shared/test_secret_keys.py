@@ -24,7 +24,7 @@ from shared.secret_keys import (
     derive,
 )
 from shared.settings import Settings
-from worker.tts.watermark import watermark_key
+from worker.tts.synthesis.watermark import watermark_key
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

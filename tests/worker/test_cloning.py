@@ -1,4 +1,4 @@
-"""Enrollment's choice among candidate voices (worker/tts/cloning.py), on the real models.
+"""Enrollment's choice among candidate voices (worker/tts/cloning/enroll.py), on the real models.
 
 The listener is the seam where Whisper judges a candidate's probe renders; here it is a
 scripted one, so the test decides which candidate is "heard wrong" and checks the choice.
@@ -11,9 +11,9 @@ import pytest
 
 from shared.settings import Settings
 from worker.models import ModelCache
-from worker.tts import assets
-from worker.tts.cloning import MAX_PROBE_ERROR, Cloner, whisper_listener
-from worker.tts.voice import VoiceState
+from worker.tts.cloning.enroll import MAX_PROBE_ERROR, Cloner, whisper_listener
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.voice import VoiceState
 
 pytestmark = pytest.mark.slow
 

@@ -18,13 +18,13 @@ from sqlalchemy import select
 
 from shared import jobs as names
 from shared.models import Batch, Item, VoiceVersion, utcnow
+from shared.pronunciation.lexicon import Entry, Lexicon
 from shared.services import create_batch
 from shared.settings import Settings
 from shared.tenants import create_tenant
 from worker import jobs, stock_voices
 from worker.celery_app import make_celery
 from worker.context import WorkerContext
-from worker.tts.lexicon import Entry, Lexicon
 
 pytestmark = [pytest.mark.slow, pytest.mark.attack]
 

@@ -1,0 +1,1 @@
+"""Support code the tests and the bench scripts share."""

@@ -37,9 +37,8 @@ class Transcriber:
 
     def __init__(self, cache_dir: Path, threads: int = 1, beam_size: int = 5, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local path never needs the hub
-        from faster_whisper import (
-            WhisperModel,  # deferred: faster_whisper and CTranslate2 load only with the model
-        )
+        # deferred: faster_whisper and CTranslate2 load only with the model
+        from faster_whisper import WhisperModel
 
         if threads < 1:
             raise ValueError("threads must be >= 1")

@@ -34,7 +34,7 @@ def traditional_to_simplified() -> Callable[[str], str]:
     return OpenCC("t2s").convert
 
 
-_CJK_LANGS = {"zh", "ja", "yue", "wuu", "cmn"}
+_CJK_LANGS = frozenset({"zh", "ja", "yue", "wuu", "cmn"})
 _LATIN_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*%?")
 # Characters Mandarin speech cannot tell apart (same syllable, same tone, same role):

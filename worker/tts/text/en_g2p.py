@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import spacy
 from misaki import en
@@ -22,7 +23,7 @@ from shared.pronunciation.readings import check_english
 from worker.tts.text.normalize_en import normalize_en
 
 # Brands whose espeak guess is poor. Values are misaki-style phonemes.
-BRANDS: dict[str, str] = {
+BRANDS: Mapping[str, str] = MappingProxyType({
     "Xiaomi": "ʃˈWmi",
     "Huawei": "hwˈɑwˌA",
     "OPPO": "ˈɔpO",
@@ -42,7 +43,7 @@ BRANDS: dict[str, str] = {
     "macOS": "mˌækˌOˈɛs",
     "iOS": "ˌIˌOˈɛs",
     "Kokoro": "kˈOkəɹO",
-}
+})
 
 class _BlankSpacyG2P(en.G2P):
     """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""

@@ -18,29 +18,31 @@ nothing the misaki default stands.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from num2words import num2words
 
-_CURRENCY = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")}
-_SCALES = {"K": "thousand", "k": "thousand", "M": "million", "m": "million", "B": "billion", "bn": "billion",
-           "T": "trillion"}
-_EN_UNITS = {
+_CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
+_SCALES = MappingProxyType({"K": "thousand", "k": "thousand", "M": "million", "m": "million", "B": "billion", "bn": "billion",
+           "T": "trillion"})
+_EN_UNITS = MappingProxyType({
     "km/h": "kilometers per hour", "mph": "miles per hour", "kg": "kilograms", "g": "grams",
     "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
     "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
     "MB": "megabytes", "GHz": "gigahertz", "MHz": "megahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
     "lbs": "pounds", "lb": "pounds", "℃": "degrees Celsius", "°C": "degrees Celsius",
     "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit",
-}
+})
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
 
 # Abbreviation (with its period) -> words. Dr. and St. depend on the next word (see _abbreviation).
-ABBREVIATIONS: dict[str, str] = {
+ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Fig.": "figure",
     "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Jr.": "Junior",
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
     "i.e.": "that is",
-}
+})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m")
 
@@ -131,36 +133,36 @@ def normalize_en(text: str) -> str:
 
 _PAST_MARKERS = re.compile(r"\b(yesterday|ago|last|earlier|already|once|then|previously|before|in (?:19|20)\d\d)\b",
                            re.IGNORECASE)
-_MODALS = {"to", "will", "would", "can", "could", "should", "must", "may", "might", "shall", "do", "does", "did",
-           "don't", "doesn't", "didn't", "won't", "can't", "please", "let's", "'ll", "cannot"}
-_PERFECT = {"have", "has", "had", "having", "'ve", "was", "were", "been", "be", "being", "is", "are", "widely"}
-_PLURAL_SUBJECTS = {"i", "you", "we", "they", "people", "children", "students", "who"}
-_SINGULAR_SUBJECTS = {"he", "she", "it"}
-_LEAD_METAL_NEXT = {"poisoning", "pipe", "pipes", "paint", "free", "acid", "content", "levels", "level", "exposure",
+_MODALS = frozenset({"to", "will", "would", "can", "could", "should", "must", "may", "might", "shall", "do", "does", "did",
+           "don't", "doesn't", "didn't", "won't", "can't", "please", "let's", "'ll", "cannot"})
+_PERFECT = frozenset({"have", "has", "had", "having", "'ve", "was", "were", "been", "be", "being", "is", "are", "widely"})
+_PLURAL_SUBJECTS = frozenset({"i", "you", "we", "they", "people", "children", "students", "who"})
+_SINGULAR_SUBJECTS = frozenset({"he", "she", "it"})
+_LEAD_METAL_NEXT = frozenset({"poisoning", "pipe", "pipes", "paint", "free", "acid", "content", "levels", "level", "exposure",
                     "contamination", "bullet", "bullets", "pencil", "pencils", "oxide", "crystal", "weight", "weights",
-                    "shot", "ore", "mine", "mining", "sheet", "roof", "glass", "battery", "batteries"}
-_LEAD_METAL_PREV = {"of", "with", "from", "contains", "contain", "containing", "no", "unleaded"}
-_LIVE_ADJ_NEXT = {"stream", "streams", "streaming", "concert", "concerts", "music", "broadcast", "show", "shows",
+                    "shot", "ore", "mine", "mining", "sheet", "roof", "glass", "battery", "batteries"})
+_LEAD_METAL_PREV = frozenset({"of", "with", "from", "contains", "contain", "containing", "no", "unleaded"})
+_LIVE_ADJ_NEXT = frozenset({"stream", "streams", "streaming", "concert", "concerts", "music", "broadcast", "show", "shows",
                   "event", "events", "performance", "coverage", "audience", "wire", "bait", "animals", "album",
                   "version", "on", "tonight", "feed", "chat", "session", "action", "updates", "recording", "band",
-                  "TV", "tv", "now", "today", "from", "online", "score", "scores"}
-_LIVE_ADJ_PREV = {"a", "the", "is", "are", "was", "were", "be", "broadcast", "go", "goes", "going", "went", "gone",
-                  "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"}
-_MINUTE_ADJ_NEXT = {"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
+                  "TV", "tv", "now", "today", "from", "online", "score", "scores"})
+_LIVE_ADJ_PREV = frozenset({"a", "the", "is", "are", "was", "were", "be", "broadcast", "go", "goes", "going", "went", "gone",
+                  "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"})
+_MINUTE_ADJ_NEXT = frozenset({"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
                     "trace", "traces", "difference", "differences", "change", "changes", "fraction", "size", "portion",
-                    "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose"}
-_MINUTE_ADJ_PREV = {"are", "is", "was", "were", "be", "been", "seem", "seems", "very", "so", "too", "extremely",
-                    "quite", "rather", "remain", "remains", "appear", "appears"}
-_DETERMINERS = {"the", "a", "an", "it", "them", "this", "that", "these", "those", "my", "your", "his", "her", "our",
-                "their", "every", "each", "some", "any"}
+                    "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose"})
+_MINUTE_ADJ_PREV = frozenset({"are", "is", "was", "were", "be", "been", "seem", "seems", "very", "so", "too", "extremely",
+                    "quite", "rather", "remain", "remains", "appear", "appears"})
+_DETERMINERS = frozenset({"the", "a", "an", "it", "them", "this", "that", "these", "those", "my", "your", "his", "her", "our",
+                "their", "every", "each", "some", "any"})
 
-READINGS = {
+READINGS = MappingProxyType({
     ("read", "present"): "ɹˈid", ("read", "past"): "ɹˈɛd",
     ("lead", "verb"): "lˈid", ("lead", "metal"): "lˈɛd",
     ("live", "verb"): "lˈɪv", ("live", "adjective"): "lˈIv",
     ("record", "noun"): "ɹˈɛkəɹd", ("record", "verb"): "ɹəkˈɔɹd",
     ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
-}
+})
 _WORD = re.compile(r"[A-Za-z']+")
 _HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute)(?![A-Za-z\]])", re.IGNORECASE)
 

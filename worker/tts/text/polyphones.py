@@ -45,7 +45,7 @@ NOT_ERHUA: frozenset[str] = frozenset({
 })
 
 # Two-character words whose reading depends on the next word.
-_WORD_CONTEXT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+_WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
     # word: (next-word prefixes, reading)
     "一行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("yi1", "hang2")),
     "两行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("liang3", "hang2")),
@@ -54,15 +54,15 @@ _WORD_CONTEXT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子"), ("bei1", "zhe5")),
     "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
              ("chao2", "yang2")),
-}
+})
 
 # Polyphones that are also surnames, with the surname reading (曾 zeng1, 单 shan4, 仇 qiu2 …).
-SURNAME_READINGS: dict[str, str] = {
+SURNAME_READINGS: Mapping[str, str] = MappingProxyType({
     "曾": "zeng1", "单": "shan4", "仇": "qiu2", "解": "xie4", "查": "zha1", "区": "ou1", "朴": "piao2",
     "盖": "ge3", "缪": "miao4", "覃": "qin2", "翟": "zhai2", "乐": "yue4", "种": "chong2", "召": "shao4",
     "华": "hua4", "任": "ren2", "纪": "ji3", "秘": "bi4", "繁": "po2", "员": "yun4", "尉": "wei4",
     "冼": "xian3", "隗": "wei3", "宓": "mi4",
-}
+})
 # Titles and forms of address that follow a surname: 曾经理, 单老师, 仇先生.
 TITLES: frozenset[str] = frozenset({
     "先生", "女士", "小姐", "太太", "夫人", "老师", "经理", "总经理", "副总", "总", "董", "董事长", "教授",
@@ -73,13 +73,13 @@ TITLES: frozenset[str] = frozenset({
 })
 # Titles that, after a given polyphone, are more often a compound than a surname: 区经理 is a
 # regional manager, 查处长 an investigation.
-_NOT_SURNAME_BEFORE: dict[str, frozenset[str]] = {
+_NOT_SURNAME_BEFORE: Mapping[str, frozenset[str]] = MappingProxyType({
     "区": frozenset({"经理", "总经理", "总", "副总", "主任", "书记", "总监", "主管", "队长", "老总"}),
     "查": frozenset({"处长"}),
     "任": frozenset({"总经理", "经理", "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长",
                     "所长", "馆长", "站长", "队长", "班长", "组长", "书记", "总监", "主管", "董事长", "教授",
                     "副教授", "副总", "总", "老"}),
-}
+})
 # A subject before these readings of 曾 (once) and 任 (serve as) makes them verbs, not surnames.
 _SUBJECT_ENDINGS = tuple("我你他她它们谁")
 

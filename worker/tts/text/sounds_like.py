@@ -8,12 +8,13 @@ with number words turned into digits.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from pypinyin import lazy_pinyin
 
 ZH_DIGITS = "零一二三四五六七八九"
-EN_NUMBERS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine".split())}
+EN_NUMBERS = MappingProxyType({w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine".split())})
 
 
 def _zh_sound(text: str) -> str:

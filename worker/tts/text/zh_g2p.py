@@ -15,6 +15,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources; not ours to fix
@@ -45,12 +46,12 @@ if TYPE_CHECKING:  # torch loads only when an adapter is actually used
 HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 
 # Chinese punctuation -> what misaki feeds the model (its map_punctuation).
-_PUNCT = {
+_PUNCT = MappingProxyType({
     "、": ", ", "，": ", ", "。": ". ", "．": ". ", "！": "! ", "：": ": ", "；": "; ", "？": "? ",
     "«": " “", "»": "” ", "《": " “", "》": "” ", "「": " “", "」": "” ", "【": " “", "】": "” ",
     "（": " (", "）": ") ", "“": " “", "”": "” ", "‘": " “", "’": "” ", "…": "…", "—": "—",
     "·": " ", "～": " ",
-}
+})
 
 # A piece of Chinese text; ``readings`` forces one pinyin per Han character.
 Piece = tuple[str, "tuple[str, ...] | None"]

@@ -1,10 +1,11 @@
 """Tone-numbered pinyin syllables to Kokoro IPA, from a table shipped beside this module.
 
 ``data/pinyin_ipa.tsv`` holds every syllable misaki's pinyin converter accepts (its
-``ZHG2P.py2ipa``, the conversion Kokoro's Chinese voices were trained on), each with its IPA
-and ``0`` where the tone mark goes. The table is misaki's own output, so the API can check a
+``ZHG2P.py2ipa``, the conversion Kokoro's Chinese voices were trained on; found by trying
+every initial with every spelling of a final up to four letters), each with its IPA and ``0``
+where the tone mark goes. The table is misaki's own output, so the API can check a
 reading and the frontend can speak it without importing misaki;
-tests/worker/test_pronunciation_data.py compares the two.
+tests/worker/test_lexicon.py compares the two.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ import io
 import numpy as np
 import soundfile as sf
 
-from shared.speech_channel import SAMPLE_RATE, streaming_wav_header
+from shared.audio_types import SAMPLE_RATE
+from shared.speech_channel import streaming_wav_header
 
 CONTENT_TYPES = {
     "wav": "audio/wav", "pcm": "audio/pcm", "mp3": "audio/mpeg", "opus": "audio/ogg; codecs=opus",

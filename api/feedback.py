@@ -23,8 +23,8 @@ from shared import lexicon
 from shared.audit import record
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import Feedback, FeedbackState, Item, ItemStatus, utcnow
-from worker.tts.lexicon import Entry, word_key
-from worker.tts.readings import check_reading, word_language
+from shared.pronunciation.lexicon import Entry, word_key
+from shared.pronunciation.readings import check_reading, word_language
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
 FEEDBACK_STATE = Choice(values=tuple(s.value for s in FeedbackState))

@@ -2,7 +2,7 @@
 change a new version (see shared/lexicon.py), CSV import and export.
 
 Readings: tone-numbered pinyin for Chinese words, ARPAbet / ``~respelling`` /
-``/phonemes/`` for English ones (worker/tts/readings.py).
+``/phonemes/`` for English ones (shared/pronunciation/readings.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from api.schema import paging as query_paging
 from shared import lexicon
 from shared.errors import InvalidInput, NotFound
 from shared.models import LexiconEntry, LexiconVersion, Voice
-from worker.tts.lexicon import Entry, LexiconCsvError, parse_csv, to_csv
-from worker.tts.readings import check_reading
+from shared.pronunciation.lexicon import Entry, LexiconCsvError, parse_csv, to_csv
+from shared.pronunciation.readings import check_reading
 
 bp = Blueprint("lexicon", __name__, url_prefix="/v1/lexicon")
 READING = ("Chinese: tone-numbered pinyin, one syllable per character ('yin2 hang2'); English: ARPAbet "

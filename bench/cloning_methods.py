@@ -6,7 +6,7 @@ Methods:
   (no probe renders at all); the floor any cloning method has to beat.
 * ``style-blend-search-v1``: ``Cloner.enroll`` as shipped (nearest voice + 4 blends,
   scored on probe renders).
-* ``pca-es-ungated``: v1 followed by ``worker.tts.style_search.refine_voice``, a
+* ``pca-es-ungated``: v1 followed by ``worker.tts.cloning.style_search.refine_voice``, a
   (1+λ)-ES in the PCA subspace of the stock style tables, scored like v1, always
   keeping the search's best style;
 * ``style-pca-es-v1``: the same, as the module ships it: the refined style is kept
@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import quality as q
 
 from worker.model_cache import ModelCache
-from worker.tts.cloning import Cloner, whisper_listener
-from worker.tts.style_search import SearchConfig, refine_voice
-from worker.tts.voice import VoiceState
+from worker.tts.cloning.enroll import Cloner, whisper_listener
+from worker.tts.cloning.style_search import SearchConfig, refine_voice
+from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cloning_methods.json"
 # One speaker per source/language/gender cell that matters most, to fit ~10 minutes.

@@ -42,10 +42,10 @@ from common import machine
 
 from shared.consent import statement
 from shared.settings import Settings
+from tests.support import degrade as d
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts import degrade as d
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consent_eer.json"
 AUGMENTATIONS = 2  # consent clips per voice: the same reading in two rooms

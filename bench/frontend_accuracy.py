@@ -26,9 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.tts.en_g2p import EnG2P
-from worker.tts.frontend import Frontend
-from worker.tts.frontend_eval import (
+from worker.tts.evaluation.frontend_eval import (
     Case,
     evaluate,
     evaluate_en,
@@ -36,6 +34,8 @@ from worker.tts.frontend_eval import (
     load_en_cases,
     normalization_matches,
 )
+from worker.tts.text.en_g2p import EnG2P
+from worker.tts.text.frontend import Frontend
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from common import machine  # bench/common.py, beside this script
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.voice import VoiceState
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = ["新品已到货，欢迎选购。", "这款电饭煲支持预约功能，早上起床就能吃上热饭。",

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine
-from worker.tts.frontend import CompiledLexicon, Frontend
-from worker.tts.lexicon import Lexicon
-from worker.tts.pronunciation_eval import (
+from shared.pronunciation.lexicon import Lexicon
+from shared.pronunciation.readings import spoken_zh
+from worker.tts.evaluation.pronunciation_eval import (
     CATEGORIES,
     Analyzer,
     Row,
@@ -37,7 +37,8 @@ from worker.tts.pronunciation_eval import (
     summarize,
     train_lexicon,
 )
-from worker.tts.readings import spoken_zh
+from worker.tts.text.analysis import CompiledLexicon
+from worker.tts.text.frontend import Frontend
 
 DATA = ROOT / "bench" / "data" / "pronunciation.tsv"
 CONTEXTS = ROOT / "bench" / "data" / "pronunciation_contexts.tsv"
@@ -53,8 +54,8 @@ def after_finetune(frontend: Frontend, rows: list[Row]) -> tuple[Frontend, dict[
     import torch
 
     from worker.jobs import finetune
-    from worker.tts.polyphone_lora import with_adapter
-    from worker.tts.polyphone_model import LearnedPolyphones, PolyphoneModel
+    from worker.tts.text.polyphone_lora import with_adapter
+    from worker.tts.text.polyphone_model import LearnedPolyphones, PolyphoneModel
 
     torch.set_num_threads(1)  # a tiny model: more threads only contend on a busy machine
     corrections = []

@@ -58,11 +58,12 @@ from common import machine
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts.asr import error_rate, zh_syllable_error_rate
-from worker.tts.audio import resample_mono, to_wav_bytes
-from worker.tts.cloning import PROBES, Cloner, VoiceBank, whisper_listener
-from worker.tts.reference import ReferenceRejected, clean_reference
-from worker.tts.voice import VoiceState
+from worker.tts.checks.reference import clean_reference
+from worker.tts.checks.reference_report import ReferenceRejected
+from worker.tts.checks.scoring import error_rate, zh_syllable_error_rate
+from worker.tts.cloning.enroll import PROBES, Cloner, VoiceBank, whisper_listener
+from worker.tts.synthesis.audio import resample_mono, to_wav_bytes
+from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "quality.json"
 SR = 24_000
@@ -239,7 +240,7 @@ def _join(parts: Iterable[np.ndarray], gap_s: float = 0.3, max_s: float = 24.0) 
 
 
 def _kokoro_speaker(models: ModelCache, voice: str) -> HeldOutSpeaker:
-    from worker.tts import assets
+    from worker.tts.synthesis import assets
 
     lang = "zh" if voice.startswith("z") else "en"
     texts = TEXTS[lang]
@@ -511,7 +512,7 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
 
 def frontend_accuracy(models: ModelCache) -> float:
     """How the frontend reads tests/data/frontend_hard.tsv (bench/frontend_accuracy.py has the breakdown)."""
-    from worker.tts.frontend_eval import evaluate, load_cases
+    from worker.tts.evaluation.frontend_eval import evaluate, load_cases
 
     cases = load_cases(Path(__file__).resolve().parents[1] / "tests" / "data" / "frontend_hard.tsv")
     return float(evaluate(models.frontend, cases)["accuracy"])  # type: ignore[arg-type]

@@ -26,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worker.tts import degrade as d
-from worker.tts.reference import DEFAULT_THRESHOLDS, QAReport, analyze_reference
+from tests.support import degrade as d
+from worker.tts.checks.reference import DEFAULT_THRESHOLDS, analyze_reference
+from worker.tts.checks.reference_report import QAReport
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reference_qa.json"
 
@@ -109,7 +110,7 @@ def _load_encoder() -> object | None:
 def _load_language_id() -> object:
     """Whisper-base, as enrollment uses it to hear which language the upload is in."""
     from shared.settings import Settings
-    from worker.tts.asr import Transcriber
+    from worker.tts.checks.asr import Transcriber
 
     return Transcriber(Settings().model_cache)
 

@@ -35,11 +35,11 @@ from common import machine
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts.engine import KokoroEngine, kokoro_engine
-from worker.tts.pipeline import Synthesizer
-from worker.tts.reference import clean_reference
-from worker.tts.voice import VoiceState
+from worker.tts.checks.reference import clean_reference
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine
+from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.voice import VoiceState
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "speed.json"

@@ -7,7 +7,7 @@ about 2–10 s; each is marked with a random 64-bit payload. Conditions: clean; 
 to 16 kHz (soxr); +6 dB (clipped, as a WAV writer would) and −6 dB; white noise at 20 dB
 SNR to the active speech level; MP3 at 64 kbit/s (LAME via ``lameenc``, decoded by
 libsndfile). False positives: the unmarked clips, clean and through MP3. Speaker
-similarity: resemblyzer cosine (``worker.tts.speaker``) of the marked and the unmarked
+similarity: resemblyzer cosine (``worker.tts.checks.speaker``) of the marked and the unmarked
 render against the same voice's reference (another text); the drop must stay ≤ 0.01.
 Renders are cached in ~/.cache/narrator/test-audio. Results: bench/results/watermark.json.
 
@@ -34,14 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine
 
+from shared.audio_types import SAMPLE_RATE
 from shared.settings import Settings
+from tests.support.degrade import add_noise, cache_dir, mp3_round_trip
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts.audio import resample_mono
-from worker.tts.degrade import add_noise, cache_dir, mp3_round_trip
-from worker.tts.speaker import cosine
-from worker.tts.voice import VoiceState
-from worker.tts.watermark import SAMPLE_RATE, detect, embed, watermark_key
+from worker.tts.checks.speaker import cosine
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.audio import resample_mono
+from worker.tts.synthesis.voice import VoiceState
+from worker.tts.synthesis.watermark import detect, embed, watermark_key
 
 RESULTS = Path(__file__).resolve().parent / "results" / "watermark.json"
 KEY = watermark_key("bench-secret")

@@ -16,9 +16,9 @@ import numpy as np
 from shared.consent import statement
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts.audio import to_wav_bytes
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.audio import to_wav_bytes
+from worker.tts.synthesis.voice import VoiceState
 
 SPEAKER = "林小雨"
 COMPANY = "星光电器"

@@ -5,7 +5,7 @@ declares a 1 Hz sample rate resamples to gigabytes, a 50 MB silent FLAC decodes 
 hours. The API reads only the header of every audio upload and refuses a file past these
 limits (``api.validation.audio_upload``); the worker, as a second line for anything stored
 before the check or behind its back, decodes no more than ``max_seconds`` of a file and
-refuses a rate or channel count outside them before resampling (``worker.tts.reference``).
+refuses a rate or channel count outside them before resampling (``worker.tts.checks.reference``).
 Both read the limits from here, so they cannot disagree.
 """
 

@@ -1,4 +1,10 @@
-"""The content type an uploaded recording is stored (and later served) with.
+"""The engine's sample rate, and the content type an uploaded recording is stored (and
+later served) with.
+
+Every render is 24 kHz mono: the API's audio formats, the speech channel, reference
+cleaning, the watermark and the bench scripts all read ``SAMPLE_RATE`` from here, which
+imports nothing, so the API needs no part of the model stack to know it.
+
 
 Never the one the client sent: a file that is both a valid WAV and an HTML page, uploaded
 as ``text/html``, would otherwise be served as a page from the storage's origin (stored
@@ -7,6 +13,8 @@ header, among the formats narrator decodes; anything else is stored as opaque by
 """
 
 from __future__ import annotations
+
+SAMPLE_RATE = 24_000  # Kokoro renders 24 kHz mono; so does everything narrator delivers
 
 OPAQUE = "application/octet-stream"
 

@@ -25,7 +25,7 @@ from shared.models import Consent, ConsentStatus, utcnow
 
 ZH_DIGITS = "零一二三四五六七八九"
 # What verification by speech recognition is calibrated for: statement texts, key-phrase
-# matching by sound and the error-rate limit exist for these (worker/tts/asr.py scoring).
+# matching by sound and the error-rate limit exist for these (worker/tts/checks/asr.py scoring).
 ASR_LANGUAGES = ("zh", "en")
 # Consents in force: a voice may be cloned from them and rendered with.
 USABLE = (ConsentStatus.verified.value, ConsentStatus.approved.value)

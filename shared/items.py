@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import InvalidInput
-from worker.tts.readings import check_overrides
+from shared.pronunciation.readings import check_overrides
 
 MAX_VOICE_ID = 36
 MAX_EXTERNAL_ID = 200

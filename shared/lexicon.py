@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.audit import record
 from shared.models import LexiconEntry, LexiconVersion, Tenant
-from worker.tts.lexicon import Entry, word_key
+from shared.pronunciation.lexicon import Entry, word_key
 
 SUMMARY_MAX = 2000
 

@@ -88,7 +88,7 @@ class Settings:
     max_text_chars: int = 2000
     synth_threads: int = 2
     # The synthesis engine: "kokoro" (built in, int8 ONNX on the CPU) or "package.module:factory",
-    # a callable taking these Settings and returning a worker.tts.engine.Engine (e.g. a GPU model
+    # a callable taking these Settings and returning a worker.tts.synthesis.engine.Engine (e.g. a GPU model
     # an operator provides). Voice states record the engine version they were enrolled with.
     engine: str = "kokoro"
     # Where the worker's models run: "cpu"; "cuda" (Kokoro's float graph on onnxruntime's CUDA
@@ -111,7 +111,7 @@ class Settings:
     # longest task; a message whose worker was killed is redelivered after it.
     broker_visibility_timeout_seconds: int = 3600
     # Wall-clock budget of cloning at enrollment: the stock-blend search first (~20-30 s on two
-    # cores), then the style search (worker/tts/style_search.py) refines the voice with what is
+    # cores), then the style search (worker/tts/cloning/style_search.py) refines the voice with what is
     # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.
     enroll_budget_seconds: float = 100.0
     # A batch still `planning` (or `queued`) with no planner progress for this long is planned

@@ -24,7 +24,8 @@ from typing import Protocol
 import numpy as np
 import redis
 
-SAMPLE_RATE = 24_000  # the engine's, and the PCM's on the channel
+from shared.audio_types import SAMPLE_RATE
+
 KEY_PREFIX = "narrator:speech:"
 EXPIRE_SECONDS = 120  # what a channel outlives its last message by
 BLOCK_MS = 1000  # one XREAD's wait

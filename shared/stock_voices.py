@@ -54,7 +54,7 @@ class StockVoice:
 
 
 def packs_dir(model_cache: Path) -> Path:
-    """Where set-up put the Kokoro packs (``worker.tts.assets.voices_dir`` reads the same folder)."""
+    """Where set-up put the Kokoro packs (``worker.tts.synthesis.assets.voices_dir`` reads the same folder)."""
     return model_cache / "kokoro-voices"
 
 

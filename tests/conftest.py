@@ -30,13 +30,13 @@ import redis
 import requests
 from werkzeug.serving import make_server
 
-from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
-from tests.support.devservices import WorkerProcess, start_worker
 from shared.migrate import upgrade
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
 from tests.helpers import wait_until
+from tests.support import devservices
+from tests.support.devservices import WorkerProcess, start_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV, REDIS_ENV = "NARRATOR_TEST_PG", "NARRATOR_TEST_REDIS"
@@ -48,7 +48,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's and the API's 
 @pytest.fixture(scope="session")
 def whisper():  # type: ignore[no-untyped-def]
     """Whisper-base from the model cache, loaded once: it hears renders and recordings in many tests."""
-    from worker.tts.asr import Transcriber
+    from worker.tts.checks.asr import Transcriber
 
     return Transcriber(Settings().model_cache)
 

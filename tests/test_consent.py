@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import requests
 
-from worker.tts import assets
-from worker.tts.audio import to_wav_bytes
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.audio import to_wav_bytes
+from worker.tts.synthesis.voice import VoiceState
 
 pytestmark = pytest.mark.slow
 REFERENCE = Path(__file__).resolve().parents[1] / "examples" / "reference.wav"

@@ -14,8 +14,8 @@ from shared.finetune import nightly_due
 from shared.models import AuditEvent, FinetuneRun, Item
 from tests.helpers import admin_key, render_batch
 from worker.jobs.finetune import Correction, train_candidate
-from worker.tts.frontend import Frontend
-from worker.tts.polyphone_model import PolyphoneModel, Query
+from worker.tts.text.frontend import Frontend
+from worker.tts.text.polyphone_model import PolyphoneModel, Query
 
 # 祭 as a surname is zhai4; the frontend reads it ji4 (as in 祭祀) before any feedback: its surname
 # rules cover the common polyphonic surnames (曾 单 仇 解 查 区 …), not this rare one.

@@ -18,11 +18,11 @@ import requests
 import soundfile as sf
 from sqlalchemy import update
 
-from tests.support.devservices import WorkerProcess
 from shared.models import Consent, Item
 from shared.settings import Settings
 from tests.helpers import wait_until
-from worker.tts.watermark import detect, item_payload, watermark_key
+from tests.support.devservices import WorkerProcess
+from worker.tts.synthesis.watermark import detect, item_payload, watermark_key
 
 pytestmark = pytest.mark.slow
 SHORT_ZH = "今天天气很好。"
@@ -174,10 +174,10 @@ def test_refusals_come_before_the_first_byte_as_problem_json(
 def test_embedded_mode_streams_through_the_same_path_in_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """No broker: the API runs the stream's task on a thread of its own process and relays
     its chunks from memory; the item is recorded in the embedded SQLite database."""
-    from worker.cli.serve import make_api
     from shared.db import make_engine, make_sessionmaker
     from shared.migrate import upgrade
     from shared.tenants import create_key, create_tenant
+    from worker.cli.serve import make_api
 
     settings = Settings(data_dir=tmp_path, secret_key="embedded-secret-" + "x" * 32)
     assert settings.embedded

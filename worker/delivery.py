@@ -15,11 +15,11 @@ from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING
 
 from shared.storage import Storage, StorageError
-from worker.tts.audio import to_wav_bytes
-from worker.tts.watermark import mark_item
+from worker.tts.synthesis.audio import to_wav_bytes
+from worker.tts.synthesis.watermark import mark_item
 
 if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made
-    from worker.tts.pipeline import Rendered
+    from worker.tts.synthesis.pipeline import Rendered
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shared.audio_limits import AudioLimits
-from worker.tts.reference import DEFAULT_LIMITS, CleanedReference, clean_reference
-from worker.tts.speaker import cosine
-from worker.tts.voice import VoiceState
+from worker.tts.checks.decode import DEFAULT_LIMITS
+from worker.tts.checks.reference import CleanedReference, clean_reference
+from worker.tts.checks.speaker import cosine
+from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:
     from worker.model_cache import ModelCache

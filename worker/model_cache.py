@@ -17,22 +17,23 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
+from shared.pronunciation.lexicon import Lexicon
 from shared.settings import Settings
 from worker import stock_voices
 from worker.devices import DevicePlan, plan_devices
-from worker.tts.asr import Transcriber
-from worker.tts.cloning import Cloner, VoiceBank, whisper_listener
-from worker.tts.engine import Engine, load_engine
-from worker.tts.frontend import CompiledLexicon, Frontend
-from worker.tts.lexicon import Lexicon
-from worker.tts.pipeline import Synthesizer
-from worker.tts.quality import GateConfig, QualityGate
-from worker.tts.speaker import SpeakerEncoder
-from worker.tts.style_search import enroll_refined
-from worker.tts.voice import VoiceState
+from worker.tts.checks.asr import Transcriber
+from worker.tts.checks.quality import GateConfig, QualityGate
+from worker.tts.checks.speaker import SpeakerEncoder
+from worker.tts.cloning.enroll import Cloner, VoiceBank, whisper_listener
+from worker.tts.cloning.style_search import enroll_refined
+from worker.tts.synthesis.engine import Engine, load_engine
+from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.voice import VoiceState
+from worker.tts.text.analysis import CompiledLexicon
+from worker.tts.text.frontend import Frontend
 
 if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
-    from worker.tts.polyphone_model import PolyphoneModel
+    from worker.tts.text.polyphone_model import PolyphoneModel
 
 log = logging.getLogger(__name__)
 SIMILARITY_MARGIN = 0.10
@@ -118,7 +119,7 @@ class ModelCache:
         import torch  # deferred: torch loads only when a tenant has an adapter
 
         # deferred: torch-backed, loaded only for adapters
-        from worker.tts.polyphone_model import PolyphoneModel
+        from worker.tts.text.polyphone_model import PolyphoneModel
 
         torch.set_num_threads(1)  # a tiny model: more threads only fight the engine's for the cores
         return PolyphoneModel.bundled()
@@ -142,8 +143,8 @@ class ModelCache:
                          load: Callable[[], bytes]) -> Frontend:
         """The frontend reading ``chars`` with a promoted adapter (one per fine-tune run)."""
         # deferred: torch-backed, loaded only for adapters
-        from worker.tts.polyphone_lora import with_adapter
-        from worker.tts.polyphone_model import LearnedPolyphones  # deferred: torch-backed, as above
+        from worker.tts.text.polyphone_lora import with_adapter
+        from worker.tts.text.polyphone_model import LearnedPolyphones  # deferred: torch-backed, as above
 
         def build() -> Frontend:
             learned = LearnedPolyphones(with_adapter(self.polyphone_model, load()), chars, version)

@@ -20,13 +20,13 @@ from shared import keys
 from shared import stock_voices as stock
 from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.storage import Storage
-from worker.tts import assets
-from worker.tts.engine import Engine
-from worker.tts.speaker import SpeakerEncoder
-from worker.tts.voice import VoiceState
+from worker.tts.checks.speaker import SpeakerEncoder
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.engine import Engine
+from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made
-    from worker.tts.pipeline import Synthesizer
+    from worker.tts.synthesis.pipeline import Synthesizer
 
 PROBE = "今天天气很好，我们一起去公园散步吧。"
 PROBES = {"zh": PROBE, "en": "The weather is lovely today, so we are going for a walk in the park."}

@@ -19,7 +19,9 @@ import soundfile
 from shared.audio_limits import AudioLimits
 from tests.api.test_bad_input import CONSENT, nothing_stored  # noqa: F401  (fixture)
 from tests.helpers import assert_problem, wav_bytes
-from worker.tts.reference import ReferenceRejected, analyze_reference, decode_audio
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference import analyze_reference
+from worker.tts.checks.reference_report import ReferenceRejected
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import devservices
 from shared.secret_keys import (
     MIN_SECRET_CHARS,
     PURPOSES,
@@ -24,7 +23,8 @@ from shared.secret_keys import (
     derive,
 )
 from shared.settings import Settings
-from worker.tts.watermark import watermark_key
+from tests.support import devservices
+from worker.tts.synthesis.watermark import watermark_key
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

@@ -1,1 +1,1 @@
-"""What the tests and benchmarks run against: private services started for them, never product code."""
+"""What the tests and the bench scripts share: private services started for them and degraded audio to test with; never product code."""

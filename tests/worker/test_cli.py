@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.tts.asr import Transcriber, error_rate
-from worker.tts.audio import read_wav_bytes
+from worker.tts.checks.asr import Transcriber
+from worker.tts.checks.scoring import error_rate
+from worker.tts.synthesis.audio import read_wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "examples" / "reference.wav"

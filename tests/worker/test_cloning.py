@@ -11,9 +11,9 @@ import pytest
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts import assets
-from worker.tts.cloning import MAX_PROBE_ERROR, Cloner, whisper_listener
-from worker.tts.voice import VoiceState
+from worker.tts.cloning.enroll import MAX_PROBE_ERROR, Cloner, whisper_listener
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.voice import VoiceState
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
 from worker import delivery
 from worker.delivery import ItemUpload, deliverable_wav
-from worker.tts.pipeline import Rendered
+from worker.tts.synthesis.pipeline import Rendered
 
 SR = 24000
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.devservices import WorkerProcess, settings_env
 from shared.settings import Settings
+from tests.support.devservices import WorkerProcess, settings_env
 from worker.devices import DevicePlan, DeviceUnavailable, gpu_runtimes, plan_devices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,10 +65,10 @@ def test_float_graph_on_the_cpu_provider_sounds_like_the_int8_graph(models, whis
     import onnx
 
     from worker import stock_voices
-    from worker.tts.asr import heard_error_rate
-    from worker.tts.engine import kokoro_engine
-    from worker.tts.pipeline import Synthesizer
-    from worker.tts.speaker import cosine
+    from worker.tts.checks.scoring import heard_error_rate
+    from worker.tts.checks.speaker import cosine
+    from worker.tts.synthesis.engine import kokoro_engine
+    from worker.tts.synthesis.pipeline import Synthesizer
 
     float_engine = kokoro_engine(models.settings, "cpu", graph="float")
     assert float_engine.name == "kokoro-82m-float" and "-float-" in float_engine.version

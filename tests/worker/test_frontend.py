@@ -1,4 +1,4 @@
-"""Behaviours of the text frontend (worker/tts/frontend.py) that other parts rely on."""
+"""Behaviours of the text frontend (worker/tts/text/frontend.py) that other parts rely on."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.tts.assets import kokoro_vocab
-from worker.tts.frontend import MAX_PHONEMES, Analysis, Frontend
-from worker.tts.frontend_eval import evaluate, evaluate_en, load_cases, load_en_cases
+from worker.tts.evaluation.frontend_eval import evaluate, evaluate_en, load_cases, load_en_cases
+from worker.tts.synthesis.assets import kokoro_vocab
+from worker.tts.text.analysis import Analysis
+from worker.tts.text.frontend import MAX_PHONEMES, Frontend
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TSV = DATA / "frontend_hard.tsv"
@@ -167,7 +168,7 @@ def test_cli_json_lines(plain_fe: Frontend, capsys: pytest.CaptureFixture[str],
                        monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from worker.tts.frontend_cli import text_command
+    from worker.tts.text.cli import text_command
 
     monkeypatch.setattr("sys.stdin", io.StringIO("你好\n\nHello world\n"))
     assert text_command(None, as_json=True, frontend=plain_fe) == 0
@@ -195,7 +196,7 @@ def test_accuracy_on_english_tuning_set(plain_fe: Frontend) -> None:
 
 
 @pytest.mark.parametrize(("text", "normalized"), [
-    # decisions documented in worker/tts/normalize_zh.py
+    # decisions documented in worker/tts/text/normalize_zh.py
     ("粉丝500w", "粉丝五百万"),  # lowercase w after a number is 万 ...
     ("额定功率1500w", "额定功率一千五百瓦"),  # ... unless the text speaks of power
     ("20W充电器", "二十瓦充电器"),  # uppercase W is watts

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.tts.frontend import Frontend
-from worker.tts.frontend_eval import evaluate, load_cases, score
+from worker.tts.evaluation.frontend_eval import evaluate, load_cases, score
+from worker.tts.text.frontend import Frontend
 
 TSV = Path(__file__).resolve().parent / "data" / "frontend_rules.tsv"
 CASES = load_cases(TSV)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from shared import dispatch
 from shared.models import Batch, Item, VoiceVersion, utcnow
+from shared.pronunciation.lexicon import Entry, Lexicon
 from shared.services import create_batch
 from shared.settings import Settings
 from shared.tenants import create_tenant
@@ -25,7 +26,6 @@ from worker import stock_voices
 from worker.celery_app import make_celery
 from worker.context import WorkerContext
 from worker.jobs import render, sweep
-from worker.tts.lexicon import Entry, Lexicon
 
 pytestmark = [pytest.mark.slow, pytest.mark.attack]
 

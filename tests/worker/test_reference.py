@@ -13,16 +13,11 @@ import numpy as np
 import pytest
 
 from shared.audio_limits import AudioLimits
-from worker.tts import degrade as d
-from worker.tts.reference import (
-    SAMPLE_RATE,
-    CleanedReference,
-    QAReport,
-    ReferenceRejected,
-    analyze_reference,
-    clean_reference,
-    decode_audio,
-)
+from shared.audio_types import SAMPLE_RATE
+from tests.support import degrade as d
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference import CleanedReference, analyze_reference, clean_reference
+from worker.tts.checks.reference_report import QAReport, ReferenceRejected
 
 MATRIX_VOICES = d.KOKORO_VOICES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.tts.sounds_like import mentions, substring_distance
+from worker.tts.text.sounds_like import mentions, substring_distance
 
 HEARD = "我是林小鱼,我同意星光电汽使用我的声音录音来制作合成语音,我的验证马是七七三路。"
 

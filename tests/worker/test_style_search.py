@@ -1,4 +1,4 @@
-"""The style search that refines a clone at enrollment (worker/tts/style_search.py): its
+"""The style search that refines a clone at enrollment (worker/tts/cloning/style_search.py): its
 mechanics on a known objective, without the models — elitism, the step-size rule, the
 wall-clock budget that keeps enrollment within its time limit."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.tts.style_search import SearchConfig, refine_style, style_basis
+from worker.tts.cloning.style_search import SearchConfig, refine_style, style_basis
 
 
 def bank(n: int = 12, seed: int = 1) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.tts.frontend import Frontend
+from worker.tts.text.frontend import Frontend
 
 HAN_BLOCKS = {
     "URO": (0x4E00, 0x9FFF), "Ext A": (0x3400, 0x4DBF), "Ext B": (0x20000, 0x2A6DF),

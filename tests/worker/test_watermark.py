@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from worker.tts.audio import read_wav_bytes, resample_mono
-from worker.tts.degrade import add_noise, mp3_round_trip
-from worker.tts.watermark import SAMPLE_RATE, detect, embed, item_payload, watermark_key
+from shared.audio_types import SAMPLE_RATE
+from tests.support.degrade import add_noise, mp3_round_trip
+from worker.tts.synthesis.audio import read_wav_bytes, resample_mono
+from worker.tts.synthesis.watermark import detect, embed, item_payload, watermark_key
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = watermark_key("test-secret")

@@ -15,8 +15,9 @@ from worker.cli.options import settings_for
 from worker.enrollment import SpeakerMismatch, clean, enroll_cleaned
 from worker.jobs.consent import check_statement
 from worker.model_cache import ModelCache
-from worker.tts.reference import ReferenceRejected, decode_audio
-from worker.tts.voice import VoiceState
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference_report import ReferenceRejected
+from worker.tts.synthesis.voice import VoiceState
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from worker.cli.options import settings_for
 from worker.model_cache import ModelCache
-from worker.tts import assets
+from worker.tts.synthesis import assets
 
 
 def fetch(args: argparse.Namespace) -> int:

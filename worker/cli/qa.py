@@ -8,7 +8,7 @@ from pathlib import Path
 
 from worker.cli.options import settings_for
 from worker.model_cache import ModelCache
-from worker.tts.reference import analyze_reference
+from worker.tts.checks.reference import analyze_reference
 
 
 def run(args: argparse.Namespace) -> int:

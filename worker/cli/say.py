@@ -17,10 +17,10 @@ from worker.cli.enroll import enroll_file
 from worker.cli.options import settings_for
 from worker.jobs.render import render_checked
 from worker.model_cache import ModelCache
-from worker.tts.audio import to_wav_bytes
-from worker.tts.pipeline import SynthesisConfig
-from worker.tts.reference import decode_audio
-from worker.tts.voice import VoiceState
+from worker.tts.checks.decode import decode_audio
+from worker.tts.synthesis.audio import to_wav_bytes
+from worker.tts.synthesis.pipeline import SynthesisConfig
+from worker.tts.synthesis.voice import VoiceState
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from worker.tts.frontend_cli import load_lexicon_csv, text_command
+from worker.tts.text.cli import load_lexicon_csv, text_command
 
 
 def run(args: argparse.Namespace) -> int:

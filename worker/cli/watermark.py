@@ -17,8 +17,9 @@ from shared.models import Item
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from worker.cli.options import settings_for
-from worker.tts.reference import ReferenceRejected, decode_audio
-from worker.tts.watermark import detect as detect_mark
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference_report import ReferenceRejected
+from worker.tts.synthesis.watermark import detect as detect_mark
 
 log = logging.getLogger("narrator")
 

@@ -12,7 +12,7 @@ from shared.models import Feedback, FeedbackState, utcnow
 from worker.context import WorkerContext
 
 if TYPE_CHECKING:  # the frontend: imported where it runs (``WorkerContext.models``)
-    from worker.tts.frontend import Analysis
+    from worker.tts.text.analysis import Analysis
 
 
 def verify_feedback(ctx: WorkerContext, tenant_id: str, item_id: str, analysis: Analysis) -> None:

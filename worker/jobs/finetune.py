@@ -37,11 +37,11 @@ from shared.errors import Conflict, InvalidInput
 from shared.finetune import LEARNABLE, create_run, last_correction_at, nightly_due, schedule_of
 from shared.models import Feedback, FinetuneRun, FinetuneStatus, Item, Tenant, utcnow
 from worker.context import WorkerContext
-from worker.tts.frontend import Frontend
-from worker.tts.frontend_eval import Case, evaluate, load_cases
-from worker.tts.polyphone_lora import Example, TrainConfig, adapter_bytes, train_adapter, with_adapter
-from worker.tts.polyphone_model import LearnedPolyphones, PolyphoneModel
-from worker.tts.zh_g2p import HAN_RUN
+from worker.tts.evaluation.frontend_eval import Case, evaluate, load_cases
+from worker.tts.text.frontend import Frontend
+from worker.tts.text.polyphone_lora import Example, TrainConfig, adapter_bytes, train_adapter, with_adapter
+from worker.tts.text.polyphone_model import LearnedPolyphones, PolyphoneModel
+from worker.tts.text.zh_g2p import HAN_RUN
 
 log = logging.getLogger(__name__)
 

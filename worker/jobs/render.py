@@ -23,6 +23,7 @@ from shared.errors import InvalidInput, NarratorError, VoiceNotReady
 from shared.finetune import ActiveAdapter, adapter_of
 from shared.metrics import Metrics
 from shared.models import BatchStatus, ItemStatus, utcnow
+from shared.pronunciation.lexicon import Lexicon
 from shared.storage import ObjectNotFound
 from worker.context import WorkerContext
 from worker.delivery import ItemUpload
@@ -30,15 +31,15 @@ from worker.jobs import item_sql
 from worker.jobs.errors import ConsentRevoked
 from worker.jobs.feedback import verify_feedback
 from worker.jobs.finish import fail_item, finish_item
-from worker.tts.audio import sha256
-from worker.tts.lexicon import Lexicon
-from worker.tts.quality import GateReport, best_of
-from worker.tts.voice import VoiceState
+from worker.tts.checks.quality import GateReport, best_of
+from worker.tts.synthesis.audio import sha256
+from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:  # the model stack: imported where it runs (``WorkerContext.models``), not by every task module
     from worker.model_cache import ModelCache
-    from worker.tts.frontend import Analysis, Frontend
-    from worker.tts.pipeline import Rendered
+    from worker.tts.synthesis.pipeline import Rendered
+    from worker.tts.text.analysis import Analysis
+    from worker.tts.text.frontend import Frontend
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def render_checked(models: ModelCache, metrics: Metrics, analysis: Analysis, sta
     is kept; if none passes, the caller marks the item ``needs_review`` with the reasons.
     ``on_render`` gets each render before its check (the upload starts there)."""
     # deferred: the synthesis pipeline imports the frontend (seconds, and torch): only a process that renders loads it
-    from worker.tts.pipeline import SynthesisConfig
+    from worker.tts.synthesis.pipeline import SynthesisConfig
 
     gate = models.gate(state)
     renders: dict[int, Rendered] = {}

@@ -25,8 +25,8 @@ from worker.context import WorkerContext
 from worker.jobs.errors import RenderFailed, recorded
 from worker.jobs.finish import fail_item, finish_item
 from worker.jobs.render import Claim, analyze, claim_item, readings_used, refusal, voice_state
-from worker.tts.audio import sha256, to_wav_bytes
-from worker.tts.watermark import mark_item
+from worker.tts.synthesis.audio import sha256, to_wav_bytes
+from worker.tts.synthesis.watermark import mark_item
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def stream_item(ctx: WorkerContext, item_id: str, channels: Channels) -> None:
 
 def _render(ctx: WorkerContext, item_id: str, claim: Claim, channels: Channels) -> None:
     # deferred: the synthesis pipeline imports the frontend (seconds, and torch): only a process that renders loads it
-    from worker.tts.pipeline import SynthesisConfig
+    from worker.tts.synthesis.pipeline import SynthesisConfig
 
     assert claim.version is not None  # checked by the caller
     version_id, state_key = claim.version

@@ -1,0 +1,1 @@
+"""Voice cloning at enrollment: picking a style from the stock voices and refining it."""

@@ -1,0 +1,176 @@
+"""Enrollment: a cleaned reference recording → a voice state in Kokoro's style space.
+
+No cloning weights ship in any registry package, so narrator clones inside the style
+space of the 54 stock Kokoro voices: each stock voice gets a speaker embedding once
+(the voice bank, cached per engine version), the reference is embedded, and candidate
+style tables — the nearest stock voice and similarity-weighted blends of the nearest
+few — are rendered on probe sentences and scored against the reference. The best
+candidate becomes the voice. It is an approximate match whose ceiling is the span
+of the stock voices; the README reports how close it gets.
+
+Closest is not enough: a stock voice of another language can sound most like a
+reference and still speak its language badly (a real Chinese speaker cloned as the
+Japanese pack jf_tebukuro was heard 塌塌 for 他把). With a listener (Whisper), the
+closest candidate's probe renders are transcribed, and one heard with more than
+``MAX_PROBE_ERROR`` of the probe text wrong gives way to the next closest (the closest
+of all is kept when every candidate is heard wrong). Usually the first one passes, so
+this costs two transcriptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from worker.tts.checks.asr import Transcriber
+from worker.tts.checks.scoring import heard_error_rate
+from worker.tts.checks.speaker import SpeakerEncoder
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.voice import VoiceState
+
+log = logging.getLogger(__name__)
+
+PROBES = MappingProxyType({
+    "zh": ["今天我们来介绍一款新产品，它的设计简洁，使用起来非常方便。", "感谢您的耐心等待，我们马上为您发货。"],
+    "en": ["Today we introduce a new product. It is light, simple and easy to use.",
+           "Thank you for waiting, your order ships tomorrow morning."],
+})
+METHOD = "style-blend-search-v1"
+# Probe text heard wrong (syllables for Chinese, words for English) above which a
+# candidate voice is not chosen while an intelligible one exists; stock voices in their
+# own language score 0-0.05 on the probes.
+MAX_PROBE_ERROR = 0.15
+
+# (audio, sample rate, text, language) -> the fraction of the text heard wrong
+Listener = Callable[[np.ndarray, int, str, str], float]
+
+
+def probe_language(language: str) -> str:
+    return "zh" if language.startswith("zh") else "en"
+
+
+@dataclass(frozen=True)
+class VoiceBank:
+    """Stock voices with their speaker embeddings: the space enrollment searches."""
+
+    names: list[str]
+    styles: np.ndarray  # (n, 510, 256)
+    embeddings: np.ndarray  # (n, 256), unit-norm
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, names=np.array(self.names), embeddings=self.embeddings)
+        tmp.replace(path)
+
+    @classmethod
+    def load_or_build(cls, cache: Path, synthesizer: Synthesizer, encoder: SpeakerEncoder) -> "VoiceBank":
+        names = assets.list_voice_names(cache)
+        styles = np.stack([assets.load_voice_pack(cache, n) for n in names])
+        path = cache / f"voice-bank-{synthesizer.engine.version}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as npz:
+                if list(npz["names"]) == names:
+                    return cls(names=names, styles=styles, embeddings=npz["embeddings"])
+        log.info("building the voice bank (%d stock voices, once per engine version)", len(names))
+        embeddings = np.stack([
+            embed_render(synthesizer, encoder, style, PROBES["zh" if name.startswith("z") else "en"][0])
+            for name, style in zip(names, styles)
+        ])
+        bank = cls(names=names, styles=styles, embeddings=embeddings)
+        bank.save(path)
+        return bank
+
+
+def _render(synthesizer: Synthesizer, style: np.ndarray, text: str) -> np.ndarray:
+    state = VoiceState(style=style, embedding=np.zeros(256, np.float32), language="", method="probe",
+                       engine_version=synthesizer.engine.version)
+    return synthesizer.render(text, state).audio
+
+
+def embed_render(synthesizer: Synthesizer, encoder: SpeakerEncoder, style: np.ndarray, text: str) -> np.ndarray:
+    return encoder.embed(_render(synthesizer, style, text), synthesizer.engine.sample_rate)
+
+
+def whisper_listener(transcriber: Transcriber) -> Listener:
+    """How much of a probe Whisper hears wrong: the quality gate's own measures."""
+    def heard_wrong(audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
+        return heard_error_rate(text, transcriber.transcribe(audio, sample_rate, language=language).text, language)
+
+    return heard_wrong
+
+
+def _candidates(bank: VoiceBank, similarity: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    order = np.argsort(-similarity)
+    out: list[tuple[str, np.ndarray]] = [(f"stock:{bank.names[order[0]]}", bank.styles[order[0]])]
+    for k in (2, 3):
+        for temperature in (0.02, 0.05):
+            top = order[:k]
+            weights = np.exp((similarity[top] - similarity[top].max()) / temperature)
+            weights /= weights.sum()
+            blend = np.tensordot(weights, bank.styles[top], axes=1).astype(np.float32)
+            label = "+".join(f"{bank.names[i]}:{w:.2f}" for i, w in zip(top, weights))
+            out.append((f"blend:{label}", blend))
+    return out
+
+
+class Cloner:
+    def __init__(self, synthesizer: Synthesizer, encoder: SpeakerEncoder, bank: VoiceBank,
+                 listener: Listener | None = None) -> None:
+        self.synthesizer = synthesizer
+        self.encoder = encoder
+        self.bank = bank
+        self.listener = listener
+
+    def probe_error(self, style: np.ndarray, language: str, renders: list[np.ndarray] | None = None) -> float:
+        """Mean fraction of the probe texts heard wrong (0.0 without a listener)."""
+        if self.listener is None:
+            return 0.0
+        lang = probe_language(language)
+        texts = PROBES[lang]
+        audio = renders or [_render(self.synthesizer, style, text) for text in texts]
+        sr = self.synthesizer.engine.sample_rate
+        return float(np.mean([self.listener(a, sr, t, lang) for a, t in zip(audio, texts)]))
+
+    def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
+        started = time.monotonic()
+        target = self.encoder.embed(reference, sample_rate)
+        similarity = self.bank.embeddings @ target
+        probes = PROBES[probe_language(language)]
+        sr = self.synthesizer.engine.sample_rate
+        scored: list[tuple[float, str, np.ndarray, list[np.ndarray]]] = []
+        for label, style in _candidates(self.bank, similarity):
+            renders = [_render(self.synthesizer, style, p) for p in probes]
+            scored.append((float(np.mean([self.encoder.embed(r, sr) @ target for r in renders])), label, style, renders))
+        scored.sort(key=lambda c: -c[0])
+        passed_over: list[str] = []
+        errors: list[float] = []
+        for score, label, style, renders in scored:  # the closest candidate that is heard right
+            errors.append(self.probe_error(style, language, renders))
+            if errors[-1] <= MAX_PROBE_ERROR:
+                break
+            passed_over.append(label)
+        else:  # every candidate heard wrong: the closest of all
+            score, label, style, _ = scored[0]
+            errors.append(errors[0])
+            passed_over = []
+        error = errors[-1]
+        metrics = {
+            "similarity": round(score, 4),
+            "probe_error": round(error, 4),
+            "passed_over": passed_over,  # closer candidates whose probes were heard wrong
+            "best_stock_voice": self.bank.names[int(np.argmax(similarity))],
+            "best_stock_similarity": round(float(similarity.max()), 4),
+            "chosen": label,
+            "enroll_seconds": round(time.monotonic() - started, 2),
+        }
+        log.info("enrolled voice: %s", metrics)
+        return VoiceState(style=style, embedding=target, language=language, method=METHOD,
+                          engine_version=self.synthesizer.engine.version, metrics=metrics)

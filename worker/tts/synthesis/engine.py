@@ -1,0 +1,128 @@
+"""The synthesis model: phonemes + a style table in, 24 kHz float audio out.
+
+An engine knows no language and no text; the pipeline (``worker.tts.synthesis.pipeline``) turns
+text into phonemes. Callers depend on the ``Engine`` protocol, so a GPU engine can be
+dropped in beside the CPU Kokoro one without touching them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from shared.audio_types import SAMPLE_RATE
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.float_graph import float_model_path
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+MAX_TOKENS = 510
+BUILT_IN = "kokoro"
+
+
+class Engine(Protocol):
+    name: str
+    version: str
+    sample_rate: int
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        """Render one chunk (≤ MAX_TOKENS phonemes) with a (510, 256) style table."""
+        ...
+
+    def tokenize(self, phonemes: str) -> list[int]: ...
+
+
+class KokoroEngine:
+    """Kokoro-82M v1.0 on onnxruntime: the shipped int8 graph on the CPU provider, or its float
+    graph (worker.tts.synthesis.float_graph) on the CUDA provider, where int8 kernels do not run. The
+    float graph also runs on the CPU provider, which is how the tests check it.
+
+    The int8 graph stays as shipped: on the AVX-512 VNNI CPUs this runs on, its
+    ConvInteger kernels beat a dequantized float32 copy of the same graph (the float copy
+    took ~20 % more CPU per audio second, ~10 % more with its convolutions recast as 2-D
+    for onnxruntime's NCHWc kernels), so there is no float variant to build or cache.
+    """
+
+    def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None,
+                 device: str = "cpu", name: str = "kokoro-82m-int8") -> None:
+        import onnxruntime as ort  # deferred: onnxruntime loads only with an engine, not with the Engine protocol
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: the worker shares its few cores with
+        # Whisper, the frontend and other processes, and spinning threads burn the cores the
+        # busy ones need (20-25 % less CPU for the same renders on a 2-core box, same speed).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        if device == "cuda" and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            raise RuntimeError(f"onnxruntime did not put {model_path.name} on CUDA: {self.session.get_providers()}")
+        self.model_path, self.device, self.name = model_path, device, name
+        self.vocab = vocab
+        self.version = version
+        self.sample_rate = SAMPLE_RATE
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        return [self.vocab[c] for c in phonemes if c in self.vocab]
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        tokens = self.tokenize(phonemes)[:MAX_TOKENS]
+        if not tokens:
+            return np.zeros(0, np.float32)
+        if style.shape[-1] != 256:
+            raise ValueError(f"style table must have 256 columns, got {style.shape}")
+        ref = style[min(len(tokens), len(style)) - 1].reshape(1, 256).astype(np.float32)
+        audio = self.session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": ref,
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )[0]
+        return np.asarray(audio, np.float32).ravel()
+
+
+def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = None) -> KokoroEngine:
+    """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
+    float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
+    graph unless ``graph="float"`` (the tests' check of the GPU path)."""
+    graph = graph or ("float" if device == "cuda" else "int8")
+    sha = assets.kokoro_model_sha256()
+    path = assets.kokoro_model_path()
+    if graph == "float":
+        path = float_model_path(settings.model_cache, path, sha)
+    return KokoroEngine(path, assets.kokoro_vocab(), version=f"kokoro-v1.0-{graph}-{sha[:8]}",
+                        threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
+
+
+def load_engine(settings: Settings, device: str = "cpu") -> Engine:
+    """The engine ``NARRATOR_ENGINE`` names: the built-in one, or an operator's factory.
+
+    A factory is given as ``package.module:callable`` so a GPU engine can be installed
+    beside narrator and chosen by configuration, with no change to the code that calls it.
+    """
+    spec = settings.engine.strip()
+    if spec == BUILT_IN:
+        return kokoro_engine(settings, device)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"NARRATOR_ENGINE must be '{BUILT_IN}' or 'package.module:factory', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"NARRATOR_ENGINE {spec!r} cannot be loaded: {exc}") from exc
+    engine = factory(settings)
+    missing = [name for name in ("name", "version", "sample_rate", "synthesize", "tokenize")
+               if not hasattr(engine, name)]
+    if missing:
+        raise ValueError(f"NARRATOR_ENGINE {spec!r} made an object without {', '.join(missing)}")
+    return engine

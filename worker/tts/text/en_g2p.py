@@ -1,0 +1,107 @@
+"""English grapheme-to-phoneme for Kokoro: misaki's en G2P without a spaCy model.
+
+misaki.en.G2P downloads ``en_core_web_sm`` on construction; this service runs
+offline, so the pipeline is replaced by ``spacy.blank("en")`` (tokenizer only,
+no POS tags: heteronyms such as "read" fall back to misaki's default reading).
+Out-of-vocabulary words (brands, names) go to espeak-ng shipped by the
+espeakng-loader wheel, through misaki's own EspeakFallback so the phoneme
+symbols match what Kokoro was trained on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import spacy
+from misaki import en
+from misaki.espeak import EspeakFallback
+
+from shared.pronunciation.arpabet import arpabet_to_phonemes
+from shared.pronunciation.readings import check_english
+from worker.tts.text.normalize_en import normalize_en
+
+# Brands whose espeak guess is poor. Values are misaki-style phonemes.
+BRANDS: Mapping[str, str] = MappingProxyType({
+    "Xiaomi": "ʃˈWmi",
+    "Huawei": "hwˈɑwˌA",
+    "OPPO": "ˈɔpO",
+    "vivo": "vˈivO",
+    "Tencent": "tˈɛnsˌɛnt",
+    "Alibaba": "ˌæləbˈɑbə",
+    "Baidu": "bˈIdu",
+    "WeChat": "wˈiʧˌæt",
+    "Weibo": "wˈAbO",
+    "Taobao": "tˈWbW",
+    "Douyin": "dˈOjɪn",
+    "TikTok": "tˈɪktˌɑk",
+    "Lenovo": "lənˈOvO",
+    "ThinkPad": "θˈɪŋkpˌæd",
+    "iPhone": "ˈIfˌOn",
+    "iPad": "ˈIpˌæd",
+    "macOS": "mˌækˌOˈɛs",
+    "iOS": "ˌIˌOˈɛs",
+    "Kokoro": "kˈOkəɹO",
+})
+
+class _BlankSpacyG2P(en.G2P):
+    """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""
+
+    def __init__(self, fallback: EspeakFallback | None) -> None:
+        self.version = None
+        self.british = False
+        self.nlp = spacy.blank("en")
+        self.lexicon = en.Lexicon(False)
+        self.fallback = fallback
+        self.unk = ""
+
+
+class EnG2P:
+    """English text -> Kokoro phonemes, with a lexicon of word -> phonemes applied first."""
+
+    def __init__(self, lexicon: Mapping[str, str] | None = None) -> None:
+        self._g2p = _BlankSpacyG2P(EspeakFallback(british=False))
+        words = dict(BRANDS)
+        words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
+        self._words = {k.lower(): v for k, v in words.items()}
+        self._words_re = (
+            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
+            if words else None)
+
+    def reading_to_phonemes(self, reading: str) -> str:
+        """A lexicon/override reading (see shared/pronunciation/readings.py): ARPAbet, /phonemes/ or ~respelling."""
+        checked = check_english(reading)
+        if checked.kind == "arpabet":
+            return arpabet_to_phonemes(checked.text)
+        if checked.kind == "phonemes":
+            return checked.text[1:-1]
+        return self._run(checked.text[1:])
+
+    def phonemize(self, text: str) -> str:
+        return self.words_to_phonemes(normalize_en(text))
+
+    def words_to_phonemes(self, text: str) -> str:
+        """Phonemes of ``text`` as written, without normalization: the brand and lexicon words,
+        then misaki. The evaluation reads a line's expected spoken words with this."""
+        if self._words_re is None:
+            return self._run(text)
+        out: list[str] = []
+        pos = 0
+        for m in self._words_re.finditer(text):
+            out.append(self._run(text[pos:m.start()]))
+            out.append(self._words[m.group(1).lower()])
+            pos = m.end()
+        out.append(self._run(text[pos:]))
+        return re.sub(r"\s{2,}", " ", " ".join(p for p in out if p.strip())).replace(" ,", ",").replace(" .", ".").strip()
+
+    def _run(self, text: str) -> str:
+        if not text.strip():
+            # keep bare punctuation such as ", " between pieces
+            return text.strip()
+        phonemes, _ = self._g2p(text)
+        phonemes = phonemes.strip()
+        end = text.rstrip()[-1:]
+        if end in ".!?" and phonemes and phonemes[-1] not in ".!?":
+            phonemes += end  # misaki drops a final period glued to the last word; Kokoro uses it for the fall
+        return phonemes

@@ -1,0 +1,221 @@
+"""English text normalization for TTS: what misaki gets wrong without a tagger.
+
+misaki's English G2P runs here on a tokenizer-only spaCy pipeline (worker/tts/text/en_g2p.py), so it
+has no part-of-speech tags: it reads every homograph with its default reading and abbreviations
+as words. This module rewrites a line before misaki sees it:
+
+- abbreviations with a period (Dr., St., No., Mr., vs., Fig., etc.) as the words said;
+- amounts of money with a scale (``$1.5M``), clock times (``3:30pm``, ``9:05``), units after a
+  number (singular after 1), percentages;
+- model numbers glued to letters (``A380``) read in pairs, as English speakers say them;
+- the homographs read, lead, live, record and minute from the words around them, written as
+  misaki's ``[word](/phonemes/)`` so the chosen reading is forced.
+
+Each rule is a decision from the words next to the token, not a tagger: where the context says
+nothing the misaki default stands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from num2words import num2words
+
+_CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
+_SCALES = MappingProxyType({"K": "thousand", "k": "thousand", "M": "million", "m": "million", "B": "billion", "bn": "billion",
+           "T": "trillion"})
+_EN_UNITS = MappingProxyType({
+    "km/h": "kilometers per hour", "mph": "miles per hour", "kg": "kilograms", "g": "grams",
+    "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
+    "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
+    "MB": "megabytes", "GHz": "gigahertz", "MHz": "megahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
+    "lbs": "pounds", "lb": "pounds", "℃": "degrees Celsius", "°C": "degrees Celsius",
+    "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit",
+})
+_EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
+
+# Abbreviation (with its period) -> words. Dr. and St. depend on the next word (see _abbreviation).
+ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
+    "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Fig.": "figure",
+    "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Jr.": "Junior",
+    "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
+    "i.e.": "that is",
+})
+# Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
+NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m")
+
+
+def _say_number(num: str) -> str:
+    return num2words(float(num) if "." in num else int(num))
+
+
+def _money(m: re.Match[str]) -> str:
+    unit, sub = _CURRENCY[m.group(1)]
+    whole, _, frac = m.group(2).replace(",", "").partition(".")
+    scale = m.group(3)
+    if scale:  # $1.5M: one point five million dollars
+        return f"{_say_number(m.group(2).replace(',', ''))} {_SCALES[scale]} {unit}s"
+    n = int(whole)
+    out = num2words(n) + " " + unit + ("" if n == 1 else ("s" if unit != "yuan" else ""))
+    cents = int((frac + "00")[:2]) if frac else 0
+    if cents:
+        subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
+        out += " and " + num2words(cents) + " " + subs
+    return out
+
+
+def _minutes(mi: str) -> str:
+    if mi == "00":
+        return ""
+    return " oh " + num2words(int(mi)) if mi.startswith("0") else " " + num2words(int(mi))
+
+
+def _clock12(m: re.Match[str]) -> str:
+    """3:30pm three thirty p m, 9am nine a m (letters, as said)."""
+    letters = "a m" if m.group("ap").lower().startswith("a") else "p m"
+    return num2words(int(m.group("h"))) + _minutes(m.group("mi") or "00") + " " + letters
+
+
+def _clock(m: re.Match[str]) -> str:
+    """9:05 nine oh five, 12:30 twelve thirty, 7:00 seven o'clock."""
+    h, mi = int(m.group(1)), m.group(2)
+    return num2words(h) + (_minutes(mi) if mi != "00" else " o'clock")
+
+
+def _unit(m: re.Match[str]) -> str:
+    words = _EN_UNITS[m.group(2)]
+    if m.group(1) == "1":  # 1 kg: one kilogram
+        first, _, rest = words.partition(" ")
+        words = (first.removesuffix("s")) + (" " + rest if rest else "")
+    return m.group(1) + " " + words
+
+
+def _abbreviation(m: re.Match[str]) -> str:
+    word, after = m.group(1), m.string[m.end():]
+    nxt_capital = re.match(r"\s+[A-Z]", after) is not None
+    end = "." if not after.strip() else ""
+    if word == "Dr":
+        return ("Doctor" if nxt_capital else "Drive") + end
+    if word == "St":
+        return ("Saint" if nxt_capital else "Street") + end
+    if word == "No":
+        return "number"
+    spoken = ABBREVIATIONS[word + "."]
+    return spoken + ("." if not after.strip() or re.match(r"\s+[A-Z]", after) and word == "etc" else "")
+
+
+def _model(m: re.Match[str]) -> str:
+    """A380 A three eighty, B747 B seven forty-seven: a model number glued to letters is read in pairs."""
+    return m.group(1) + " " + num2words(int(m.group(2)), to="year")
+
+
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|approx|Jr|Sr|Mt|Ave|Dept)\.")
+
+
+def normalize_en(text: str) -> str:
+    """Rewrite an English line as the words a reader says, with homographs forced."""
+    text = re.sub(r"(?<![A-Za-z.])No\.(?=\s*\d)", "number", text)
+    text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
+    text = _ABBREV_RE.sub(_abbreviation, text)
+    text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z]))?", _money, text)
+    text = re.sub(r"(?<![\d:])(?P<h>1[0-2]|0?[1-9])(?::(?P<mi>[0-5]\d))?\s?(?P<ap>[aApP]\.?\s?[mM]\.?)(?![A-Za-z])",
+                  _clock12, text)
+    text = re.sub(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", _clock, text)
+    text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
+    text = re.sub(rf"(\d+(?:\.\d+)?)\s?({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
+    text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
+    return force_homographs(text)
+
+
+# -- homographs ---------------------------------------------------------------------------------
+
+_PAST_MARKERS = re.compile(r"\b(yesterday|ago|last|earlier|already|once|then|previously|before|in (?:19|20)\d\d)\b",
+                           re.IGNORECASE)
+_MODALS = frozenset({"to", "will", "would", "can", "could", "should", "must", "may", "might", "shall", "do", "does", "did",
+           "don't", "doesn't", "didn't", "won't", "can't", "please", "let's", "'ll", "cannot"})
+_PERFECT = frozenset({"have", "has", "had", "having", "'ve", "was", "were", "been", "be", "being", "is", "are", "widely"})
+_PLURAL_SUBJECTS = frozenset({"i", "you", "we", "they", "people", "children", "students", "who"})
+_SINGULAR_SUBJECTS = frozenset({"he", "she", "it"})
+_LEAD_METAL_NEXT = frozenset({"poisoning", "pipe", "pipes", "paint", "free", "acid", "content", "levels", "level", "exposure",
+                    "contamination", "bullet", "bullets", "pencil", "pencils", "oxide", "crystal", "weight", "weights",
+                    "shot", "ore", "mine", "mining", "sheet", "roof", "glass", "battery", "batteries"})
+_LEAD_METAL_PREV = frozenset({"of", "with", "from", "contains", "contain", "containing", "no", "unleaded"})
+_LIVE_ADJ_NEXT = frozenset({"stream", "streams", "streaming", "concert", "concerts", "music", "broadcast", "show", "shows",
+                  "event", "events", "performance", "coverage", "audience", "wire", "bait", "animals", "album",
+                  "version", "on", "tonight", "feed", "chat", "session", "action", "updates", "recording", "band",
+                  "TV", "tv", "now", "today", "from", "online", "score", "scores"})
+_LIVE_ADJ_PREV = frozenset({"a", "the", "is", "are", "was", "were", "be", "broadcast", "go", "goes", "going", "went", "gone",
+                  "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"})
+_MINUTE_ADJ_NEXT = frozenset({"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
+                    "trace", "traces", "difference", "differences", "change", "changes", "fraction", "size", "portion",
+                    "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose"})
+_MINUTE_ADJ_PREV = frozenset({"are", "is", "was", "were", "be", "been", "seem", "seems", "very", "so", "too", "extremely",
+                    "quite", "rather", "remain", "remains", "appear", "appears"})
+_DETERMINERS = frozenset({"the", "a", "an", "it", "them", "this", "that", "these", "those", "my", "your", "his", "her", "our",
+                "their", "every", "each", "some", "any"})
+
+READINGS = MappingProxyType({
+    ("read", "present"): "ɹˈid", ("read", "past"): "ɹˈɛd",
+    ("lead", "verb"): "lˈid", ("lead", "metal"): "lˈɛd",
+    ("live", "verb"): "lˈɪv", ("live", "adjective"): "lˈIv",
+    ("record", "noun"): "ɹˈɛkəɹd", ("record", "verb"): "ɹəkˈɔɹd",
+    ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
+})
+_WORD = re.compile(r"[A-Za-z']+")
+_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute)(?![A-Za-z\]])", re.IGNORECASE)
+
+
+def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | None:
+    """The sense of one homograph from the words before (nearest last) and after it."""
+    p1 = prev[-1] if prev else ""
+    n1 = nxt[0] if nxt else ""
+    if word == "read":
+        if any(w in _PERFECT for w in prev[-3:]) and p1 not in _MODALS:
+            return "past"  # has read, was read, have you read
+        if p1 in _MODALS:
+            return "present"
+        if p1 in _SINGULAR_SUBJECTS:
+            return "past"  # he read (present would be reads)
+        return "past" if _PAST_MARKERS.search(sentence) else "present"
+    if word == "lead":
+        if n1 in _LEAD_METAL_NEXT or (p1 in _LEAD_METAL_PREV and n1 in {"", "is", "was", "and", "or", "in"}):
+            return "metal"
+        return None
+    if word == "live":
+        if p1 in _PLURAL_SUBJECTS or p1 in _MODALS or p1 in {"and", "still", "also", "now"}:
+            return "verb"
+        if p1 in _LIVE_ADJ_PREV or n1 in _LIVE_ADJ_NEXT:
+            return "adjective"
+        return None
+    if word == "record":
+        if p1 in _MODALS or p1 in _PLURAL_SUBJECTS or (not prev and n1 in _DETERMINERS):
+            return "verb"
+        return "noun"
+    if word == "minute":
+        if n1 in _MINUTE_ADJ_NEXT or (p1 in _MINUTE_ADJ_PREV and n1 in {"", "and", "but", "or"}):
+            return "adjective"
+        return "noun"
+    return None
+
+
+def force_homographs(text: str) -> str:
+    """Write each homograph whose sense the context decides as ``[word](/phonemes/)``."""
+    out: list[str] = []
+    pos = 0
+    for m in _HOMOGRAPH.finditer(text):
+        word = m.group(1).lower()
+        start = max(text.rfind(c, 0, m.start()) for c in ".!?;")
+        end_candidates = [i for i in (text.find(c, m.end()) for c in ".!?;") if i >= 0]
+        end = min(end_candidates) if end_candidates else len(text)
+        sentence = text[start + 1:end]
+        prev = [w.lower() for w in _WORD.findall(text[start + 1:m.start()])]
+        nxt = [w if w == "TV" else w.lower() for w in _WORD.findall(text[m.end():end])]
+        sense = _sense(word, prev, nxt, sentence)
+        if sense is None:
+            continue
+        out.append(text[pos:m.start()] + f"[{m.group(1)}](/{READINGS[word, sense]}/)")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,253 @@
+"""Polyphone corrections on top of pypinyin's phrase dictionary.
+
+pypinyin reads whole jieba words well; its weak spots are words missing from
+its phrase table and polyphonic characters that jieba leaves on their own.
+The phrase table (data/phrase_readings.tsv) fixes words found wrong while building
+tests/data/frontend_hard.tsv; the rules resolve single characters from their
+neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+
+
+@cache
+def phrase_readings() -> Mapping[str, tuple[str, ...]]:
+    """Whole words read against pypinyin's table (data/phrase_readings.tsv), in file order."""
+    text = (resources.files(__package__) / "data" / "phrase_readings.tsv").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return MappingProxyType({row[0]: tuple(row[1].split()) for row in rows})
+
+# Common words whose second syllable is neutral (轻声); pypinyin gives citation tones for them.
+NEUTRAL_SECOND: frozenset[str] = frozenset({
+    "衣服", "行李", "故事", "事情", "知道", "朋友", "明白", "清楚", "时候", "漂亮", "告诉", "喜欢",
+    "休息", "麻烦", "关系", "消息", "眼睛", "耳朵", "舒服", "窗户", "豆腐", "葡萄", "玻璃", "商量",
+    "客气", "聪明", "名字", "月亮", "太阳", "姑娘", "妈妈", "哥哥", "姐姐", "奶奶", "爷爷", "谢谢",
+    "爸爸", "叔叔", "弟弟", "妹妹", "舅舅", "伯伯", "姥姥", "婆婆", "公公", "娃娃", "宝宝", "星星",
+    "嘴巴", "尾巴", "下巴", "脑袋", "衣裳", "东西", "地方", "便宜", "意思", "先生", "丈夫",
+    "媳妇", "女婿", "师傅", "打扮", "打听", "大方", "精神", "热闹", "认识", "事儿", "收拾",
+    "算盘", "特务", "头发", "相声", "笑话", "谢谢", "学生", "钥匙", "冤枉", "早上", "晚上",
+    "招呼", "折腾", "芝麻", "主意", "庄稼", "状元", "胳膊", "骆驼", "萝卜", "馒头", "枕头",
+    "扁担", "石头", "骨头", "木头", "舌头", "指头", "念头", "苗头", "跟头", "来头",
+})
+
+# 儿 after these is a full syllable (a child, a son), not the erhua suffix.
+NOT_ERHUA: frozenset[str] = frozenset({
+    "女儿", "儿子", "婴儿", "孤儿", "幼儿", "患儿", "男儿", "少儿", "侄儿", "孙儿", "妻儿",
+    "健儿", "宠儿", "胎儿", "混血儿", "婴幼儿", "新生儿", "弃儿", "乞儿",
+    # poetic/diminutive nouns misaki (ZHFrontend.not_erhua) also keeps as a full syllable
+    "花儿", "鸟儿", "马儿", "虫儿", "猫儿", "狗儿", "猪儿", "红孩儿",
+})
+
+# Two-character words whose reading depends on the next word.
+_WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
+    # word: (next-word prefixes, reading)
+    "一行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("yi1", "hang2")),
+    "两行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("liang3", "hang2")),
+    "几行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("ji3", "hang2")),
+    "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
+    "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子"), ("bei1", "zhe5")),
+    "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
+             ("chao2", "yang2")),
+})
+
+# Polyphones that are also surnames, with the surname reading (曾 zeng1, 单 shan4, 仇 qiu2 …).
+SURNAME_READINGS: Mapping[str, str] = MappingProxyType({
+    "曾": "zeng1", "单": "shan4", "仇": "qiu2", "解": "xie4", "查": "zha1", "区": "ou1", "朴": "piao2",
+    "盖": "ge3", "缪": "miao4", "覃": "qin2", "翟": "zhai2", "乐": "yue4", "种": "chong2", "召": "shao4",
+    "华": "hua4", "任": "ren2", "纪": "ji3", "秘": "bi4", "繁": "po2", "员": "yun4", "尉": "wei4",
+    "冼": "xian3", "隗": "wei3", "宓": "mi4",
+})
+# Titles and forms of address that follow a surname: 曾经理, 单老师, 仇先生.
+TITLES: frozenset[str] = frozenset({
+    "先生", "女士", "小姐", "太太", "夫人", "老师", "经理", "总经理", "副总", "总", "董", "董事长", "教授",
+    "副教授", "医生", "大夫", "护士", "师傅", "同学", "阿姨", "叔叔", "大爷", "大妈", "大姐", "大哥",
+    "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长", "所长", "馆长", "站长", "队长",
+    "班长", "组长", "书记", "律师", "会计", "工程师", "博士", "老板", "老总", "总监", "主管", "警官",
+    "法官", "导演", "编辑", "记者", "教练", "同志", "姐", "哥", "伯", "老", "某",
+})
+# Titles that, after a given polyphone, are more often a compound than a surname: 区经理 is a
+# regional manager, 查处长 an investigation.
+_NOT_SURNAME_BEFORE: Mapping[str, frozenset[str]] = MappingProxyType({
+    "区": frozenset({"经理", "总经理", "总", "副总", "主任", "书记", "总监", "主管", "队长", "老总"}),
+    "查": frozenset({"处长"}),
+    "任": frozenset({"总经理", "经理", "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长",
+                    "所长", "馆长", "站长", "队长", "班长", "组长", "书记", "总监", "主管", "董事长", "教授",
+                    "副教授", "副总", "总", "老"}),
+})
+# A subject before these readings of 曾 (once) and 任 (serve as) makes them verbs, not surnames.
+_SUBJECT_ENDINGS = tuple("我你他她它们谁")
+
+
+def surname_before_title(char: str, prev: str, title: str) -> str | None:
+    """The surname reading of ``char`` when it is directly followed by a title word, else None."""
+    if char not in SURNAME_READINGS or title not in TITLES:
+        return None
+    if title in _NOT_SURNAME_BEFORE.get(char, frozenset()):
+        return None
+    if char in "曾任" and prev.endswith(_SUBJECT_ENDINGS):
+        return None
+    if title in ("姐", "哥", "伯", "老", "某") and char in "区查解单华种乐":
+        return None  # 查哥, 单老 are too often other words; keep one-character titles to clear cases
+    return SURNAME_READINGS[char]
+
+
+def name_reading(word: str, current: list[str]) -> tuple[str, ...] | None:
+    """A person's name (jieba tags it nr) starting with a surname polyphone: 曾国藩, 单田芳."""
+    if not 2 <= len(word) <= 3 or word[0] not in SURNAME_READINGS or len(current) != len(word):
+        return None
+    if current[0] == SURNAME_READINGS[word[0]]:
+        return None
+    return (SURNAME_READINGS[word[0]], *current[1:])
+
+# Adverbial 地 (de5) follows these endings: 慢慢地, 着急地, 认真地.
+_DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默")
+
+
+# X得 where 得 keeps its full tone de2 (获得, 值得); elsewhere a verb/adjective + 得 is de5.
+_DE2_FIRST = frozenset("获取赢难值心所博求习应不贪非自懂")
+# Nouns that start with 地 (so 地 is di4 even after an adverb-like word).
+_DI_WORDS = frozenset({"地方", "地球", "地下", "地区", "地址", "地图", "地铁", "地震", "地道", "地位",
+                       "地点", "地面", "地上", "地板", "地产", "地理", "地域", "地毯", "地形", "地带"})
+
+
+# Numerals (and 半, 几) before a measure word: 一打, 半打, 两打.
+_NUMERAL_CHARS = "零一二两三四五六七八九十百千几半"
+# Objects that make 打 the verb even after a numeral: 一打电话就来, 一打车就堵.
+_DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗", "架", "招呼", "牌", "游戏", "麻将",
+                    "鼓", "雷", "喷嚏", "哈欠", "折", "扫", "扮", "字", "印", "卡", "水", "饭", "伞",
+                    "官司", "交道", "主意", "比方", "基础", "拳", "电脑", "分", "败", "死", "破", "碎", "算")
+# What may follow the measure word 打 besides a noun: 一打起卖, 铅笔一打多少钱.
+_DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
+# Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
+_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠")
+# 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
+_LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
+# 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
+_ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
+_ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
+# 种 glued by jieba to a locative or a pronoun (上种的, 我种的) is still the verb.
+_ZHONG4_GLUED = frozenset("上下里中外前后边旁我你他她它谁刚新亲自")
+# 穿着 is the noun "attire" after 的/其 or before these; otherwise 着 is the aspect marker.
+_ATTIRE_NEXT = ("打扮", "得体", "考究", "讲究", "风格", "品味", "品位", "上", "方面", "整齐", "整洁", "朴素",
+                "时髦", "时尚", "随便", "随意", "简朴", "华丽", "入时", "光鲜", "寒酸")
+
+
+def is_measure_da(prev: str, nxt: str, nxt_tag: str) -> bool:
+    """打 as the measure word "dozen" (da2): after a numeral, before a noun or a price."""
+    if not prev.endswith(tuple(_NUMERAL_CHARS)) or not HAN_CHAR(nxt) or nxt.startswith(_DA_VERB_OBJECTS):
+        return False
+    return nxt.startswith(_DA_MEASURE_NEXT) or nxt_tag[:1] in ("n", "m", "q")
+
+
+def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = "",
+             nxt_tag: str = "") -> tuple[str, ...] | None:
+    """Reading of a multi-character word that depends on its neighbours, or None to keep ``current``.
+
+    ``after`` is the text that follows the word, ``nxt_tag`` jieba's part of speech of the next word.
+    """
+    rule = _WORD_CONTEXT.get(word)
+    if rule and nxt.startswith(rule[0]):
+        return rule[1]
+    if word == "地道" and nxt.startswith("的"):
+        return ("di4", "dao5")  # authentic (地道的北京菜), not a tunnel
+    if word == "长长" and nxt.startswith("了"):
+        return ("zhang3", "chang2")  # 头发长长了: grew long (长长的头发 stays chang2 chang2)
+    if word == "穿着":
+        attire = prev.endswith(("的", "其")) or nxt.startswith(_ATTIRE_NEXT)
+        return ("chuan1", "zhuo2") if attire else ("chuan1", "zhe5")
+    if len(current) != len(word):
+        return None
+    fixed = list(current)
+    if len(word) == 2 and word[1] == "打" and word[0] in _NUMERAL_CHARS and is_measure_da(word[0], nxt, nxt_tag):
+        fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
+    if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
+        fixed[0] = "tiao2"  # 调大, 调高
+    if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
+        fixed[0] = "chang2"  # 长三米
+    if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
+        fixed[1] = "zhong4"  # 阳台上种的薄荷
+    if len(word) == 3 and word[1] == "得" and word[0] != "不" and fixed[1] == "de2":
+        fixed[1] = "de5"  # 说得好, 跑得快: complement marker
+    if len(word) == 2 and word[1] == "得" and fixed[1] == "de2" and word[0] not in _DE2_FIRST:
+        fixed[1] = "de5"
+    if len(word) >= 3 and word[-1] == "地" and fixed[-1] == "di4":
+        stem = word[:-1]
+        if stem[-1] == stem[-2] or stem.endswith(_DE_ADVERB_ENDINGS):
+            fixed[-1] = "de5"  # 悄悄地, 默默地: jieba keeps the adverbial 地 inside the word
+    if (len(word) == 2 and word[0] == "地" and word not in _DI_WORDS and prev
+            and (prev[-1] == prev[-2:-1] or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS)))):
+        fixed[0] = "de5"  # 高兴地笑: jieba glued 地 to the verb
+    return tuple(fixed) if fixed != current else None
+
+
+# Characters whose reading follows from the word that comes before them.
+_CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "最", "非常", "特别", "比较",
+                "挺", "多", "够", "又", "过", "超")
+_HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
+_DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
+               "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟")
+_PRONOUNS = ("我", "你", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
+
+
+def HAN_CHAR(text: str) -> bool:  # noqa: N802 - reads as a predicate in the rules
+    return bool(text) and "\u4e00" <= text[0] <= "\u9fff"
+
+
+def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "",
+                    nxt_tag: str = "") -> str | None:
+    """Reading of a polyphonic character that jieba left as its own word, or None to keep ``current``.
+
+    ``after`` is the text that follows the character, ``nxt_tag`` jieba's part of speech of the next word.
+    """
+    surname = surname_before_title(char, prev, nxt)
+    if surname:
+        return surname
+    if char == "长":
+        if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条"))
+                or _LENGTH_FOLLOWS.match(after)):
+            return "chang2"
+    elif char == "打":
+        if is_measure_da(prev, nxt, nxt_tag):
+            return "da2"
+    elif char == "调":
+        if nxt[:1] in _TIAO_RESULTS:
+            return "tiao2"
+    elif char == "种":
+        if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
+            return "zhong4"
+    elif char == "还":
+        if nxt.startswith(_HUAN_BEFORE) and prev.endswith(("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来")):
+            return "huan2"
+        return "hai2"
+    elif char == "得":
+        if prev.endswith(_PRONOUNS) and nxt.startswith(_DEI_BEFORE) and not nxt.startswith("了"):
+            return "dei3"
+        if prev and not nxt.startswith(("了", "到", "出", "知", "分", "奖", "罪", "病", "意")) and current == "de2":
+            # 跑得快: a complement marker after a verb
+            return "de5"
+    elif char == "行":
+        if prev.endswith(("一", "两", "几", "每", "这", "那", "第", "多", "三", "四", "五", "六", "七", "八", "九", "十")) and nxt.startswith(("字", "代码", "文字", "诗", "数据", "树")):
+            return "hang2"
+    elif char == "重":
+        if nxt.startswith(("新", "来", "做", "写", "复", "建", "启", "装", "试", "逢", "播", "开", "申")):
+            return "chong2"
+    elif char == "为":
+        if nxt.startswith(("了", "什么", "何", "此", "人民", "大家", "你", "我", "他", "她")):
+            return "wei4"
+    elif char == "着":
+        if prev.endswith(("睡", "找", "猜", "够", "摸", "点")) and not nxt.startswith(("的", "呢")):
+            return "zhao2"
+    elif char == "地":
+        reduplicated = len(prev) >= 2 and prev[-1] == prev[-2]
+        if nxt and HAN_CHAR(nxt) and (reduplicated or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS))):
+            return "de5"
+    elif char == "了":
+        if prev.endswith(("不", "得")) and nxt in ("", "，", "。"):
+            return "liao3"
+    return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import redis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -27,8 +28,6 @@ class QueueDepthCollector(Collector):
         self.broker_url = broker_url
 
     def collect(self):  # type: ignore[no-untyped-def]
-        import redis
-
         family = GaugeMetricFamily("narrator_queue_depth", "Messages waiting in each queue", labels=["queue"])
         if self.broker_url.startswith("redis"):
             client = redis.Redis.from_url(self.broker_url, socket_timeout=2)
@@ -88,8 +87,6 @@ class ModelDeviceCollector(Collector):
 def worker_registry(broker_url: str, devices: dict[str, str] | None = None) -> CollectorRegistry:
     """The registry a worker serves: every process's samples merged, queue depth, and the
     device of each model family."""
-    from prometheus_client import multiprocess
-
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlparse
 
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 
@@ -166,9 +171,6 @@ class S3Storage:
         secret_access_key: str | None = None,
         region: str = "us-east-1",
     ) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = boto3.client(
@@ -185,8 +187,6 @@ class S3Storage:
         return self.prefix + _check_key(key)
 
     def _call(self, fn, **kwargs):  # type: ignore[no-untyped-def]
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             return fn(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
@@ -204,9 +204,6 @@ class S3Storage:
         return self._call(self.client.get_object, Key=self._key(key))["Body"].read()
 
     def put_file(self, key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
-        from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:  # multipart above 8 MiB: memory stays at a few parts whatever the size
             self.client.upload_fileobj(_Borrowed(fileobj), self.bucket, self._key(key),
                                        ExtraArgs={"ContentType": content_type},

@@ -13,6 +13,8 @@ from shared.audit import record
 from shared.consent import key_phrases
 from shared.models import Consent, ConsentStatus, utcnow
 from worker.context import WorkerContext
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference_report import ReferenceRejected
 from worker.tts.checks.scoring import error_rate
 from worker.tts.text.sounds_like import mentions
 
@@ -40,10 +42,6 @@ def check_statement(models: ModelCache, audio: np.ndarray, sample_rate: int, sta
 
 def verify_consent(ctx: WorkerContext, consent_id: str) -> None:
     """The consent's recording must say the statement generated for it."""
-    # deferred: scipy and the audio decoders cost seconds to import; only the enroll queue's workers need them
-    from worker.tts.checks.decode import decode_audio
-    from worker.tts.checks.reference_report import ReferenceRejected
-
 
     with ctx.sessions() as s:
         consent = s.get(Consent, consent_id)

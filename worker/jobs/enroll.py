@@ -19,16 +19,16 @@ from shared.consent import in_force, same_language
 from shared.models import Consent, ReferenceAudio, Voice, VoiceStatus, VoiceVersion
 from worker.context import WorkerContext
 from worker.jobs.notify import send_webhooks
+from worker.tts.checks.decode import decode_audio
+from worker.tts.checks.reference_report import ReferenceRejected
 from worker.tts.synthesis.audio import sha256, to_wav_bytes
 
 log = logging.getLogger(__name__)
 
 
 def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
-    # deferred: scipy and the audio decoders cost seconds to import; only the enroll queue's workers need them
+    # deferred: reference QA loads scipy and librosa (seconds); only the enroll queue's workers need it
     from worker.enrollment import SAMPLE_RATE, SpeakerMismatch, clean, enroll_cleaned
-    from worker.tts.checks.decode import decode_audio
-    from worker.tts.checks.reference_report import ReferenceRejected
 
     with ctx.sessions() as s:
         voice = s.get(Voice, voice_id)

@@ -23,8 +23,7 @@ from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
 from api.schema import Body, Choice, Field, Number, Text, operation, paging, paging_query
 from api.voices import usable_voice
-from shared import dispatch
-from shared import keys, services
+from shared import dispatch, services, storage_keys
 from shared.audit import record
 from shared.batch_source import (
     CountingReader,
@@ -153,7 +152,7 @@ def _create_from_json() -> str:
         return batch_id
     # Many items: the request stays short; they go the streamed way, as a JSONL source.
     batch_id = new_id()
-    key = keys.batch_source_key(g.tenant_id, batch_id, "jsonl")
+    key = storage_keys.batch_source_key(g.tenant_id, batch_id, "jsonl")
     with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
         spool.writelines(encode_jsonl(items))
         spool.seek(0)
@@ -197,7 +196,7 @@ def _create_from_source() -> str:
     except SourceRejected as exc:
         raise InvalidInput(str(exc), **({"field": "file"} if upload is not None else {})) from exc
     batch_id = new_id()
-    key = keys.batch_source_key(g.tenant_id, batch_id, fmt)
+    key = storage_keys.batch_source_key(g.tenant_id, batch_id, fmt)
     with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
         reader = CountingReader(stream, head)
         shutil.copyfileobj(reader, spool)  # type: ignore[misc]

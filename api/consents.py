@@ -20,7 +20,7 @@ from api.auth import owned, require
 from api.context import ctx
 from api.idempotency import idempotent
 from api.schema import Body, Boolean, Choice, ConsentLanguage, Form, Text, operation
-from shared import dispatch, keys
+from shared import dispatch, storage_keys
 from shared.audio_limits import AudioLimits
 from shared.audio_types import stored_audio_type
 from shared.audit import record
@@ -113,7 +113,7 @@ def upload_recording(consent_id: str) -> ResponseReturnValue:
         consent = tenant_consent(s, consent_id)
         if consent.status != ConsentStatus.awaiting_recording.value:
             raise Conflict(f"consent {consent_id!r} is {consent.status}; a recording is taken only once")
-        key = keys.consent_recording_key(g.tenant_id, consent_id)
+        key = storage_keys.consent_recording_key(g.tenant_id, consent_id)
         c.storage.put(key, data, stored_audio_type(data))  # never the client's type (text/html)
         consent.recording_key = key
         checkable = machine_checkable(consent.language)

@@ -17,7 +17,7 @@ from api.context import ctx
 from api.idempotency import idempotent
 from api.schema import Body, Choice, Field, Text, list_of, operation
 from api.voices import tenant_voice
-from shared import keys
+from shared import storage_keys
 from shared.audit import record
 from shared.batch_source import format_for
 from shared.errors import Conflict, InvalidInput, VoiceNotReady
@@ -67,8 +67,8 @@ def _source(session: Session, source: Any, voice_id: str) -> dict[str, Any]:
         items = validate_items(session, raw, c.settings.max_batch_items, c.settings.max_text_chars, voice_id)
         return {"items": [{"text": it["text"], "voice_id": it["voice_id"], "id": it["external_id"]} for it in items]}
     key = Text(max_len=500, required=True).parse(source.get("object_key"), "source.object_key") or ""
-    if not key.startswith(keys.tenant_prefix(g.tenant_id)) or ".." in key.split("/"):
-        raise InvalidInput(f"'source.object_key' must be an object of yours, under {keys.tenant_prefix(g.tenant_id)}",
+    if not key.startswith(storage_keys.tenant_prefix(g.tenant_id)) or ".." in key.split("/"):
+        raise InvalidInput(f"'source.object_key' must be an object of yours, under {storage_keys.tenant_prefix(g.tenant_id)}",
                            field="source.object_key")
     if not key.lower().endswith((".csv", ".jsonl", ".ndjson")) or format_for("", key) is None:
         raise InvalidInput("'source.object_key' must name a .csv or .jsonl catalogue", field="source.object_key")

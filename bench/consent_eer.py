@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import machine
 
+from shared.audio_types import SAMPLE_RATE
 from shared.consent import statement
 from shared.settings import Settings
 from tests.support import degrade as d
@@ -49,7 +50,6 @@ from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consent_eer.json"
 AUGMENTATIONS = 2  # consent clips per voice: the same reading in two rooms
-SR = 24000
 NAMES = {"zh": ("林小雨", "王建国", "陈思远", "赵丽华"), "en": ("Emma Brooks", "Daniel Reyes", "Priya Shah", "Tom Walsh")}
 COMPANIES = {"zh": ("星光电器", "远航科技"), "en": ("Northwind Audio", "Bluebird Media")}
 REFERENCE = {  # about 10 s read: longer than the statement, as a reference is (kept short to fit the time)
@@ -74,12 +74,12 @@ def render(models: ModelCache, name: str, text: str, cache: Path) -> np.ndarray:
     path = cache / f"eer-{name}-{key}.wav"
     if path.exists():
         audio, sr = sf.read(path, dtype="float32")
-        if sr == SR and audio.size:
+        if sr == SAMPLE_RATE and audio.size:
             return audio
     state = VoiceState(style=assets.load_voice_pack(models.cache_dir, name), embedding=np.zeros(256, np.float32),
                        language=voice_language(name), method="stock", engine_version=models.engine.version)
     audio = models.synthesizer.render(text, state).audio.astype(np.float32)
-    sf.write(path, audio, SR, subtype="FLOAT")
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
     return audio
 
 
@@ -149,10 +149,10 @@ def run(budget_s: float, n_voices: int | None = None) -> dict[str, Any]:
         reference = d.with_room_tone(render(models, name, REFERENCE[voice_language(name)], cache), rng)
         for _ in range(AUGMENTATIONS):
             audio, info = augment(clean, rng)
-            consent_emb.append(models.encoder.embed(audio, SR))
-            conditions.append({"voice": name, **info, "consent_seconds": round(len(clean) / SR, 1),
-                               "reference_seconds": round(len(reference) / SR, 1)})
-        reference_emb.append(models.encoder.embed(reference, SR))
+            consent_emb.append(models.encoder.embed(audio, SAMPLE_RATE))
+            conditions.append({"voice": name, **info, "consent_seconds": round(len(clean) / SAMPLE_RATE, 1),
+                               "reference_seconds": round(len(reference) / SAMPLE_RATE, 1)})
+        reference_emb.append(models.encoder.embed(reference, SAMPLE_RATE))
         names.append(name)
         print(f"  {n + 1:2d}/{len(all_names)} {name:14s} {time.perf_counter() - started:6.0f} s", file=sys.stderr)
     # Rows: consent clips (AUGMENTATIONS per voice); columns: references. Unit-norm: the dot is the cosine.

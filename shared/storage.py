@@ -1,6 +1,6 @@
 """One storage interface with two backends: S3-compatible (boto3) and a local folder.
 
-Keys are always tenant-scoped (see ``shared.keys``); the backends know nothing of
+Keys are always tenant-scoped (see ``shared.storage_keys``); the backends know nothing of
 tenants and store opaque bytes.
 """
 

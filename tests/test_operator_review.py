@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared import keys
+from shared import storage_keys
 from shared.consent import create_consent
 from shared.models import AuditEvent, OperatorKey, ReferenceAudio, Voice
 from shared.operators import create_operator_key
@@ -166,11 +166,11 @@ def test_enrollment_refuses_a_voice_in_another_language_than_its_consent(session
         consent = create_consent(s, tenant_id, speaker_name="林小雨", company_name="星光电器", agreement_version="1",
                                  agreement_text="t", signature="林小雨", language="zh", client_ip=None,
                                  user_agent=None, actor="test")
-        consent.status, consent.recording_key = "verified", keys.consent_recording_key(tenant_id, consent.id)
+        consent.status, consent.recording_key = "verified", storage_keys.consent_recording_key(tenant_id, consent.id)
         voice = Voice(tenant_id=tenant_id, name="v", language="en", status="pending", consent_id=consent.id)
         s.add(voice)
         s.flush()
-        s.add(ReferenceAudio(voice_id=voice.id, original_key=keys.reference_key(tenant_id, voice.id, "r", "wav"),
+        s.add(ReferenceAudio(voice_id=voice.id, original_key=storage_keys.reference_key(tenant_id, voice.id, "r", "wav"),
                              sha256="-", size_bytes=1))
         voice_id = voice.id
     enroll_voice(WorkerContext(settings), voice_id)

@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 import redis
 
-from shared import dispatch, keys
-from tests.support import devservices
+from shared import dispatch, storage_keys
 from shared.models import Consent, ConsentStatus, Voice
 from shared.services import register_voice
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.tenants import create_tenant
 from shared.withdrawal import revoke_consent
+from tests.support import devservices
 from worker.celery_app import make_celery
 from worker.deliveries import COUNT_KEY, DEAD_LETTERS
 
@@ -75,7 +75,7 @@ def test_a_message_that_keeps_killing_its_worker_is_set_aside(  # type: ignore[n
                           status=ConsentStatus.verified.value)
         s.add(consent)
         s.flush()
-        consent.recording_key = keys.consent_recording_key(tenant_id, consent.id)
+        consent.recording_key = storage_keys.consent_recording_key(tenant_id, consent.id)
         storage.put(consent.recording_key, (ROOT / "examples" / "consent.wav").read_bytes(), "audio/wav")
         consent_id = consent.id
         voice_id = register_voice(s, storage, tenant_id, "poison", "zh", (ROOT / "examples" / "reference.wav")

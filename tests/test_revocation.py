@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shared import dispatch, keys, services
+from shared import dispatch, services, storage_keys
 from shared.consent import ConsentRequired, create_consent, usable_consent
 from shared.models import AuditEvent, Batch, Consent, Item, ReferenceAudio, Voice, VoiceVersion
 from shared.operators import create_operator_key
@@ -164,8 +164,8 @@ def test_revocation_purges_the_voice_and_stops_rendering(  # type: ignore[no-unt
 
     assert wait_until(lambda: finished(batch_id), 600, "the batch")["counts"]["failed"] == 0
     storage = open_storage(settings)
-    voice_prefix, consent_prefix = keys.voice_prefix(tenant_id, voice_id), keys.consent_prefix(tenant_id, consent["id"])
-    item_prefix = keys.batch_prefix(tenant_id, batch_id) + "items/"
+    voice_prefix, consent_prefix = storage_keys.voice_prefix(tenant_id, voice_id), storage_keys.consent_prefix(tenant_id, consent["id"])
+    item_prefix = storage_keys.batch_prefix(tenant_id, batch_id) + "items/"
     stored = {p: list(storage.list(p)) for p in (voice_prefix, consent_prefix, item_prefix)}
     assert all(stored.values()), stored  # references, state, recording and audio exist before
 
@@ -224,23 +224,23 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
         consent = create_consent(s, tenant_id, speaker_name="A B", company_name="C", agreement_version="1",
                                  agreement_text="t", signature="A B", language="en", client_ip=None,
                                  user_agent=None, actor="test")
-        consent.status, consent.recording_key = "verified", keys.consent_recording_key(tenant_id, consent.id)
+        consent.status, consent.recording_key = "verified", storage_keys.consent_recording_key(tenant_id, consent.id)
         voice = Voice(tenant_id=tenant_id, name="v", language="en", status="ready", consent_id=consent.id)
         s.add(voice)
         s.flush()
         consent_id, voice_id = consent.id, voice.id
-        ref_key = keys.reference_key(tenant_id, voice_id, "r1", "original")
+        ref_key = storage_keys.reference_key(tenant_id, voice_id, "r1", "original")
         s.add(ReferenceAudio(voice_id=voice_id, original_key=ref_key, sha256="-", size_bytes=3))
-        state_key = keys.voice_state_key(tenant_id, voice_id, 1)
+        state_key = storage_keys.voice_state_key(tenant_id, voice_id, 1)
         s.add(VoiceVersion(voice_id=voice_id, version=1, state_key=state_key, state_sha256="-", engine="kokoro",
                            engine_version="-", method="stock"))
         batch_id = services.create_batch(s, tenant_id, [{"text": "hi", "voice_id": voice_id}], None, {}, "test")
         s.flush()
         item = s.scalar(select(Item).where(Item.batch_id == batch_id))
-        item.status, item.storage_key = "succeeded", keys.item_key(tenant_id, batch_id, 0)  # type: ignore[union-attr]
+        item.status, item.storage_key = "succeeded", storage_keys.item_key(tenant_id, batch_id, 0)  # type: ignore[union-attr]
         item_key = item.storage_key  # type: ignore[union-attr]
-    adapter_key = keys.voice_prefix(tenant_id, voice_id) + "adapters/1/lora.bin"
-    for key in (ref_key, state_key, adapter_key, item_key, keys.consent_recording_key(tenant_id, consent_id)):
+    adapter_key = storage_keys.voice_prefix(tenant_id, voice_id) + "adapters/1/lora.bin"
+    for key in (ref_key, state_key, adapter_key, item_key, storage_keys.consent_recording_key(tenant_id, consent_id)):
         ctx.storage.put(key, b"data")
 
     r = client.delete(f"/v1/voices/{voice_id}?keep_outputs=true", headers=auth)
@@ -252,8 +252,8 @@ def test_deleting_one_voice_keeping_outputs_purges_only_that_voice(  # type: ign
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(ReferenceAudio).where(ReferenceAudio.voice_id == voice_id)) == 0
         assert s.scalar(select(func.count()).select_from(VoiceVersion).where(VoiceVersion.voice_id == voice_id)) == 0
-    assert list(ctx.storage.list(keys.voice_prefix(tenant_id, voice_id))) == []
-    assert ctx.storage.exists(item_key) and ctx.storage.exists(keys.consent_recording_key(tenant_id, consent_id))
+    assert list(ctx.storage.list(storage_keys.voice_prefix(tenant_id, voice_id))) == []
+    assert ctx.storage.exists(item_key) and ctx.storage.exists(storage_keys.consent_recording_key(tenant_id, consent_id))
     with sessions() as s:
         assert s.scalar(select(Item.storage_key).where(Item.batch_id == batch_id)) == item_key
         assert s.get(Consent, consent_id).status == "verified"  # type: ignore[union-attr]
@@ -284,12 +284,12 @@ def test_revoking_consent_purges_the_batch_zip_unless_outputs_are_kept(  # type:
         s.flush()
         item_keys = []
         for item in s.scalars(select(Item).where(Item.batch_id == batch_id)):
-            item.status, item.storage_key = "succeeded", keys.item_key(tenant_id, batch_id, item.seq)
+            item.status, item.storage_key = "succeeded", storage_keys.item_key(tenant_id, batch_id, item.seq)
             item_keys.append(item.storage_key)
     for key in item_keys:
         ctx.storage.put(key, wav_bytes(0.2), "audio/wav")
     services.finish_batch_if_done(sessions, ctx.storage, batch_id)  # the real manifest and ZIP, in S3
-    zip_key = keys.batch_zip_key(tenant_id, batch_id)
+    zip_key = storage_keys.batch_zip_key(tenant_id, batch_id)
     zip_url = client.get(f"/v1/batches/{batch_id}", headers=auth).get_json()["zip_url"]
     assert zip_url and ctx.storage.exists(zip_key)
     with zipfile.ZipFile(io.BytesIO(requests.get(zip_url, timeout=10).content)) as zf:

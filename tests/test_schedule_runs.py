@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from shared import keys, schedule_runs
+from shared import schedule_runs, storage_keys
 from shared.dispatch import RUN_DUE_SCHEDULES
 from shared.models import AuditEvent, Batch, Consent, Item, Schedule, Voice, VoiceStatus, utcnow
 
@@ -90,7 +90,7 @@ def test_unknown_or_unready_voice(client, auth, sessions, ready_voice) -> None: 
 
 
 def test_missing_catalogue_object_is_422(client, auth, tenant_key, ready_voice) -> None:  # type: ignore[no-untyped-def]
-    key = keys.tenant_prefix(tenant_key[0]) + "catalogues/absent.csv"
+    key = storage_keys.tenant_prefix(tenant_key[0]) + "catalogues/absent.csv"
     r = create(client, auth, **valid(ready_voice, source={"object_key": key}))
     assert r.status_code == 422 and r.get_json()["field"] == "source.object_key"
 
@@ -184,7 +184,7 @@ def test_paused_and_locked_schedules_do_not_run(app, client, auth, sessions, set
 
 def test_catalogue_object_is_read_at_each_run(app, client, auth, sessions, settings, tenant_key, ready_voice) -> None:  # type: ignore[no-untyped-def]
     storage = app.extensions["narrator"].storage
-    key = keys.tenant_prefix(tenant_key[0]) + "catalogues/course.csv"
+    key = storage_keys.tenant_prefix(tenant_key[0]) + "catalogues/course.csv"
     storage.put(key, "id,text\nc1,第一课。\nc2,\n".encode(), "text/csv")
     sc = create(client, auth, **valid(ready_voice, cron="*/10 * * * *", timezone="UTC",
                                       source={"object_key": key})).get_json()

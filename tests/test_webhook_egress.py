@@ -19,9 +19,9 @@ import requests
 
 from shared import egress, webhooks
 from shared.dispatch import DELIVER_WEBHOOK
-from tests.support import devservices
 from shared.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import wait_until
+from tests.support import devservices
 from tests.test_webhooks import Receiver, start_receiver
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)

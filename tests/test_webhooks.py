@@ -20,7 +20,6 @@ from werkzeug.wrappers import Request, Response
 
 from shared import services, webhooks
 from shared.dispatch import DELIVER_WEBHOOK, SWEEP_WEBHOOKS
-from tests.support import devservices
 from shared.models import (
     AuditEvent,
     Batch,
@@ -34,6 +33,7 @@ from shared.models import (
 )
 from shared.tenants import create_key, create_tenant
 from tests.helpers import assert_problem, wait_until
+from tests.support import devservices
 from worker.celery_app import make_celery
 from worker.jobs.enroll import fail_voice
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shared.audio_limits import AudioLimits
+from shared.audio_types import SAMPLE_RATE
 from worker.tts.checks.decode import DEFAULT_LIMITS
 from worker.tts.checks.reference import CleanedReference, clean_reference
 from worker.tts.checks.speaker import cosine
@@ -23,9 +24,6 @@ from worker.tts.synthesis.voice import VoiceState
 
 if TYPE_CHECKING:
     from worker.model_cache import ModelCache
-
-SAMPLE_RATE = 24000  # what clean_reference returns and the engine clones from
-
 
 class SpeakerMismatch(Exception):
     """The reference does not sound like the speaker who recorded the consent."""

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from sqlalchemy.orm import Session
 
-from shared import keys
 from shared import stock_voices as stock
+from shared import storage_keys
 from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
 from shared.storage import Storage
 from worker.tts.checks.speaker import SpeakerEncoder
@@ -76,7 +76,7 @@ def install(session: Session, storage: Storage, tenant_id: str, state: VoiceStat
                   consent_id=consent.id)
     session.add(voice)
     session.flush()
-    key = keys.voice_state_key(tenant_id, voice.id, 1)
+    key = storage_keys.voice_state_key(tenant_id, voice.id, 1)
     storage.put(key, state.to_bytes())
     version = VoiceVersion(voice_id=voice.id, version=1, state_key=key, state_sha256="-", engine="kokoro",
                            engine_version=state.engine_version, method="stock")

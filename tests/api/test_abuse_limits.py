@@ -23,11 +23,11 @@ import pytest
 import requests
 import yaml
 
-from tests.support import devservices
-from tests.support.devservices import settings_env
 from shared.models import Voice, VoiceStatus
 from shared.settings import Settings
 from shared.tenants import create_key, create_tenant
+from tests.support import devservices
+from tests.support.devservices import settings_env
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 

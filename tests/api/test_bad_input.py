@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from shared import keys
+from shared import storage_keys
 from shared.models import Batch, Item, Voice, VoiceStatus
 from shared.storage import open_storage
 from tests.helpers import assert_problem, wav_bytes
@@ -23,7 +23,7 @@ def nothing_stored(tenant_key, sessions, settings):  # type: ignore[no-untyped-d
     """After the test: no object under the tenant's prefix, no voice or batch rows."""
     yield
     tenant_id = tenant_key[0]
-    assert list(open_storage(settings).list(keys.tenant_prefix(tenant_id))) == []
+    assert list(open_storage(settings).list(storage_keys.tenant_prefix(tenant_id))) == []
     with sessions() as s:
         for model in (Voice, Batch, Item):
             extra = model.status != VoiceStatus.ready.value if model is Voice else True  # fixture rows are ready

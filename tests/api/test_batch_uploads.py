@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from shared import keys
+from shared import storage_keys
 from shared.models import Batch, Item, Voice, VoiceStatus
 from shared.storage import open_storage
 from tests.helpers import assert_problem as problem
@@ -26,7 +26,7 @@ def voice(tenant_key, sessions) -> str:  # type: ignore[no-untyped-def]
 
 
 def stored(settings, tenant_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return list(open_storage(settings).list(keys.tenant_prefix(tenant_id)))
+    return list(open_storage(settings).list(storage_keys.tenant_prefix(tenant_id)))
 
 
 @pytest.mark.parametrize("content_type, body", [
@@ -43,7 +43,7 @@ def test_a_raw_upload_is_stored_and_accepted(client, auth, voice, settings, sess
                                                                               "voice_id": voice}
     with sessions() as s:
         row = s.get(Batch, batch["id"])
-        assert row is not None and row.source_key and row.source_key.startswith(keys.tenant_prefix(tenant_key[0]))
+        assert row is not None and row.source_key and row.source_key.startswith(storage_keys.tenant_prefix(tenant_key[0]))
         assert open_storage(settings).get(row.source_key) == body.encode()
     client.post(f"/v1/batches/{batch['id']}/cancel", headers=auth)
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 import soundfile as sf
 
-from shared import keys
+from shared import storage_keys
 from shared.models import (
     ApiKey,
     Batch,
@@ -78,13 +78,13 @@ def world(sessions, settings) -> World:  # type: ignore[no-untyped-def]
                              agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
         s.add_all([consent, ok_consent])
         s.flush()
-        consent.recording_key = keys.consent_recording_key(tid, consent.id)
+        consent.recording_key = storage_keys.consent_recording_key(tid, consent.id)
         storage.put(consent.recording_key, tone(1.0, 180), "audio/wav")
         voice = Voice(tenant_id=tid, name="Narrator A", language="zh", status=VoiceStatus.ready.value,
                       consent_id=ok_consent.id)
         s.add(voice)
         s.flush()
-        ref = ReferenceAudio(voice_id=voice.id, original_key=keys.reference_key(tid, voice.id, "r1", "wav"),
+        ref = ReferenceAudio(voice_id=voice.id, original_key=storage_keys.reference_key(tid, voice.id, "r1", "wav"),
                              sha256="-", content_type="audio/wav", size_bytes=1, duration_s=1.0,
                              qa_report={"scores": {"snr_db": 31.5, "clipping": 0.0}, "reasons": ["a little reverb"]})
         storage.put(ref.original_key, tone(1.0, 200), "audio/wav")
@@ -96,7 +96,7 @@ def world(sessions, settings) -> World:  # type: ignore[no-untyped-def]
         items = []
         for seq, status in enumerate((ItemStatus.succeeded.value, ItemStatus.needs_review.value)):
             item = Item(batch_id=batch.id, tenant_id=tid, seq=seq, text=TEXT if seq == 0 else "第二句话。",
-                        voice_id=voice.id, status=status, storage_key=keys.item_key(tid, batch.id, seq),
+                        voice_id=voice.id, status=status, storage_key=storage_keys.item_key(tid, batch.id, seq),
                         duration_s=1.5, quality={"snr_db": 40.0, "cer": 0.0 if seq == 0 else 0.3},
                         readings={"pinyin": PINYIN if seq == 0 else "di4 er4 ju4 hua4"},
                         finished_at=utcnow())
@@ -106,7 +106,7 @@ def world(sessions, settings) -> World:  # type: ignore[no-untyped-def]
         run = FinetuneRun(tenant_id=tid, version=1, trigger="manual", status=FinetuneStatus.promoted.value,
                           reason="gate passed", metrics={"accuracy_before": 0.81, "accuracy_after": 0.93,
                                                          "chars": ["重"]},
-                          adapter_key=keys.adapter_key(tid, 1), adapter_sha256="-",
+                          adapter_key=storage_keys.adapter_key(tid, 1), adapter_sha256="-",
                           finished_at=utcnow() - timedelta(minutes=5))
         storage.put(run.adapter_key, b"adapter-bytes")  # type: ignore[arg-type]
         s.add(run)

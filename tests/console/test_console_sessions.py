@@ -15,7 +15,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
-from shared import keys
+from shared import storage_keys
 from shared.models import (
     ApiKey,
     Batch,
@@ -216,13 +216,13 @@ def test_recordings_need_admin_in_the_console_as_in_the_api(api_url: str, sessio
                            agreement_sha256="-", signature="x", statement="-", status=ConsentStatus.verified.value)
         s.add_all([consent, verified])
         s.flush()
-        consent.recording_key = keys.consent_recording_key(tenant.id, consent.id)
+        consent.recording_key = storage_keys.consent_recording_key(tenant.id, consent.id)
         storage.put(consent.recording_key, b"RIFF....WAVE", "audio/wav")
         voice = Voice(tenant_id=tenant.id, name="Narrator A", language="zh", status=VoiceStatus.ready.value,
                       consent_id=verified.id)
         s.add(voice)
         s.flush()
-        ref = ReferenceAudio(voice_id=voice.id, original_key=keys.reference_key(tenant.id, voice.id, "r1", "wav"),
+        ref = ReferenceAudio(voice_id=voice.id, original_key=storage_keys.reference_key(tenant.id, voice.id, "r1", "wav"),
                              sha256="-", content_type="audio/wav", size_bytes=1, duration_s=1.0)
         storage.put(ref.original_key, b"RIFF....WAVE", "audio/wav")
         s.add(ref)

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared import keys
-from tests.support import devservices
+from shared import storage_keys
 from shared.models import (
     Batch,
     BatchStatus,
@@ -32,6 +31,7 @@ from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant
 from tests.console.test_console_browser import sign_in, tone
 from tests.helpers import wait_until
+from tests.support import devservices
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def local_item(sessions, settings: Settings) -> LocalItem:  # type: ignore[no-un
         s.add(batch)
         s.flush()
         item = Item(batch_id=batch.id, tenant_id=tenant.id, seq=0, text="新品已到货。", voice_id=voice.id,
-                    status=ItemStatus.succeeded.value, storage_key=keys.item_key(tenant.id, batch.id, 0),
+                    status=ItemStatus.succeeded.value, storage_key=storage_keys.item_key(tenant.id, batch.id, 0),
                     duration_s=1.5, finished_at=utcnow())
         storage.put(item.storage_key, tone(1.5), "audio/wav")  # type: ignore[arg-type]
         s.add(item)

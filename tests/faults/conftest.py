@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from tests.support import devservices
 from shared.db import make_engine, make_sessionmaker
-from tests.support.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
 from shared.migrate import upgrade
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 from shared.tenants import create_key, create_tenant
+from tests.support import devservices
+from tests.support.devservices import RedisServer, S3Server, WorkerProcess, settings_env, start_worker
 
 BUCKET = "narrator-faults"
 LEASE_SECONDS = 15  # a live worker renews its claim every 5 s, however slow the render

@@ -20,7 +20,7 @@ import requests
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from shared import keys
+from shared import storage_keys
 from shared.metrics import Metrics
 from shared.models import AuditEvent, Batch, Item, ItemStatus
 from shared.services import create_batch
@@ -92,11 +92,11 @@ def assert_exactly_once(stack: Any, batch_id: str, lines: list[str]) -> list[Ite
     assert batch.status == "succeeded", (batch.status, [(it.seq, it.status, it.error) for it in items])
     for it in items:
         assert it.status in DELIVERED and it.attempts >= 1 and it.finished_at is not None, (it.seq, it.status)
-        assert it.storage_key == keys.item_key(batch.tenant_id, batch_id, it.seq)
+        assert it.storage_key == storage_keys.item_key(batch.tenant_id, batch_id, it.seq)
         assert hashlib.sha256(stack.storage.get(it.storage_key)).hexdigest() == it.checksum, it.seq
 
-    manifest_key = keys.manifest_key(batch.tenant_id, batch_id)
-    stored = sorted(stack.storage.list(keys.batch_prefix(batch.tenant_id, batch_id)))
+    manifest_key = storage_keys.manifest_key(batch.tenant_id, batch_id)
+    stored = sorted(stack.storage.list(storage_keys.batch_prefix(batch.tenant_id, batch_id)))
     assert stored == sorted([it.storage_key for it in items] + [manifest_key]), "duplicate or orphan objects"
 
     assert batch.manifest_key == manifest_key
@@ -213,6 +213,6 @@ def test_a_batch_left_unsettled_by_a_storage_outage_is_settled_by_the_sweeper(fa
     assert finished_batch(fault_stack, batch_id) is None, "the manifest was not written, so not settled"
 
     batch = wait_for(lambda: finished_batch(fault_stack, batch_id), 60, "the sweeper to settle the batch", fault_stack)
-    assert batch.status == "failed" and batch.manifest_key == keys.manifest_key(tenant_id, batch_id)
+    assert batch.status == "failed" and batch.manifest_key == storage_keys.manifest_key(tenant_id, batch_id)
     (entry,) = [json.loads(line) for line in fault_stack.storage.get(batch.manifest_key).decode().splitlines()]
     assert (entry["item_id"], entry["status"]) == (item_id, "failed")

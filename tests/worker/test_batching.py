@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared import keys
+from shared import storage_keys
 from shared.models import Batch, Item, ItemStatus, Voice, VoiceStatus, new_id, utcnow
 from shared.services import create_batch, create_sourced_batch, finish_batch_if_done
 from shared.tenants import create_tenant
@@ -39,7 +39,7 @@ def tenant_voice(ctx: WorkerContext) -> tuple[str, str]:
 
 def sourced(ctx: WorkerContext, tenant_id: str, body: bytes, fmt: str, **params: object) -> str:
     batch_id = new_id()
-    key = keys.batch_source_key(tenant_id, batch_id, fmt)
+    key = storage_keys.batch_source_key(tenant_id, batch_id, fmt)
     ctx.storage.put_file(key, io.BytesIO(body))
     with ctx.sessions.begin() as s:
         create_sourced_batch(s, tenant_id, batch_id, key, fmt, "t", {"speed": 1.0, **params}, "test", 0)
@@ -116,7 +116,7 @@ def test_the_manifest_and_zip_of_a_finished_batch(ctx, tenant_voice) -> None:  #
     plan.plan_batch(ctx, batch_id, lambda item_id, queue: None)
     items = items_of(ctx, batch_id)
     for it in items[:2]:
-        key = keys.item_key(tenant_id, batch_id, it.seq)
+        key = storage_keys.item_key(tenant_id, batch_id, it.seq)
         ctx.storage.put(key, f"RIFF{it.seq}".encode(), "audio/wav")
         with ctx.sessions.begin() as s:
             row = s.get(Item, it.id)

@@ -1,4 +1,4 @@
-"""Enrollment's choice among candidate voices (worker/tts/cloning.py), on the real models.
+"""Enrollment's choice among candidate voices (worker/tts/cloning/enroll.py), on the real models.
 
 The listener is the seam where Whisper judges a candidate's probe renders; here it is a
 scripted one, so the test decides which candidate is "heard wrong" and checks the choice.

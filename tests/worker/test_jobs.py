@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared import keys
+from shared import storage_keys
 from shared.models import Batch, Consent, Item, ItemStatus, Voice, utcnow
 from shared.services import create_batch
 from shared.tenants import create_tenant
@@ -167,7 +167,7 @@ def test_audio_of_an_item_whose_consent_was_revoked_while_it_rendered_is_withdra
     batch_id, (only,) = submit(ctx, stock_voice, ["渲染途中撤回同意。"])
     claim = claim_item(ctx, only)
     assert claim is not None
-    key = keys.item_key(claim.tenant_id, batch_id, claim.seq)
+    key = storage_keys.item_key(claim.tenant_id, batch_id, claim.seq)
     ctx.storage.put(key, b"RIFF-rendered", "audio/wav")
     finish_item(ctx, only, ItemStatus.succeeded, storage_key=key, checksum="c", duration_s=1.0)
     with ctx.sessions.begin() as s:

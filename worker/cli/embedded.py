@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from shared import dispatch, keys
+from shared import dispatch, storage_keys
 from shared.consent import create_consent
 from shared.errors import NotFound
 from shared.migrate import upgrade
@@ -45,7 +45,7 @@ class Embedded:
                 agreement_version="cli", agreement_text=f"consent recording {consent.recording.name}",
                 signature=consent.speaker, language=language, client_ip=None, user_agent="narrator-cli", actor="cli")
             row.statement, row.code = consent.statement(language), None
-            row.recording_key = keys.consent_recording_key(self.tenant_id, row.id)
+            row.recording_key = storage_keys.consent_recording_key(self.tenant_id, row.id)
             self.ctx.storage.put(row.recording_key, consent.recording.read_bytes(), "audio/wav")
             row.status = ConsentStatus.verifying.value
             consent_id = row.id

@@ -12,8 +12,9 @@ import logging
 
 from sqlalchemy import func, select
 
-from shared import keys, webhooks
+from shared import storage_keys, webhooks
 from shared.audio_limits import AudioLimits
+from shared.audio_types import SAMPLE_RATE
 from shared.audit import record
 from shared.consent import in_force, same_language
 from shared.models import Consent, ReferenceAudio, Voice, VoiceStatus, VoiceVersion
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
     # deferred: reference QA loads scipy and librosa (seconds); only the enroll queue's workers need it
-    from worker.enrollment import SAMPLE_RATE, SpeakerMismatch, clean, enroll_cleaned
+    from worker.enrollment import SpeakerMismatch, clean, enroll_cleaned
 
     with ctx.sessions() as s:
         voice = s.get(Voice, voice_id)
@@ -79,7 +80,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
         return
     state, similarity = enrolled.state, enrolled.similarity
 
-    cleaned_key = keys.reference_key(tenant_id, voice_id, ref_id, "cleaned.wav")
+    cleaned_key = storage_keys.reference_key(tenant_id, voice_id, ref_id, "cleaned.wav")
     ctx.storage.put(cleaned_key, to_wav_bytes(cleaned.audio, SAMPLE_RATE), "audio/wav")
 
     with ctx.sessions.begin() as s:
@@ -89,7 +90,7 @@ def enroll_voice(ctx: WorkerContext, voice_id: str) -> None:
             return
         version = (s.scalar(select(func.max(VoiceVersion.version)).where(VoiceVersion.voice_id == voice_id)) or 0) + 1
         blob = state.to_bytes()
-        state_key = keys.voice_state_key(tenant_id, voice_id, version)
+        state_key = storage_keys.voice_state_key(tenant_id, voice_id, version)
         ctx.storage.put(state_key, blob)
         vv = VoiceVersion(
             voice_id=voice_id,

@@ -30,7 +30,7 @@ from pypinyin.phrases_dict import phrases_dict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared import keys
+from shared import storage_keys
 from shared.audit import record
 from shared.dispatch import FINETUNE
 from shared.errors import Conflict, InvalidInput
@@ -259,7 +259,7 @@ def run_finetune(ctx: WorkerContext, run_id: str) -> str:
             run = s.get(FinetuneRun, run_id)
             run.status, run.reason, run.finished_at = FinetuneStatus.failed.value, f"{type(exc).__name__}: {exc}", utcnow()
         raise
-    key = keys.adapter_key(tenant_id, version) if data is not None else None
+    key = storage_keys.adapter_key(tenant_id, version) if data is not None else None
     if data is not None and key is not None:
         ctx.storage.put(key, data, "application/octet-stream")
     with ctx.sessions.begin() as s:

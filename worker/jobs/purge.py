@@ -23,7 +23,7 @@ from collections import Counter
 
 from sqlalchemy import select, update
 
-from shared import keys
+from shared import storage_keys
 from shared.audit import record
 from shared.models import (
     Batch,
@@ -89,7 +89,7 @@ def purge_voice(ctx: WorkerContext, tenant_id: str, voice_id: str, keep_outputs:
         ctx.storage.delete(key)
     counts["objects"] = len(ref_keys) + len(state_keys) + len(item_keys) + len(zips)
     counts["zips"] = len(zips)
-    counts["objects"] += ctx.storage.delete_prefix(keys.voice_prefix(tenant_id, voice_id))  # adapters, leftovers
+    counts["objects"] += ctx.storage.delete_prefix(storage_keys.voice_prefix(tenant_id, voice_id))  # adapters, leftovers
     with ctx.sessions.begin() as s:
         voice = s.get(Voice, voice_id, with_for_update=True)
         if voice is None:
@@ -135,7 +135,7 @@ def purge_consent_recording(ctx: WorkerContext, tenant_id: str, consent_id: str)
     if key:
         ctx.storage.delete(key)
         counts["objects"] += 1
-    counts["objects"] += ctx.storage.delete_prefix(keys.consent_prefix(tenant_id, consent_id))
+    counts["objects"] += ctx.storage.delete_prefix(storage_keys.consent_prefix(tenant_id, consent_id))
     with ctx.sessions.begin() as s:
         consent = s.get(Consent, consent_id)
         if consent is None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from shared import keys, lexicon, logs, stock_voices
+from shared import lexicon, logs, stock_voices, storage_keys
 from shared.errors import InvalidInput, NarratorError, VoiceNotReady
 from shared.finetune import ActiveAdapter, adapter_of
 from shared.metrics import Metrics
@@ -147,7 +147,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim, render: Re
     assert job.version is not None  # refusal() checked it
     version_id, state_key = job.version
     adapter = job.adapter
-    upload = ItemUpload(ctx.storage, keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
+    upload = ItemUpload(ctx.storage, storage_keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
                         ctx.keys.watermark, ctx.uploads)
     try:
         speed = float(job.params.get("speed", 1.0))
@@ -244,7 +244,7 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str
         data = ctx.storage.get(source["storage_key"])
     except ObjectNotFound:
         return False  # the earlier audio was deleted: render afresh
-    key = keys.item_key(job.tenant_id, job.batch_id, job.seq)
+    key = storage_keys.item_key(job.tenant_id, job.batch_id, job.seq)
     ctx.storage.put(key, data, "audio/wav")
     ctx.metrics.cache_hits.inc()
     finish_item(ctx, item_id, ItemStatus(source.pop("status")), **{**source, "storage_key": key},

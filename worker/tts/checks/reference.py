@@ -31,7 +31,7 @@ from worker.tts.checks.acoustics import (
 )
 from worker.tts.checks.decode import DEFAULT_LIMITS, declared_seconds, decode_audio
 from worker.tts.checks.reference_report import ACCEPT, REJECT, WARN, Finding, QAReport, ReferenceRejected
-from worker.tts.checks.speaker_split import SpeakerEncoder, speaker_split
+from worker.tts.checks.speaker_split import UtteranceEncoder, speaker_split
 from worker.tts.checks.vad import VAD_FRAME_S, VAD_RATE, join_segments, speech_mask, speech_segments
 from worker.tts.synthesis.audio import resample_mono
 
@@ -152,7 +152,7 @@ def _decide(findings: list[Finding]) -> str:
     return REJECT if REJECT in severities else WARN if WARN in severities else ACCEPT
 
 
-def analyze_reference(data: bytes, *, speaker_encoder: SpeakerEncoder | None = None, min_speech_s: float = 5.0,
+def analyze_reference(data: bytes, *, speaker_encoder: UtteranceEncoder | None = None, min_speech_s: float = 5.0,
                       limits: AudioLimits = DEFAULT_LIMITS, thresholds: Thresholds = DEFAULT_THRESHOLDS,
                       language: str | None = None,
                       language_id: LanguageIdentifier | None = None) -> CleanedReference:

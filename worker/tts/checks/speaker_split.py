@@ -11,7 +11,7 @@ import numpy as np
 from worker.tts.checks.vad import VAD_RATE
 
 
-class SpeakerEncoder(Protocol):
+class UtteranceEncoder(Protocol):
     """Anything that maps 16 kHz speech to a unit-norm speaker embedding (resemblyzer's VoiceEncoder fits)."""
 
     def embed_utterance(self, wav: np.ndarray) -> np.ndarray: ...
@@ -67,7 +67,7 @@ def _mean_offdiag(sim: np.ndarray) -> float:
     return float((sim.sum() - np.trace(sim)) / (n * (n - 1))) if n > 1 else float("nan")
 
 
-def speaker_split(speech16: np.ndarray, encoder: SpeakerEncoder, *, hop_s: float = 1.5) -> SpeakerSplit | None:
+def speaker_split(speech16: np.ndarray, encoder: UtteranceEncoder, *, hop_s: float = 1.5) -> SpeakerSplit | None:
     """Embed ~3 s windows and measure the best two-group split; None when speech is too short.
 
     An absolute similarity threshold alone confuses similar voices with a single

@@ -17,6 +17,7 @@ row, the queue, the channel, the relay). The machine's load is recorded beside t
 
 from __future__ import annotations
 
+import secrets
 import statistics
 import tempfile
 import threading
@@ -116,7 +117,7 @@ def measure(url: str, key: str, settings: Settings, load_1m: Any, requests: int 
 
 def embedded(load_1m: Any, requests: int = REQUESTS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench-secret")
+        settings = Settings(data_dir=Path(tmp), secret_key=secrets.token_hex(32))
         upgrade(settings.database_url)
         with serving(settings) as (url, key):
             return measure(url, key, settings, load_1m, requests)
@@ -128,7 +129,7 @@ def distributed(redis_url: str, pg_admin: str, load_1m: Any, requests: int = REQ
         upgrade(pg)
         settings = Settings(data_dir=Path(tmp), database_url=pg, broker_url=redis_url, storage_url="s3://narrator-bench",
                             s3_endpoint_url=s3, s3_access_key_id="bench", s3_secret_access_key="bench",
-                            secret_key="bench-secret")
+                            secret_key=secrets.token_hex(32))
         worker = devservices.start_worker(settings, Path(tmp) / "worker.log")
         try:
             with serving(settings) as (url, key):

@@ -142,6 +142,27 @@ def test_engine_pool_threads_do_not_spin(engine: KokoroEngine) -> None:
     assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
 
 
+def test_edge_inputs_name_the_pads_and_the_silent_symbols_beside_them(engine: KokoroEngine) -> None:
+    """The leading pad, and at the end the pad, the final punctuation and a closing tone mark."""
+    assert engine.edge_inputs(engine.tokenize(TEN_CHARS_PHONEMES))["edge_tokens"].tolist() == [1, 3]
+    assert engine.edge_inputs(engine.tokenize("“xau↓”"))["edge_tokens"].tolist() == [2, 3]
+    assert engine.edge_inputs(engine.tokenize("...!"))["edge_tokens"].tolist() == [0, 0]  # nothing to keep: no crop
+
+
+@pytest.mark.slow
+def test_the_decoder_skips_the_edge_silence_and_keeps_the_speech(engine: KokoroEngine, voice: VoiceState) -> None:
+    """The edge graph renders ~0.9 s less of this sentence, all of it silence the pipeline trims,
+    and the shipped graph (no edge inputs, as an operator's graph) still runs."""
+    sr = engine.sample_rate
+    shipped = KokoroEngine(assets.kokoro_model_path(), engine.vocab, version="shipped", threads=2)
+    assert shipped.edge_inputs(engine.tokenize(TEN_CHARS_PHONEMES)) == {}
+    full = shipped.synthesize(TEN_CHARS_PHONEMES, voice.style)
+    cropped = engine.synthesize(TEN_CHARS_PHONEMES, voice.style)
+    assert len(full) - len(cropped) > 0.6 * sr
+    speech_full, speech_cropped = trim_silence(full, sr), trim_silence(cropped, sr)
+    assert abs(len(speech_full) - len(speech_cropped)) < 0.05 * sr
+
+
 @pytest.mark.slow
 def test_stream_renders_the_opening_phrase_first(synthesizer: Synthesizer, voice: VoiceState,
                                                  tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -17,10 +17,11 @@ cached beside the other model files; never committed.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from worker.tts.synthesis.cached_graph import build_once
 
 # The per-token durations (int64 [T], rounded and clipped) and the decoder's inputs it crops:
 # each decoder input and its frames per duration frame (F0 and energy run at twice the rate).
@@ -35,16 +36,7 @@ class EdgeGraphError(RuntimeError):
 def edge_model_path(cache: Path, source: Path, stem: str) -> Path:
     """The edge-cropping copy of ``source`` in the model cache, built the first time; ``stem``
     names the source graph and its checksum, so a new model never meets an old copy."""
-    target = Path(cache) / f"{stem}-edges.onnx"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            build_edge_graph(source, tmp)
-            os.replace(tmp, target)  # atomic: another process never loads half a file
-        finally:
-            tmp.unlink(missing_ok=True)
-    return target
+    return build_once(Path(cache) / f"{stem}-edges.onnx", lambda out: build_edge_graph(source, out))
 
 
 def build_edge_graph(source: Path, out_path: Path) -> None:

@@ -22,10 +22,11 @@ result is cached beside the other model files, keyed by the int8 file's checksum
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from worker.tts.synthesis.cached_graph import build_once
 
 
 class FloatGraphError(RuntimeError):
@@ -34,15 +35,8 @@ class FloatGraphError(RuntimeError):
 
 def float_model_path(cache: Path, int8_path: Path, sha256: str) -> Path:
     """The float graph in the model cache, built from ``int8_path`` the first time."""
-    target = Path(cache) / f"kokoro-v1.0-float-{sha256[:8]}.onnx"
-    if not target.is_file():
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            build_float_graph(int8_path, tmp)
-            os.replace(tmp, target)  # atomic: another process never loads half a file
-        finally:
-            tmp.unlink(missing_ok=True)
-    return target
+    return build_once(Path(cache) / f"kokoro-v1.0-float-{sha256[:8]}.onnx",
+                      lambda out: build_float_graph(int8_path, out))
 
 
 def build_float_graph(int8_path: Path, out_path: Path) -> None:

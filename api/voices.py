@@ -45,6 +45,7 @@ def voice_json(voice: Voice, version: VoiceVersion | None) -> dict[str, object]:
             "engine_version": version.engine_version, "method": version.method,
             "lexicon_version": version.lexicon_version, "adapter_version": version.adapter_version,
             "similarity": version.metrics.get("similarity"),
+            "conversion": version.metrics.get("conversion"),
         }
     return out
 

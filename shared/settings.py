@@ -114,6 +114,11 @@ class Settings:
     # cores), then the style search (worker/tts/cloning/style_search.py) refines the voice with what is
     # left, so QA + cloning + the consent check stay within two minutes. 0 skips the refinement.
     enroll_budget_seconds: float = 100.0
+    # Learn a per-speaker spectral conversion at enrollment (worker/tts/cloning/conversion_fit.py):
+    # the clone reads the reference's transcript and its envelope is mapped toward the speaker's.
+    # Kept per voice only when the guard finds it closer and no less clear; its learning is taken
+    # from the enrollment budget above. False enrolls style-only voices.
+    voice_conversion: bool = True
     # A batch still `planning` (or `queued`) with no planner progress for this long is planned
     # again by the sweeper; a live planner stores a chunk of 1 000 lines in well under a second.
     plan_lease_seconds: int = 120

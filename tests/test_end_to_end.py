@@ -63,6 +63,11 @@ def test_distributed_enroll_batch_and_download(api_url: str, shared_tenant_key: 
     assert voice["status"] == "ready", voice
     assert voice["version"]["version"] == 1 and voice["version"]["similarity"] > 0.5
     assert voice["reference_qa"]["decision"] in ("accept", "warn")
+    # Enrollment tried a spectral conversion and says what it decided, with the guard's numbers;
+    # a kept one is named in the version's method (and every render below goes through it).
+    conversion = voice["version"]["conversion"]
+    assert set(conversion["unconverted"]) == {"similarity", "error", "dnsmos_ovrl"}, conversion
+    assert conversion["kept"] == voice["version"]["method"].endswith("+diffvc-ridge-mlpg-gv-v1")
 
     r = http.post(f"{api_url}/v1/batches", json={"voice_id": voice_id, "items": [{"text": t} for t in ITEMS]},
                   timeout=30)

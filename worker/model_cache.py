@@ -24,7 +24,9 @@ from worker.devices import DevicePlan, plan_devices
 from worker.tts.checks.asr import Transcriber
 from worker.tts.checks.quality import GateConfig, QualityGate
 from worker.tts.checks.speaker import SpeakerEncoder
-from worker.tts.cloning.enroll import Cloner, VoiceBank, whisper_listener
+from worker.tts.checks.dnsmos import Dnsmos
+from worker.tts.cloning.conversion_fit import ConversionLearner, conversion_reserve_s
+from worker.tts.cloning.enroll import PROBES, Cloner, VoiceBank, whisper_listener
 from worker.tts.cloning.style_search import enroll_refined
 from worker.tts.synthesis.engine import Engine, load_engine
 from worker.tts.synthesis.pipeline import Synthesizer
@@ -104,15 +106,36 @@ class ModelCache:
     def cloner(self) -> Cloner:
         return Cloner(self.synthesizer, self.encoder, self.bank, whisper_listener(self.transcriber))
 
+    @cached_property
+    def dnsmos(self) -> Dnsmos:
+        return Dnsmos()
+
+    @cached_property
+    def conversion_learner(self) -> ConversionLearner:
+        def transcribe(audio: np.ndarray, sample_rate: int, language: str) -> str:
+            return self.transcriber.transcribe(audio, sample_rate, language=language).text
+
+        return ConversionLearner(self.synthesizer, self.encoder.embed, transcribe, whisper_listener(self.transcriber),
+                                 self.dnsmos.overall, dict(PROBES))
+
     def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
         """Clone a voice within ``Settings.enroll_budget_seconds``: the blend search of the
         stock voices, then the style search with whatever time that left (a busy machine
-        gets a shorter search, not a longer enrollment). The style search keeps its result
-        only when it beats the blend clearly (``SearchConfig.min_gain``)."""
+        gets a shorter search, not a longer enrollment), then, with ``voice_conversion``, the
+        spectral conversion, whose time (about ``CONVERSION_RESERVE_S``) the search leaves it.
+        The style search keeps its result only when it beats the blend clearly
+        (``SearchConfig.min_gain``)."""
         budget = self.settings.enroll_budget_seconds
+        convert = self.settings.voice_conversion and sample_rate == self.engine.sample_rate
+        if convert:
+            budget -= conversion_reserve_s(reference.size / sample_rate)
         if budget <= 0:
-            return self.cloner.enroll(reference, sample_rate, language)
-        return enroll_refined(self.cloner, reference, sample_rate, language, total_budget_s=budget)
+            voice = self.cloner.enroll(reference, sample_rate, language)
+        else:
+            voice = enroll_refined(self.cloner, reference, sample_rate, language, total_budget_s=budget)
+        if not convert:
+            return replace(voice, metrics={**voice.metrics, "conversion": {"kept": False, "reason": "turned off"}})
+        return self.conversion_learner.learn(reference, voice, language)
 
     @cached_property
     def polyphone_model(self) -> PolyphoneModel:

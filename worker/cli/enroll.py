@@ -38,8 +38,9 @@ def enroll_file(models: ModelCache, settings: Settings, reference: Path, languag
     the reference's speaker (as the enroll job checks); any refusal ends the command."""
     data = reference.read_bytes()
     digest = hashlib.sha256(data + consent.recording.read_bytes() + consent.statement(language).encode())
-    budget = f"{settings.enroll_budget_seconds:g}"  # another budget may find another voice
-    cache = models.cache_dir / "enrolled" / f"{digest.hexdigest()[:32]}-{language}-{budget}.npz"
+    # Another budget may find another voice; a voice enrolled before conversions existed has none.
+    recipe = f"{settings.enroll_budget_seconds:g}" + ("-converted" if settings.voice_conversion else "")
+    cache = models.cache_dir / "enrolled" / f"{digest.hexdigest()[:32]}-{language}-{recipe}.npz"
     if cache.is_file():
         return VoiceState.from_bytes(cache.read_bytes())
     try:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
+from worker.tts.synthesis.conversion import Analyzer
 from worker.tts.synthesis.engine import Engine
 from worker.tts.synthesis.voice import VoiceState
 from worker.tts.text.analysis import Analysis
@@ -183,6 +185,11 @@ class Synthesizer:
         self.frontend = frontend
         self.engine = engine
 
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        """The spectral analysis a voice's conversion filters through (built on the first converted voice)."""
+        return Analyzer(self.engine.sample_rate)
+
     def stream(
         self, text: str, voice: VoiceState, config: SynthesisConfig = SynthesisConfig()
     ) -> Iterator[AudioChunk]:
@@ -225,6 +232,8 @@ class Synthesizer:
     ) -> AudioChunk | None:
         sr = self.engine.sample_rate
         raw = self.engine.synthesize(phonemes, voice.style, config.speed)
+        if voice.conversion is not None:
+            raw = voice.conversion.apply(raw, self.analyzer)
         audio = _fade(level(trim_silence(raw, sr), sr), int(config.fade_ms * sr / 1000))
         if not audio.size:
             return None

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from worker.tts.synthesis.conversion import SpectralConversion
+
 
 @dataclass(frozen=True)
 class VoiceState:
@@ -24,6 +26,9 @@ class VoiceState:
     method: str
     engine_version: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    # The spectral conversion learned at enrollment (worker/tts/cloning/conversion_fit.py), applied
+    # to every render of the voice; None when enrollment learned none or kept none.
+    conversion: SpectralConversion | None = None
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -38,6 +43,7 @@ class VoiceState:
             style=self.style.astype(np.float32),
             embedding=self.embedding.astype(np.float32),
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            **(self.conversion.to_arrays() if self.conversion else {}),
         )
         return buf.getvalue()
 
@@ -48,4 +54,5 @@ class VoiceState:
             style = npz["style"]
             if style.ndim != 2 or style.shape[1] != 256:
                 raise ValueError(f"not a narrator voice file: style table has shape {style.shape}")
-            return cls(style=style, embedding=npz["embedding"], **meta)
+            conversion = SpectralConversion.from_arrays({k: npz[k] for k in npz.files})
+            return cls(style=style, embedding=npz["embedding"], conversion=conversion, **meta)

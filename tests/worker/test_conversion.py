@@ -1,0 +1,141 @@
+"""The per-speaker spectral conversion (worker/tts/synthesis/conversion.py, learned by
+worker/tts/cloning/conversion_fit.py), on the real engine, Whisper and DNSMOS.
+
+The "speaker" here is a stock voice heard through a channel it never had (a tilt and a
+resonance, as a room and a microphone add): a mapping that learned it from one text must
+undo it on another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from shared.settings import Settings
+from worker.model_cache import ModelCache
+from worker.tts.cloning.conversion_fit import (
+    MAX_QUALITY_DROP, Pair, ProbeScores, choose_penalty, distance, fit, guard)
+from worker.tts.synthesis import assets
+from worker.tts.synthesis.conversion import mlpg
+from worker.tts.synthesis.voice import VoiceState
+
+pytestmark = pytest.mark.slow
+
+FIT_TEXT = "欢迎收听今天的节目，我们先从一个小故事讲起。这个故事发生在江南的一个小镇上，镇上有一条安静的小河。"
+HELD_OUT_TEXT = "春天来了，河边的柳树发出了新芽，孩子们在桥上放风筝，老人们坐在门口晒太阳。"
+
+
+@pytest.fixture(scope="module")
+def models() -> ModelCache:
+    return ModelCache(Settings(synth_threads=2))
+
+
+@pytest.fixture(scope="module")
+def voice(models: ModelCache) -> VoiceState:
+    return VoiceState(style=assets.load_voice_pack(models.cache_dir, "zf_xiaoxiao"),
+                      embedding=np.zeros(256, np.float32), language="zh", method="test",
+                      engine_version=models.engine.version)
+
+
+def channel(audio: np.ndarray) -> np.ndarray:
+    """A bright tilt (first difference, half strength) and a resonance near 2.4 kHz."""
+    tilted = lfilter([1.0, -0.5], [1.0], audio)
+    r, theta = 0.97, 2 * np.pi * 2400 / 24000
+    resonant = lfilter([1.0 - r], [1.0, -2 * r * np.cos(theta), r * r], tilted)
+    out = tilted + 4.0 * resonant
+    return (0.5 * out / np.abs(out).max()).astype(np.float32)
+
+
+def pair(models: ModelCache, voice: VoiceState, text: str) -> tuple[Pair, np.ndarray]:
+    clone = models.synthesizer.render(text, voice).audio
+    analyzer = models.synthesizer.analyzer
+    mine, theirs = analyzer.analyze(clone), analyzer.analyze(channel(clone))
+    return Pair(mine.cepstra[mine.speech], theirs.cepstra[theirs.speech]), clone
+
+
+def test_a_mapping_learned_on_one_text_undoes_the_channel_on_another(models: ModelCache, voice: VoiceState) -> None:
+    train, _ = pair(models, voice, FIT_TEXT)
+    held_out, clone = pair(models, voice, HELD_OUT_TEXT)
+    penalty, scores = choose_penalty([train], held_out)
+    conversion = fit([train, held_out], penalty)
+    before = scores["unconverted"]
+    assert scores[f"ridge_{penalty:g}"] < 0.5 * before, scores
+    # Applied to the waveform, the clone's envelope moves toward the channel's.
+    analyzer = models.synthesizer.analyzer
+    converted = analyzer.analyze(conversion.apply(clone, analyzer))
+    assert distance(converted.cepstra[converted.speech], held_out) < 0.7 * before
+
+
+def test_mlpg_follows_the_statics_when_deltas_say_nothing_and_smooths_when_they_do() -> None:
+    rng = np.random.default_rng(0)
+    static = rng.standard_normal((50, 3))
+    flat = np.zeros_like(static)
+    assert np.allclose(mlpg(static, flat, np.ones(3), np.full(3, 1e9)), static, atol=1e-6)
+    smoothed = mlpg(static, flat, np.ones(3), np.full(3, 1e-3))  # "no change between frames", trusted
+    assert np.abs(np.diff(smoothed, axis=0)).mean() < 0.2 * np.abs(np.diff(static, axis=0)).mean()
+
+
+def test_the_guard_keeps_only_a_closer_voice_that_is_no_less_clear_or_clean() -> None:
+    before = ProbeScores(similarity=0.70, error=0.02, quality=3.0)
+    assert guard(before, ProbeScores(0.75, 0.03, 2.95)) is None
+    assert "similarity" in guard(before, ProbeScores(0.705, 0.02, 3.0))
+    assert "probe error" in guard(before, ProbeScores(0.80, 0.10, 3.0))
+    assert "DNSMOS" in guard(before, ProbeScores(0.80, 0.02, 3.0 - MAX_QUALITY_DROP - 0.01))
+
+
+def test_a_voice_file_carries_its_conversion_and_every_render_applies_it(models: ModelCache,
+                                                                          voice: VoiceState) -> None:
+    train, _ = pair(models, voice, FIT_TEXT)
+    converted = replace(voice, conversion=fit([train], 10.0))
+    loaded = VoiceState.from_bytes(converted.to_bytes())
+    assert loaded.conversion is not None and VoiceState.from_bytes(voice.to_bytes()).conversion is None
+    assert np.allclose(loaded.conversion.weights, converted.conversion.weights, atol=1e-5)
+    text = "这是一个测试句子，请仔细听。"
+    plain = models.synthesizer.render(text, voice).audio
+    rendered = models.synthesizer.render(text, loaded).audio
+    # The envelope moved (trimming a slightly changed edge may move the length by a few samples),
+    # and a stream, cut differently (its opening phrase comes alone), moved the same way.
+    assert abs(rendered.size - plain.size) < 0.01 * plain.size
+    analyzer = models.synthesizer.analyzer
+
+    def envelope(audio: np.ndarray) -> np.ndarray:
+        frames = analyzer.analyze(audio)
+        return frames.cepstra[frames.speech].mean(axis=0)
+
+    def streamed(voice: VoiceState) -> np.ndarray:
+        return np.concatenate([c.audio for c in models.synthesizer.stream(text, voice)])
+
+    moved = envelope(rendered) - envelope(plain)
+    moved_in_stream = envelope(streamed(loaded)) - envelope(streamed(voice))
+    assert np.linalg.norm(moved) > 0.2, moved
+    assert np.linalg.norm(moved_in_stream - moved) < 0.3 * np.linalg.norm(moved)
+
+
+def test_enrollment_learns_a_conversion_and_reports_the_guards_numbers(models: ModelCache, voice: VoiceState) -> None:
+    """The whole path: Whisper transcribes the reference, the clone reads it, DTW, fit, guard."""
+    speech = models.synthesizer.render(FIT_TEXT + HELD_OUT_TEXT, voice).audio
+    reference = channel(speech)
+    target = replace(voice, embedding=models.encoder.embed(reference, 24000))
+    learned = models.conversion_learner.learn(reference, target, "zh")
+    report = learned.metrics["conversion"]
+    distances = report["held_out_distance"]
+    assert distances[f"ridge_{report['penalty']:g}"] < distances["unconverted"]
+    assert set(report["unconverted"]) == {"similarity", "error", "dnsmos_ovrl"}
+    assert report["tried"] and report["kept"] == (learned.conversion is not None)
+    if report["kept"]:
+        assert report["tried"][-1]["refused"] is None
+    else:
+        assert all(t["refused"] for t in report["tried"])
+
+
+def test_with_conversion_turned_off_enrollment_learns_none_and_says_so(models: ModelCache, voice: VoiceState) -> None:
+    off = ModelCache(models.settings.with_(voice_conversion=False, enroll_budget_seconds=0))
+    for loaded in ("engine", "frontend", "synthesizer", "encoder", "transcriber", "bank"):  # share the loaded models
+        off.__dict__[loaded] = getattr(models, loaded)
+    reference = channel(models.synthesizer.render(FIT_TEXT, voice).audio)
+    enrolled = off.enroll(reference, 24000, "zh")
+    assert enrolled.conversion is None and enrolled.metrics["conversion"] == {"kept": False, "reason": "turned off"}
+    assert "+" not in enrolled.method

@@ -1,0 +1,273 @@
+"""Learning a voice's spectral conversion at enrollment, and deciding whether to keep it.
+
+The reference is cut at a pause into a fitting part and a held-out tail; Whisper transcribes
+both, the clone (the style enrollment chose) reads both transcripts, and each clone render is
+DTW-aligned to the speech it imitates. The regression's ridge penalty is chosen by the held-out
+tail's cepstral distance, then the mapping is refitted on both parts.
+
+A conversion that sounds more like the speaker but less clear or less clean is not kept: probe
+sentences are rendered once and scored with and without it (``ConversionGuard``): the speaker
+encoder's similarity must rise, Whisper must hear the probes no worse, and DNSMOS must not fall
+by more than its margin. A full-strength conversion that fails is tried at half strength.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from worker.tts.synthesis.conversion import (
+    ORDER, Analyzer, SpectralConversion, deltas, with_context)
+from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.voice import VoiceState
+
+log = logging.getLogger(__name__)
+
+METHOD = "diffvc-ridge-mlpg-gv-v1"
+PENALTIES = (10.0, 100.0, 1000.0, 10000.0)
+# For a reference too short to spare a held-out part (under 4·MIN_PART_S): the penalty the
+# tuning speakers' held-out parts chose most often.
+DEFAULT_PENALTY = 1000.0
+HELD_OUT_FRACTION = 0.25
+MAX_REFERENCE_S = 30.0  # more speech fits no better (3 000 frames for 121 inputs) and costs render time
+MIN_PART_S = 3.0
+MIN_REFERENCE_S = 4.0
+MIN_FRAMES = 100  # speech frames (10 ms) on each side of a pair
+STRENGTHS = (1.0, 0.5)
+MAX_GV_SCALE = 2.0
+
+# The guard's margins (probe renders with vs without the conversion):
+MIN_SIMILARITY_GAIN = 0.01  # speaker-encoder cosine to the reference must rise by at least this
+MAX_ERROR_RISE = 0.05  # fraction of the probe text heard wrong (CER for Chinese, WER for English)
+MAX_QUALITY_DROP = 0.1  # DNSMOS P.835 OVRL
+
+Transcribe = Callable[[np.ndarray, int, str], str]  # audio, rate, language -> text
+Quality = Callable[[np.ndarray, int], float]  # audio, rate -> DNSMOS OVRL
+HeardWrong = Callable[[np.ndarray, int, str, str], float]  # audio, rate, text, language -> error rate
+Embed = Callable[[np.ndarray, int], np.ndarray]
+
+
+def conversion_reserve_s(reference_s: float) -> float:
+    """What learning a conversion takes on two busy cores, so the style search leaves it that:
+    transcribing and rendering the reference (up to ``MAX_REFERENCE_S``), then the guard's probes."""
+    return 12.0 + 1.1 * min(reference_s, MAX_REFERENCE_S)
+
+
+def split_at_pause(audio: np.ndarray, sample_rate: int, fraction: float, window: float = 0.12,
+                   frame_s: float = 0.05) -> int:
+    """Sample index of the quietest 50 ms frame within ±window of ``fraction`` of the clip, so
+    a cut there keeps words whole on both sides."""
+    frame = int(frame_s * sample_rate)
+    n = len(audio) // frame
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
+    lo, hi = max(int(n * (fraction - window)), 0), min(int(n * (fraction + window)), n)
+    return (lo + int(np.argmin(rms[lo:hi]))) * frame + frame // 2
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One stretch of the reference and the clone reading its transcript, as speech-frame cepstra."""
+
+    clone: np.ndarray  # (Tc, ORDER)
+    speaker: np.ndarray  # (Ts, ORDER)
+
+
+def align(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frame index pairs of the DTW path between two cepstral sequences."""
+    import librosa  # deferred: as in conversion.Analyzer
+
+    _, path = librosa.sequence.dtw(X=source.T, Y=target.T, metric="euclidean", backtrack=True)
+    path = path[::-1]
+    return path[:, 0], path[:, 1]
+
+
+def _design(pairs: list[Pair], conversion: SpectralConversion | None) -> tuple[np.ndarray, np.ndarray]:
+    """Regression inputs (clone frames in context) and outputs (speaker statics and deltas) on the
+    DTW path; with a first conversion, the path is found between converted clone and speaker."""
+    xs, ys = [], []
+    for pair in pairs:
+        guide = pair.clone if conversion is None else conversion.convert(pair.clone)
+        i, j = align(guide, pair.speaker)
+        xs.append(with_context(pair.clone)[i])
+        ys.append(np.hstack([pair.speaker, deltas(pair.speaker)])[j])
+    return np.vstack(xs), np.vstack(ys)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+    regulariser = penalty * np.eye(x.shape[1])
+    regulariser[-1, -1] = 0.0  # the bias is not shrunk
+    return np.linalg.solve(x.T @ x + regulariser, x.T @ y)
+
+
+def fit(pairs: list[Pair], penalty: float) -> SpectralConversion:
+    """Ridge on the first alignment, again on the alignment the first conversion finds, then the
+    MLPG variances and the global-variance stretch measured on the fitting data."""
+    conversion: SpectralConversion | None = None
+    for _ in range(2):
+        x, y = _design(pairs, conversion)
+        weights = _ridge(x, y, penalty)
+        residual = (y - x @ weights).var(axis=0) + 1e-6
+        conversion = SpectralConversion(weights=weights, static_var=residual[:ORDER], delta_var=residual[ORDER:],
+                                        gv_mean=np.zeros(ORDER), gv_scale=np.ones(ORDER))
+    assert conversion is not None
+    converted = np.vstack([conversion.convert(p.clone) for p in pairs])
+    speaker = np.vstack([p.speaker for p in pairs])
+    scale = np.clip(np.sqrt(speaker.var(axis=0) / (converted.var(axis=0) + 1e-9)), 1.0, MAX_GV_SCALE)
+    return replace(conversion, gv_mean=converted.mean(axis=0), gv_scale=scale)
+
+
+def distance(converted: np.ndarray, pair: Pair) -> float:
+    """Mean Euclidean distance between DTW-aligned cepstral frames: the held-out score of a mapping
+    (in the units of ``Analyzer``'s cepstra, comparable only between mappings of one speaker)."""
+    i, j = align(converted, pair.speaker)
+    return float(np.mean(np.linalg.norm(converted[i] - pair.speaker[j], axis=1)))
+
+
+def choose_penalty(train: list[Pair], held_out: Pair) -> tuple[float, dict[str, float]]:
+    """The ridge penalty whose mapping (before the GV stretch) best predicts the held-out tail."""
+    scores = {"unconverted": distance(held_out.clone, held_out)}
+    for penalty in PENALTIES:
+        mapping = replace(fit(train, penalty), gv_scale=np.ones(ORDER))
+        scores[f"ridge_{penalty:g}"] = distance(mapping.convert(held_out.clone), held_out)
+    best = min(PENALTIES, key=lambda p: scores[f"ridge_{p:g}"])
+    return best, scores
+
+
+@dataclass(frozen=True)
+class ProbeScores:
+    similarity: float
+    error: float
+    quality: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"similarity": round(self.similarity, 4), "error": round(self.error, 4),
+                "dnsmos_ovrl": round(self.quality, 3)}
+
+
+class ConversionLearner:
+    """Everything enrollment needs to learn and judge a conversion, given once per process."""
+
+    def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, heard_wrong: HeardWrong,
+                 quality: Quality, probes: dict[str, list[str]], denoise: bool = False) -> None:
+        self.synthesizer = synthesizer
+        self.embed = embed
+        self.transcribe = transcribe
+        self.heard_wrong = heard_wrong
+        self.quality = quality
+        self.probes = probes
+        self.denoise = denoise  # the reference's noise floor is subtracted before it is analysed
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self.synthesizer.analyzer
+
+    def _pair(self, speech: np.ndarray, voice: VoiceState, language: str) -> tuple[Pair, np.ndarray] | None:
+        sr = self.synthesizer.engine.sample_rate
+        text = self.transcribe(speech, sr, language).strip()
+        if not text:
+            return None
+        clone = self.synthesizer.render(text, voice).audio
+        if clone.size < sr:
+            return None
+        mine, theirs = self.analyzer.analyze(clone), self.analyzer.analyze(speech, denoise=self.denoise)
+        if min(mine.speech.sum(), theirs.speech.sum()) < MIN_FRAMES:
+            return None
+        return Pair(clone=mine.cepstra[mine.speech], speaker=theirs.cepstra[theirs.speech]), clone
+
+    def pairs(self, reference: np.ndarray, voice: VoiceState, language: str) -> tuple[list[Pair], list[np.ndarray]]:
+        """Fitting part first, then the held-out tail when the reference can spare one."""
+        sr = self.synthesizer.engine.sample_rate
+        speech = reference[: int(MAX_REFERENCE_S * sr)]
+        if speech.size < MIN_REFERENCE_S * sr:
+            raise ConversionSkipped(f"the reference is too short to learn a conversion from "
+                                    f"({speech.size / sr:.1f} s; needs {MIN_REFERENCE_S:g} s)")
+        parts = [speech]
+        if speech.size >= MIN_PART_S / HELD_OUT_FRACTION * sr:
+            cut = split_at_pause(speech, sr, 1.0 - HELD_OUT_FRACTION)
+            parts = [speech[:cut], speech[cut:]]
+        made = [self._pair(p, voice, language) for p in parts]
+        if any(m is None for m in made):
+            raise ConversionSkipped("the reference's transcript could not be rendered for a conversion")
+        return [m[0] for m in made if m], [m[1] for m in made if m]
+
+    def score(self, voice: VoiceState, renders: list[np.ndarray], texts: list[str], extra: np.ndarray,
+              language: str) -> ProbeScores:
+        sr = self.synthesizer.engine.sample_rate
+        similarity = float(np.mean([self.embed(r, sr) @ voice.embedding for r in renders]))
+        error = float(np.mean([self.heard_wrong(r, sr, t, language) for r, t in zip(renders, texts)]))
+        # DNSMOS judges 9 s windows; the probes alone are shorter, so the transcript renders join them.
+        quality = self.quality(np.concatenate(renders + [extra]), sr)
+        return ProbeScores(similarity, error, quality)
+
+    def learn(self, reference: np.ndarray, voice: VoiceState, language: str) -> VoiceState:
+        """The voice with a conversion when one is learned and passes the guard; the report of
+        either outcome goes into the voice's metrics."""
+        report, conversion = self.attempt(reference, voice, language)
+        log.info("voice conversion: %s", report)
+        metrics = {**voice.metrics, "conversion": report}
+        if not report["kept"]:
+            return replace(voice, metrics=metrics)
+        return replace(voice, conversion=conversion, method=f"{voice.method}+{METHOD}", metrics=metrics)
+
+    def attempt(self, reference: np.ndarray, voice: VoiceState,
+                language: str) -> tuple[dict[str, Any], SpectralConversion | None]:
+        """The guard's report and the conversion learned (``report["kept"]`` says whether it passed;
+        a refused one is returned at full strength, for the bench to judge the guard)."""
+        started = time.monotonic()
+        try:
+            report, conversion = self._learn(reference, voice, language)
+        except ConversionSkipped as skipped:
+            report, conversion = {"kept": False, "reason": str(skipped)}, None
+        except (ValueError, np.linalg.LinAlgError) as exc:  # a degenerate fit: the voice stays as cloned
+            log.warning("voice conversion failed: %s", exc)
+            report, conversion = {"kept": False, "reason": f"the conversion could not be fitted: {exc}"}, None
+        report["seconds"] = round(time.monotonic() - started, 1)
+        return report, conversion
+
+    def _learn(self, reference: np.ndarray, voice: VoiceState, language: str) -> tuple[dict[str, Any], SpectralConversion]:
+        pairs, clone_renders = self.pairs(reference, voice, language)
+        if len(pairs) > 1:
+            penalty, held_out = choose_penalty(pairs[:1], pairs[1])
+        else:
+            penalty, held_out = DEFAULT_PENALTY, {}
+        conversion = fit(pairs, penalty)
+        lang = "zh" if language.startswith("zh") else "en"
+        texts = self.probes[lang]
+        plain = [self.synthesizer.render(t, voice).audio for t in texts]
+        extra = np.concatenate(clone_renders)
+        before = self.score(voice, plain, texts, extra, lang)
+        report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
+                                  "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
+                                  "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
+                                  "unconverted": before.as_dict(), "tried": []}
+        for strength in STRENGTHS:
+            candidate = replace(conversion, strength=strength)
+            after = self.score(voice, [candidate.apply(a, self.analyzer) for a in plain], texts,
+                               candidate.apply(extra, self.analyzer), lang)
+            refusal = guard(before, after)
+            report["tried"].append({"strength": strength, **after.as_dict(), "refused": refusal})
+            if refusal is None:
+                report.update(kept=True, strength=strength)
+                return report, candidate
+        report.update(kept=False, reason="every strength was refused by the guard")
+        return report, conversion
+
+
+class ConversionSkipped(Exception):
+    """No conversion can be learned from this reference (too short, nothing transcribed)."""
+
+
+def guard(before: ProbeScores, after: ProbeScores) -> str | None:
+    """Why a conversion must not be kept, or None when it sounds more like the speaker and no worse."""
+    if after.similarity < before.similarity + MIN_SIMILARITY_GAIN:
+        return f"similarity {before.similarity:.3f} -> {after.similarity:.3f} (needs +{MIN_SIMILARITY_GAIN})"
+    if after.error > before.error + MAX_ERROR_RISE:
+        return f"probe error {before.error:.3f} -> {after.error:.3f} (at most +{MAX_ERROR_RISE})"
+    if after.quality < before.quality - MAX_QUALITY_DROP:
+        return f"DNSMOS OVRL {before.quality:.2f} -> {after.quality:.2f} (at most -{MAX_QUALITY_DROP})"
+    return None

@@ -178,12 +178,7 @@ def main() -> None:
               "search": asdict(search)}
     result = q.run_speakers(models, names, lambda s: evaluate_speaker(models, judges, s, search), path, config,
                             args.resume, summarise)
-    print()
-    print_table(result["speakers"], result["summary"])
-    for item in result["skipped"]:
-        print(f"skipped {item['speaker']}: {item['reason']}")
-    print(f"\nwall {result['wall_s']} s, load before {result['machine_before']['load_avg']} "
-          f"after {result['machine_after']['load_avg']}; wrote {path}")
+    q.print_run(result, path, print_table)
 
 
 if __name__ == "__main__":

@@ -407,9 +407,10 @@ def ceiling(prepared: Prepared) -> dict[str, float]:
             for name, held in prepared.heldout_embeddings.items()}
 
 
-def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, style: np.ndarray,
+def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, style: np.ndarray | VoiceState,
                    asr: bool = True) -> dict[str, Any]:
-    """Render the held-out texts with ``style``; similarity to the held-out utterances and ASR error.
+    """Render the held-out texts with ``style`` (or a whole voice, with its conversion); similarity
+    to the held-out utterances and ASR error.
 
     Similarity is the mean over all (render, held-out utterance) pairs: real speakers
     said other words than the renders, synthetic ones the same, and a speaker encoder
@@ -417,8 +418,9 @@ def evaluate_style(models: ModelCache, judges: list[Judge], prepared: Prepared, 
     """
     lang = prepared.speaker.language
     texts = TEXTS[lang]["heldout"]
-    state = VoiceState(style=style, embedding=np.zeros(256, np.float32), language=lang, method="eval",
-                       engine_version=models.engine.version)
+    state = style if isinstance(style, VoiceState) else VoiceState(
+        style=style, embedding=np.zeros(256, np.float32), language=lang, method="eval",
+        engine_version=models.engine.version)
     renders = [models.synthesizer.render(t, state).audio for t in texts]
     out: dict[str, Any] = {}
     for judge in judges:
@@ -596,6 +598,17 @@ def run_speakers(models: ModelCache, names: list[str], evaluate: Callable[[HeldO
     return final
 
 
+def print_run(result: dict[str, Any], path: Path,
+              table: Callable[[list[dict[str, Any]], dict[str, Any]], None]) -> None:
+    """A speaker bench's table, what it skipped, and how long it took on how busy a machine."""
+    print()
+    table(result["speakers"], result["summary"])
+    for item in result["skipped"]:
+        print(f"skipped {item['speaker']}: {item['reason']}")
+    print(f"\nwall {result['wall_s']} s, load before {result['machine_before']['load_avg']} "
+          f"after {result['machine_after']['load_avg']}; wrote {path}")
+
+
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
@@ -608,12 +621,7 @@ def main() -> None:
                           args.resume, lambda rows: summary(rows, [j.name for j in judges]))
     result["summary"]["frontend_accuracy"] = frontend_accuracy(models)
     write_results(RESULTS, result)
-    print()
-    print_table(result["speakers"], result["summary"])
-    for item in result["skipped"]:
-        print(f"skipped {item['speaker']}: {item['reason']}")
-    print(f"\nwall {result['wall_s']} s, load before {result['machine_before']['load_avg']} "
-          f"after {result['machine_after']['load_avg']}; wrote {RESULTS}")
+    print_run(result, RESULTS, print_table)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +171,31 @@ def enrollment(models: ModelCache) -> tuple[VoiceState, dict[str, Any]]:
     cleaned, clean_s = timed(lambda: clean_reference(data, speaker_encoder=models.encoder, language="zh",
                                                      language_id=models.transcriber))
     voice, enroll_s = timed(lambda: models.enroll(cleaned.audio, SAMPLE_RATE, "zh"))
-    return voice, {"clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
+    conversion = voice.metrics.get("conversion", {})
+    return voice, {"cleaned": cleaned.audio, "clean_s": round(clean_s, 1), "enroll_s": round(enroll_s, 1),
+                   "conversion_s": conversion.get("seconds"), "conversion_kept": conversion.get("kept"),
+                   "conversion_reason": conversion.get("reason"),
                    "total_s": round(clean_s + enroll_s, 1), "reference_s": round(len(cleaned.audio) / SAMPLE_RATE, 1),
                    "similarity": voice.metrics.get("similarity"), "chosen": voice.metrics.get("chosen"),
                    "search_seconds": voice.metrics.get("search_seconds"),
                    "search_gain": voice.metrics.get("search_gain"), "search_accepted": voice.metrics.get("search_accepted"),
                    "budget_s": models.settings.enroll_budget_seconds, "load_1m": load_1m()}
+
+
+def conversion_overhead(models: ModelCache, voice: VoiceState, reference: np.ndarray, repeats: int) -> dict[str, Any]:
+    """Render time of the sentences with the voice's spectral conversion over without it, alternated
+    so load cancels (a voice whose conversion the guard refused gets the one it learned)."""
+    conversion = voice.conversion or models.conversion_learner.attempt(reference, voice, "zh")[1]
+    if conversion is None:
+        return {"ratio": None, "reason": "no conversion could be learned"}
+    with_it, without = replace(voice, conversion=conversion), replace(voice, conversion=None)
+    plain, converted = [], []
+    for _ in range(repeats):
+        for text in SENTENCES:
+            plain.append(timed(lambda t=text: models.synthesizer.render(t, without))[1])
+            converted.append(timed(lambda t=text: models.synthesizer.render(t, with_it))[1])
+    return {"plain_s": round(sum(plain), 2), "converted_s": round(sum(converted), 2),
+            "ratio": round(sum(converted) / sum(plain), 3), "load_1m": load_1m()}
 
 
 def gate_seconds(models: ModelCache, voice: VoiceState, items: int) -> dict[str, Any]:
@@ -214,7 +234,11 @@ def print_table(result: dict[str, Any]) -> None:
          fa["load_1m"]),
         ("frontend per sentence (median)", f"{fe['median_ms']:.1f} ms", "", fe["load_1m"]),
         ("enrollment: clean_reference", f"{en['clean_s']:.1f} s", "", en["load_1m"]),
-        ("enrollment: cloning (blend + style search)", f"{en['enroll_s']:.1f} s", "", en["load_1m"]),
+        ("enrollment: cloning (blend + style search + conversion)", f"{en['enroll_s']:.1f} s", "", en["load_1m"]),
+        ("enrollment: of it the conversion" + (" (kept)" if en["conversion_kept"] else " (not kept)"),
+         f"{en['conversion_s'] or 0:.1f} s", "", en["load_1m"]),
+        ("render time with the conversion / without", f"{result['conversion_overhead']['ratio'] or 0:.3f}",
+         "<= 1.15", result["conversion_overhead"].get("load_1m")),
         ("enrollment total", f"{en['total_s']:.1f} s", f"<= {TARGETS['enroll_s']:.0f} s", en["load_1m"]),
         ("quality gate per item (median)", f"{ga['median_s']:.2f} s", "", ga["load_1m"]),
         ("model load, cold (sum)", f"{sum(result['load_s'].values()):.1f} s", "", None),
@@ -259,6 +283,8 @@ def main() -> None:
     result["first_audio"] = first_audio_ms(models, 3 if args.quick else 10)
     result["frontend"] = frontend_ms(models, 2 if args.quick else 10)
     voice, result["enrollment"] = enrollment(models)
+    result["conversion_overhead"] = conversion_overhead(models, voice, result["enrollment"].pop("cleaned"),
+                                                        1 if args.quick else 3)
     result["gate"] = gate_seconds(models, voice, 2 if args.quick else len(GATE_ITEMS))
     result["peak_rss_mib"] = peak_rss_mib()
     result["machine_after"] = machine()

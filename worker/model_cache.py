@@ -134,7 +134,9 @@ class ModelCache:
         else:
             voice = enroll_refined(self.cloner, reference, sample_rate, language, total_budget_s=budget)
         if not convert:
-            return replace(voice, metrics={**voice.metrics, "conversion": {"kept": False, "reason": "turned off"}})
+            reason = ("turned off" if not self.settings.voice_conversion
+                      else f"the reference is at {sample_rate} Hz, not the engine's {self.engine.sample_rate} Hz")
+            return replace(voice, metrics={**voice.metrics, "conversion": {"kept": False, "reason": reason}})
         return self.conversion_learner.learn(reference, voice, language)
 
     @cached_property

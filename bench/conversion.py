@@ -40,7 +40,7 @@ from worker.model_cache import ModelCache
 from worker.tts.checks.scoring import error_rate
 from worker.tts.cloning.conversion_fit import DEFAULT_PENALTY, choose_penalty, fit
 from worker.tts.cloning.enroll import Cloner, whisper_listener
-from worker.tts.synthesis.conversion import CONTEXT, ORDER, SpectralConversion
+from worker.tts.synthesis.conversion import SpectralConversion
 from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -136,7 +136,7 @@ def sweep_rows(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpea
     cloner = Cloner(models.synthesizer, models.encoder, prepared.bank, whisper_listener(models.transcriber))
     clone = cloner.enroll(prepared.reference, SAMPLE_RATE, speaker.language)
     learner = models.conversion_learner
-    pairs, _ = learner.pairs(prepared.reference, clone, speaker.language)
+    pairs = learner.parallel(prepared.reference, clone, speaker.language).pairs
     penalty = choose_penalty(pairs[:1], pairs[1])[0] if len(pairs) > 1 else DEFAULT_PENALTY
     renders = [models.synthesizer.render(t, clone).audio for t in q.TEXTS[speaker.language]["heldout"]]
     campplus = next(j for j in judges if j.name == "campplus")
@@ -150,7 +150,7 @@ def sweep_rows(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpea
     shift = np.vstack([p.speaker for p in pairs]).mean(axis=0) - np.vstack([p.clone for p in pairs]).mean(axis=0)
     variants: dict[str, SpectralConversion | None] = {
         "clone": None,
-        "mean shift only (LTAS)": average_shift(shift),
+        "mean shift only (LTAS)": SpectralConversion.offset(shift),
         "ridge, no GV": replace(base, gv_scale=np.ones_like(base.gv_scale)),
         "ridge + GV (shipped)": base,
         "ridge + GV x1.5 strength": replace(base, strength=1.5),
@@ -162,16 +162,6 @@ def sweep_rows(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpea
            "variants": {name: judged(v) for name, v in variants.items()}}
     print(f"  {speaker.name}: {row['variants']}", flush=True)
     return row
-
-
-def average_shift(shift: np.ndarray) -> SpectralConversion:
-    """The long-term average spectral difference as a conversion: every frame moved by one offset."""
-    weights = np.zeros(((2 * CONTEXT + 1) * ORDER + 1, 2 * ORDER))
-    weights[CONTEXT * ORDER:(CONTEXT + 1) * ORDER, :ORDER] = np.eye(ORDER)
-    weights[-1, :ORDER] = shift
-    ones = np.ones(ORDER)
-    return SpectralConversion(weights=weights, static_var=ones * 1e-6, delta_var=ones * 1e6,
-                              gv_mean=np.zeros(ORDER), gv_scale=ones)
 
 
 def _mean(values: list[Any]) -> float | None:

@@ -19,7 +19,8 @@ from worker.model_cache import ModelCache
 from worker.tts.cloning.conversion_fit import (
     MAX_QUALITY_DROP, Pair, ProbeScores, choose_penalty, distance, fit, guard)
 from worker.tts.synthesis import assets
-from worker.tts.synthesis.conversion import mlpg
+from worker.tts.synthesis.conversion import SpectralConversion, mlpg
+from worker.tts.synthesis.pitch import NATURAL_PITCH, PitchMap, fit_pitch, log_f0
 from worker.tts.synthesis.voice import VoiceState
 
 pytestmark = pytest.mark.slow
@@ -69,6 +70,27 @@ def test_a_mapping_learned_on_one_text_undoes_the_channel_on_another(models: Mod
     assert distance(converted.cepstra[converted.speech], held_out) < 0.7 * before
 
 
+def test_a_pitch_map_moves_register_and_range_inside_the_engine_and_keeps_the_timing(
+        models: ModelCache, voice: VoiceState) -> None:
+    engine, sr = models.engine, models.engine.sample_rate
+    phonemes = models.frontend.analyze(FIT_TEXT).sentences[0].phonemes
+    plain = engine.synthesize(phonemes, voice.style)
+    assert np.array_equal(engine.synthesize(phonemes, voice.style, 1.0, NATURAL_PITCH), plain)
+    own = float(log_f0(plain, sr).mean())
+    for semitones, spread in ((3.0, 1.0), (-2.0, 1.3)):
+        target = PitchMap(clone_mean=own, shift=semitones * np.log(2) / 12, range=spread)
+        moved = engine.synthesize(phonemes, voice.style, 1.0, target.curve())
+        assert moved.size == plain.size  # the durations are the model's: only the F0 curve moved
+        found = fit_pitch(moved, plain, sr)
+        # pYIN hears the move within about half a semitone (a lowered, widened curve: 1.4 of 2)
+        assert found is not None and abs(found.semitones - semitones) < 0.75, (semitones, found)
+        assert abs(found.range - spread) < 0.15, (spread, found)
+    # half strength: half the move
+    half = PitchMap(clone_mean=own, shift=3.0 * np.log(2) / 12, range=1.0, strength=0.5)
+    found = fit_pitch(engine.synthesize(phonemes, voice.style, 1.0, half.curve()), plain, sr)
+    assert found is not None and abs(found.semitones - 1.5) < 0.5, found
+
+
 def test_mlpg_follows_the_statics_when_deltas_say_nothing_and_smooths_when_they_do() -> None:
     rng = np.random.default_rng(0)
     static = rng.standard_normal((50, 3))
@@ -89,9 +111,10 @@ def test_the_guard_keeps_only_a_closer_voice_that_is_no_less_clear_or_clean() ->
 def test_a_voice_file_carries_its_conversion_and_every_render_applies_it(models: ModelCache,
                                                                           voice: VoiceState) -> None:
     train, _ = pair(models, voice, FIT_TEXT)
-    converted = replace(voice, conversion=fit([train], 10.0))
+    converted = replace(voice, conversion=replace(fit([train], 10.0), pitch=PitchMap(5.4, 0.12, 1.1, 0.5)))
     loaded = VoiceState.from_bytes(converted.to_bytes())
     assert loaded.conversion is not None and VoiceState.from_bytes(voice.to_bytes()).conversion is None
+    assert loaded.conversion.pitch == converted.conversion.pitch
     assert np.allclose(loaded.conversion.weights, converted.conversion.weights, atol=1e-5)
     text = "这是一个测试句子，请仔细听。"
     plain = models.synthesizer.render(text, voice).audio
@@ -115,8 +138,10 @@ def test_a_voice_file_carries_its_conversion_and_every_render_applies_it(models:
 
 
 def test_enrollment_learns_a_conversion_and_reports_the_guards_numbers(models: ModelCache, voice: VoiceState) -> None:
-    """The whole path: Whisper transcribes the reference, the clone reads it, DTW, fit, guard."""
-    speech = models.synthesizer.render(FIT_TEXT + HELD_OUT_TEXT, voice).audio
+    """The whole path: Whisper transcribes the reference, the clone reads it, DTW, fit, pitch, guard.
+    The "speaker" speaks three semitones higher than the clone, through the channel."""
+    higher = SpectralConversion.offset(np.zeros(24), PitchMap(clone_mean=0.0, shift=3 * np.log(2) / 12, range=1.0))
+    speech = models.synthesizer.render(FIT_TEXT + HELD_OUT_TEXT, replace(voice, conversion=higher)).audio
     reference = channel(speech)
     target = replace(voice, embedding=models.encoder.embed(reference, 24000))
     learned = models.conversion_learner.learn(reference, target, "zh")
@@ -125,6 +150,7 @@ def test_enrollment_learns_a_conversion_and_reports_the_guards_numbers(models: M
     assert distances[f"ridge_{report['penalty']:g}"] < distances["unconverted"]
     assert set(report["unconverted"]) == {"similarity", "error", "dnsmos_ovrl"}
     assert report["tried"] and report["kept"] == (learned.conversion is not None)
+    assert abs(report["pitch"]["semitones"] - 3.0) < 0.5 and abs(report["pitch"]["range"] - 1.0) < 0.15, report
     if report["kept"]:
         assert report["tried"][-1]["refused"] is None
     else:

@@ -113,8 +113,9 @@ class OperatorEngine:
     def tokenize(self, phonemes: str) -> list[int]:
         return self.inner.tokenize(phonemes)
 
-    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
-        return self.inner.synthesize(phonemes, style, speed)
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
+                   pitch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+        return self.inner.synthesize(phonemes, style, speed, pitch)
 
 
 def test_the_engine_setting_picks_the_built_in_or_an_operators_factory(voice: VoiceState) -> None:

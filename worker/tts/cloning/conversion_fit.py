@@ -9,6 +9,10 @@ A conversion that sounds more like the speaker but less clear or less clean is n
 sentences are rendered once and scored with and without it (``ConversionGuard``): the speaker
 encoder's similarity must rise, Whisper must hear the probes no worse, and DNSMOS must not fall
 by more than its margin. A full-strength conversion that fails is tried at half strength.
+
+The parallel speech also gives a pitch map (worker.tts.synthesis.pitch): the clone's F0 moved
+into the speaker's register and range. It is offered to the guard with the spectral conversion
+only when the speaker encoder finds the probes more like the reference with it than without.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import numpy as np
 from worker.tts.synthesis.conversion import (
     ORDER, Analyzer, SpectralConversion, deltas, with_context)
 from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.pitch import PitchMap, fit_pitch
 from worker.tts.synthesis.voice import VoiceState
 
 log = logging.getLogger(__name__)
 
 METHOD = "diffvc-ridge-mlpg-gv-v1"
+PITCH_METHOD = "diffvc-ridge-mlpg-gv-f0-v1"  # the same with a pitch map
 PENALTIES = (10.0, 100.0, 1000.0, 10000.0)
 # For a reference too short to spare a held-out part (under 4·MIN_PART_S): the penalty the
 # tuning speakers' held-out parts chose most often.
@@ -54,8 +60,9 @@ Embed = Callable[[np.ndarray, int], np.ndarray]
 
 def conversion_reserve_s(reference_s: float) -> float:
     """What learning a conversion takes on two busy cores, so the style search leaves it that:
-    transcribing and rendering the reference (up to ``MAX_REFERENCE_S``), then the guard's probes."""
-    return 12.0 + 1.1 * min(reference_s, MAX_REFERENCE_S)
+    transcribing and rendering the reference (up to ``MAX_REFERENCE_S``), its pitch analysis and the
+    pitched renders, then the guard's probes."""
+    return 15.0 + 1.6 * min(reference_s, MAX_REFERENCE_S)
 
 
 def split_at_pause(audio: np.ndarray, sample_rate: int, fraction: float, window: float = 0.12,
@@ -139,6 +146,16 @@ def choose_penalty(train: list[Pair], held_out: Pair) -> tuple[float, dict[str, 
 
 
 @dataclass(frozen=True)
+class Parallel:
+    """The reference's speech (at most ``MAX_REFERENCE_S``) and the clone reading its transcript, part by part."""
+
+    speech: np.ndarray
+    pairs: list[Pair]
+    renders: list[np.ndarray]
+    texts: list[str]
+
+
+@dataclass(frozen=True)
 class ProbeScores:
     similarity: float
     error: float
@@ -153,7 +170,7 @@ class ConversionLearner:
     """Everything enrollment needs to learn and judge a conversion, given once per process."""
 
     def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, heard_wrong: HeardWrong,
-                 quality: Quality, probes: dict[str, list[str]], denoise: bool = False) -> None:
+                 quality: Quality, probes: dict[str, list[str]], denoise: bool = False, pitch: bool = True) -> None:
         self.synthesizer = synthesizer
         self.embed = embed
         self.transcribe = transcribe
@@ -161,12 +178,13 @@ class ConversionLearner:
         self.quality = quality
         self.probes = probes
         self.denoise = denoise  # the reference's noise floor is subtracted before it is analysed
+        self.pitch = pitch  # a pitch map is fitted and offered to the guard with the spectral conversion
 
     @property
     def analyzer(self) -> Analyzer:
         return self.synthesizer.analyzer
 
-    def _pair(self, speech: np.ndarray, voice: VoiceState, language: str) -> tuple[Pair, np.ndarray] | None:
+    def _pair(self, speech: np.ndarray, voice: VoiceState, language: str) -> tuple[Pair, np.ndarray, str] | None:
         sr = self.synthesizer.engine.sample_rate
         text = self.transcribe(speech, sr, language).strip()
         if not text:
@@ -177,9 +195,9 @@ class ConversionLearner:
         mine, theirs = self.analyzer.analyze(clone), self.analyzer.analyze(speech, denoise=self.denoise)
         if min(mine.speech.sum(), theirs.speech.sum()) < MIN_FRAMES:
             return None
-        return Pair(clone=mine.cepstra[mine.speech], speaker=theirs.cepstra[theirs.speech]), clone
+        return Pair(clone=mine.cepstra[mine.speech], speaker=theirs.cepstra[theirs.speech]), clone, text
 
-    def pairs(self, reference: np.ndarray, voice: VoiceState, language: str) -> tuple[list[Pair], list[np.ndarray]]:
+    def parallel(self, reference: np.ndarray, voice: VoiceState, language: str) -> Parallel:
         """Fitting part first, then the held-out tail when the reference can spare one."""
         sr = self.synthesizer.engine.sample_rate
         speech = reference[: int(MAX_REFERENCE_S * sr)]
@@ -193,7 +211,8 @@ class ConversionLearner:
         made = [self._pair(p, voice, language) for p in parts]
         if any(m is None for m in made):
             raise ConversionSkipped("the reference's transcript could not be rendered for a conversion")
-        return [m[0] for m in made if m], [m[1] for m in made if m]
+        return Parallel(speech=speech, pairs=[m[0] for m in made if m], renders=[m[1] for m in made if m],
+                        texts=[m[2] for m in made if m])
 
     def score(self, voice: VoiceState, renders: list[np.ndarray], texts: list[str], extra: np.ndarray,
               language: str) -> ProbeScores:
@@ -212,7 +231,7 @@ class ConversionLearner:
         metrics = {**voice.metrics, "conversion": report}
         if not report["kept"]:
             return replace(voice, metrics=metrics)
-        return replace(voice, conversion=conversion, method=f"{voice.method}+{METHOD}", metrics=metrics)
+        return replace(voice, conversion=conversion, method=f"{voice.method}+{report['method']}", metrics=metrics)
 
     def attempt(self, reference: np.ndarray, voice: VoiceState,
                 language: str) -> tuple[dict[str, Any], SpectralConversion | None]:
@@ -229,33 +248,60 @@ class ConversionLearner:
         report["seconds"] = round(time.monotonic() - started, 1)
         return report, conversion
 
-    def _learn(self, reference: np.ndarray, voice: VoiceState, language: str) -> tuple[dict[str, Any], SpectralConversion]:
-        pairs, clone_renders = self.pairs(reference, voice, language)
+    def _learn(self, reference: np.ndarray, voice: VoiceState,
+               language: str) -> tuple[dict[str, Any], SpectralConversion]:
+        sr = self.synthesizer.engine.sample_rate
+        parallel = self.parallel(reference, voice, language)
+        pairs = parallel.pairs
         if len(pairs) > 1:
             penalty, held_out = choose_penalty(pairs[:1], pairs[1])
         else:
             penalty, held_out = DEFAULT_PENALTY, {}
         conversion = fit(pairs, penalty)
+        pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
         lang = "zh" if language.startswith("zh") else "en"
         texts = self.probes[lang]
         plain = [self.synthesizer.render(t, voice).audio for t in texts]
-        extra = np.concatenate(clone_renders)
+        extra = np.concatenate(parallel.renders)
         before = self.score(voice, plain, texts, extra, lang)
         report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
                                   "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
                                   "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
+                                  "pitch": pitch.to_dict() if pitch else None,
                                   "unconverted": before.as_dict(), "tried": []}
         for strength in STRENGTHS:
             candidate = replace(conversion, strength=strength)
-            after = self.score(voice, [candidate.apply(a, self.analyzer) for a in plain], texts,
-                               candidate.apply(extra, self.analyzer), lang)
+            probes = [candidate.apply(a, self.analyzer) for a in plain]
+            if pitch is not None:
+                candidate, probes = self._with_pitch(voice, candidate, replace(pitch, strength=strength), texts, probes)
+            renders = ([candidate.apply(extra, self.analyzer)] if candidate.pitch is None else
+                       [self.synthesizer.render(t, replace(voice, conversion=candidate)).audio for t in parallel.texts])
+            after = self.score(voice, probes, texts, np.concatenate(renders), lang)
             refusal = guard(before, after)
-            report["tried"].append({"strength": strength, **after.as_dict(), "refused": refusal})
+            report["tried"].append({"strength": strength, "pitch": candidate.pitch is not None,
+                                    **after.as_dict(), "refused": refusal})
             if refusal is None:
-                report.update(kept=True, strength=strength)
+                report.update(kept=True, strength=strength,
+                              method=PITCH_METHOD if candidate.pitch is not None else METHOD)
                 return report, candidate
         report.update(kept=False, reason="every strength was refused by the guard")
-        return report, conversion
+        return report, replace(conversion, pitch=pitch)
+
+    def _with_pitch(self, voice: VoiceState, spectral: SpectralConversion, pitch: PitchMap, texts: list[str],
+                    spectral_probes: list[np.ndarray]) -> tuple[SpectralConversion, list[np.ndarray]]:
+        """The candidate with the pitch map when the speaker encoder finds its probes more like the
+        reference than the spectral conversion's alone (a pitch estimate can be wrong: an octave,
+        a monotone reference); otherwise the spectral one, unchanged."""
+        sr = self.synthesizer.engine.sample_rate
+        pitched = replace(spectral, pitch=pitch)
+        probes = [self.synthesizer.render(t, replace(voice, conversion=pitched)).audio for t in texts]
+
+        def similarity(audio: list[np.ndarray]) -> float:
+            return float(np.mean([self.embed(a, sr) @ voice.embedding for a in audio]))
+
+        if similarity(probes) > similarity(spectral_probes):
+            return pitched, probes
+        return spectral, spectral_probes
 
 
 class ConversionSkipped(Exception):

@@ -31,6 +31,8 @@ from scipy.fft import dct, idct
 from scipy.linalg import solveh_banded
 from scipy.ndimage import convolve1d
 
+from worker.tts.synthesis.pitch import NATURAL_PITCH, PitchMap
+
 N_FFT = 1024
 HOP = 240  # 10 ms at 24 kHz
 N_MELS = 40
@@ -157,6 +159,23 @@ class SpectralConversion:
     gv_mean: np.ndarray  # (ORDER,) converted speech frames' mean on the fitting data
     gv_scale: np.ndarray  # (ORDER,) speaker's spread / converted spread, ≥ 1
     strength: float = 1.0  # fraction of the difference applied
+    # The F0 move the engine makes before this filter runs (worker.tts.synthesis.pitch); None: the clone's own.
+    pitch: PitchMap | None = None
+
+    @classmethod
+    def offset(cls, shift: np.ndarray, pitch: PitchMap | None = None) -> SpectralConversion:
+        """Every speech frame moved by one cepstral ``shift`` (zeros: the envelope untouched): the
+        long-term average spectral difference, the simplest conversion there is."""
+        weights = np.zeros(((2 * CONTEXT + 1) * ORDER + 1, 2 * ORDER))
+        weights[CONTEXT * ORDER:(CONTEXT + 1) * ORDER, :ORDER] = np.eye(ORDER)
+        weights[-1, :ORDER] = shift
+        ones = np.ones(ORDER)
+        return cls(weights=weights, static_var=ones * 1e-6, delta_var=ones * 1e6, gv_mean=np.zeros(ORDER),
+                   gv_scale=ones, pitch=pitch)
+
+    def pitch_curve(self) -> tuple[float, float]:
+        """The engine's ``pitch`` argument for a render of this voice."""
+        return self.pitch.curve() if self.pitch is not None else NATURAL_PITCH
 
     def convert(self, cepstra: np.ndarray) -> np.ndarray:
         predicted = with_context(cepstra) @ self.weights
@@ -180,7 +199,8 @@ class SpectralConversion:
                 "conversion_delta_var": self.delta_var.astype(np.float32),
                 "conversion_gv_mean": self.gv_mean.astype(np.float32),
                 "conversion_gv_scale": self.gv_scale.astype(np.float32),
-                "conversion_strength": np.array([self.strength], np.float32)}
+                "conversion_strength": np.array([self.strength], np.float32),
+                **({"conversion_pitch": self.pitch.to_array()} if self.pitch is not None else {})}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SpectralConversion | None":
@@ -194,5 +214,6 @@ class SpectralConversion:
                    delta_var=arrays["conversion_delta_var"].astype(np.float64),
                    gv_mean=arrays["conversion_gv_mean"].astype(np.float64),
                    gv_scale=arrays["conversion_gv_scale"].astype(np.float64),
-                   strength=float(arrays["conversion_strength"][0]))
+                   strength=float(arrays["conversion_strength"][0]),
+                   pitch=PitchMap.from_array(arrays["conversion_pitch"]) if "conversion_pitch" in arrays else None)
 

@@ -11,8 +11,14 @@ energy curves) kept onset, span and words, and the decoder renders only what is 
 
 The graph gains two inputs, ``edge_tokens`` ``[lead, tail]`` (how many tokens at each end count
 as edge silence) and ``edge_keep`` ``[lead, tail]`` (frames of that silence to render anyway);
-the engine decides both. Built once from the shipped graph (or the float one) by ``onnx`` and
-cached beside the other model files; never committed.
+the engine decides both.
+
+It also gains ``pitch_gain`` and ``pitch_power`` (one float each): the cropped F0 curve becomes
+``gain · F0 · |F0|^(power − 1)`` before the decoder reads it, which is a voice's pitch map
+(worker.tts.synthesis.pitch) and, at ``[1.0]``, ``[1.0]``, exactly the curve the model predicted.
+
+Built once from the shipped graph (or the float one) by ``onnx`` and cached beside the other
+model files; never committed.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from worker.tts.synthesis.cached_graph import build_once
 # The per-token durations (int64 [T], rounded and clipped) and the decoder's inputs it crops:
 # each decoder input and its frames per duration frame (F0 and energy run at twice the rate).
 DURATIONS = "/encoder/Gather_output_0"
-DECODER_INPUTS = {"/encoder/MatMul_1_output_0": 1, "/encoder/Reshape_output_0": 2, "/encoder/Reshape_1_output_0": 2}
+F0 = "/encoder/Reshape_output_0"
+DECODER_INPUTS = {"/encoder/MatMul_1_output_0": 1, F0: 2, "/encoder/Reshape_1_output_0": 2}
+PITCHED = "pitch/f0"
 
 
 class EdgeGraphError(RuntimeError):
@@ -36,7 +44,7 @@ class EdgeGraphError(RuntimeError):
 def edge_model_path(cache: Path, source: Path, stem: str) -> Path:
     """The edge-cropping copy of ``source`` in the model cache, built the first time; ``stem``
     names the source graph and its checksum, so a new model never meets an old copy."""
-    return build_once(Path(cache) / f"{stem}-edges.onnx", lambda out: build_edge_graph(source, out))
+    return build_once(Path(cache) / f"{stem}-edges-pitch.onnx", lambda out: build_edge_graph(source, out))
 
 
 def build_edge_graph(source: Path, out_path: Path) -> None:
@@ -51,14 +59,20 @@ def build_edge_graph(source: Path, out_path: Path) -> None:
         raise EdgeGraphError(f"{source.name} has no {', '.join(missing)}")
     graph.input.extend([helper.make_tensor_value_info(name, TensorProto.INT64, [2])
                         for name in ("edge_tokens", "edge_keep")])
+    graph.input.extend([helper.make_tensor_value_info(name, TensorProto.FLOAT, [1])
+                        for name in ("pitch_gain", "pitch_power")])
     consts = {"edge/0": [0], "edge/1": [1], "edge/2": [2], "edge/last": [-1]}
     graph.initializer.extend(numpy_helper.from_array(np.array(v, np.int64), k) for k, v in consts.items())
-    for name in DECODER_INPUTS:  # every reader of a decoder input reads the cropped one
+    graph.initializer.extend(numpy_helper.from_array(np.array([v], np.float32), k)
+                             for k, v in {"pitch/one": 1.0, "pitch/tiny": 1e-6}.items())
+    for name in DECODER_INPUTS:  # every reader of a decoder input reads the cropped one (F0: pitched too)
         for node in graph.node:
-            node.input[:] = [f"{i}/edge" if i == name else i for i in node.input]
+            reads = PITCHED if name == F0 else f"{name}/edge"
+            node.input[:] = [reads if i == name else i for i in node.input]
     inserts = {producers[DURATIONS]: _crop_frames(helper)}
     for name, rate in DECODER_INPUTS.items():
         inserts.setdefault(producers[name], []).extend(_crop(helper, name, rate))
+    inserts[producers[F0]].extend(_pitch(helper, f"{F0}/edge"))
     for index in sorted(inserts, reverse=True):  # each after its producer: the order stays topological
         for offset, node in enumerate(inserts[index], start=1):
             graph.node.insert(index + offset, node)
@@ -97,4 +111,17 @@ def _crop(helper, name: str, rate: int) -> list:  # type: ignore[no-untyped-def]
         helper.make_node("Mul", ["edge/end", r], [f"{name}/edge_cut"]),
         helper.make_node("Sub", [f"{name}/edge_len", f"{name}/edge_cut"], [f"{name}/edge_to"]),
         helper.make_node("Slice", [name, f"{name}/edge_from", f"{name}/edge_to", "edge/last"], [f"{name}/edge"]),
+    ]
+
+
+def _pitch(helper, f0: str) -> list:  # type: ignore[no-untyped-def]
+    """Nodes computing ``PITCHED`` = gain · f0 · (|f0| + tiny)^(power − 1): gain · f0^power for the
+    voiced (positive) frames, the sign kept elsewhere, and f0 itself, exactly, at gain = power = 1."""
+    return [
+        helper.make_node("Abs", [f0], ["pitch/abs"]),
+        helper.make_node("Add", ["pitch/abs", "pitch/tiny"], ["pitch/magnitude"]),
+        helper.make_node("Sub", ["pitch_power", "pitch/one"], ["pitch/exponent"]),
+        helper.make_node("Pow", ["pitch/magnitude", "pitch/exponent"], ["pitch/factor"]),
+        helper.make_node("Mul", [f0, "pitch/factor"], ["pitch/raised"]),
+        helper.make_node("Mul", ["pitch/raised", "pitch_gain"], [PITCHED]),
     ]

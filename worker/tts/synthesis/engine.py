@@ -18,6 +18,7 @@ from shared.audio_types import SAMPLE_RATE
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.edge_graph import edge_model_path
 from worker.tts.synthesis.float_graph import float_model_path
+from worker.tts.synthesis.pitch import NATURAL_PITCH
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -43,8 +44,10 @@ class Engine(Protocol):
     version: str
     sample_rate: int
 
-    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
-        """Render one chunk (≤ MAX_TOKENS phonemes) with a (510, 256) style table."""
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
+                   pitch: tuple[float, float] = NATURAL_PITCH) -> np.ndarray:
+        """Render one chunk (≤ MAX_TOKENS phonemes) with a (510, 256) style table; ``pitch``
+        ``(gain, power)`` maps the predicted F0 to gain · F0^power (a voice's pitch map)."""
         ...
 
     def tokenize(self, phonemes: str) -> list[int]: ...
@@ -100,7 +103,16 @@ class KokoroEngine:
         return {"edge_tokens": np.array(edges, np.int64),
                 "edge_keep": np.array(EDGE_KEEP_FRAMES, np.int64)}
 
-    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+    def pitch_inputs(self, pitch: tuple[float, float]) -> dict[str, np.ndarray]:
+        """The pitch map's inputs; a graph without them (an operator's) renders only the model's own F0."""
+        if "pitch_gain" not in self._inputs:
+            if tuple(pitch) != NATURAL_PITCH:
+                raise ValueError(f"{self.model_path.name} has no pitch inputs: it cannot render a pitch map")
+            return {}
+        return {"pitch_gain": np.array([pitch[0]], np.float32), "pitch_power": np.array([pitch[1]], np.float32)}
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
+                   pitch: tuple[float, float] = NATURAL_PITCH) -> np.ndarray:
         tokens = self.tokenize(phonemes)[:MAX_TOKENS]
         if not tokens:
             return np.zeros(0, np.float32)
@@ -114,6 +126,7 @@ class KokoroEngine:
                 "style": ref,
                 "speed": np.array([speed], dtype=np.float32),
                 **self.edge_inputs(tokens),
+                **self.pitch_inputs(pitch),
             },
         )[0]
         return np.asarray(audio, np.float32).ravel()

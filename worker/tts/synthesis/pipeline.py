@@ -21,6 +21,7 @@ import numpy as np
 
 from worker.tts.synthesis.conversion import Analyzer
 from worker.tts.synthesis.engine import Engine
+from worker.tts.synthesis.pitch import NATURAL_PITCH
 from worker.tts.synthesis.voice import VoiceState
 from worker.tts.text.analysis import Analysis
 from worker.tts.text.frontend import Frontend
@@ -231,7 +232,8 @@ class Synthesizer:
         pause_s: float = 0.0,
     ) -> AudioChunk | None:
         sr = self.engine.sample_rate
-        raw = self.engine.synthesize(phonemes, voice.style, config.speed)
+        pitch = voice.conversion.pitch_curve() if voice.conversion is not None else NATURAL_PITCH
+        raw = self.engine.synthesize(phonemes, voice.style, config.speed, pitch)
         if voice.conversion is not None:
             raw = voice.conversion.apply(raw, self.analyzer)
         audio = _fade(level(trim_silence(raw, sr), sr), int(config.fade_ms * sr / 1000))

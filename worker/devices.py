@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 CHOICES = ("auto", "cpu", "cuda")
@@ -55,11 +56,25 @@ def gpu_runtimes() -> dict[str, str | None]:
     return found
 
 
+NVIDIA_DRIVER_PATHS = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version")
+
+
+def nvidia_driver_present() -> bool:
+    """Whether the NVIDIA driver is visible here (its device nodes or its /proc entry): without
+    it no runtime can see a GPU, so ``auto`` need not import three runtimes to find that out
+    (about 2 s, mostly torch, which a CPU-only ``narrator say`` otherwise never loads)."""
+    return any(Path(p).exists() for p in NVIDIA_DRIVER_PATHS)
+
+
 def plan_devices(choice: str) -> DevicePlan:
     """The devices for ``NARRATOR_DEVICE``; raises DeviceUnavailable for ``cuda`` without a GPU."""
     if choice not in CHOICES:
         raise ValueError(f"NARRATOR_DEVICE must be one of {', '.join(CHOICES)}, got {choice!r}")
     if choice == "cpu":
+        return DevicePlan("cpu", "cpu", "cpu")
+    if choice == "auto" and not nvidia_driver_present():
+        log.info("NARRATOR_DEVICE=auto: running on the CPU (no NVIDIA driver: none of %s)",
+                 ", ".join(NVIDIA_DRIVER_PATHS))
         return DevicePlan("cpu", "cpu", "cpu")
     missing = {name: why for name, why in gpu_runtimes().items() if why}
     if not missing:

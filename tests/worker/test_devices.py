@@ -14,7 +14,7 @@ import requests
 
 from shared.settings import Settings
 from tests.support.devservices import WorkerProcess, settings_env
-from worker.devices import DevicePlan, DeviceUnavailable, gpu_runtimes, plan_devices
+from worker.devices import DevicePlan, DeviceUnavailable, gpu_runtimes, nvidia_driver_present, plan_devices
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = "今天的新品已经到货，欢迎大家来店里看看。"
@@ -28,6 +28,16 @@ def test_cpu_is_cpu_and_auto_falls_back_without_a_gpu() -> None:
         plan_devices("gpu")
     with pytest.raises(ValueError, match="NARRATOR_DEVICE"):
         Settings(device="gpu")
+
+
+def test_auto_without_an_nvidia_driver_plans_the_cpu_without_importing_the_runtimes() -> None:
+    """A CPU-only process (``narrator say``) should not pay torch's import to learn there is no GPU."""
+    if nvidia_driver_present():
+        pytest.skip("this machine has an NVIDIA driver: auto must ask the runtimes")
+    probe = ("import sys; from worker.devices import plan_devices; plan = plan_devices('auto'); "
+             "print(plan.engine, sorted({'torch', 'ctranslate2', 'onnxruntime'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["cpu", "[]"], out
 
 
 def test_cuda_without_a_gpu_is_refused_naming_what_is_missing() -> None:

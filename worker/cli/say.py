@@ -7,17 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
 from shared import stock_voices
-from shared.metrics import Metrics
 from shared.speech_channel import pcm16, streaming_wav_header
-from worker.cli.consent import LocalConsent
-from worker.cli.enroll import enroll_file
 from worker.cli.options import settings_for
-from worker.jobs.render import render_checked
 from worker.model_cache import ModelCache
-from worker.tts.checks.decode import decode_audio
 from worker.tts.synthesis.audio import to_wav_bytes
 from worker.tts.synthesis.pipeline import SynthesisConfig
 from worker.tts.synthesis.voice import VoiceState
@@ -25,7 +18,8 @@ from worker.tts.synthesis.voice import VoiceState
 
 def run(args: argparse.Namespace) -> int:
     """Speak one text. Loads only what the request needs: the engine and the frontend for a
-    voice file or a stock voice; Whisper and the speaker encoder only to enroll a reference
+    voice file or a stock voice (and of the frontend, only the languages the text is written
+    in); Whisper and the speaker encoder only to enroll a reference
     or when the gate is asked for (``--check``). ``-o -`` streams WAV to stdout as it renders."""
     if bool(args.reference) == bool(args.voice):
         raise SystemExit("narrator say: give exactly one of --reference REF.wav or --voice VOICE.npz|STOCK_NAME")
@@ -37,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     if args.voice:
         state = voice_state(models, args.voice, gated=args.check)
     else:
+        from worker.cli.consent import LocalConsent  # deferred: enrollment's checks load only to enroll
+        from worker.cli.enroll import enroll_file  # deferred: as above
+
         reference = Path(args.reference)
         language = args.language or spoken_language(models, reference)
         state = enroll_file(models, settings, reference, language, LocalConsent.from_args(args))
@@ -47,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         rendered = models.synthesizer.render(args.text, state, config)
         verdict = "not run (ask with --check)"
     else:
+        from prometheus_client import CollectorRegistry  # deferred: the gate's imports load only with --check
+
+        from shared.metrics import Metrics  # deferred: as above
+        from worker.jobs.render import render_checked  # deferred: as above
+
         # The batch path's gate, best of NARRATOR_GATE_ATTEMPTS: what a catalogue item would get.
         rendered, report = render_checked(models, Metrics(CollectorRegistry()), models.frontend.analyze(args.text),
                                           state, args.speed)
@@ -84,6 +86,8 @@ def voice_state(models: ModelCache, voice: str, gated: bool) -> VoiceState:
 def spoken_language(models: ModelCache, reference: Path) -> str:
     """The language a reference is spoken in, as Whisper hears it (Chinese or English): the
     voice is enrolled, and its consent statement read, in that language."""
+    from worker.tts.checks.decode import decode_audio  # deferred: only a reference is decoded
+
     audio, rate = decode_audio(reference.read_bytes())
     odds = models.transcriber.language_probabilities(audio, rate)
     return "en" if odds.get("en", 0.0) > odds.get("zh", 0.0) else "zh"

@@ -11,12 +11,32 @@ symbols match what Kokoro was trained on.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
 
-import spacy
-from misaki import en
-from misaki.espeak import EspeakFallback
+
+@contextmanager
+def _torch_unseen() -> Iterator[None]:
+    """spaCy's thinc imports torch, when it can, to offer torch-backed models; a blank tokenizer
+    uses none, and torch's import is 1.4 s of a CPU-only ``narrator say`` that never needs it.
+    So while spaCy loads, a torch not yet imported reads as absent (thinc then offers no torch
+    layers); torch imports normally afterwards, for whatever does need it."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # import torch -> ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["torch"]
+
+
+with _torch_unseen():
+    import spacy
+    from misaki import en
+    from misaki.espeak import EspeakFallback
 
 from shared.pronunciation.arpabet import arpabet_to_phonemes
 from shared.pronunciation.readings import check_english

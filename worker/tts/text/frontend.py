@@ -27,13 +27,13 @@ from shared.pronunciation.readings import OVERRIDE, check_reading, parse_pinyin,
 from shared.pronunciation.symbols import HAN, HAN_CLASS
 from worker.tts.synthesis.assets import kokoro_vocab
 from worker.tts.text.analysis import Analysis, CompiledLexicon, Forced, Segment, Sentence
-from worker.tts.text.en_g2p import EnG2P
 from worker.tts.text.normalize_en import NO_STOP
 from worker.tts.text.normalize_zh import normalize_zh
-from worker.tts.text.zh_g2p import ZhG2P
 
-if TYPE_CHECKING:  # torch loads only when an adapter is actually used
+if TYPE_CHECKING:  # torch loads only when an adapter is actually used; each G2P with its first sentence
+    from worker.tts.text.en_g2p import EnG2P
     from worker.tts.text.polyphone_model import LearnedPolyphones
+    from worker.tts.text.zh_g2p import ZhG2P
 
 MAX_PHONEMES = 510
 _PUA_BASE = 0xE000
@@ -52,7 +52,12 @@ _EN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’\-\.&+ ]*[A-Za-z0-9+]|[A-Za-z]")
 
 
 class Frontend:
-    """Loaded once per process (jieba, misaki lexicons, espeak) and reused; holds no shared state."""
+    """Loaded once per process (jieba, misaki lexicons, espeak) and reused; holds no shared state.
+
+    Each language's G2P is built when the first text in that language comes (seconds each:
+    jieba's dictionary; spacy, misaki's lexicons and espeak), so a process that only ever reads
+    English (``narrator say "Hello"``) never loads the Chinese one, and the other way round.
+    """
 
     def __init__(self, lexicon: Mapping[str, str] | None = None) -> None:
         lexicon = dict(lexicon or {})
@@ -65,9 +70,28 @@ class Frontend:
                 en_lex[word] = reading
             else:
                 raise ValueError(f"lexicon word {word!r} has neither Chinese nor Latin letters")
-        self._zh = ZhG2P(zh_lex)
-        self._en = EnG2P(en_lex)
+        self._zh_lexicon, self._en_lexicon = zh_lex, en_lex
+        self._zh_g2p: ZhG2P | None = None
+        self._en_g2p: EnG2P | None = None
+        if en_lex:  # its readings are checked (and a bad one refused) now, not at the first English text
+            self._en_g2p = self._en
         self._vocab = frozenset(kokoro_vocab())  # anything else would be dropped by the engine
+
+    @property
+    def _zh(self) -> ZhG2P:
+        if self._zh_g2p is None:
+            from worker.tts.text.zh_g2p import ZhG2P  # deferred: jieba and pypinyin load with Chinese
+
+            self._zh_g2p = ZhG2P(self._zh_lexicon)
+        return self._zh_g2p
+
+    @property
+    def _en(self) -> EnG2P:
+        if self._en_g2p is None:
+            from worker.tts.text.en_g2p import EnG2P  # deferred: spacy (torch with it) loads with English
+
+            self._en_g2p = EnG2P(self._en_lexicon)
+        return self._en_g2p
 
     # -- public ---------------------------------------------------------------
 
@@ -75,7 +99,7 @@ class Frontend:
         """This frontend reading a tenant's learned characters with its promoted adapter;
         the heavy parts (jieba, lexicons, espeak) are shared, not copied."""
         adapted = copy.copy(self)
-        adapted._zh = self._zh.with_learned(learned)
+        adapted._zh_g2p = self._zh.with_learned(learned)
         return adapted
 
     def compile(self, lexicon: Lexicon) -> CompiledLexicon:

@@ -79,8 +79,6 @@ def fit_pitch(speaker: np.ndarray, clone: np.ndarray, sample_rate: int) -> Pitch
     theirs, mine = log_f0(speaker, sample_rate), log_f0(clone, sample_rate)
     if min(theirs.size, mine.size) < MIN_VOICED_FRAMES or mine.std() <= 0:
         return None
-    shift = float(theirs.mean() - mine.mean())
-    if abs(12.0 * shift / math.log(2.0)) > MAX_SHIFT_SEMITONES:
-        return None
-    spread = float(np.clip(theirs.std() / mine.std(), *RANGE_LIMITS))
-    return PitchMap(clone_mean=float(mine.mean()), shift=shift, range=spread)
+    found = PitchMap(clone_mean=float(mine.mean()), shift=float(theirs.mean() - mine.mean()),
+                     range=float(np.clip(theirs.std() / mine.std(), *RANGE_LIMITS)))
+    return found if abs(found.semitones) <= MAX_SHIFT_SEMITONES else None

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import redis
 
 from shared.audio_types import SAMPLE_RATE
 
@@ -67,6 +66,8 @@ class Channels(Protocol):
 
 class RedisChannels:
     def __init__(self, url: str) -> None:
+        import redis  # deferred: the audio framing above serves narrator say, which needs no Redis
+
         self.redis = redis.Redis.from_url(url, socket_timeout=5 + BLOCK_MS / 1000)
 
     def publish(self, stream_id: str, kind: str, data: bytes = b"") -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from shared.errors import NotFound, VoiceNotReady
-from shared.models import Voice, VoiceStatus, VoiceVersion
+
+if TYPE_CHECKING:  # the catalogue loads without the database layer (``narrator say --voice af_heart``)
+    from sqlalchemy.orm import Session
 
 STATE_PREFIX = "stock/"
 METHOD = "stock"
@@ -84,6 +84,10 @@ def voice_id(tenant_id: str, name: str) -> str:
 
 def adopt(session: Session, tenant_id: str, stock: StockVoice) -> str:
     """The id of the tenant's ready voice for ``stock``, its rows created on first use."""
+    from sqlalchemy.exc import IntegrityError  # deferred: the catalogue alone needs no database layer
+
+    from shared.models import Voice, VoiceStatus, VoiceVersion  # deferred: as above
+
     vid = voice_id(tenant_id, stock.name)
     voice = session.get(Voice, vid)
     if voice is None:

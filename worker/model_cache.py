@@ -21,20 +21,22 @@ from shared.pronunciation.lexicon import Lexicon
 from shared.settings import Settings
 from worker import stock_voices
 from worker.devices import DevicePlan, plan_devices
-from worker.tts.checks.asr import Transcriber
-from worker.tts.checks.quality import GateConfig, QualityGate
-from worker.tts.checks.speaker import SpeakerEncoder
 from worker.tts.checks.dnsmos import Dnsmos
-from worker.tts.cloning.conversion_fit import ConversionLearner, conversion_reserve_s
-from worker.tts.cloning.enroll import PROBES, Cloner, VoiceBank, whisper_listener
-from worker.tts.cloning.style_search import enroll_refined
+from worker.tts.checks.speaker import SpeakerEncoder
 from worker.tts.synthesis.engine import Engine, load_engine
 from worker.tts.synthesis.pipeline import Synthesizer
 from worker.tts.synthesis.voice import VoiceState
 from worker.tts.text.analysis import CompiledLexicon
 from worker.tts.text.frontend import Frontend
 
-if TYPE_CHECKING:  # torch-backed; loaded only when a tenant has an adapter
+if TYPE_CHECKING:
+    # Loaded with their first use, so a process that only renders (narrator say) never imports
+    # them: Whisper and its scoring (pypinyin's tables), the gate, enrollment, the conversion's
+    # fitting (scipy, librosa), and the torch-backed polyphone model (only for a tenant's adapter).
+    from worker.tts.checks.asr import Transcriber
+    from worker.tts.checks.quality import QualityGate
+    from worker.tts.cloning.conversion_fit import ConversionLearner
+    from worker.tts.cloning.enroll import Cloner, VoiceBank
     from worker.tts.text.polyphone_model import PolyphoneModel
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ class ModelCache:
 
     @cached_property
     def frontend(self) -> Frontend:
-        return Frontend()
+        return Frontend(cache_dir=self.cache_dir)
 
     @cached_property
     def synthesizer(self) -> Synthesizer:
@@ -80,6 +82,8 @@ class ModelCache:
 
     @cached_property
     def transcriber(self) -> Transcriber:
+        from worker.tts.checks.asr import Transcriber  # deferred: see TYPE_CHECKING
+
         log.info("speech recognition (Whisper) loaded on %s", self.devices.asr)
         return Transcriber(self.cache_dir, threads=self.settings.synth_threads, device=self.devices.asr)
 
@@ -90,6 +94,8 @@ class ModelCache:
         reference than the enrolled voice itself did, so the bar is that figure minus a
         margin (never above the gate's default).
         """
+        from worker.tts.checks.quality import GateConfig, QualityGate  # deferred: see TYPE_CHECKING
+
         config = GateConfig(attempts=self.settings.gate_attempts)
         enrolled = voice.metrics.get("similarity")
         if isinstance(enrolled, (int, float)):
@@ -100,10 +106,14 @@ class ModelCache:
 
     @cached_property
     def bank(self) -> VoiceBank:
+        from worker.tts.cloning.enroll import VoiceBank  # deferred: see TYPE_CHECKING
+
         return VoiceBank.load_or_build(self.cache_dir, self.synthesizer, self.encoder)
 
     @cached_property
     def cloner(self) -> Cloner:
+        from worker.tts.cloning.enroll import Cloner, whisper_listener  # deferred: see TYPE_CHECKING
+
         return Cloner(self.synthesizer, self.encoder, self.bank, whisper_listener(self.transcriber))
 
     @cached_property
@@ -112,6 +122,9 @@ class ModelCache:
 
     @cached_property
     def conversion_learner(self) -> ConversionLearner:
+        from worker.tts.cloning.conversion_fit import ConversionLearner  # deferred: see TYPE_CHECKING
+        from worker.tts.cloning.enroll import PROBES, whisper_listener  # deferred: see TYPE_CHECKING
+
         def transcribe(audio: np.ndarray, sample_rate: int, language: str) -> str:
             return self.transcriber.transcribe(audio, sample_rate, language=language).text
 
@@ -125,9 +138,13 @@ class ModelCache:
         spectral conversion, whose time (about ``CONVERSION_RESERVE_S``) the search leaves it.
         The style search keeps its result only when it beats the blend clearly
         (``SearchConfig.min_gain``)."""
+        from worker.tts.cloning.style_search import enroll_refined  # deferred: see TYPE_CHECKING
+
         budget = self.settings.enroll_budget_seconds
         convert = self.settings.voice_conversion and sample_rate == self.engine.sample_rate
         if convert:
+            from worker.tts.cloning.conversion_fit import conversion_reserve_s  # deferred: see TYPE_CHECKING
+
             budget -= conversion_reserve_s(reference.size / sample_rate)
         if budget <= 0:
             voice = self.cloner.enroll(reference, sample_rate, language)

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from shared import stock_voices as stock
 from shared import storage_keys
-from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion
-from shared.storage import Storage
-from worker.tts.checks.speaker import SpeakerEncoder
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.engine import Engine
 from worker.tts.synthesis.voice import VoiceState
 
-if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made
+if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where renders are made; the database
+    # layer and the speaker encoder where a state is installed or gated, not to render a stock pack
+    from sqlalchemy.orm import Session
+
+    from shared.storage import Storage
+    from worker.tts.checks.speaker import SpeakerEncoder
     from worker.tts.synthesis.pipeline import Synthesizer
 
 PROBE = "今天天气很好，我们一起去公园散步吧。"
@@ -68,6 +69,8 @@ def stock_state(models: StockModels, pack: str = "zf_xiaoxiao") -> VoiceState:
 
 def install(session: Session, storage: Storage, tenant_id: str, state: VoiceState, name: str = "stock") -> str:
     """The rows and state object of a ready voice on a verified consent; returns the voice id."""
+    from shared.models import Consent, ConsentStatus, Voice, VoiceStatus, VoiceVersion  # deferred: above
+
     consent = Consent(tenant_id=tenant_id, speaker_name=name, company_name=name, agreement_version="1",
                       agreement_sha256="-", signature=name, statement="-", status=ConsentStatus.verified.value)
     session.add(consent)

@@ -96,6 +96,25 @@ def test_say_speaks_in_a_stock_voice_to_stdout_as_it_renders(tmp_path: Path, whi
     assert error_rate(ZH_TEXT, heard(whisper, out, "zh"), "zh") <= 0.15
 
 
+def test_say_in_an_english_stock_voice_loads_only_what_rendering_needs(tmp_path: Path) -> None:
+    """A warm ``narrator say`` is mostly start-up: the database layer, Redis, S3, Whisper's scoring
+    tables, the Chinese G2P, espeak (no unknown word here), scipy and torch are seconds of imports
+    a stock voice reading English never uses."""
+    out = tmp_path / "en.wav"
+    probe = ("import sys; from worker.cli import main; "
+             f"main(['say', {EN_TEXT!r}, '--voice', 'af_heart', '-o', {str(out)!r}]); "
+             "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
+    env["NARRATOR_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=True)
+    loaded = set(json.loads(proc.stdout.splitlines()[-1].replace("'", '"')))
+    heavy = {"sqlalchemy", "redis", "boto3", "pypinyin", "jieba", "phonemizer", "scipy", "torch", "ctranslate2",
+             "faster_whisper", "librosa"}
+    assert not heavy & loaded, sorted(heavy & loaded)
+    assert out.stat().st_size > 24_000 * 2  # and it did speak: over a second of audio
+
+
 def test_say_refuses_an_unknown_voice_naming_the_stock_ones(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "worker.cli", "say", ZH_TEXT, "--voice", "nobody", "-o",
                            str(tmp_path / "x.wav")], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)

@@ -237,3 +237,19 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
 ])
 def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None:
     assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)
+
+
+def test_english_lexicon_kept_in_the_model_cache_reads_the_same_and_survives_a_damaged_file(tmp_path: Path) -> None:
+    """``narrator say`` reads misaki's built lexicon from the model cache instead of rebuilding
+    it; the phonemes must not change, and a truncated file is rebuilt rather than trusted."""
+    from worker.tts.text.en_g2p import EnG2P, us_lexicon
+
+    text = "Our Zorblax headphones read the room, then record what they read."
+    expected = EnG2P().phonemize(text)
+    assert EnG2P(cache_dir=tmp_path).phonemize(text) == expected  # builds and writes the file
+    (kept,) = tmp_path.glob("misaki-*-us-lexicon.marshal")
+    assert EnG2P(cache_dir=tmp_path).phonemize(text) == expected  # reads it
+    assert vars(us_lexicon(tmp_path)) == vars(us_lexicon(None))
+    kept.write_bytes(kept.read_bytes()[:1000])
+    assert EnG2P(cache_dir=tmp_path).phonemize(text) == expected
+    assert kept.stat().st_size > 1_000_000, "the damaged file was not rewritten"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from shared import stock_voices
@@ -14,6 +15,7 @@ from worker.model_cache import ModelCache
 from worker.tts.synthesis.audio import to_wav_bytes
 from worker.tts.synthesis.pipeline import SynthesisConfig
 from worker.tts.synthesis.voice import VoiceState
+from worker.tts.text.analysis import Analysis
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("narrator say: -o - streams the audio as it renders; the gate (--check) needs the whole")
     settings = settings_for(args)
     models = ModelCache(settings)
+    analysis = analyze_while_engine_loads(models, args.text)
     if args.voice:
         state = voice_state(models, args.voice, gated=args.check)
     else:
@@ -39,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         state = enroll_file(models, settings, reference, language, LocalConsent.from_args(args))
     config = SynthesisConfig(speed=args.speed)
     if streaming:
-        return _stream(models, args.text, state, config)
+        return _stream(models, analysis, state, config)
     if not args.check:
-        rendered = models.synthesizer.render(args.text, state, config)
+        rendered = models.synthesizer.render_analysis(analysis, state, config)
         verdict = "not run (ask with --check)"
     else:
         from prometheus_client import CollectorRegistry  # deferred: the gate's imports load only with --check
@@ -50,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         from worker.jobs.render import render_checked  # deferred: as above
 
         # The batch path's gate, best of NARRATOR_GATE_ATTEMPTS: what a catalogue item would get.
-        rendered, report = render_checked(models, Metrics(CollectorRegistry()), models.frontend.analyze(args.text),
-                                          state, args.speed)
+        rendered, report = render_checked(models, Metrics(CollectorRegistry()), analysis, state, args.speed)
         verdict = "passed" if report.passed else "needs review: " + " ".join(report.reasons)
         print(json.dumps({"quality": report.to_dict()}, ensure_ascii=False), file=sys.stderr)
     Path(args.output).write_bytes(to_wav_bytes(rendered.audio, rendered.sample_rate))
@@ -59,12 +61,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream(models: ModelCache, text: str, state: VoiceState, config: SynthesisConfig) -> int:
+def analyze_while_engine_loads(models: ModelCache, text: str) -> Analysis:
+    """The text's analysis, made while another thread loads the engine: building the session is
+    onnxruntime's C++ and lets go of the GIL, so on two cores its ~1 s hides behind the
+    frontend's imports and lexicons instead of adding to them."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        engine = pool.submit(lambda: models.engine)
+        analysis = models.frontend.analyze(text)
+        engine.result()
+    return analysis
+
+
+def _stream(models: ModelCache, analysis: Analysis, state: VoiceState, config: SynthesisConfig) -> int:
     """WAV to stdout piece by piece, as the synthesizer yields it (no gate: it needs the whole)."""
     out = sys.stdout.buffer
     out.write(streaming_wav_header(models.engine.sample_rate))
     seconds = 0.0
-    for piece in models.synthesizer.stream_audio(models.frontend.analyze(text), state, config):
+    for piece in models.synthesizer.stream_audio(analysis, state, config):
         out.write(pcm16(piece))
         out.flush()
         seconds += len(piece) / models.engine.sample_rate

@@ -16,15 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from worker.tts.synthesis.conversion import Analyzer
 from worker.tts.synthesis.engine import Engine
 from worker.tts.synthesis.pitch import NATURAL_PITCH
 from worker.tts.synthesis.voice import VoiceState
 from worker.tts.text.analysis import Analysis
 from worker.tts.text.frontend import Frontend
+
+if TYPE_CHECKING:  # scipy-backed; loaded with the first converted voice
+    from worker.tts.synthesis.conversion import Analyzer
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class Synthesizer:
     @cached_property
     def analyzer(self) -> Analyzer:
         """The spectral analysis a voice's conversion filters through (built on the first converted voice)."""
+        from worker.tts.synthesis.conversion import Analyzer  # deferred: see TYPE_CHECKING
+
         return Analyzer(self.engine.sample_rate)
 
     def stream(

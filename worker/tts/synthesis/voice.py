@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from worker.tts.synthesis.conversion import SpectralConversion
+if TYPE_CHECKING:  # scipy-backed; loaded with the first voice file, not to render a stock pack
+    from worker.tts.synthesis.conversion import SpectralConversion
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class VoiceState:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "VoiceState":
+    def from_bytes(cls, data: bytes) -> VoiceState:
+        from worker.tts.synthesis.conversion import SpectralConversion  # deferred: see TYPE_CHECKING
+
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             style = npz["style"]

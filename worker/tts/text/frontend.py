@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.pronunciation.lexicon import Lexicon, word_key
@@ -59,8 +60,11 @@ class Frontend:
     English (``narrator say "Hello"``) never loads the Chinese one, and the other way round.
     """
 
-    def __init__(self, lexicon: Mapping[str, str] | None = None) -> None:
+    def __init__(self, lexicon: Mapping[str, str] | None = None, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: the model cache, where the English G2P keeps its built lexicon between
+        processes (``worker.tts.text.en_g2p.us_lexicon``); None builds it in every process."""
         lexicon = dict(lexicon or {})
+        self._cache_dir = cache_dir
         zh_lex: dict[str, tuple[str, ...]] = {}
         en_lex: dict[str, str] = {}
         for word, reading in lexicon.items():
@@ -90,7 +94,7 @@ class Frontend:
         if self._en_g2p is None:
             from worker.tts.text.en_g2p import EnG2P  # deferred: spacy (torch with it) loads with English
 
-            self._en_g2p = EnG2P(self._en_lexicon)
+            self._en_g2p = EnG2P(self._en_lexicon, self._cache_dir)
         return self._en_g2p
 
     # -- public ---------------------------------------------------------------

@@ -101,14 +101,14 @@ def test_say_in_an_english_stock_voice_loads_only_what_rendering_needs(tmp_path:
     tables, the Chinese G2P, espeak (no unknown word here), scipy and torch are seconds of imports
     a stock voice reading English never uses."""
     out = tmp_path / "en.wav"
-    probe = ("import sys; from worker.cli import main; "
+    probe = ("import json, sys; from worker.cli import main; "
              f"main(['say', {EN_TEXT!r}, '--voice', 'af_heart', '-o', {str(out)!r}]); "
-             "print(sorted({m.split('.')[0] for m in sys.modules}))")
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NARRATOR_")}
     env["NARRATOR_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600, check=True)
-    loaded = set(json.loads(proc.stdout.splitlines()[-1].replace("'", '"')))
+    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
     heavy = {"sqlalchemy", "redis", "boto3", "pypinyin", "jieba", "phonemizer", "scipy", "torch", "ctranslate2",
              "faster_whisper", "librosa"}
     assert not heavy & loaded, sorted(heavy & loaded)

@@ -17,7 +17,7 @@ from scipy.signal import lfilter
 from shared.settings import Settings
 from worker.model_cache import ModelCache
 from worker.tts.cloning.conversion_fit import (
-    MAX_QUALITY_DROP, Pair, ProbeScores, choose_penalty, distance, fit, guard)
+    MAX_QUALITY_DROP, Pair, ProbeScores, choose_penalty, distance, fit, guard, text_length)
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.conversion import SpectralConversion, mlpg
 from worker.tts.synthesis.pitch import NATURAL_PITCH, PitchMap, fit_pitch, log_f0
@@ -106,6 +106,22 @@ def test_the_guard_keeps_only_a_closer_voice_that_is_no_less_clear_or_clean() ->
     assert "similarity" in guard(before, ProbeScores(0.705, 0.02, 3.0))
     assert "probe error" in guard(before, ProbeScores(0.80, 0.10, 3.0))
     assert "DNSMOS" in guard(before, ProbeScores(0.80, 0.02, 3.0 - MAX_QUALITY_DROP - 0.01))
+
+
+def test_the_guard_hears_the_transcript_readings_too_each_text_weighed_by_its_length(models: ModelCache,
+                                                                                   voice: VoiceState) -> None:
+    """The probes alone are a few dozen characters: one misheard was past the error margin. With
+    the clone's readings of the reference's transcript heard too, a probe heard as another text
+    weighs by its length against all of them."""
+    learner = models.conversion_learner
+    probe, wrong_text = models.synthesizer.render(HELD_OUT_TEXT, voice).audio, "今天下雨了。"
+    reading = models.synthesizer.render(FIT_TEXT, voice).audio
+    alone = learner.score(voice, [probe], [wrong_text], [], [], "zh")
+    heard_with_readings = learner.score(voice, [probe], [wrong_text], [reading], [FIT_TEXT], "zh")
+    assert alone.error > 0.5
+    share = text_length(wrong_text, "zh") / (text_length(wrong_text, "zh") + text_length(FIT_TEXT, "zh"))
+    assert heard_with_readings.error == pytest.approx(alone.error * share, abs=0.05)
+    assert heard_with_readings.similarity == alone.similarity  # similarity is the probes' alone
 
 
 def test_a_voice_file_carries_its_conversion_and_every_render_applies_it(models: ModelCache,

@@ -6,9 +6,9 @@ DTW-aligned to the speech it imitates. The regression's ridge penalty is chosen 
 tail's cepstral distance, then the mapping is refitted on both parts.
 
 A conversion that sounds more like the speaker but less clear or less clean is not kept: probe
-sentences are rendered once and scored with and without it (``ConversionGuard``): the speaker
-encoder's similarity must rise, Whisper must hear the probes no worse, and DNSMOS must not fall
-by more than its margin. A full-strength conversion that fails is tried at half strength.
+sentences are rendered once and scored with and without it (``guard``): the speaker
+encoder's similarity on the probes must rise, Whisper must hear the probes and the clone's readings
+of the transcript no worse, and DNSMOS must not fall by more than its margin. A full-strength conversion that fails is tried at half strength.
 
 The parallel speech also gives a pitch map (worker.tts.synthesis.pitch): the clone's F0 moved
 into the speaker's register and range. It is offered to the guard with the spectral conversion
@@ -49,7 +49,7 @@ MAX_GV_SCALE = 2.0
 
 # The guard's margins (probe renders with vs without the conversion):
 MIN_SIMILARITY_GAIN = 0.01  # speaker-encoder cosine to the reference must rise by at least this
-MAX_ERROR_RISE = 0.05  # fraction of the probe text heard wrong (CER for Chinese, WER for English)
+MAX_ERROR_RISE = 0.05  # fraction of the probes' and readings' text heard wrong (CER for Chinese, WER for English)
 MAX_QUALITY_DROP = 0.1  # DNSMOS P.835 OVRL
 
 Transcribe = Callable[[np.ndarray, int, str], str]  # audio, rate, language -> text
@@ -61,8 +61,8 @@ Embed = Callable[[np.ndarray, int], np.ndarray]
 def conversion_reserve_s(reference_s: float) -> float:
     """What learning a conversion takes on two busy cores, so the style search leaves it that:
     transcribing and rendering the reference (up to ``MAX_REFERENCE_S``), its pitch analysis and the
-    pitched renders, then the guard's probes."""
-    return 15.0 + 1.6 * min(reference_s, MAX_REFERENCE_S)
+    pitched renders, then the guard's probes and Whisper hearing the readings again, per strength."""
+    return 15.0 + 2.0 * min(reference_s, MAX_REFERENCE_S)
 
 
 def split_at_pause(audio: np.ndarray, sample_rate: int, fraction: float, window: float = 0.12,
@@ -214,13 +214,19 @@ class ConversionLearner:
         return Parallel(speech=speech, pairs=[m[0] for m in made if m], renders=[m[1] for m in made if m],
                         texts=[m[2] for m in made if m])
 
-    def score(self, voice: VoiceState, renders: list[np.ndarray], texts: list[str], extra: np.ndarray,
-              language: str) -> ProbeScores:
+    def score(self, voice: VoiceState, probes: list[np.ndarray], texts: list[str], readings: list[np.ndarray],
+              reading_texts: list[str], language: str) -> ProbeScores:
+        """Similarity on the probes; Whisper's error on the probes and on the clone's readings of
+        the reference's transcript together, weighted by their length (the probes alone are ~18
+        English words, so one word misheard was an error rise of 0.056, past the margin); DNSMOS
+        on all of it (it judges 9 s windows, longer than the probes)."""
         sr = self.synthesizer.engine.sample_rate
-        similarity = float(np.mean([self.embed(r, sr) @ voice.embedding for r in renders]))
-        error = float(np.mean([self.heard_wrong(r, sr, t, language) for r, t in zip(renders, texts)]))
-        # DNSMOS judges 9 s windows; the probes alone are shorter, so the transcript renders join them.
-        quality = self.quality(np.concatenate(renders + [extra]), sr)
+        similarity = float(np.mean([self.embed(r, sr) @ voice.embedding for r in probes]))
+        heard = [*zip(probes, texts), *zip(readings, reading_texts)]
+        lengths = [text_length(t, language) for _, t in heard]
+        errors = [self.heard_wrong(a, sr, t, language) for a, t in heard]
+        error = float(np.average(errors, weights=lengths)) if sum(lengths) else 0.0
+        quality = self.quality(np.concatenate(probes + readings), sr)
         return ProbeScores(similarity, error, quality)
 
     def learn(self, reference: np.ndarray, voice: VoiceState, language: str) -> VoiceState:
@@ -262,8 +268,7 @@ class ConversionLearner:
         lang = "zh" if language.startswith("zh") else "en"
         texts = self.probes[lang]
         plain = [self.synthesizer.render(t, voice).audio for t in texts]
-        extra = np.concatenate(parallel.renders)
-        before = self.score(voice, plain, texts, extra, lang)
+        before = self.score(voice, plain, texts, parallel.renders, parallel.texts, lang)
         report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
                                   "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
                                   "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
@@ -274,9 +279,9 @@ class ConversionLearner:
             probes = [candidate.apply(a, self.analyzer) for a in plain]
             if pitch is not None:
                 candidate, probes = self._with_pitch(voice, candidate, replace(pitch, strength=strength), texts, probes)
-            renders = ([candidate.apply(extra, self.analyzer)] if candidate.pitch is None else
-                       [self.synthesizer.render(t, replace(voice, conversion=candidate)).audio for t in parallel.texts])
-            after = self.score(voice, probes, texts, np.concatenate(renders), lang)
+            readings = ([candidate.apply(r, self.analyzer) for r in parallel.renders] if candidate.pitch is None else
+                        [self.synthesizer.render(t, replace(voice, conversion=candidate)).audio for t in parallel.texts])
+            after = self.score(voice, probes, texts, readings, parallel.texts, lang)
             refusal = guard(before, after)
             report["tried"].append({"strength": strength, "pitch": candidate.pitch is not None,
                                     **after.as_dict(), "refused": refusal})
@@ -302,6 +307,12 @@ class ConversionLearner:
         if similarity(probes) > similarity(spectral_probes):
             return pitched, probes
         return spectral, spectral_probes
+
+
+def text_length(text: str, language: str) -> int:
+    """What the error rate of ``text`` is a fraction of: characters for Chinese (not punctuation),
+    words for English."""
+    return sum(ch.isalnum() for ch in text) if language == "zh" else len(text.split())
 
 
 class ConversionSkipped(Exception):

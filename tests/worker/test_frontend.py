@@ -253,3 +253,15 @@ def test_english_lexicon_kept_in_the_model_cache_reads_the_same_and_survives_a_d
     kept.write_bytes(kept.read_bytes()[:1000])
     assert EnG2P(cache_dir=tmp_path).phonemize(text) == expected
     assert kept.stat().st_size > 1_000_000, "the damaged file was not rewritten"
+
+
+def test_english_g2p_reads_on_when_the_model_cache_cannot_be_written(tmp_path: Path) -> None:
+    """A read-only or foreign model cache costs the next process the lexicon's build, never
+    this one its English reading."""
+    from worker.tts.text.en_g2p import EnG2P
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    text = "Our headphones read the room."
+    assert EnG2P(cache_dir=blocker / "cache").phonemize(text) == EnG2P().phonemize(text)
+    assert blocker.read_text() == ""

@@ -6,9 +6,10 @@ DTW-aligned to the speech it imitates. The regression's ridge penalty is chosen 
 tail's cepstral distance, then the mapping is refitted on both parts.
 
 A conversion that sounds more like the speaker but less clear or less clean is not kept: probe
-sentences are rendered once and scored with and without it (``guard``): the speaker
-encoder's similarity on the probes must rise, Whisper must hear the probes and the clone's readings
-of the transcript no worse, and DNSMOS must not fall by more than its margin. A full-strength conversion that fails is tried at half strength.
+sentences are rendered once and scored with and without it (``guard``): the speaker encoder's
+similarity on the probes must rise, Whisper must hear the probes and the clone's readings of the
+transcript no worse, and DNSMOS must not fall by more than its margin. A full-strength conversion
+that fails is tried at half strength.
 
 The parallel speech also gives a pitch map (worker.tts.synthesis.pitch): the clone's F0 moved
 into the speaker's register and range. It is offered to the guard with the spectral conversion
@@ -49,7 +50,7 @@ MAX_GV_SCALE = 2.0
 
 # The guard's margins (probe renders with vs without the conversion):
 MIN_SIMILARITY_GAIN = 0.01  # speaker-encoder cosine to the reference must rise by at least this
-MAX_ERROR_RISE = 0.05  # fraction of the probes' and readings' text heard wrong (CER for Chinese, WER for English)
+MAX_ERROR_RISE = 0.05  # fraction of the probes' and readings' text heard wrong (CER for zh, WER for en)
 MAX_QUALITY_DROP = 0.1  # DNSMOS P.835 OVRL
 
 Transcribe = Callable[[np.ndarray, int, str], str]  # audio, rate, language -> text

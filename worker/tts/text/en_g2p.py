@@ -10,12 +10,13 @@ symbols match what Kokoro was trained on.
 
 from __future__ import annotations
 
+import logging
 import marshal
 import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 from types import MappingProxyType
@@ -49,6 +50,8 @@ from shared.pronunciation.arpabet import arpabet_to_phonemes
 from shared.pronunciation.readings import check_english
 from worker.tts.text.normalize_en import normalize_en
 
+log = logging.getLogger(__name__)
+
 # Brands whose espeak guess is poor. Values are misaki-style phonemes.
 BRANDS: Mapping[str, str] = MappingProxyType({
     "Xiaomi": "ʃˈWmi",
@@ -71,6 +74,7 @@ BRANDS: Mapping[str, str] = MappingProxyType({
     "iOS": "ˌIˌOˈɛs",
     "Kokoro": "kˈOkəɹO",
 })
+
 
 class _EspeakOnDemand:
     """misaki's EspeakFallback, built for the first word no lexicon knows: its phonemizer import
@@ -101,14 +105,26 @@ def us_lexicon(cache_dir: Path | None) -> en.Lexicon:
             raise ValueError(f"{path} is not a lexicon")
     except (OSError, EOFError, ValueError, TypeError):
         lexicon = en.Lexicon(False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_bytes(marshal.dumps(vars(lexicon)))
-        os.replace(partial, path)  # atomic: a process reading it at the same moment sees all or none
+        _keep(path, marshal.dumps(vars(lexicon)))
         return lexicon
     lexicon = en.Lexicon.__new__(en.Lexicon)
     vars(lexicon).update(state)
     return lexicon
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically (a process reading it at the same moment sees all or none). A
+    model cache this process cannot write (mounted read-only, another user's) costs the next
+    process the build again, never this one its G2P."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError as exc:
+        log.warning("misaki's lexicon is not kept in %s: %s", path.parent, exc)
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 class _BlankSpacyG2P(en.G2P):

@@ -7,13 +7,11 @@ context instead of reaching for module globals.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +19,7 @@ from shared.pronunciation.lexicon import Lexicon
 from shared.settings import Settings
 from worker import stock_voices
 from worker.devices import DevicePlan, plan_devices
+from worker.lru import Lru
 from worker.tts.checks.dnsmos import Dnsmos
 from worker.tts.checks.speaker import SpeakerEncoder
 from worker.tts.synthesis.engine import Engine, load_engine
@@ -41,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SIMILARITY_MARGIN = 0.10
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class ModelCache:
@@ -123,12 +120,12 @@ class ModelCache:
     @cached_property
     def conversion_learner(self) -> ConversionLearner:
         from worker.tts.cloning.conversion_fit import ConversionLearner  # deferred: see TYPE_CHECKING
-        from worker.tts.cloning.enroll import PROBES, whisper_listener  # deferred: see TYPE_CHECKING
+        from worker.tts.cloning.enroll import PROBES  # deferred: see TYPE_CHECKING
 
         def transcribe(audio: np.ndarray, sample_rate: int, language: str) -> str:
             return self.transcriber.transcribe(audio, sample_rate, language=language).text
 
-        return ConversionLearner(self.synthesizer, self.encoder.embed, transcribe, whisper_listener(self.transcriber),
+        return ConversionLearner(self.synthesizer, self.encoder.embed, transcribe, self.cloner.probes,
                                  self.dnsmos.overall, dict(PROBES))
 
     def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
@@ -193,25 +190,3 @@ class ModelCache:
             return self.frontend.with_learned(learned)
 
         return self._adapters.get(run_id, build)
-
-
-class Lru(Generic[K, V]):
-    """A small thread-safe LRU for immutable things loaded by key (voice versions, lexicon
-    versions, adapters): a cached value is never stale, only evicted when space runs out."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = load()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value

@@ -11,7 +11,7 @@ import pytest
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts.cloning.enroll import MAX_PROBE_ERROR, Cloner, whisper_listener
+from worker.tts.cloning.enroll import MAX_PROBE_ERROR, PROBES, Cloner, ProbeRenders, whisper_listener
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.voice import VoiceState
 
@@ -67,4 +67,26 @@ def test_whisper_hears_the_chosen_voice_speak_its_probes(models: ModelCache, ref
     cloner = Cloner(models.synthesizer, models.encoder, models.bank, whisper_listener(models.transcriber))
     voice = cloner.enroll(reference, 24000, "zh")
     assert voice.metrics["probe_error"] <= MAX_PROBE_ERROR and voice.metrics["passed_over"] == []
-    assert cloner.probe_error(voice.style, "zh") == pytest.approx(voice.metrics["probe_error"], abs=1e-4)
+    again = Cloner(models.synthesizer, models.encoder, models.bank, whisper_listener(models.transcriber))
+    assert again.probe_error(voice.style, "zh") == pytest.approx(voice.metrics["probe_error"], abs=1e-4)
+
+
+def test_an_enrollment_renders_and_hears_each_probe_once(models: ModelCache, reference: np.ndarray) -> None:
+    """The style search's listening check and the conversion guard's "before" ask for the chosen
+    voice's probes again: they come from what the blend search rendered and the check heard."""
+    heard: list[str] = []
+
+    def listener(audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
+        heard.append(text)
+        return 0.0
+
+    cloner = Cloner(models.synthesizer, models.encoder, models.bank, listener)
+    voice = cloner.enroll(reference, 24000, "zh")
+    assert heard == PROBES["zh"]
+    renders = [cloner.probes.render(voice.style, t) for t in PROBES["zh"]]
+    assert cloner.probe_error(voice.style, "zh") == 0.0 and heard == PROBES["zh"]
+    assert all(r is cloner.probes.render(voice.style, t) for r, t in zip(renders, PROBES["zh"]))
+    # The premise: a render depends only on the style and the text.
+    fresh = ProbeRenders(models.synthesizer)
+    assert all(np.array_equal(r, fresh.render(voice.style, t)) for r, t in zip(renders, PROBES["zh"]))
+    assert models.conversion_learner.renders is models.cloner.probes

@@ -22,15 +22,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from worker.tts.synthesis.conversion import (
-    ORDER, Analyzer, SpectralConversion, deltas, with_context)
+from worker.tts.synthesis.conversion import ORDER, Analyzer, SpectralConversion, deltas, with_context
 from worker.tts.synthesis.pipeline import Synthesizer
 from worker.tts.synthesis.pitch import PitchMap, fit_pitch
 from worker.tts.synthesis.voice import VoiceState
+
+if TYPE_CHECKING:
+    from worker.tts.cloning.enroll import ProbeRenders
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,6 @@ MAX_QUALITY_DROP = 0.1  # DNSMOS P.835 OVRL
 
 Transcribe = Callable[[np.ndarray, int, str], str]  # audio, rate, language -> text
 Quality = Callable[[np.ndarray, int], float]  # audio, rate -> DNSMOS OVRL
-HeardWrong = Callable[[np.ndarray, int, str, str], float]  # audio, rate, text, language -> error rate
 Embed = Callable[[np.ndarray, int], np.ndarray]
 
 
@@ -170,12 +171,12 @@ class ProbeScores:
 class ConversionLearner:
     """Everything enrollment needs to learn and judge a conversion, given once per process."""
 
-    def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, heard_wrong: HeardWrong,
+    def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, renders: ProbeRenders,
                  quality: Quality, probes: dict[str, list[str]], denoise: bool = False, pitch: bool = True) -> None:
         self.synthesizer = synthesizer
         self.embed = embed
         self.transcribe = transcribe
-        self.heard_wrong = heard_wrong
+        self.renders = renders  # the unconverted probes and their hearing, shared with the style's choice
         self.quality = quality
         self.probes = probes
         self.denoise = denoise  # the reference's noise floor is subtracted before it is analysed
@@ -225,7 +226,7 @@ class ConversionLearner:
         similarity = float(np.mean([self.embed(r, sr) @ voice.embedding for r in probes]))
         heard = [*zip(probes, texts), *zip(readings, reading_texts)]
         lengths = [text_length(t, language) for _, t in heard]
-        errors = [self.heard_wrong(a, sr, t, language) for a, t in heard]
+        errors = [self.renders.heard_wrong(a, sr, t, language) for a, t in heard]
         error = float(np.average(errors, weights=lengths)) if sum(lengths) else 0.0
         quality = self.quality(np.concatenate(probes + readings), sr)
         return ProbeScores(similarity, error, quality)
@@ -268,7 +269,7 @@ class ConversionLearner:
         pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
         lang = "zh" if language.startswith("zh") else "en"
         texts = self.probes[lang]
-        plain = [self.synthesizer.render(t, voice).audio for t in texts]
+        plain = [self.renders.render(voice.style, t) for t in texts]
         before = self.score(voice, plain, texts, parallel.renders, parallel.texts, lang)
         report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
                                   "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},

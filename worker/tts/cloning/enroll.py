@@ -15,10 +15,15 @@ closest candidate's probe renders are transcribed, and one heard with more than
 ``MAX_PROBE_ERROR`` of the probe text wrong gives way to the next closest (the closest
 of all is kept when every candidate is heard wrong). Usually the first one passes, so
 this costs two transcriptions.
+
+Every later step of enrollment renders and hears probes too (the style search, its listening
+check, the conversion guard's "before"); ``ProbeRenders`` makes each render and each hearing
+once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from worker.lru import Lru
 from worker.tts.checks.asr import Transcriber
 from worker.tts.checks.scoring import heard_error_rate
 from worker.tts.checks.speaker import SpeakerEncoder
@@ -107,6 +113,43 @@ def whisper_listener(transcriber: Transcriber) -> Listener:
     return heard_wrong
 
 
+def _digest(*parts: np.ndarray | str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.tobytes() if isinstance(part, np.ndarray) else part.encode()
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.digest()
+
+
+class ProbeRenders:
+    """Probe renders and what the listener heard in them, each made once.
+
+    One enrollment renders the chosen style's probes up to three times and has Whisper hear
+    them twice: the blend search renders every candidate's, the listening check hears the
+    closest one's, the style search's check renders its result again, and the conversion guard
+    renders and hears the unconverted voice's as its "before" (about 5 s on two cores, 7 s on a
+    slower host). A render depends only on the style and the text (Kokoro's ONNX renders are
+    deterministic), a hearing only on the audio and the text, so each is kept by a digest of
+    those: the last ``size`` renders (about 0.3 MB each)."""
+
+    def __init__(self, synthesizer: Synthesizer, listener: Listener | None = None, size: int = 32) -> None:
+        self.synthesizer = synthesizer
+        self.listener = listener
+        self._renders: Lru[bytes, np.ndarray] = Lru(size)
+        self._heard: Lru[bytes, float] = Lru(4 * size)
+
+    def render(self, style: np.ndarray, text: str) -> np.ndarray:
+        return self._renders.get(_digest(style, text), lambda: _render(self.synthesizer, style, text))
+
+    def heard_wrong(self, audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
+        """The listener's error on ``audio`` (0.0 without a listener)."""
+        listener = self.listener
+        if listener is None:
+            return 0.0
+        return self._heard.get(_digest(audio, str(sample_rate), text, language),
+                               lambda: listener(audio, sample_rate, text, language))
+
+
 def _candidates(bank: VoiceBank, similarity: np.ndarray) -> list[tuple[str, np.ndarray]]:
     order = np.argsort(-similarity)
     out: list[tuple[str, np.ndarray]] = [(f"stock:{bank.names[order[0]]}", bank.styles[order[0]])]
@@ -127,38 +170,39 @@ class Cloner:
         self.synthesizer = synthesizer
         self.encoder = encoder
         self.bank = bank
-        self.listener = listener
+        self.probes = ProbeRenders(synthesizer, listener)
 
-    def probe_error(self, style: np.ndarray, language: str, renders: list[np.ndarray] | None = None) -> float:
+    def probe_error(self, style: np.ndarray, language: str) -> float:
         """Mean fraction of the probe texts heard wrong (0.0 without a listener)."""
-        if self.listener is None:
+        if self.probes.listener is None:
             return 0.0
         lang = probe_language(language)
-        texts = PROBES[lang]
-        audio = renders or [_render(self.synthesizer, style, text) for text in texts]
         sr = self.synthesizer.engine.sample_rate
-        return float(np.mean([self.listener(a, sr, t, lang) for a, t in zip(audio, texts)]))
+        return float(np.mean([self.probes.heard_wrong(self.probes.render(style, t), sr, t, lang)
+                              for t in PROBES[lang]]))
+
+    def probe_similarity(self, style: np.ndarray, target: np.ndarray, language: str) -> float:
+        """The enrollment score: mean speaker-encoder cosine of the probe renders to ``target``."""
+        sr = self.synthesizer.engine.sample_rate
+        return float(np.mean([self.encoder.embed(self.probes.render(style, t), sr) @ target
+                              for t in PROBES[probe_language(language)]]))
 
     def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
         started = time.monotonic()
         target = self.encoder.embed(reference, sample_rate)
         similarity = self.bank.embeddings @ target
-        probes = PROBES[probe_language(language)]
-        sr = self.synthesizer.engine.sample_rate
-        scored: list[tuple[float, str, np.ndarray, list[np.ndarray]]] = []
-        for label, style in _candidates(self.bank, similarity):
-            renders = [_render(self.synthesizer, style, p) for p in probes]
-            scored.append((float(np.mean([self.encoder.embed(r, sr) @ target for r in renders])), label, style, renders))
+        scored = [(self.probe_similarity(style, target, language), label, style)
+                  for label, style in _candidates(self.bank, similarity)]
         scored.sort(key=lambda c: -c[0])
         passed_over: list[str] = []
         errors: list[float] = []
-        for score, label, style, renders in scored:  # the closest candidate that is heard right
-            errors.append(self.probe_error(style, language, renders))
+        for score, label, style in scored:  # the closest candidate that is heard right
+            errors.append(self.probe_error(style, language))
             if errors[-1] <= MAX_PROBE_ERROR:
                 break
             passed_over.append(label)
         else:  # every candidate heard wrong: the closest of all
-            score, label, style, _ = scored[0]
+            score, label, style = scored[0]
             errors.append(errors[0])
             passed_over = []
         error = errors[-1]

@@ -35,9 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from worker.tts.checks.speaker import SpeakerEncoder
-from worker.tts.cloning.enroll import MAX_PROBE_ERROR, PROBES, Cloner, embed_render, probe_language
-from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.cloning.enroll import MAX_PROBE_ERROR, Cloner
 from worker.tts.synthesis.voice import VoiceState
 
 log = logging.getLogger(__name__)
@@ -160,18 +158,6 @@ def refine_style(start: np.ndarray, start_score: float, basis: StyleBasis, score
                         evaluations=evaluations, seconds=clock() - started, history=history)
 
 
-def probe_scorer(synthesizer: Synthesizer, encoder: SpeakerEncoder, target: np.ndarray, probes: list[str]) -> Score:
-    """The enrollment score: mean resemblyzer cosine of the probe renders to the reference.
-
-    Identical to how ``Cloner`` ranks its candidates, so the start score and the
-    refined score are on one scale.
-    """
-    def score(style: np.ndarray) -> float:
-        return float(np.mean([embed_render(synthesizer, encoder, style, text) @ target for text in probes]))
-
-    return score
-
-
 def refine_voice(cloner: Cloner, base: VoiceState, config: SearchConfig = SearchConfig()) -> VoiceState:
     """Continue the search from a voice ``cloner`` enrolled (its metrics hold the start score).
 
@@ -181,7 +167,9 @@ def refine_voice(cloner: Cloner, base: VoiceState, config: SearchConfig = Search
     (its metrics still record what the search found).
     """
     basis = style_basis(cloner.bank.styles, config.components)
-    score = probe_scorer(cloner.synthesizer, cloner.encoder, base.embedding, PROBES[probe_language(base.language)])
+    def score(style: np.ndarray) -> float:  # how Cloner ranks its candidates: one scale for start and result
+        return cloner.probe_similarity(style, base.embedding, base.language)
+
     result = refine_style(base.style, float(base.metrics["similarity"]), basis, score, config)
     accepted = result.gain >= config.min_gain
     heard_wrong = cloner.probe_error(result.style, base.language) if accepted else None

@@ -7,6 +7,7 @@ context instead of reaching for module globals.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
@@ -132,11 +133,12 @@ class ModelCache:
         """Clone a voice within ``Settings.enroll_budget_seconds``: the blend search of the
         stock voices, then the style search with whatever time that left (a busy machine
         gets a shorter search, not a longer enrollment), then, with ``voice_conversion``, the
-        spectral conversion, whose time (about ``CONVERSION_RESERVE_S``) the search leaves it.
-        The style search keeps its result only when it beats the blend clearly
-        (``SearchConfig.min_gain``)."""
+        spectral conversion, whose time (about ``conversion_reserve_s``) the search leaves it
+        and which tries a weaker strength only while that fits the budget. The style search keeps
+        its result only when it beats the blend clearly (``SearchConfig.min_gain``)."""
         from worker.tts.cloning.style_search import enroll_refined  # deferred: see TYPE_CHECKING
 
+        deadline = time.monotonic() + self.settings.enroll_budget_seconds
         budget = self.settings.enroll_budget_seconds
         convert = self.settings.voice_conversion and sample_rate == self.engine.sample_rate
         if convert:
@@ -151,7 +153,7 @@ class ModelCache:
             reason = ("turned off" if not self.settings.voice_conversion
                       else f"the reference is at {sample_rate} Hz, not the engine's {self.engine.sample_rate} Hz")
             return replace(voice, metrics={**voice.metrics, "conversion": {"kept": False, "reason": reason}})
-        return self.conversion_learner.learn(reference, voice, language)
+        return self.conversion_learner.learn(reference, voice, language, deadline)
 
     @cached_property
     def polyphone_model(self) -> PolyphoneModel:

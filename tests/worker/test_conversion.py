@@ -8,6 +8,8 @@ undo it on another.
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +19,15 @@ from scipy.signal import lfilter
 from shared.settings import Settings
 from worker.model_cache import ModelCache
 from worker.tts.cloning.conversion_fit import (
-    MAX_QUALITY_DROP, Pair, ProbeScores, choose_penalty, distance, fit, guard, text_length)
+    MAX_QUALITY_DROP,
+    Pair,
+    ProbeScores,
+    choose_penalty,
+    distance,
+    fit,
+    guard,
+    text_length,
+)
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.conversion import SpectralConversion, mlpg
 from worker.tts.synthesis.pitch import NATURAL_PITCH, PitchMap, fit_pitch, log_f0
@@ -171,6 +181,21 @@ def test_enrollment_learns_a_conversion_and_reports_the_guards_numbers(models: M
         assert report["tried"][-1]["refused"] is None
     else:
         assert all(t["refused"] for t in report["tried"])
+
+
+def test_a_weaker_strength_is_tried_only_while_it_fits_the_enrollments_budget(models: ModelCache,
+                                                                               voice: VoiceState) -> None:
+    """A refused full strength is tried again at half strength, unless the time that takes would
+    pass the deadline: a slow machine gets fewer tries, not a longer enrollment."""
+    scores = iter([3.0, 2.0, 2.0])  # DNSMOS: before, then a drop past the margin at each strength
+
+    learner = copy.copy(models.conversion_learner)
+    learner.quality, learner.pitch = (lambda audio, sample_rate: next(scores)), False
+    reference = channel(models.synthesizer.render(FIT_TEXT + HELD_OUT_TEXT, voice).audio)
+    target = replace(voice, embedding=models.encoder.embed(reference, 24000))
+    report = learner.learn(reference, target, "zh", deadline=time.monotonic()).metrics["conversion"]
+    assert [t["strength"] for t in report["tried"]] == [1.0] and "DNSMOS" in report["tried"][0]["refused"]
+    assert report["kept"] is False and "strength 0.5 not tried" in report["reason"], report
 
 
 def test_with_conversion_turned_off_enrollment_learns_none_and_says_so(models: ModelCache, voice: VoiceState) -> None:

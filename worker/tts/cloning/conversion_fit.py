@@ -231,23 +231,25 @@ class ConversionLearner:
         quality = self.quality(np.concatenate(probes + readings), sr)
         return ProbeScores(similarity, error, quality)
 
-    def learn(self, reference: np.ndarray, voice: VoiceState, language: str) -> VoiceState:
+    def learn(self, reference: np.ndarray, voice: VoiceState, language: str,
+              deadline: float | None = None) -> VoiceState:
         """The voice with a conversion when one is learned and passes the guard; the report of
-        either outcome goes into the voice's metrics."""
-        report, conversion = self.attempt(reference, voice, language)
+        either outcome goes into the voice's metrics. After the first strength, another is tried
+        only when the time the last one took still fits before ``deadline`` (``time.monotonic``)."""
+        report, conversion = self.attempt(reference, voice, language, deadline)
         log.info("voice conversion: %s", report)
         metrics = {**voice.metrics, "conversion": report}
         if not report["kept"]:
             return replace(voice, metrics=metrics)
         return replace(voice, conversion=conversion, method=f"{voice.method}+{report['method']}", metrics=metrics)
 
-    def attempt(self, reference: np.ndarray, voice: VoiceState,
-                language: str) -> tuple[dict[str, Any], SpectralConversion | None]:
+    def attempt(self, reference: np.ndarray, voice: VoiceState, language: str,
+                deadline: float | None = None) -> tuple[dict[str, Any], SpectralConversion | None]:
         """The guard's report and the conversion learned (``report["kept"]`` says whether it passed;
         a refused one is returned at full strength, for the bench to judge the guard)."""
         started = time.monotonic()
         try:
-            report, conversion = self._learn(reference, voice, language)
+            report, conversion = self._learn(reference, voice, language, deadline)
         except ConversionSkipped as skipped:
             report, conversion = {"kept": False, "reason": str(skipped)}, None
         except (ValueError, np.linalg.LinAlgError) as exc:  # a degenerate fit: the voice stays as cloned
@@ -256,8 +258,8 @@ class ConversionLearner:
         report["seconds"] = round(time.monotonic() - started, 1)
         return report, conversion
 
-    def _learn(self, reference: np.ndarray, voice: VoiceState,
-               language: str) -> tuple[dict[str, Any], SpectralConversion]:
+    def _learn(self, reference: np.ndarray, voice: VoiceState, language: str,
+               deadline: float | None) -> tuple[dict[str, Any], SpectralConversion]:
         sr = self.synthesizer.engine.sample_rate
         parallel = self.parallel(reference, voice, language)
         pairs = parallel.pairs
@@ -276,7 +278,13 @@ class ConversionLearner:
                                   "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
                                   "pitch": pitch.to_dict() if pitch else None,
                                   "unconverted": before.as_dict(), "tried": []}
+        last_s = 0.0
         for strength in STRENGTHS:
+            began = time.monotonic()
+            if report["tried"] and deadline is not None and began + last_s > deadline:
+                report.update(kept=False, reason=f"refused by the guard; strength {strength:g} not tried: another "
+                                                 f"{last_s:.0f} s would pass the enrollment's budget")
+                return report, replace(conversion, pitch=pitch)
             candidate = replace(conversion, strength=strength)
             probes = [candidate.apply(a, self.analyzer) for a in plain]
             if pitch is not None:
@@ -287,6 +295,7 @@ class ConversionLearner:
             refusal = guard(before, after)
             report["tried"].append({"strength": strength, "pitch": candidate.pitch is not None,
                                     **after.as_dict(), "refused": refusal})
+            last_s = time.monotonic() - began
             if refusal is None:
                 report.update(kept=True, strength=strength,
                               method=PITCH_METHOD if candidate.pitch is not None else METHOD)

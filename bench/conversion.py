@@ -41,6 +41,7 @@ from worker.tts.checks.scoring import error_rate
 from worker.tts.cloning.conversion_fit import DEFAULT_PENALTY, choose_penalty, fit
 from worker.tts.cloning.enroll import Cloner, whisper_listener
 from worker.tts.synthesis.conversion import SpectralConversion
+from worker.tts.synthesis.pipeline import SynthesisConfig
 from worker.tts.synthesis.voice import VoiceState
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,12 +139,17 @@ def sweep_rows(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpea
     learner = models.conversion_learner
     pairs = learner.parallel(prepared.reference, clone, speaker.language).pairs
     penalty = choose_penalty(pairs[:1], pairs[1])[0] if len(pairs) > 1 else DEFAULT_PENALTY
-    renders = [models.synthesizer.render(t, clone).audio for t in q.TEXTS[speaker.language]["heldout"]]
+    texts = q.TEXTS[speaker.language]["heldout"]
+    renders = [models.synthesizer.render(t, clone).audio for t in texts]
+    # Speaking-rate matching: the clone read the reference's transcript in this many of the speaker's
+    # speech frames; rendered at that speed (within Kokoro's comfortable 0.8-1.25) it keeps the speaker's pace.
+    rate = float(np.clip(sum(len(p.clone) for p in pairs) / sum(len(p.speaker) for p in pairs), 0.8, 1.25))
+    at_rate = [models.synthesizer.render(t, clone, SynthesisConfig(speed=rate)).audio for t in texts]
     campplus = next(j for j in judges if j.name == "campplus")
     held = prepared.heldout_embeddings["campplus"]
 
-    def judged(conversion: SpectralConversion | None) -> float:
-        audio = renders if conversion is None else [conversion.apply(r, learner.analyzer) for r in renders]
+    def judged(conversion: SpectralConversion | None, plain: list[np.ndarray] = renders) -> float:
+        audio = plain if conversion is None else [conversion.apply(r, learner.analyzer) for r in plain]
         return float(np.mean([campplus.embed(a, SAMPLE_RATE) @ h for a in audio for h in held]))
 
     base = fit(pairs, penalty)
@@ -158,8 +164,10 @@ def sweep_rows(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpea
         "ridge + GV, penalty x10": fit(pairs, penalty * 10),
         "ridge + GV, penalty /10": fit(pairs, penalty / 10),
     }
-    row = {"speaker": speaker.name, "penalty": penalty, "ceiling": q.ceiling(prepared)["campplus"],
+    row = {"speaker": speaker.name, "penalty": penalty, "rate": round(rate, 3), "ceiling": q.ceiling(prepared)["campplus"],
            "variants": {name: judged(v) for name, v in variants.items()}}
+    row["variants"]["clone at the speaker's rate"] = judged(None, at_rate)
+    row["variants"]["ridge + GV at the speaker's rate"] = judged(base, at_rate)
     print(f"  {speaker.name}: {row['variants']}", flush=True)
     return row
 

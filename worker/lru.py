@@ -13,7 +13,8 @@ V = TypeVar("V")
 
 class Lru(Generic[K, V]):
     """A small thread-safe LRU for immutable things loaded by key (voice versions, lexicon
-    versions, adapters, enrollment's probe renders): a cached value is never stale, only evicted when space runs out."""
+    versions, adapters, enrollment's probe renders): a cached value is never stale, only
+    evicted when space runs out."""
 
     def __init__(self, size: int) -> None:
         self._size = size

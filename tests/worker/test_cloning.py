@@ -86,6 +86,7 @@ def test_an_enrollment_renders_and_hears_each_probe_once(models: ModelCache, ref
     renders = [cloner.probes.render(voice.style, t) for t in PROBES["zh"]]
     assert cloner.probe_error(voice.style, "zh") == 0.0 and heard == PROBES["zh"]
     assert all(r is cloner.probes.render(voice.style, t) for r, t in zip(renders, PROBES["zh"]))
+    assert not any(r.flags.writeable for r in renders)  # shared: a caller that writes into one fails loudly
     # The premise: a render depends only on the style and the text.
     fresh = ProbeRenders(models.synthesizer)
     assert all(np.array_equal(r, fresh.render(voice.style, t)) for r, t in zip(renders, PROBES["zh"]))

@@ -127,8 +127,8 @@ class ProbeRenders:
     One enrollment renders the chosen style's probes up to three times and has Whisper hear
     them twice: the blend search renders every candidate's, the listening check hears the
     closest one's, the style search's check renders its result again, and the conversion guard
-    renders and hears the unconverted voice's as its "before" (about 5 s on two cores, 7 s on a
-    slower host). A render depends only on the style and the text (Kokoro's ONNX renders are
+    renders and hears the unconverted voice's as its "before" (about 6 s of a 45 s conversion on
+    two cores). A render depends only on the style and the text (Kokoro's ONNX renders are
     deterministic), a hearing only on the audio and the text, so each is kept by a digest of
     those: the last ``size`` renders (about 0.3 MB each)."""
 
@@ -139,7 +139,13 @@ class ProbeRenders:
         self._heard: Lru[bytes, float] = Lru(4 * size)
 
     def render(self, style: np.ndarray, text: str) -> np.ndarray:
-        return self._renders.get(_digest(style, text), lambda: _render(self.synthesizer, style, text))
+        """The probe's audio, read-only: every caller shares the one array."""
+        def make() -> np.ndarray:
+            audio = _render(self.synthesizer, style, text)
+            audio.setflags(write=False)
+            return audio
+
+        return self._renders.get(_digest(style, text), make)
 
     def heard_wrong(self, audio: np.ndarray, sample_rate: int, text: str, language: str) -> float:
         """The listener's error on ``audio`` (0.0 without a listener)."""

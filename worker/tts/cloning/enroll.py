@@ -77,7 +77,7 @@ class VoiceBank:
         tmp.replace(path)
 
     @classmethod
-    def load_or_build(cls, cache: Path, synthesizer: Synthesizer, encoder: SpeakerEncoder) -> "VoiceBank":
+    def load_or_build(cls, cache: Path, synthesizer: Synthesizer, encoder: SpeakerEncoder) -> VoiceBank:
         names = assets.list_voice_names(cache)
         styles = np.stack([assets.load_voice_pack(cache, n) for n in names])
         path = cache / f"voice-bank-{synthesizer.engine.version}.npz"

@@ -138,8 +138,8 @@ class ModelCache:
         its result only when it beats the blend clearly (``SearchConfig.min_gain``)."""
         from worker.tts.cloning.style_search import enroll_refined  # deferred: see TYPE_CHECKING
 
-        deadline = time.monotonic() + self.settings.enroll_budget_seconds
         budget = self.settings.enroll_budget_seconds
+        deadline = time.monotonic() + budget
         convert = self.settings.voice_conversion and sample_rate == self.engine.sample_rate
         if convert:
             from worker.tts.cloning.conversion_fit import conversion_reserve_s  # deferred: see TYPE_CHECKING

@@ -90,4 +90,4 @@ def test_an_enrollment_renders_and_hears_each_probe_once(models: ModelCache, ref
     # The premise: a render depends only on the style and the text.
     fresh = ProbeRenders(models.synthesizer)
     assert all(np.array_equal(r, fresh.render(voice.style, t)) for r, t in zip(renders, PROBES["zh"]))
-    assert models.conversion_learner.renders is models.cloner.probes
+    assert models.conversion_learner.probe_renders is models.cloner.probes

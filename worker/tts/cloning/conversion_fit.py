@@ -171,12 +171,12 @@ class ProbeScores:
 class ConversionLearner:
     """Everything enrollment needs to learn and judge a conversion, given once per process."""
 
-    def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, renders: ProbeRenders,
+    def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, probe_renders: ProbeRenders,
                  quality: Quality, probes: dict[str, list[str]], denoise: bool = False, pitch: bool = True) -> None:
         self.synthesizer = synthesizer
         self.embed = embed
         self.transcribe = transcribe
-        self.renders = renders  # the unconverted probes and their hearing, shared with the style's choice
+        self.probe_renders = probe_renders  # the unconverted probes and their hearing, shared with the cloner
         self.quality = quality
         self.probes = probes
         self.denoise = denoise  # the reference's noise floor is subtracted before it is analysed
@@ -226,7 +226,7 @@ class ConversionLearner:
         similarity = float(np.mean([self.embed(r, sr) @ voice.embedding for r in probes]))
         heard = [*zip(probes, texts), *zip(readings, reading_texts)]
         lengths = [text_length(t, language) for _, t in heard]
-        errors = [self.renders.heard_wrong(a, sr, t, language) for a, t in heard]
+        errors = [self.probe_renders.heard_wrong(a, sr, t, language) for a, t in heard]
         error = float(np.average(errors, weights=lengths)) if sum(lengths) else 0.0
         quality = self.quality(np.concatenate(probes + readings), sr)
         return ProbeScores(similarity, error, quality)
@@ -271,7 +271,7 @@ class ConversionLearner:
         pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
         lang = "zh" if language.startswith("zh") else "en"
         texts = self.probes[lang]
-        plain = [self.renders.render(voice.style, t) for t in texts]
+        plain = [self.probe_renders.render(voice.style, t) for t in texts]
         before = self.score(voice, plain, texts, parallel.renders, parallel.texts, lang)
         report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
                                   "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},

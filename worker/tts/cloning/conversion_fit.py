@@ -22,17 +22,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from worker.tts.cloning.enroll import ProbeRenders, probe_language
 from worker.tts.synthesis.conversion import ORDER, Analyzer, SpectralConversion, deltas, with_context
 from worker.tts.synthesis.pipeline import Synthesizer
 from worker.tts.synthesis.pitch import PitchMap, fit_pitch
 from worker.tts.synthesis.voice import VoiceState
-
-if TYPE_CHECKING:
-    from worker.tts.cloning.enroll import ProbeRenders
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +93,7 @@ def align(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return path[:, 0], path[:, 1]
 
 
-def _design(pairs: list[Pair], conversion: SpectralConversion | None) -> tuple[np.ndarray, np.ndarray]:
+def design(pairs: list[Pair], conversion: SpectralConversion | None) -> tuple[np.ndarray, np.ndarray]:
     """Regression inputs (clone frames in context) and outputs (speaker statics and deltas) on the
     DTW path; with a first conversion, the path is found between converted clone and speaker."""
     xs, ys = [], []
@@ -118,12 +116,18 @@ def fit(pairs: list[Pair], penalty: float) -> SpectralConversion:
     MLPG variances and the global-variance stretch measured on the fitting data."""
     conversion: SpectralConversion | None = None
     for _ in range(2):
-        x, y = _design(pairs, conversion)
+        x, y = design(pairs, conversion)
         weights = _ridge(x, y, penalty)
         residual = (y - x @ weights).var(axis=0) + 1e-6
         conversion = SpectralConversion(weights=weights, static_var=residual[:ORDER], delta_var=residual[ORDER:],
                                         gv_mean=np.zeros(ORDER), gv_scale=np.ones(ORDER))
     assert conversion is not None
+    return stretched(conversion, pairs)
+
+
+def stretched(conversion: SpectralConversion, pairs: list[Pair]) -> SpectralConversion:
+    """The global-variance stretch: the converted fitting frames' spread widened per coefficient
+    toward the speaker's (×1 … ``MAX_GV_SCALE``)."""
     converted = np.vstack([conversion.convert(p.clone) for p in pairs])
     speaker = np.vstack([p.speaker for p in pairs])
     scale = np.clip(np.sqrt(speaker.var(axis=0) / (converted.var(axis=0) + 1e-9)), 1.0, MAX_GV_SCALE)
@@ -269,7 +273,7 @@ class ConversionLearner:
             penalty, held_out = DEFAULT_PENALTY, {}
         conversion = fit(pairs, penalty)
         pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
-        lang = "zh" if language.startswith("zh") else "en"
+        lang = probe_language(language)
         texts = self.probes[lang]
         plain = [self.probe_renders.render(voice.style, t) for t in texts]
         before = self.score(voice, plain, texts, parallel.renders, parallel.texts, lang)

@@ -177,8 +177,13 @@ class SpectralConversion:
         """The engine's ``pitch`` argument for a render of this voice."""
         return self.pitch.curve() if self.pitch is not None else NATURAL_PITCH
 
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-frame static and delta means of the speaker's cepstra, (T, 2·ORDER), from the clone's
+        cepstra in context (``with_context``)."""
+        return inputs @ self.weights
+
     def convert(self, cepstra: np.ndarray) -> np.ndarray:
-        predicted = with_context(cepstra) @ self.weights
+        predicted = self.predict(with_context(cepstra))
         trajectory = mlpg(predicted[:, :ORDER], predicted[:, ORDER:], self.static_var, self.delta_var)
         return self.gv_mean + (trajectory - self.gv_mean) * self.gv_scale
 
@@ -203,7 +208,7 @@ class SpectralConversion:
                 **({"conversion_pitch": self.pitch.to_array()} if self.pitch is not None else {})}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SpectralConversion | None":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SpectralConversion | None:
         if "conversion_weights" not in arrays:
             return None
         weights = arrays["conversion_weights"].astype(np.float64)

@@ -109,8 +109,8 @@ def fit_network(pairs: list[Pair], penalty: float, network: Network) -> NetworkC
     base = fit(pairs, penalty)
     x, y = design(pairs, replace(base, gv_scale=np.ones(ORDER)))
     hidden, readout = train_network(x, y - base.predict(x), network)
-    joint = NetworkConversion(**{f: getattr(base, f) for f in ("weights", "static_var", "delta_var")},
-                              gv_mean=np.zeros(ORDER), gv_scale=np.ones(ORDER), hidden=hidden, readout=readout)
+    joint = NetworkConversion(**{**vars(base), "gv_mean": np.zeros(ORDER), "gv_scale": np.ones(ORDER)},
+                              hidden=hidden, readout=readout)
     residual = (y - joint.predict(x)).var(axis=0) + 1e-6
     return stretched(replace(joint, static_var=residual[:ORDER], delta_var=residual[ORDER:]), pairs)
 
@@ -136,9 +136,7 @@ class NearestFrames(SpectralConversion):
 
 
 def nearest_frames(base: SpectralConversion, pairs: list[Pair], k: int, mix: float = 1.0) -> NearestFrames:
-    fields = ("weights", "static_var", "delta_var", "gv_mean", "gv_scale")
-    return NearestFrames(**{f: getattr(base, f) for f in fields}, bank=np.vstack([p.speaker for p in pairs]),
-                         k=k, mix=mix)
+    return NearestFrames(**vars(base), bank=np.vstack([p.speaker for p in pairs]), k=k, mix=mix)
 
 
 NETWORKS = (Network(units=32), Network(units=64), Network(units=32, decay=1e-2), Network(units=32, steps=1000))

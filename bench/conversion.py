@@ -127,12 +127,14 @@ class NearestFrames(SpectralConversion):
 
     def convert(self, cepstra: np.ndarray) -> np.ndarray:
         assert self.bank is not None
-        regression = replace(self, gv_scale=np.ones(ORDER))
-        trajectory = SpectralConversion.convert(regression, cepstra)
+        trajectory = SpectralConversion.convert(replace(self, gv_scale=np.ones(ORDER)), cepstra)
         squared = (trajectory ** 2).sum(1)[:, None] - 2 * trajectory @ self.bank.T + (self.bank ** 2).sum(1)[None]
         nearest = np.argpartition(squared, self.k, axis=1)[:, :self.k]
         exemplars = self.bank[nearest].mean(axis=1)
-        return self.mix * exemplars + (1 - self.mix) * SpectralConversion.convert(self, cepstra)
+        if self.mix == 1.0:
+            return exemplars
+        stretched = self.gv_mean + (trajectory - self.gv_mean) * self.gv_scale  # the same MLPG solve, GV applied
+        return self.mix * exemplars + (1 - self.mix) * stretched
 
 
 def nearest_frames(base: SpectralConversion, pairs: list[Pair], k: int, mix: float = 1.0) -> NearestFrames:

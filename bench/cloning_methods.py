@@ -4,8 +4,8 @@ Methods:
 
 * ``nearest-stock``: the stock voice whose bank embedding is closest to the reference
   (no probe renders at all); the floor any cloning method has to beat.
-* ``style-blend-search-v1``: ``Cloner.enroll`` as shipped (nearest voice + 4 blends,
-  scored on probe renders).
+* ``style-blend-search-v2``: ``Cloner.enroll`` as shipped (nearest voice + 4 blends, then
+  decoder-half swaps kept only by a margin, scored on probe renders).
 * ``pca-es-ungated``: v1 followed by ``worker.tts.cloning.style_search.refine_voice``, a
   (1+λ)-ES in the PCA subspace of the stock style tables, scored like v1, always
   keeping the search's best style;
@@ -55,7 +55,7 @@ DEFAULT_SPEAKERS = ("kokoro:zf_xiaobei", "kokoro:zm_yunjian", "kokoro:af_bella",
 VALIDATION_SPEAKERS = ("kokoro:am_michael", "kokoro:bf_emma", "festival:kal", "espeak:en-us+f3",
                        "espeak:cmn-latn-pinyin", "real:source_s4", "real:source_s1", "real:source_s2")
 QUICK_SPEAKERS = ("kokoro:zm_yunjian", "real:s1p1")
-METHODS = ("nearest-stock", "style-blend-search-v1", "pca-es-ungated", "style-pca-es-v1")
+METHODS = ("nearest-stock", "style-blend-search-v2", "pca-es-ungated", "style-pca-es-v1")
 
 Enrolled = tuple[np.ndarray, float, dict[str, Any]]  # style, seconds, method metrics
 
@@ -78,7 +78,7 @@ def run_methods(cloner: Cloner, reference: np.ndarray, language: str, search: Se
     started = time.monotonic()
     base = cloner.enroll(reference, q.SR, language)
     base_s = time.monotonic() - started
-    out["style-blend-search-v1"] = (base.style, base_s, dict(base.metrics))
+    out["style-blend-search-v2"] = (base.style, base_s, dict(base.metrics))
     started = time.monotonic()
     raw: VoiceState = refine_voice(cloner, base, replace(search, min_gain=-math.inf))
     seconds = base_s + time.monotonic() - started
@@ -121,7 +121,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                        for key in ("campplus", "resemblyzer", "asr_error", "enroll_s")}
     if rows:
         for method in ("nearest-stock", "pca-es-ungated", "style-pca-es-v1"):
-            deltas = [r["methods"][method]["campplus"] - r["methods"]["style-blend-search-v1"]["campplus"]
+            deltas = [r["methods"][method]["campplus"] - r["methods"]["style-blend-search-v2"]["campplus"]
                       for r in rows]
             out[f"{method}_minus_v1_campplus"] = {
                 "mean": round(statistics.fmean(deltas), 4), "wins": sum(d > 0 for d in deltas),
@@ -131,7 +131,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
-    short = {"nearest-stock": "stock", "style-blend-search-v1": "v1", "pca-es-ungated": "es-raw",
+    short = {"nearest-stock": "stock", "style-blend-search-v2": "v1", "pca-es-ungated": "es-raw",
              "style-pca-es-v1": "es"}
     head = (f"{'speaker':24}| " + " | ".join(f"{short[m]:>6} CAM/res/err/s".rjust(27) for m in METHODS)
             + " | ceil CAM")

@@ -183,8 +183,8 @@ def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldO
                [speaker.heldout[0]] + [models.synthesizer.render(text, v).audio for v in (clone, ungated)])
     return {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
             "real": speaker.name.startswith("real:"), "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
-            "nearest_stock": stock_name, "clone_enroll_s": round(clone_s, 1), "conversion": report,
-            "methods": scored}
+            "nearest_stock": stock_name, "chosen": clone.metrics["chosen"], "clone_enroll_s": round(clone_s, 1),
+            "conversion": report, "methods": scored}
 
 
 DEGRADATIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {

@@ -11,7 +11,16 @@ import pytest
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts.cloning.enroll import MAX_PROBE_ERROR, PROBES, Cloner, ProbeRenders, whisper_listener
+from worker.tts.cloning.enroll import (
+    DECODER_DIMS,
+    MAX_PROBE_ERROR,
+    PROBES,
+    TIMBRE_VOICES,
+    Cloner,
+    ProbeRenders,
+    decoder_swaps,
+    whisper_listener,
+)
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.voice import VoiceState
 
@@ -91,3 +100,28 @@ def test_an_enrollment_renders_and_hears_each_probe_once(models: ModelCache, ref
     fresh = ProbeRenders(models.synthesizer)
     assert all(np.array_equal(r, fresh.render(voice.style, t)) for r, t in zip(renders, PROBES["zh"]))
     assert models.conversion_learner.probe_renders is models.cloner.probes
+
+
+def test_a_decoder_swap_takes_a_nearer_voices_timbre_and_keeps_the_prosody(models: ModelCache,
+                                                                           plain: VoiceState) -> None:
+    similarity = models.bank.embeddings @ plain.embedding
+    swaps = decoder_swaps(models.bank, similarity, "clone", plain.style)
+    nearest = [models.bank.names[i] for i in np.argsort(-similarity)[:TIMBRE_VOICES]]
+    assert [label.split("|decoder:")[1] for label, _ in swaps] == nearest  # a blend equals none of them
+    for (_, style), name in zip(swaps, nearest):
+        assert np.array_equal(style[:, DECODER_DIMS:], plain.style[:, DECODER_DIMS:])
+        assert np.array_equal(style[:, :DECODER_DIMS], models.bank.styles[models.bank.names.index(name)][:, :DECODER_DIMS])
+
+
+def test_past_its_deadline_enrollment_scores_no_decoder_swap(models: ModelCache, reference: np.ndarray) -> None:
+    embedded: list[int] = []
+
+    class CountingEncoder:  # the real encoder, counting what it embeds
+        def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+            embedded.append(1)
+            return models.encoder.embed(audio, sample_rate)
+
+    cloner = Cloner(models.synthesizer, CountingEncoder(), models.bank)  # type: ignore[arg-type]
+    voice = cloner.enroll(reference, 24000, "zh", deadline=0.0)
+    assert len(embedded) == 1 + 5 * len(PROBES["zh"])  # the reference, then the nearest voice's and 4 blends' probes
+    assert "|decoder:" not in voice.metrics["chosen"]

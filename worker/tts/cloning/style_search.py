@@ -1,7 +1,7 @@
 """Refining an enrolled voice: a budgeted evolution-strategy search in the stock style space.
 
-``style-blend-search-v1`` (``worker.tts.cloning.enroll``) scores only five points: the nearest
-stock voice and four blends of the nearest two or three. The target usually lies
+``style-blend-search-v2`` (``worker.tts.cloning.enroll``) scores a few points: the nearest
+stock voice, four blends of the nearest two or three and decoder-half swaps. The target usually lies
 between those points, off the segments the blends walk along. This module continues
 from the chosen style with a (1+λ) evolution strategy whose steps live in the
 principal subspace of the stock voices' *whole style tables*:
@@ -203,6 +203,6 @@ def enroll_refined(cloner: Cloner, reference: np.ndarray, sample_rate: int, lang
     breaking the enrollment time limit.
     """
     started = time.monotonic()
-    base = cloner.enroll(reference, sample_rate, language)
+    base = cloner.enroll(reference, sample_rate, language, deadline=started + total_budget_s)
     left = total_budget_s - (time.monotonic() - started)
     return refine_voice(cloner, base, replace(config, budget_s=max(0.0, min(config.budget_s, left))))

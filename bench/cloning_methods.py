@@ -6,17 +6,17 @@ Methods:
   (no probe renders at all); the floor any cloning method has to beat.
 * ``style-blend-search-v2``: ``Cloner.enroll`` as shipped (nearest voice + 4 blends, then
   decoder-half swaps kept only by a margin, scored on probe renders).
-* ``pca-es-ungated``: v1 followed by ``worker.tts.cloning.style_search.refine_voice``, a
-  (1+λ)-ES in the PCA subspace of the stock style tables, scored like v1, always
+* ``pca-es-ungated``: v2 followed by ``worker.tts.cloning.style_search.refine_voice``, a
+  (1+λ)-ES in the PCA subspace of the stock style tables, scored like v2, always
   keeping the search's best style;
 * ``style-pca-es-v1``: the same, as the module ships it: the refined style is kept
-  only when its probe score beats v1's by ``SearchConfig.min_gain``, else v1's style.
+  only when its probe score beats v2's by ``SearchConfig.min_gain``, else v2's style.
   The margin was chosen on the default speakers (set A); ``--validation`` runs the
   other held-out speakers (set B), which took no part in choosing it.
 
 Enrollment optimises resemblyzer, so a method can raise resemblyzer similarity without
 sounding more like the speaker; CAM++ (bench/quality.py) never took part in any
-choice, which is why it decides. Its time includes v1's, since it starts from v1.
+choice, which is why it decides. Its time includes v2's, since it starts from v2.
 
     .venv/bin/python bench/cloning_methods.py               # set A, 8 speakers (~10 min idle 2-core box)
     .venv/bin/python bench/cloning_methods.py --validation  # set B, the other 8 held-out speakers
@@ -69,7 +69,7 @@ def nearest_stock(cloner: Cloner, reference: np.ndarray, language: str) -> Enrol
 
 
 def run_methods(cloner: Cloner, reference: np.ndarray, language: str, search: SearchConfig) -> dict[str, Enrolled]:
-    """All methods on one reference; the ES continues from v1's result instead of re-enrolling.
+    """All methods on one reference; the ES continues from v2's result instead of re-enrolling.
 
     The gated method is derived from the ungated run (same search, same seed), so
     both cost one search.
@@ -97,7 +97,7 @@ def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldO
     row: dict[str, Any] = {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
                            "excluded": speaker.exclude, "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
                            "methods": {}}
-    scored: dict[tuple[bytes, bool], dict[str, Any]] = {}  # identical styles (a rejected search is v1) scored once
+    scored: dict[tuple[bytes, bool], dict[str, Any]] = {}  # identical styles (a rejected search is v2) scored once
     for name, (style, seconds, metrics) in methods.items():
         asr = name != "nearest-stock"
         key = (style.tobytes(), asr)
@@ -113,7 +113,7 @@ def _mean(values: Iterable[Any]) -> float | None:
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means per method and the paired CAM++ difference of each method against v1."""
+    """Means per method and the paired CAM++ difference of each method against v2."""
     out: dict[str, Any] = {"speakers": len(rows)}
     for method in METHODS:
         cells = [r["methods"][method] for r in rows]
@@ -123,7 +123,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for method in ("nearest-stock", "pca-es-ungated", "style-pca-es-v1"):
             deltas = [r["methods"][method]["campplus"] - r["methods"]["style-blend-search-v2"]["campplus"]
                       for r in rows]
-            out[f"{method}_minus_v1_campplus"] = {
+            out[f"{method}_minus_v2_campplus"] = {
                 "mean": round(statistics.fmean(deltas), 4), "wins": sum(d > 0 for d in deltas),
                 "losses": sum(d < 0 for d in deltas), "ties": sum(d == 0 for d in deltas)}
     out["ceiling_campplus"] = round(statistics.fmean(r["ceiling"]["campplus"] for r in rows), 4) if rows else None
@@ -131,7 +131,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
-    short = {"nearest-stock": "stock", "style-blend-search-v2": "v1", "pca-es-ungated": "es-raw",
+    short = {"nearest-stock": "stock", "style-blend-search-v2": "v2", "pca-es-ungated": "es-raw",
              "style-pca-es-v1": "es"}
     head = (f"{'speaker':24}| " + " | ".join(f"{short[m]:>6} CAM/res/err/s".rjust(27) for m in METHODS)
             + " | ceil CAM")
@@ -149,8 +149,8 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     if rows:
         print(f"{'mean':24}| " + " | ".join(cell(means[m]) for m in METHODS) + f" | {means['ceiling_campplus']:.3f}")
         for method in ("nearest-stock", "pca-es-ungated", "style-pca-es-v1"):
-            d = means[f"{method}_minus_v1_campplus"]
-            print(f"{method} - v1 by CAM++: mean {d['mean']:+.4f}, better on {d['wins']}, worse on {d['losses']} "
+            d = means[f"{method}_minus_v2_campplus"]
+            print(f"{method} - v2 by CAM++: mean {d['mean']:+.4f}, better on {d['wins']}, worse on {d['losses']} "
                   f"of {len(rows)} speakers")
 
 

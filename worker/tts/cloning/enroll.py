@@ -147,7 +147,7 @@ class ProbeRenders:
     deterministic), a hearing only on the audio and the text, so each is kept by a digest of
     those: the last ``size`` renders (about 0.3 MB each)."""
 
-    def __init__(self, synthesizer: Synthesizer, listener: Listener | None = None, size: int = 48) -> None:
+    def __init__(self, synthesizer: Synthesizer, listener: Listener | None = None, size: int = 32) -> None:
         self.synthesizer = synthesizer
         self.listener = listener
         self._renders: Lru[bytes, np.ndarray] = Lru(size)
@@ -186,7 +186,7 @@ def _candidates(bank: VoiceBank, similarity: np.ndarray) -> list[tuple[str, np.n
 
 
 def decoder_swaps(bank: VoiceBank, similarity: np.ndarray, label: str,
-             style: np.ndarray) -> list[tuple[str, np.ndarray]]:
+                  style: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """``style`` with its decoder half taken from each of the nearest stock voices."""
     out = []
     for i in np.argsort(-similarity)[:TIMBRE_VOICES]:
@@ -237,8 +237,7 @@ class Cloner:
         bar = scored[0][0] + TIMBRE_MARGIN
         swaps = takewhile(lambda _: time.monotonic() < deadline,
                           decoder_swaps(self.bank, similarity, *scored[0][1:]))
-        scored += [c for c in self._scored(swaps, target, language) if c[0] >= bar]
-        scored.sort(key=lambda c: -c[0])
+        scored = [c for c in self._scored(swaps, target, language) if c[0] >= bar] + scored  # all above the blends
         passed_over: list[str] = []
         errors: list[float] = []
         for score, label, style in scored:  # the closest candidate that is heard right

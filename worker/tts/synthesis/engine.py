@@ -19,6 +19,7 @@ from worker.tts.synthesis import assets
 from worker.tts.synthesis.edge_graph import edge_model_path
 from worker.tts.synthesis.float_graph import float_model_path
 from worker.tts.synthesis.pitch import NATURAL_PITCH
+from worker.tts.synthesis.snake_graph import snake_model_path
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -136,15 +137,16 @@ def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = N
     """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
     float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
     graph unless ``graph="float"`` (the tests' check of the GPU path). Either runs as its
-    edge-cropping copy (worker.tts.synthesis.edge_graph, also built once into the cache)."""
+    edge-cropping copy (worker.tts.synthesis.edge_graph) with Sin-free Snake activations
+    (worker.tts.synthesis.snake_graph), each built once into the cache."""
     graph = graph or ("float" if device == "cuda" else "int8")
     sha = assets.kokoro_model_sha256()
     path = assets.kokoro_model_path()
     if graph == "float":
         path = float_model_path(settings.model_cache, path, sha)
     stem = f"kokoro-v1.0-{graph}-{sha[:8]}"
-    path = edge_model_path(settings.model_cache, path, stem)
-    return KokoroEngine(path, assets.kokoro_vocab(), version=f"{stem}-edges",
+    path = snake_model_path(settings.model_cache, edge_model_path(settings.model_cache, path, stem), f"{stem}-edges")
+    return KokoroEngine(path, assets.kokoro_vocab(), version=f"{stem}-edges-snake",
                         threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
 
 

@@ -14,7 +14,7 @@ from pypinyin import lazy_pinyin
 
 ZH_DIGITS = "零一二三四五六七八九"
 EN_NUMBERS = MappingProxyType({w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine".split())})
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])})
 
 
 def _zh_sound(text: str) -> str:

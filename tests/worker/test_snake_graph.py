@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from shared.settings import Settings
 from worker.tts.synthesis import assets
-from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine
+from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, rewritten_graph
 from worker.tts.synthesis.snake_graph import rewrite_snakes
 from worker.tts.text.frontend import Frontend
 
@@ -73,10 +73,13 @@ def test_the_engine_renders_every_snake_without_sin_and_sounds_the_same() -> Non
     spectra within 2 dB where there is sound (measured 1.1 dB; nudging the style by 10⁻⁵ alone
     moves them 1.4 dB, which is how close int8 kernels let two graphs come). The arithmetic
     itself is pinned above: this checks that the engine runs the rewrite, on every Snake."""
-    engine = kokoro_engine(Settings(synth_threads=2))
-    source = engine.model_path.with_name(engine.model_path.name.replace("-snake3", "-pitch"))  # built beside it
-    sines = [sum(n.op_type == "Sin" for n in onnx.load(str(p)).graph.node) for p in (source, engine.model_path)]
+    settings = Settings(synth_threads=2)
+    snake, stem = rewritten_graph(settings, "int8")
+    engine = KokoroEngine(snake, assets.kokoro_vocab(), version=stem, threads=2)
+    source = snake.with_name(snake.name.replace("-snake3", "-pitch"))  # built beside it
+    sines = [sum(n.op_type == "Sin" for n in onnx.load(str(p)).graph.node) for p in (source, snake)]
     assert sines == [51, 3]  # the vocoder's 48 Snakes; the harmonic source and the inverse STFT keep theirs
+    assert sum(n.op_type == "Sin" for n in onnx.load(str(kokoro_engine(settings).model_path)).graph.node) == 3
     with_sin = KokoroEngine(source, engine.vocab, version="edges", threads=2)
     style = assets.load_voice_pack(Settings.from_env().model_cache, "zf_xiaoxiao")
     frontend = Frontend()

@@ -19,6 +19,7 @@ from worker.tts.synthesis import assets
 from worker.tts.synthesis.edge_graph import edge_model_path
 from worker.tts.synthesis.float_graph import float_model_path
 from worker.tts.synthesis.pitch import NATURAL_PITCH
+from worker.tts.synthesis.qconv_graph import qconv_model_path
 from worker.tts.synthesis.snake_graph import snake_model_path
 
 if TYPE_CHECKING:
@@ -55,14 +56,14 @@ class Engine(Protocol):
 
 
 class KokoroEngine:
-    """Kokoro-82M v1.0 on onnxruntime: the shipped int8 graph on the CPU provider, or its float
-    graph (worker.tts.synthesis.float_graph) on the CUDA provider, where int8 kernels do not run. The
+    """Kokoro-82M v1.0 on onnxruntime: the int8 graph on the CPU provider, or its float graph
+    (worker.tts.synthesis.float_graph) on the CUDA provider, where int8 kernels do not run. The
     float graph also runs on the CPU provider, which is how the tests check it.
 
-    The int8 graph stays as shipped: on the AVX-512 VNNI CPUs this runs on, its
-    ConvInteger kernels beat a dequantized float32 copy of the same graph (the float copy
-    took ~20 % more CPU per audio second, ~10 % more with its convolutions recast as 2-D
-    for onnxruntime's NCHWc kernels), so there is no float variant to build or cache.
+    On the CPU the int8 graph beats a dequantized float32 copy (~20 % more CPU per audio second
+    for the float copy, ~10 % more with its convolutions recast as 2-D for onnxruntime's NCHWc
+    kernels), and more so with its convolutions moved off ConvInteger
+    (worker.tts.synthesis.qconv_graph).
     """
 
     def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None,
@@ -114,40 +115,55 @@ class KokoroEngine:
 
     def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
                    pitch: tuple[float, float] = NATURAL_PITCH) -> np.ndarray:
+        feeds = self.feeds(phonemes, style, speed, pitch)
+        if feeds is None:
+            return np.zeros(0, np.float32)
+        return np.asarray(self.session.run(None, feeds)[0], np.float32).ravel()
+
+    def feeds(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
+              pitch: tuple[float, float] = NATURAL_PITCH) -> dict[str, np.ndarray] | None:
+        """The graph's inputs for one chunk (what the scale calibration of
+        worker.tts.synthesis.qconv_graph replays too); None when nothing in it is sounded."""
         tokens = self.tokenize(phonemes)[:MAX_TOKENS]
         if not tokens:
-            return np.zeros(0, np.float32)
+            return None
         if style.shape[-1] != 256:
             raise ValueError(f"style table must have 256 columns, got {style.shape}")
         ref = style[min(len(tokens), len(style)) - 1].reshape(1, 256).astype(np.float32)
-        audio = self.session.run(
-            None,
-            {
-                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-                "style": ref,
-                "speed": np.array([speed], dtype=np.float32),
-                **self.edge_inputs(tokens),
-                **self.pitch_inputs(pitch),
-            },
-        )[0]
-        return np.asarray(audio, np.float32).ravel()
+        return {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": ref,
+            "speed": np.array([speed], dtype=np.float32),
+            **self.edge_inputs(tokens),
+            **self.pitch_inputs(pitch),
+        }
 
 
 def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = None) -> KokoroEngine:
     """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
     float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
-    graph unless ``graph="float"`` (the tests' check of the GPU path). Either runs as its
-    edge-cropping copy (worker.tts.synthesis.edge_graph) with Sin-free Snake activations
-    (worker.tts.synthesis.snake_graph), each built once into the cache."""
+    graph unless ``graph="float"`` (the tests' check of the GPU path). The int8 graph's noise
+    branch runs on onnxruntime's faster quantized convolution (worker.tts.synthesis.qconv_graph)."""
     graph = graph or ("float" if device == "cuda" else "int8")
+    path, stem = rewritten_graph(settings, graph)
+    suffix = ""
+    if graph == "int8":
+        path, suffix = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())
+    return KokoroEngine(path, assets.kokoro_vocab(), version=stem + suffix,
+                        threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
+
+
+def rewritten_graph(settings: Settings, graph: str) -> tuple[Path, str]:
+    """The shipped ``graph`` ("int8" or "float") as its edge-cropping copy
+    (worker.tts.synthesis.edge_graph) with Sin-free Snake activations
+    (worker.tts.synthesis.snake_graph), each built once into the cache; and its name."""
     sha = assets.kokoro_model_sha256()
     path = assets.kokoro_model_path()
     if graph == "float":
         path = float_model_path(settings.model_cache, path, sha)
     stem = f"kokoro-v1.0-{graph}-{sha[:8]}"
     path = snake_model_path(settings.model_cache, edge_model_path(settings.model_cache, path, stem), f"{stem}-edges")
-    return KokoroEngine(path, assets.kokoro_vocab(), version=f"{stem}-edges-snake",
-                        threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
+    return path, f"{stem}-edges-snake"
 
 
 def load_engine(settings: Settings, device: str = "cpu") -> Engine:

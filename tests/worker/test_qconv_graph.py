@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import librosa
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -13,10 +12,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.settings import Settings
+from tests.helpers import assert_engines_sound_the_same
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, rewritten_graph
 from worker.tts.synthesis.qconv_graph import MARGIN, SCALES, find_convs, to_matmul, to_qlinear
-from worker.tts.text.frontend import Frontend
 
 SENTENCES = ("今天我们来聊一聊如何在家里做一杯好喝的咖啡。", "Our meeting moved to Thursday at half past three.")
 NOISE_CONV = "/decoder/generator/noise_res.0/convs1.0/Conv_quant"
@@ -107,11 +106,6 @@ def test_convolutions_outside_the_noise_branch_are_not_offered_to_qlinear_conv()
     assert to_qlinear(model.graph, {"/decoder/generator/resblocks.0/convs1.0/Conv_quant": 1.0}) == 0
 
 
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    mel = librosa.feature.melspectrogram(y=audio, sr=24_000, n_fft=1024, hop_length=240, n_mels=80)
-    return 10 * np.log10(mel + 1e-8)
-
-
 @pytest.mark.slow
 def test_the_engine_converts_its_convolutions_and_sounds_the_same() -> None:
     """The shipped model's scale table applies; every stride-1 convolution is converted, the noise
@@ -127,11 +121,4 @@ def test_the_engine_converts_its_convolutions_and_sounds_the_same() -> None:
     source, stem = rewritten_graph(settings, "int8")
     unconverted = KokoroEngine(source, engine.vocab, version=stem, threads=2)
     style = assets.load_voice_pack(settings.model_cache, "zm_yunyang")  # not a calibration voice
-    frontend = Frontend()
-    for text in SENTENCES:
-        (sentence,) = frontend.analyze(text).sentences
-        new, old = engine.synthesize(sentence.phonemes, style), unconverted.synthesize(sentence.phonemes, style)
-        assert len(new) == len(old)
-        a, b = log_mel(new), log_mel(old)
-        loud = b > b.max() - 60
-        assert float(np.abs(a - b)[loud].mean()) < 2.0, text
+    assert_engines_sound_the_same(engine, unconverted, style, SENTENCES)

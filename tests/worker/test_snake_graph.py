@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -10,10 +9,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.settings import Settings
+from tests.helpers import assert_engines_sound_the_same
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, rewritten_graph
 from worker.tts.synthesis.snake_graph import rewrite_snakes
-from worker.tts.text.frontend import Frontend
 
 SENTENCES = ("今天我们来聊一聊如何在家里做一杯好喝的咖啡。", "Our meeting moved to Thursday at half past three.")
 
@@ -62,11 +61,6 @@ def test_a_snake_whose_alpha_is_shared_is_left_alone() -> None:
     assert [n.op_type for n in model.graph.node].count("Sin") == 2
 
 
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    mel = librosa.feature.melspectrogram(y=audio, sr=24_000, n_fft=1024, hop_length=240, n_mels=80)
-    return 10 * np.log10(mel + 1e-8)
-
-
 @pytest.mark.slow
 def test_the_engine_renders_every_snake_without_sin_and_sounds_the_same() -> None:
     """Against the graph it is built from (onnxruntime's Sin): the same length to the sample and
@@ -82,11 +76,4 @@ def test_the_engine_renders_every_snake_without_sin_and_sounds_the_same() -> Non
     assert sum(n.op_type == "Sin" for n in onnx.load(str(kokoro_engine(settings).model_path)).graph.node) == 3
     with_sin = KokoroEngine(source, engine.vocab, version="edges", threads=2)
     style = assets.load_voice_pack(Settings.from_env().model_cache, "zf_xiaoxiao")
-    frontend = Frontend()
-    for text in SENTENCES:
-        (sentence,) = frontend.analyze(text).sentences
-        new, old = engine.synthesize(sentence.phonemes, style), with_sin.synthesize(sentence.phonemes, style)
-        assert len(new) == len(old)
-        a, b = log_mel(new), log_mel(old)
-        loud = b > b.max() - 60
-        assert float(np.abs(a - b)[loud].mean()) < 2.0, text
+    assert_engines_sound_the_same(engine, with_sin, style, SENTENCES)

@@ -2,9 +2,9 @@
 worker.tts.synthesis.qconv_graph converts, measured on the model in the cache.
 
 Run it when the Kokoro model changes (the table names the checksum it was made for; another
-model is left unconverted until this is run):
+model gets only the exact matrix-product conversion until this is run):
 
-    .venv/bin/python scripts/calibrate_qconv.py        # ~1 min on 2 cores
+    .venv/bin/python scripts/calibrate_qconv.py        # ~2 min on 2 cores
 
 The voices and texts here are the calibration set; the held-out comparison (other voices,
 other texts, blends, speeds, pitch maps) is bench/engine_graphs.py.

@@ -142,8 +142,9 @@ class KokoroEngine:
 def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = None) -> KokoroEngine:
     """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
     float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
-    graph unless ``graph="float"`` (the tests' check of the GPU path). The int8 graph's noise
-    branch runs on onnxruntime's faster quantized convolution (worker.tts.synthesis.qconv_graph)."""
+    graph unless ``graph="float"`` (the tests' check of the GPU path). Either runs as its
+    edge-cropping, Sin-free copy (``rewritten_graph``); the int8 one with its convolutions moved
+    off ConvInteger (worker.tts.synthesis.qconv_graph)."""
     graph = graph or ("float" if device == "cuda" else "int8")
     path, stem = rewritten_graph(settings, graph)
     suffix = ""

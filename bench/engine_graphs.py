@@ -1,6 +1,7 @@
-"""The engine's graph against the graph it is rewritten from: what moving the convolutions off
-ConvInteger (worker/tts/synthesis/qconv_graph.py: the exact matrix product, and QLinearConv's
-8-bit output in the noise branch) costs in sound and saves in time.
+"""The engine's graph against the Snake graph it is rewritten from: what the one-kernel
+instance norms (worker/tts/synthesis/norm_graph.py) and moving the convolutions off ConvInteger
+(worker/tts/synthesis/qconv_graph.py: the exact matrix product, and QLinearConv's 8-bit output
+in the noise branch) cost in sound and save in time.
 
 Held out from the calibration (scripts/calibrate_qconv.py): other stock voices, other texts,
 a blend of two voices, slow and fast speech and a pitch map. Per render, the log-mel

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shared.settings import Settings
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.engine import KokoroEngine, rewritten_graph
+from worker.tts.synthesis.norm_graph import norm_model_path
 from worker.tts.synthesis.qconv_graph import SCALES, calibrate
 from worker.tts.text.frontend import Frontend
 
@@ -43,7 +44,8 @@ TEXTS = (
 
 def main() -> None:
     settings = Settings.from_env()
-    source, stem = rewritten_graph(settings, "int8")
+    snake, stem = rewritten_graph(settings, "int8")
+    source = norm_model_path(settings.model_cache, snake, stem)  # the graph the conversion is built on
     engine = KokoroEngine(source, assets.kokoro_vocab(), version=stem)
     frontend = Frontend()
     phonemes = [s.phonemes for text in TEXTS for s in frontend.analyze(text).sentences]

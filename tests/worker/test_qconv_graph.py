@@ -77,6 +77,20 @@ def test_the_matrix_product_computes_the_convolution(taps: int, dilation: int, b
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("shift", ["positive", "negative", "silent"])
+def test_the_product_quantizes_as_dynamic_quantize_linear_would(shift: str) -> None:
+    """The unread DynamicQuantizeLinear becomes its scale and zero-point arithmetic: inputs whose
+    range does not straddle zero (widened to include it, as the kernel does) and an all-zero input
+    (scale 1) give the same output as ConvInteger fed by the kernel itself."""
+    model = quantized_conv_model((24, 16), 7, 3)
+    x = {"positive": np.abs(signal(16)) + 0.5, "negative": -np.abs(signal(16)) - 0.5,
+         "silent": np.zeros((1, 16, 700), np.float32)}[shift]
+    expected = run(model, x)
+    assert to_matmul(model.graph) == 1
+    assert "DynamicQuantizeLinear" not in [n.op_type for n in model.graph.node]
+    np.testing.assert_allclose(run(model, x), expected, rtol=1e-5, atol=1e-4 * np.abs(expected).max())
+
+
 def test_a_grouped_convolution_keeps_conv_integer() -> None:
     model = quantized_conv_model((16, 16), 3, group=4)
     assert to_matmul(model.graph) == 0
@@ -109,15 +123,18 @@ def test_convolutions_outside_the_noise_branch_are_not_offered_to_qlinear_conv()
 @pytest.mark.slow
 def test_the_engine_converts_its_convolutions_and_sounds_the_same() -> None:
     """The shipped model's scale table applies; every stride-1 convolution is converted, the noise
-    branch's 12 to QLinearConv; against the graph it is built from, the same length to the sample and
-    spectra within 2 dB where there is sound (the held-out comparison is bench/engine_graphs.py)."""
+    branch's 12 to QLinearConv, and the AdaINs are one kernel each; against the Snake graph it is built
+    from, the same length to the sample and spectra within 2 dB where there is sound (the held-out comparison is bench/engine_graphs.py)."""
     settings = Settings(synth_threads=2)
     engine = kokoro_engine(settings)
     assert json.loads(SCALES.read_text())["model_sha256"] == assets.kokoro_model_sha256()
-    assert engine.version.endswith("-edges-snake-mm-q12")
+    assert engine.version.endswith("-edges-snake-in-mm-q12")
     ops = [n.op_type for n in onnx.load(str(engine.model_path)).graph.node]
     assert ops.count("QLinearConv") == 12 and ops.count("MatMulIntegerToFloat") == 72
     assert ops.count("ConvInteger") == 3  # the strided ones (F0, energy, noise input), a small part
+    # every AdaIN but one, whose statistics the exporter's transpose optimizer reshaped (the prosody
+    # predictor's first F0 block, at 80 frames a second): norm_graph leaves what it does not know
+    assert ops.count("InstanceNormalization") == 68 and ops.count("ReduceMean") == 2
     source, stem = rewritten_graph(settings, "int8")
     unconverted = KokoroEngine(source, engine.vocab, version=stem, threads=2)
     style = assets.load_voice_pack(settings.model_cache, "zm_yunyang")  # not a calibration voice

@@ -18,6 +18,7 @@ from shared.audio_types import SAMPLE_RATE
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.edge_graph import edge_model_path
 from worker.tts.synthesis.float_graph import float_model_path
+from worker.tts.synthesis.norm_graph import norm_model_path
 from worker.tts.synthesis.pitch import NATURAL_PITCH
 from worker.tts.synthesis.qconv_graph import qconv_model_path
 from worker.tts.synthesis.snake_graph import snake_model_path
@@ -143,10 +144,12 @@ def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = N
     """The built-in engine: the Kokoro model the set-up put into the cache. On ``cuda`` the
     float graph (built from the int8 one once, into the model cache); on ``cpu`` the int8
     graph unless ``graph="float"`` (the tests' check of the GPU path). Either runs as its
-    edge-cropping, Sin-free copy (``rewritten_graph``); the int8 one with its convolutions moved
-    off ConvInteger (worker.tts.synthesis.qconv_graph)."""
+    edge-cropping, Sin-free copy (``rewritten_graph``) with one-kernel instance norms
+    (worker.tts.synthesis.norm_graph); the int8 one with its convolutions moved off ConvInteger
+    (worker.tts.synthesis.qconv_graph)."""
     graph = graph or ("float" if device == "cuda" else "int8")
     path, stem = rewritten_graph(settings, graph)
+    path, stem = norm_model_path(settings.model_cache, path, stem), f"{stem}-in"
     suffix = ""
     if graph == "int8":
         path, suffix = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())

@@ -6,14 +6,19 @@ scaled. onnxruntime's uint8 × uint8 ``ConvInteger`` is its slowest convolution,
 convolutions were half of the engine's time. The weights convert exactly to int8
 (``w − zero point`` fits in every layer), which opens the uint8 × int8 kernels, two ways:
 
-- **As a matrix product** (every convolution): the quantized input is transposed to time-major,
-  padded with its zero point and unfolded (one ``Slice`` per kernel tap, concatenated), and
-  ``MatMulIntegerToFloat`` multiplies it by the weights and scales the int32 sums to float,
-  bias included; a transpose restores the layout. The integer arithmetic is the same as
-  ``ConvInteger``'s, so the output is the same up to float rounding. 1.5-2 × faster per layer
-  (a 256-channel k7 layer over 7200 frames: 24 → 11 ms), the unfolding included.
+- **As a matrix product** (every convolution): the input is quantized to int8 instead (the
+  same integers less 128, from the same scale and zero point), padded with its zero point and
+  unfolded along the channels (one ``Slice`` per kernel tap, concatenated), and
+  ``MatMulIntegerToFloat`` multiplies the weights (uint8 around 128, on the left: the operand
+  order onnxruntime's fast uint8 × int8 kernel takes) by it, scaling the int32 sums to float;
+  the bias is added per channel. The integer arithmetic is the same as ``ConvInteger``'s, so the
+  output is the same up to float rounding; it comes out channel-major, as the graph wants it.
+  1.5-2 × faster per layer than ``ConvInteger`` (a 256-channel k7 layer over 7200 frames: 24 →
+  11 ms). An earlier layout, the activations on the left in time-major order, needed a float
+  transpose back per layer that cost as much as the product on an Intel host: this one is 28 %
+  faster there (a 128-channel k7 layer over 24 000 frames, 17.5 → 12.6 ms).
 - **As ``QLinearConv``** (the vocoder's noise branch, ``noise_res``, 12 layers): 3-5 × faster
-  than ``ConvInteger`` (22.6 → 4.4 ms on the layer above), but it re-quantizes its output to
+  than ``ConvInteger`` (22.6 → 4.4 ms on the 256-channel layer above), but it re-quantizes its output to
   8 bits with a fixed scale. Each layer's scale is its peak output over a calibration run (stock
   voices reading mixed Chinese and English) times ``MARGIN``; the table ships beside this module
   (``qconv_scales.json``), made by ``scripts/calibrate_qconv.py`` for the model checksum it
@@ -51,6 +56,7 @@ class QuantizedConv:
     """One ``ConvInteger`` and the nodes around it that a conversion replaces."""
 
     conv: Any
+    activation: str  # the float tensor the DynamicQuantizeLinear quantizes
     input_scale: str  # the DynamicQuantizeLinear's scale output
     bias_add: Any | None  # Add(int32 sum, Reshape(bias)), absent for a convolution without bias
     bias: str | None  # the 1-D int32 bias the Reshape reads
@@ -129,7 +135,7 @@ def find_convs(graph: Any, scope: re.Pattern[str] | None = None) -> list[Quantiz
             continue
         weight_scale = next((i for i in scale.input if i in initializers), None)
         if weight_scale is not None:
-            found.append(QuantizedConv(conv, quantize.output[1], bias_add, bias, reshape, cast, scale_mul, weight_scale))
+            found.append(QuantizedConv(conv, quantize.input[0], quantize.output[1], bias_add, bias, reshape, cast, scale_mul, weight_scale))
     return found
 
 
@@ -162,14 +168,19 @@ def to_matmul(graph: Any) -> int:
     def convert(q: QuantizedConv, weights: np.ndarray) -> tuple[list[Any], list[Any]]:
         name, (out_channels, in_channels, taps) = q.conv.name, weights.shape
         dilation, (before, after) = q.attribute("dilations", [1])[0], q.attribute("pads", [0, 0])
-        # Row k·C + c of the unfolded input is channel c at tap k: the weights in that order.
-        cols = np.ascontiguousarray(weights.transpose(2, 1, 0).reshape(taps * in_channels, out_channels))
-        initializers = [numpy_helper.from_array(cols, f"{name}/w_cols")]
-        x = f"{name}/time_major"
-        nodes = [helper.make_node("Transpose", [q.conv.input[0]], [x], perm=[0, 2, 1])]
+        # Column k·C + c of the weights is channel c at tap k, as the unfolded input's rows;
+        # stored as uint8 around 128 (the same integers): the fast kernel wants uint8 on the left.
+        rows = (weights.transpose(0, 2, 1).reshape(out_channels, taps * in_channels).astype(np.int16) + 128)
+        initializers = [numpy_helper.from_array(rows.astype(np.uint8), f"{name}/w_rows")]
+        zero = f"{name}/zero_point"  # the input's zero point as int8: the same quantized values, less 128
+        nodes = [helper.make_node("Cast", [q.conv.input[2]], [f"{name}/zp_wide"], to=TensorProto.INT32),
+                 helper.make_node("Sub", [f"{name}/zp_wide", "qconv/int32_128"], [f"{name}/zp_shifted"]),
+                 helper.make_node("Cast", [f"{name}/zp_shifted"], [zero], to=TensorProto.INT8),
+                 helper.make_node("QuantizeLinear", [q.activation, q.input_scale, zero], [f"{name}/int8"])]
+        x = f"{name}/int8"
         if before or after:  # padded with the zero point: the quantized zero, as ConvInteger pads
-            initializers.append(numpy_helper.from_array(np.array([0, before, 0, 0, after, 0], np.int64), f"{name}/pads"))
-            nodes.append(helper.make_node("Pad", [x, f"{name}/pads", q.conv.input[2]], [f"{name}/padded"]))
+            initializers.append(numpy_helper.from_array(np.array([0, 0, before, 0, 0, after], np.int64), f"{name}/pads"))
+            nodes.append(helper.make_node("Pad", [x, f"{name}/pads", zero], [f"{name}/padded"]))
             x = f"{name}/padded"
         if taps > 1:
             span = dilation * (taps - 1)
@@ -180,24 +191,88 @@ def to_matmul(graph: Any) -> int:
                 nodes.append(helper.make_node("Slice", [x, f"{name}/start{k}", f"{name}/end{k}", "qconv/time_axis"],
                                               [f"{name}/tap{k}"]))
             nodes.append(helper.make_node("Concat", [f"{name}/tap{k}" for k in range(taps)], [f"{name}/unfolded"],
-                                          axis=2))
+                                          axis=1))
             x = f"{name}/unfolded"
-        inputs = [x, f"{name}/w_cols", q.input_scale, q.weight_scale, q.conv.input[2], "qconv/int8_zero"]
-        if q.bias:  # the graph's int32 bias at its own scale, as float
+        inputs = [f"{name}/w_rows", x, q.weight_scale, q.input_scale, "qconv/uint8_128", zero]
+        product = q.output
+        if q.bias and q.output not in normalized:  # the graph's int32 bias at its own scale, as float, per row
+            product = f"{name}/product"
             nodes += [helper.make_node("Cast", [q.bias], [f"{name}/bias_sum"], to=TensorProto.FLOAT),
-                      helper.make_node("Mul", [f"{name}/bias_sum", q.output_scale], [f"{name}/bias"])]
-            inputs.append(f"{name}/bias")
-        nodes += [helper.make_node("MatMulIntegerToFloat", inputs, [f"{name}/product"], domain="com.microsoft"),
-                  helper.make_node("Transpose", [f"{name}/product"], [q.output], perm=[0, 2, 1])]
-        nodes[-1].name = f"{name}/to_channels"
-        for node in nodes[:-1]:
-            node.name = node.output[0]  # each new tensor's name starts with the convolution's: unique
+                      helper.make_node("Mul", [f"{name}/bias_sum", q.output_scale], [f"{name}/bias_flat"]),
+                      helper.make_node("Unsqueeze", [f"{name}/bias_flat", "qconv/time_axis_last"], [f"{name}/bias"])]
+        nodes.append(helper.make_node("MatMulIntegerToFloat", inputs, [product], domain="com.microsoft"))
+        if product != q.output:
+            nodes.append(helper.make_node("Add", [product, f"{name}/bias"], [q.output]))
+        for node in nodes:
+            node.name = f"{name}/{node.output[0].rsplit('/', 1)[-1]}"  # each new tensor's name starts with the convolution's
         return nodes, initializers
 
     convs = [q for q in find_convs(graph) if q.attribute("group", 1) == 1 and q.attribute("strides", [1]) == [1]
-             and len(q.attribute("kernel_shape", [])) == 1]
-    shared = [numpy_helper.from_array(np.array([1], np.int64), "qconv/time_axis")]
-    return _replace(graph, convs, convert, shared)
+             and len(q.attribute("kernel_shape", [])) == 1 and _scalar(graph, q.weight_scale)]
+    normalized = _only_normalized(graph)
+    shared = [numpy_helper.from_array(np.array([2], np.int64), "qconv/time_axis"),
+              numpy_helper.from_array(np.array([1], np.int64), "qconv/time_axis_last"),
+              numpy_helper.from_array(np.array(128, np.int32), "qconv/int32_128"),
+              numpy_helper.from_array(np.array(128, np.uint8), "qconv/uint8_128")]
+    replaced = _replace(graph, convs, convert, shared)
+    _scale_only_quantizers(graph)
+    return replaced
+
+
+def _scale_only_quantizers(graph: Any) -> None:
+    """A ``DynamicQuantizeLinear`` whose uint8 output nothing reads any more (the product
+    quantizes to int8 itself) becomes the arithmetic of its scale and zero point: onnxruntime
+    keeps an unread output alive to the end of the run, which held ~210 MiB more for the bench
+    sentences, and the write was wasted. The same float operations as onnxruntime's kernel
+    (range widened to include zero, ``/ 255``, the zero point rounded half to even): the same
+    scale and zero point, bit for bit."""
+    from onnx import TensorProto, helper, numpy_helper  # deferred: as above
+
+    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    nodes = []
+    for node in graph.node:
+        if node.op_type != "DynamicQuantizeLinear" or node.output[0] in read:
+            nodes.append(node)
+            continue
+        x, (_, scale, zero_point), p = node.input[0], node.output, f"{node.name or node.output[1]}/"
+        nodes += [helper.make_node("ReduceMin", [x], [p + "min_x"], keepdims=0),
+                  helper.make_node("Min", [p + "min_x", "qconv/float_0"], [p + "min"]),
+                  helper.make_node("ReduceMax", [x], [p + "max_x"], keepdims=0),
+                  helper.make_node("Max", [p + "max_x", "qconv/float_0"], [p + "max"]),
+                  helper.make_node("Sub", [p + "max", p + "min"], [p + "range"]),
+                  helper.make_node("Div", [p + "range", "qconv/float_255"], [p + "step"]),
+                  helper.make_node("Equal", [p + "range", "qconv/float_0"], [p + "flat"]),
+                  helper.make_node("Where", [p + "flat", "qconv/float_1", p + "step"], [scale]),  # all zero: 1
+                  helper.make_node("Div", [p + "min", scale], [p + "min_steps"]),
+                  helper.make_node("Neg", [p + "min_steps"], [p + "zero"]),
+                  helper.make_node("Clip", [p + "zero", "qconv/float_0", "qconv/float_255"], [p + "clipped"]),
+                  helper.make_node("Round", [p + "clipped"], [p + "rounded"]),
+                  helper.make_node("Cast", [p + "rounded"], [zero_point], to=TensorProto.UINT8)]
+        for new in nodes[-13:]:
+            new.name = new.output[0]
+    if len(nodes) != len(graph.node):
+        del graph.node[:]
+        graph.node.extend(nodes)
+        graph.initializer.extend(numpy_helper.from_array(np.array(v, np.float32), f"qconv/float_{v}")
+                                 for v in (0, 1, 255))
+
+
+def _only_normalized(graph: Any) -> set[str]:
+    """Tensors read by nothing but instance norms (worker.tts.synthesis.norm_graph): a per-channel
+    bias added to one is subtracted again with the channel's mean, so its pass is skipped (a
+    residual block's first convolution feeds only its second norm)."""
+    readers: dict[str, set[str]] = defaultdict(set)
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            readers[name].add("norm" if node.op_type == "InstanceNormalization" and i == 0 else "other")
+    outputs = {o.name for o in graph.output}
+    return {name for name, kinds in readers.items() if kinds == {"norm"} and name not in outputs}
+
+
+def _scalar(graph: Any, name: str) -> bool:
+    """Whether initializer ``name`` is one number: a per-tensor weight scale, which the product's
+    left-operand scale must be."""
+    return next(int(np.prod(i.dims)) for i in graph.initializer if i.name == name) == 1
 
 
 def _replace(graph: Any, convs: list[QuantizedConv],

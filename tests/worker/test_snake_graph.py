@@ -47,6 +47,7 @@ def test_rewritten_snake_computes_the_activation_without_sin() -> None:
     assert [n.op_type for n in model.graph.node].count("Sin") == 1  # the plain Sin is left alone
     assert "Pow" not in {n.op_type for n in model.graph.node}
     assert not any("inv" in n.input for n in model.graph.node)  # 1/α is in the coefficients: one pass less
+    assert "inv" not in {i.name for i in model.graph.initializer}
     y, plain = run(model, x)
     a, x64 = alpha.reshape(1, -1, 1).astype(np.float64), x.astype(np.float64)
     exact = x64 + np.sin(a * x64) ** 2 / a

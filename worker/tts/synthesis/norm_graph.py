@@ -8,9 +8,10 @@ by memory here: each pass costs about as much as the arithmetic of a whole norm 
 sweep. ``InstanceNormalization`` with the style's scale and shift as its (runtime) inputs does
 the same in one kernel; on 2 cores about a third of the decomposed ops' time.
 
-Only the exact pattern is rewritten: statistics over the last axis of a rank-3 activation,
-an epsilon constant, and an affine whose scale and shift are per-channel ``[1, C, 1]``
-tensors; the engine runs batches of one, which ``InstanceNormalization``'s ``[C]`` inputs assume.
+Only the exact pattern is rewritten: statistics over axis 2 (time, in Kokoro's ``[1, C, T]``
+activations), an epsilon constant, and an affine whose scale and shift are computed at run time
+(from the style); they are flattened to the ``[C]`` inputs ``InstanceNormalization`` takes,
+which holds for the engine's batches of one.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def _adain(mean: Any, constants: dict[str, np.ndarray], producers: dict[str, Any
            readers: dict[str, list[Any]]) -> dict[str, Any] | None:
     """The nodes of ``(1 + γ) · (x − E x) / √(Var x + ε) + β`` starting at ``mean``, or None."""
     x = mean.input[0]
-    if not _last_axis_mean(mean, constants):
+    if not _time_mean(mean, constants):
         return None
     centred = _only_reader(mean.output[0], readers, "Sub")
     if centred is None or list(centred.input) != [x, mean.output[0]]:
@@ -103,7 +103,7 @@ def _adain(mean: Any, constants: dict[str, np.ndarray], producers: dict[str, Any
     if len(uses) != 2 or square is None or divide is None:
         return None
     variance = _only_reader(square.output[0], readers, "ReduceMean")
-    if variance is None or not _last_axis_mean(variance, constants):
+    if variance is None or not _time_mean(variance, constants):
         return None
     plus_eps = _only_reader(variance.output[0], readers, "Add")
     eps = next((constants[i] for i in plus_eps.input if i in constants), None) if plus_eps else None
@@ -137,7 +137,7 @@ def _affine(scale_mul: Any, normed: str, constants: dict[str, np.ndarray], produ
     return {"scale": scale, "shift": shift, "out": shift_add.output[0], "nodes": [scale_mul, shift_add]}
 
 
-def _last_axis_mean(node: Any, constants: dict[str, np.ndarray]) -> bool:
+def _time_mean(node: Any, constants: dict[str, np.ndarray]) -> bool:
     from onnx import helper  # deferred: as above
 
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once
+from worker.tts.synthesis.cached_graph import build_once, drop_unused_initializers
 
 QLINEAR_SCOPE = re.compile(r"/generator/noise_res\.\d+/")
 MARGIN = 1.25  # over the calibrated peak: a layer's peak varied up to 1.9 × its median across renders
@@ -235,21 +235,22 @@ def _scale_only_quantizers(graph: Any) -> None:
             nodes.append(node)
             continue
         x, (_, scale, zero_point), p = node.input[0], node.output, f"{node.name or node.output[1]}/"
-        nodes += [helper.make_node("ReduceMin", [x], [p + "min_x"], keepdims=0),
-                  helper.make_node("Min", [p + "min_x", "qconv/float_0"], [p + "min"]),
-                  helper.make_node("ReduceMax", [x], [p + "max_x"], keepdims=0),
-                  helper.make_node("Max", [p + "max_x", "qconv/float_0"], [p + "max"]),
-                  helper.make_node("Sub", [p + "max", p + "min"], [p + "range"]),
-                  helper.make_node("Div", [p + "range", "qconv/float_255"], [p + "step"]),
-                  helper.make_node("Equal", [p + "range", "qconv/float_0"], [p + "flat"]),
-                  helper.make_node("Where", [p + "flat", "qconv/float_1", p + "step"], [scale]),  # all zero: 1
-                  helper.make_node("Div", [p + "min", scale], [p + "min_steps"]),
-                  helper.make_node("Neg", [p + "min_steps"], [p + "zero"]),
-                  helper.make_node("Clip", [p + "zero", "qconv/float_0", "qconv/float_255"], [p + "clipped"]),
-                  helper.make_node("Round", [p + "clipped"], [p + "rounded"]),
-                  helper.make_node("Cast", [p + "rounded"], [zero_point], to=TensorProto.UINT8)]
-        for new in nodes[-13:]:
+        arithmetic = [helper.make_node("ReduceMin", [x], [p + "min_x"], keepdims=0),
+                      helper.make_node("Min", [p + "min_x", "qconv/float_0"], [p + "min"]),
+                      helper.make_node("ReduceMax", [x], [p + "max_x"], keepdims=0),
+                      helper.make_node("Max", [p + "max_x", "qconv/float_0"], [p + "max"]),
+                      helper.make_node("Sub", [p + "max", p + "min"], [p + "range"]),
+                      helper.make_node("Div", [p + "range", "qconv/float_255"], [p + "step"]),
+                      helper.make_node("Equal", [p + "range", "qconv/float_0"], [p + "flat"]),
+                      helper.make_node("Where", [p + "flat", "qconv/float_1", p + "step"], [scale]),  # all zero: 1
+                      helper.make_node("Div", [p + "min", scale], [p + "min_steps"]),
+                      helper.make_node("Neg", [p + "min_steps"], [p + "zero"]),
+                      helper.make_node("Clip", [p + "zero", "qconv/float_0", "qconv/float_255"], [p + "clipped"]),
+                      helper.make_node("Round", [p + "clipped"], [p + "rounded"]),
+                      helper.make_node("Cast", [p + "rounded"], [zero_point], to=TensorProto.UINT8)]
+        for new in arithmetic:
             new.name = new.output[0]
+        nodes += arithmetic
     if len(nodes) != len(graph.node):
         del graph.node[:]
         graph.node.extend(nodes)
@@ -301,20 +302,8 @@ def _replace(graph: Any, convs: list[QuantizedConv],
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend([*added, *shared, numpy_helper.from_array(np.array(0, np.int8), "qconv/int8_zero")])
-    _drop_unused_initializers(graph)
+    drop_unused_initializers(graph)  # the replaced weights; shared ones a second pass added again
     return sum(1 for q in convs if id(q.scale_mul) in replaced)
-
-
-def _drop_unused_initializers(graph: Any) -> None:
-    """The replaced weights, and the shared ones a second pass added again, go: each name once."""
-    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
-    kept, seen = [], set()
-    for initializer in graph.initializer:
-        if initializer.name in used and initializer.name not in seen:
-            kept.append(initializer)
-            seen.add(initializer.name)
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
 
 
 def calibrate(source: Path, renders: Iterable[dict[str, np.ndarray]], threads: int = 2) -> dict[str, float]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once
+from worker.tts.synthesis.cached_graph import build_once, drop_unused_initializers
 
 DEGREE = 3  # of p; a quartic came no closer to the original audio and costs two passes more
 
@@ -66,7 +66,6 @@ def rewrite_snakes(graph: Any) -> int:
         for name in node.input:
             readers[name].append(node)
     replaced: dict[int, list[Any]] = {}
-    folded: set[str] = set()
     for sin in [n for n in graph.node if n.op_type == "Sin"]:
         alpha = _alpha(producers.get(sin.input[0]), initializers, readers)
         squares = readers[sin.output[0]]
@@ -78,7 +77,6 @@ def rewrite_snakes(graph: Any) -> int:
         coefficients = sin2_coefficients().reshape(-1, 1, 1, 1)
         if inverse is not None:
             one_over_alpha = next(i for i in inverse.input if i in initializers)
-            folded.add(one_over_alpha)
             coefficients = coefficients * numpy_helper.to_array(initializers[one_over_alpha])
             replaced[id(inverse)] = []
         names = [f"{sin.name or sin.output[0]}/c{i}" for i in range(DEGREE + 1)]
@@ -89,10 +87,7 @@ def rewrite_snakes(graph: Any) -> int:
     nodes = [new for node in graph.node for new in replaced.get(id(node), [node])]
     del graph.node[:]
     graph.node.extend(nodes)  # each replacement sits where its Sin was: the order stays topological
-    read = {name for node in graph.node for name in node.input}
-    kept = [i for i in graph.initializer if i.name in read or i.name not in folded]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)  # the 1/α tensors now in the coefficients
+    drop_unused_initializers(graph)  # the 1/α tensors now in the coefficients
     return sum(1 for new in replaced.values() if new)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from worker.tts.synthesis.norm_graph import norm_model_path
 from worker.tts.synthesis.pitch import NATURAL_PITCH
 from worker.tts.synthesis.qconv_graph import qconv_model_path
 from worker.tts.synthesis.snake_graph import snake_model_path
+from worker.tts.synthesis.snake_op import fused_model_path
+from worker.tts.synthesis.snake_op import register as register_snake
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -68,10 +71,13 @@ class KokoroEngine:
     """
 
     def __init__(self, model_path: Path, vocab: dict[str, int], version: str, threads: int | None = None,
-                 device: str = "cpu", name: str = "kokoro-82m-int8") -> None:
+                 device: str = "cpu", name: str = "kokoro-82m-int8",
+                 operators: Callable[[Any], None] | None = None) -> None:
         import onnxruntime as ort  # deferred: onnxruntime loads only with an engine, not with the Engine protocol
 
         opts = ort.SessionOptions()
+        if operators is not None:
+            operators(opts)  # the custom operators the graph uses (worker.tts.synthesis.snake_op)
         opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -146,15 +152,17 @@ def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = N
     graph unless ``graph="float"`` (the tests' check of the GPU path). Either runs as its
     edge-cropping, Sin-free copy (``rewritten_graph``) with one-kernel instance norms
     (worker.tts.synthesis.norm_graph); the int8 one with its convolutions moved off ConvInteger
-    (worker.tts.synthesis.qconv_graph)."""
+    (worker.tts.synthesis.qconv_graph) and each Snake one operator (worker.tts.synthesis.snake_op)."""
     graph = graph or ("float" if device == "cuda" else "int8")
     path, stem = rewritten_graph(settings, graph)
     path, stem = norm_model_path(settings.model_cache, path, stem), f"{stem}-in"
-    suffix = ""
-    if graph == "int8":
-        path, suffix = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())
-    return KokoroEngine(path, assets.kokoro_vocab(), version=stem + suffix,
-                        threads=settings.synth_threads, device=device, name=f"kokoro-82m-{graph}")
+    if graph == "float":
+        return KokoroEngine(path, assets.kokoro_vocab(), version=stem, threads=settings.synth_threads,
+                            device=device, name="kokoro-82m-float")
+    path, suffix = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())
+    path, stem = fused_model_path(settings.model_cache, path, stem + suffix), f"{stem}{suffix}-fs"
+    return KokoroEngine(path, assets.kokoro_vocab(), version=stem, threads=settings.synth_threads,
+                        device=device, name="kokoro-82m-int8", operators=register_snake)
 
 
 def rewritten_graph(settings: Settings, graph: str) -> tuple[Path, str]:

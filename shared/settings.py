@@ -87,6 +87,11 @@ class Settings:
     batch_window: int = 50
     max_text_chars: int = 2000
     synth_threads: int = 2
+    # Each vocoder Snake as one compiled operator (worker/tts/synthesis/snake_op.py): the same audio
+    # in ~0.83 × the engine time, for ~0.5 s and ~150 MiB more at load (numba). Off, the engine runs
+    # the operators' arithmetic; `narrator say` turns it off for a short text, where the load costs
+    # more than it saves.
+    snake_operator: bool = True
     # The synthesis engine: "kokoro" (built in, int8 ONNX on the CPU) or "package.module:factory",
     # a callable taking these Settings and returning a worker.tts.synthesis.engine.Engine (e.g. a GPU model
     # an operator provides). Voice states record the engine version they were enrolled with.

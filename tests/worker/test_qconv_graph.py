@@ -128,7 +128,7 @@ def test_the_engine_converts_its_convolutions_and_sounds_the_same() -> None:
     settings = Settings(synth_threads=2)
     engine = kokoro_engine(settings)
     assert json.loads(SCALES.read_text())["model_sha256"] == assets.kokoro_model_sha256()
-    assert engine.version.endswith("-edges-snake-in-mm-q12-fs")  # Snakes fused last (test_snake_op.py)
+    assert engine.version.endswith("-edges-snake-in-mm-q12")
     ops = [n.op_type for n in onnx.load(str(engine.model_path)).graph.node]
     assert ops.count("QLinearConv") == 12 and ops.count("MatMulIntegerToFloat") == 72
     assert ops.count("ConvInteger") == 3  # the strided ones (F0, energy, noise input), a small part

@@ -14,7 +14,7 @@ from onnx import helper
 from shared.settings import Settings
 from tests.worker.test_snake_graph import SENTENCES, snake_model
 from worker.tts.synthesis import assets
-from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, rewritten_graph
+from worker.tts.synthesis.engine import kokoro_engine, rewritten_graph
 from worker.tts.synthesis.norm_graph import norm_model_path
 from worker.tts.synthesis.qconv_graph import qconv_model_path
 from worker.tts.synthesis.snake_graph import rewrite_snakes
@@ -84,19 +84,20 @@ def test_a_constant_that_is_not_per_channel_is_left_alone() -> None:
 @pytest.mark.slow
 def test_the_engine_runs_every_snake_as_one_operator_with_the_same_audio() -> None:
     """All 48 of the vocoder's Snakes are fused, and the engine renders exactly the samples of the
-    graph it is built from (the converted-convolution graph, with its twelve-operator Snakes)."""
+    graph it is built from (the converted-convolution graph, with its twelve-operator Snakes): so
+    both keep one version, and with the operator turned off the engine runs that graph."""
     settings = Settings(synth_threads=2)
-    engine = kokoro_engine(settings)
-    assert engine.version.endswith("-mm-q12-fs")
+    engine, plain = kokoro_engine(settings), kokoro_engine(settings.with_(snake_operator=False))
+    assert engine.model_path.name.endswith("-mm-q12-fs.onnx") and engine.version == plain.version
     path, stem = rewritten_graph(settings, "int8")
     path, stem = norm_model_path(settings.model_cache, path, stem), f"{stem}-in"
     source, _ = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())
+    assert plain.model_path == source
     before, after = ([n.op_type for n in onnx.load(str(p)).graph.node] for p in (source, engine.model_path))
     assert after.count("Snake") == 48 and before.count("Round") - after.count("Round") == 48
-    unfused = KokoroEngine(source, engine.vocab, version="unfused", threads=2)
     style = assets.load_voice_pack(settings.model_cache, "zm_yunyang")
     frontend = Frontend()
     for text in SENTENCES:
         (sentence,) = frontend.analyze(text).sentences
-        a, b = engine.synthesize(sentence.phonemes, style), unfused.synthesize(sentence.phonemes, style)
+        a, b = engine.synthesize(sentence.phonemes, style), plain.synthesize(sentence.phonemes, style)
         assert np.array_equal(a, b), text

@@ -160,9 +160,13 @@ def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = N
         return KokoroEngine(path, assets.kokoro_vocab(), version=stem, threads=settings.synth_threads,
                             device=device, name="kokoro-82m-float")
     path, suffix = qconv_model_path(settings.model_cache, path, stem, assets.kokoro_model_sha256())
-    path, stem = fused_model_path(settings.model_cache, path, stem + suffix), f"{stem}{suffix}-fs"
-    return KokoroEngine(path, assets.kokoro_vocab(), version=stem, threads=settings.synth_threads,
-                        device=device, name="kokoro-82m-int8", operators=register_snake)
+    # The fused graph renders the same samples (tests/worker/test_snake_op.py), so it keeps the
+    # version: cached renders and voice banks serve either.
+    operators = None
+    if settings.snake_operator:
+        path, operators = fused_model_path(settings.model_cache, path, stem + suffix), register_snake
+    return KokoroEngine(path, assets.kokoro_vocab(), version=stem + suffix, threads=settings.synth_threads,
+                        device=device, name="kokoro-82m-int8", operators=operators)
 
 
 def rewritten_graph(settings: Settings, graph: str) -> tuple[Path, str]:

@@ -74,6 +74,12 @@ def test_a_chain_something_else_reads_is_left_alone(inner: str) -> None:
     assert count == 0 and "Snake" not in {n.op_type for n in one.graph.node}
 
 
+def test_a_chain_tensor_the_graph_returns_is_left_alone() -> None:
+    model = arithmetic_model()
+    model.graph.output.append(helper.make_tensor_value_info("s/v", onnx.TensorProto.FLOAT, None))
+    assert fused(model)[1] == 0
+
+
 def test_a_constant_that_is_not_per_channel_is_left_alone() -> None:
     model = arithmetic_model()
     alpha = next(i for i in model.graph.initializer if i.name == "alpha")

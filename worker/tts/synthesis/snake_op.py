@@ -117,7 +117,7 @@ class _GraphIndex:
             return None
         alpha, x = split
         sub = self._only(rounding.output[0], "Sub")
-        if sub is None or list(sub.input) != [t, rounding.output[0]] or self._readers(t) != {id(rounding), id(sub)}:
+        if sub is None or list(sub.input) != [t, rounding.output[0]] or self._readers(t) != {id(rounding), id(sub)} or t in self.outputs:
             return None
         square = self._only(sub.output[0], "Mul")
         if square is None or list(square.input) != [sub.output[0]] * 2:
@@ -171,17 +171,13 @@ class _GraphIndex:
         return nodes[0] if len(nodes) == 1 and nodes[0].op_type == op_type and tensor not in self.outputs else None
 
 
+@cache
 def snake_kernel() -> Any:
     """The compiled loop, numba-compiled once per process (and cached on disk by numba).
 
     Per element the same float32 operations as the twelve operators, in the same order and
     without fused multiply-adds, so the output equals theirs to the bit; the loop holds no GIL,
     so other threads of the process go on while it runs."""
-    return _compiled_kernel()
-
-
-@cache
-def _compiled_kernel() -> Any:
     import numba  # deferred: numba loads with the engine, not with every import of this module
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")

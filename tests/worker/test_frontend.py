@@ -112,6 +112,14 @@ def test_english_only_text(fe: Frontend) -> None:
     assert "dˈɑləɹz" in ph and "sˈɛnts" in ph
 
 
+def test_english_keeps_its_commas_and_colons(fe: Frontend) -> None:
+    """Kokoro pauses at a comma only if the phonemes carry it (Whisper heard "over the grounds,
+    wait" as "over the ground's weight" when they did not)."""
+    analysis = fe.analyze("Pour the water slowly over the grounds, wait thirty seconds; then note: done.")
+    ph = " ".join(s.phonemes for s in analysis.sentences)
+    assert [c for c in ph if c in ",;:."] == [",", ";", ":", "."]
+
+
 def test_inline_override_wins(fe: Frontend) -> None:
     a = fe.analyze("{银行|yin2 xing2}在哪里")
     assert a.normalized == "银行在哪里"

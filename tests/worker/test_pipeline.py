@@ -23,11 +23,13 @@ from worker.tts.synthesis.pipeline import (
     HEAD_MAX_PHONEMES,
     HEAD_MIN_WORDS,
     SPEECH_LEVEL_DB,
+    STREAM_GROWTH,
     SynthesisConfig,
     Synthesizer,
     context_style,
     speech_level_db,
     split_head,
+    stream_parts,
     trim_silence,
 )
 from worker.tts.synthesis.voice import VoiceState
@@ -74,6 +76,31 @@ def test_split_head_bounds() -> None:
     head, rest = split_head(" ".join(words)) or ("", "")
     assert len(head) <= HEAD_MAX_PHONEMES
     assert len(head.split(" ")) >= HEAD_MIN_WORDS and len(rest.split(" ")) >= HEAD_MIN_WORDS
+
+
+def test_stream_parts_keep_every_phoneme_in_order() -> None:
+    assert stream_parts(TEN_CHARS_PHONEMES) == list(split_head(TEN_CHARS_PHONEMES) or ())
+    assert stream_parts("ni↓xau↓, ni↓xau↓.") == ["ni↓xau↓, ni↓xau↓."]  # short: one piece
+
+
+def test_stream_parts_cut_the_rest_of_a_long_first_sentence_at_commas_it_can_render_in_time() -> None:
+    clause = "ʨi→ntʰjɛ→n tɤ tʰjɛ→nʨʰi↘ ꭧə→ntɤ fei→ꭧʰa↗ŋ xau↓"
+    sentence = ", ".join([clause] * 8) + "."
+    pieces = stream_parts(sentence)
+    assert " ".join(pieces) == sentence
+    assert len(pieces[0]) <= HEAD_MAX_PHONEMES and len(pieces) >= 4
+    assert all(piece.endswith(",") for piece in pieces[1:-1])
+    for i in range(1, len(pieces)):  # each piece renders while what came before it plays
+        assert len(pieces[i]) <= STREAM_GROWTH * len(" ".join(pieces[:i]))
+
+
+def test_stream_parts_start_english_at_its_first_comma_rather_than_render_it_whole() -> None:
+    english = "ˌWəɹ nˈu hˈɛdfˌOnz hæv θˈɜɹTi ˈWəɹz ʌv bˈæTəɹi lˈIf, sˌO ju kæn lˈɪsᵊn ˈɔl dˈA."
+    assert split_head(english, at_words=False) is None
+    assert stream_parts(english, at_words=False) == [
+        "ˌWəɹ nˈu hˈɛdfˌOnz hæv θˈɜɹTi ˈWəɹz ʌv bˈæTəɹi lˈIf,", "sˌO ju kæn lˈɪsᵊn ˈɔl dˈA."]
+    no_comma = "plˈiz kˈip jʊɹ ɹəsˈit ˌʌntˈɪl ðə pˈækɪʤ əɹˈIvz."
+    assert stream_parts(no_comma, at_words=False) == [no_comma]  # English is never cut between words
 
 
 def test_context_style_lifts_short_chunks_to_the_texts_median_row() -> None:

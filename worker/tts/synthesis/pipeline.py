@@ -7,7 +7,9 @@ in the register of its neighbours (``context_style``) at one loudness (``level``
 joins fade out and in around a pause as long as the punctuation asks for.
 
 Streaming renders the first sentence's opening phrase on its own: the engine's cost grows
-with the audio it renders, so a short first chunk reaches the listener sooner. Full
+with the audio it renders, so a short first chunk reaches the listener sooner. The rest of
+that sentence follows in pieces cut at its commas, each small enough to be rendered while
+what came before it plays, so a long first sentence does not stall the stream. Full
 renders never split a sentence (one pass keeps the sentence's prosody whole).
 """
 
@@ -52,6 +54,11 @@ class SynthesisConfig:
 # at least two words, and at least two words left for the rest of the sentence.
 HEAD_MAX_PHONEMES = 24
 HEAD_MIN_WORDS = 2
+HEAD_SLACK_PHONEMES = 8  # a sentence at most this much over the head's limit is not worth cutting
+# After the head, each streamed piece of the first sentence is at most this many times the
+# phonemes sent before it (cut at a comma): rendered at an RTF up to 1 / (1 + growth), it is
+# ready before the listener has heard what came before it.
+STREAM_GROWTH = 2
 # A head cut at a comma keeps a pause of this length at its end: the engine's own pause
 # is trimmed with the edge silence, and without one the clause runs into the next
 # (Whisper read "打开 App 以后，点击…" as "带开压比后，电机…").
@@ -156,7 +163,7 @@ def split_head(
     clause marks; Chinese cut at a word boundary read as well as the whole sentence.
     """
     words = phonemes.split(" ")
-    if len(words) < 2 * HEAD_MIN_WORDS or len(phonemes) <= max_phonemes + 8:
+    if len(words) < 2 * HEAD_MIN_WORDS or len(phonemes) <= max_phonemes + HEAD_SLACK_PHONEMES:
         return None
     cut, length = 0, -1
     for i, word in enumerate(words[:-HEAD_MIN_WORDS]):
@@ -169,6 +176,39 @@ def split_head(
     if cut < HEAD_MIN_WORDS or not (at_words or words[cut - 1][-1] in _CLAUSE_MARKS):
         return None
     return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def stream_parts(phonemes: str, at_words: bool = True) -> list[str]:
+    """A first sentence's phonemes in the pieces a stream renders one after another.
+
+    The head is ``split_head``'s; a sentence it cannot cut (English with no clause mark
+    early on, or a first word over the limit) starts at its first clause mark instead of
+    rendering whole. Each later piece ends at the last clause mark within ``STREAM_GROWTH``
+    times what was sent before it (or, if none is that close, the first one after), so
+    the listener never waits between pieces. Word cuts are made in the head only: they
+    cost a misheard syllable now and then, a comma never does.
+    """
+    words = phonemes.split(" ")
+    parts = split_head(phonemes, at_words=at_words)
+    head = parts[0].split(" ") if parts else words[:_clause_cut(words, HEAD_MAX_PHONEMES + HEAD_SLACK_PHONEMES)]
+    pieces, sent, rest = [" ".join(head)], len(" ".join(head)), words[len(head):]
+    while rest:
+        piece = rest[:_clause_cut(rest, STREAM_GROWTH * sent)]
+        pieces.append(" ".join(piece))
+        sent, rest = sent + len(pieces[-1]) + 1, rest[len(piece):]
+    return pieces
+
+
+def _clause_cut(words: list[str], budget: int) -> int:
+    """How many of ``words`` the next piece takes: all when they fit ``budget`` phoneme
+    characters, else up to the last clause mark that fits, else up to the first clause mark
+    (all when there is none); each cut leaves at least ``HEAD_MIN_WORDS`` on both sides."""
+    if len(" ".join(words)) <= budget:
+        return len(words)
+    marks = [i + 1 for i, word in enumerate(words[:-HEAD_MIN_WORDS])
+             if word[-1] in _CLAUSE_MARKS and i + 1 >= HEAD_MIN_WORDS]
+    fitting = [cut for cut in marks if len(" ".join(words[:cut])) <= budget]
+    return fitting[-1] if fitting else marks[0] if marks else len(words)
 
 
 def _fade(audio: np.ndarray, n: int) -> np.ndarray:
@@ -215,15 +255,14 @@ class Synthesizer:
             if not self.engine.tokenize(phonemes):
                 continue
             chinese = all(segment.lang == "zh" for segment in sentence.segments)
-            parts = split_head(phonemes, at_words=chinese) if first else None
+            pieces = stream_parts(phonemes, at_words=chinese) if first else [phonemes]
             first = False
-            if parts is not None:
-                pause = CLAUSE_PAUSE_S if parts[0][-1] in _CLAUSE_MARKS else 0.0
-                head = self._chunk(sentence.text, parts[0], voice, config, continues=True, pause_s=pause)
-                if head is not None:
-                    yield head
-                    phonemes = parts[1]
-            chunk = self._chunk(sentence.text, phonemes, voice, config)
+            for piece in pieces[:-1]:
+                pause = CLAUSE_PAUSE_S if piece[-1] in _CLAUSE_MARKS else 0.0
+                chunk = self._chunk(sentence.text, piece, voice, config, continues=True, pause_s=pause)
+                if chunk is not None:
+                    yield chunk
+            chunk = self._chunk(sentence.text, pieces[-1], voice, config)
             if chunk is not None:
                 yield chunk
 

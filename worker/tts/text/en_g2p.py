@@ -138,6 +138,16 @@ class _BlankSpacyG2P(en.G2P):
         self.fallback = fallback
         self.unk = ""
 
+    def tokenize(self, text: str, tokens: Any, features: Any) -> list[Any]:
+        """Tag punctuation as the tagger would have: misaki keeps a punctuation token only by its
+        tag, and the blank pipeline tags nothing, so every comma (Kokoro's cue for a phrase
+        pause) and colon was dropped from English phonemes."""
+        out = super().tokenize(text, tokens, features)
+        for token in out:
+            if not token.tag and token.text and all(c in en.PUNCTS for c in token.text):
+                token.tag = "."
+        return out
+
 
 class EnG2P:
     """English text -> Kokoro phonemes, with a lexicon of word -> phonemes applied first."""

@@ -16,13 +16,12 @@ which holds for the engine's batches of one.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once
+from worker.tts.synthesis.cached_graph import GraphIndex, build_once, splice
 
 
 def norm_model_path(cache: Path, source: Path, stem: str) -> Path:
@@ -42,18 +41,13 @@ def build_norm_graph(source: Path, out_path: Path) -> None:
 def rewrite_instance_norms(graph: Any) -> int:
     """Rewrite every decomposed AdaIN of ``graph`` (an ``onnx.GraphProto``) in place; how many
     norms it wrote (a normalization shared by several affines becomes one norm each)."""
-    from onnx import helper  # deferred: as above
+    from onnx import helper, numpy_helper  # deferred: as above
 
-    constants = _constants(graph)
-    producers = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in dict.fromkeys(node.input):  # a node reading a tensor twice reads it once here
-            readers[name].append(node)
+    index = GraphIndex(graph)
     replaced: dict[int, list[Any]] = {}
     count = 0
     for mean in [n for n in graph.node if n.op_type == "ReduceMean"]:
-        match = _adain(mean, constants, producers, readers)
+        match = _adain(mean, index)
         if match is None or any(id(n) in replaced for n in match["nodes"]):
             continue
         for node in match["nodes"]:
@@ -68,51 +62,36 @@ def rewrite_instance_norms(graph: Any) -> int:
                                  [affine["out"]], name=f"{name}/InstanceNormalization", epsilon=match["eps"])]
             count += 1
     if replaced:
-        from onnx import numpy_helper  # deferred: as above
-
         graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "instance_norm/channels"))
-    nodes = [new for node in graph.node for new in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)
+    splice(graph, replaced)
     return count
 
 
-def _constants(graph: Any) -> dict[str, np.ndarray]:
-    from onnx import numpy_helper  # deferred: as above
-
-    values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-    return values
-
-
-def _adain(mean: Any, constants: dict[str, np.ndarray], producers: dict[str, Any],
-           readers: dict[str, list[Any]]) -> dict[str, Any] | None:
+def _adain(mean: Any, index: GraphIndex) -> dict[str, Any] | None:
     """The nodes of ``(1 + γ) · (x − E x) / √(Var x + ε) + β`` starting at ``mean``, or None."""
     x = mean.input[0]
-    if not _time_mean(mean, constants):
+    if not _time_mean(mean, index.constants):
         return None
-    centred = _only_reader(mean.output[0], readers, "Sub")
+    centred = index.only_reader(mean.output[0], "Sub")
     if centred is None or list(centred.input) != [x, mean.output[0]]:
         return None
     d = centred.output[0]
-    uses = readers[d]
+    uses = index.readers(d)
     square = next((n for n in uses if n.op_type == "Mul" and list(n.input) == [d, d]), None)
     divide = next((n for n in uses if n.op_type == "Div" and n.input[0] == d), None)
     if len(uses) != 2 or square is None or divide is None:
         return None
-    variance = _only_reader(square.output[0], readers, "ReduceMean")
-    if variance is None or not _time_mean(variance, constants):
+    variance = index.only_reader(square.output[0], "ReduceMean")
+    if variance is None or not _time_mean(variance, index.constants):
         return None
-    plus_eps = _only_reader(variance.output[0], readers, "Add")
-    eps = next((constants[i] for i in plus_eps.input if i in constants), None) if plus_eps else None
+    plus_eps = index.only_reader(variance.output[0], "Add")
+    eps = next((index.constants[i] for i in plus_eps.input if i in index.constants), None) if plus_eps else None
     if eps is None or eps.size != 1:
         return None
-    root = _only_reader(plus_eps.output[0], readers, "Sqrt")
-    if root is None or list(divide.input) != [d, root.output[0]] or len(readers[root.output[0]]) != 1:
+    root = index.only_reader(plus_eps.output[0], "Sqrt")
+    if root is None or list(divide.input) != [d, root.output[0]] or len(index.readers(root.output[0])) != 1:
         return None
-    affines = [_affine(mul, divide.output[0], constants, producers, readers) for mul in readers[divide.output[0]]]
+    affines = [_affine(mul, divide.output[0], index) for mul in index.readers(divide.output[0])]
     if not affines or None in affines:
         return None
     nodes = [mean, centred, square, variance, plus_eps, root, divide]
@@ -120,19 +99,18 @@ def _adain(mean: Any, constants: dict[str, np.ndarray], producers: dict[str, Any
             "nodes": nodes + [n for affine in affines for n in affine["nodes"]]}
 
 
-def _affine(scale_mul: Any, normed: str, constants: dict[str, np.ndarray], producers: dict[str, Any],
-            readers: dict[str, list[Any]]) -> dict[str, Any] | None:
+def _affine(scale_mul: Any, normed: str, index: GraphIndex) -> dict[str, Any] | None:
     """``Add(Mul(scale, normed), shift)`` with scale and shift computed at run time (from the
     style), or None. The three residual blocks of a vocoder stage read one input, and the
     exporter shares its normalization among their norms: each affine becomes a norm of its own."""
     if scale_mul.op_type != "Mul":
         return None
     scale = next(i for i in scale_mul.input if i != normed)
-    shift_add = _only_reader(scale_mul.output[0], readers, "Add")
+    shift_add = index.only_reader(scale_mul.output[0], "Add")
     if shift_add is None:
         return None
     shift = next(i for i in shift_add.input if i != scale_mul.output[0])
-    if scale in constants or shift in constants or scale not in producers or shift not in producers:
+    if scale in index.constants or shift in index.constants or scale not in index.producers or shift not in index.producers:
         return None  # a fixed affine is another pattern: leave it
     return {"scale": scale, "shift": shift, "out": shift_add.output[0], "nodes": [scale_mul, shift_add]}
 
@@ -145,8 +123,3 @@ def _time_mean(node: Any, constants: dict[str, np.ndarray]) -> bool:
     if axes is None and len(node.input) > 1 and node.input[1] in constants:
         axes = constants[node.input[1]].tolist()
     return attrs.get("keepdims", 1) == 1 and axes is not None and list(np.ravel(axes)) == [2]
-
-
-def _only_reader(name: str, readers: dict[str, list[Any]], op_type: str) -> Any | None:
-    uses = readers[name]
-    return uses[0] if len(uses) == 1 and uses[0].op_type == op_type else None

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once, drop_unused_initializers
+from worker.tts.synthesis.cached_graph import GraphIndex, build_once, drop_unused_initializers, splice
 
 QLINEAR_SCOPE = re.compile(r"/generator/noise_res\.\d+/")
 MARGIN = 1.25  # over the calibrated peak: a layer's peak varied up to 1.9 × its median across renders
@@ -103,17 +103,8 @@ def build_qconv_graph(source: Path, out_path: Path, peaks: dict[str, float]) -> 
 def find_convs(graph: Any, scope: re.Pattern[str] | None = None) -> list[QuantizedConv]:
     """The dynamically quantized convolutions of ``graph`` (those whose names ``scope`` matches),
     in the shape the quantizer wrote them; a convolution in any other shape is not returned."""
-    initializers = {i.name for i in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            readers[name].append(node)
-
-    def only_reader(name: str, op_type: str) -> Any | None:
-        nodes = readers[name]
-        return nodes[0] if len(nodes) == 1 and nodes[0].op_type == op_type else None
-
+    index = GraphIndex(graph)
+    initializers, producers, only_reader = index.initializers, index.producers, index.only_reader
     found = []
     for conv in graph.node:
         if conv.op_type != "ConvInteger" or (scope and not scope.search(conv.name)) or len(conv.input) != 4:
@@ -125,7 +116,7 @@ def find_convs(graph: Any, scope: re.Pattern[str] | None = None) -> list[Quantiz
         bias = reshape = None
         if bias_add is not None:
             reshape = producers.get(next(i for i in bias_add.input if i != conv.output[0]))
-            if reshape is None or reshape.op_type != "Reshape" or len(readers[reshape.output[0]]) != 1:
+            if reshape is None or reshape.op_type != "Reshape" or len(index.readers(reshape.output[0])) != 1:
                 continue
             bias = reshape.input[0]
         cast = only_reader((bias_add or conv).output[0], "Cast")
@@ -298,9 +289,7 @@ def _replace(graph: Any, convs: list[QuantizedConv],
         replaced.update((id(node), []) for node in (q.conv, q.bias_add, q.reshape, q.cast) if node is not None)
     if not added:
         return 0
-    nodes = [new for node in graph.node for new in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)
+    splice(graph, replaced)
     graph.initializer.extend([*added, *shared, numpy_helper.from_array(np.array(0, np.int8), "qconv/int8_zero")])
     drop_unused_initializers(graph)  # the replaced weights; shared ones a second pass added again
     return sum(1 for q in convs if id(q.scale_mul) in replaced)

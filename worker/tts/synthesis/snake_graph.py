@@ -23,13 +23,12 @@ it exactly, and are a small part). Built once, like the edge graph, into the mod
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once, drop_unused_initializers
+from worker.tts.synthesis.cached_graph import GraphIndex, build_once, drop_unused_initializers, splice
 
 DEGREE = 3  # of p; a quartic came no closer to the original audio and costs two passes more
 
@@ -59,21 +58,17 @@ def rewrite_snakes(graph: Any) -> int:
     """Rewrite every Snake of ``graph`` (an ``onnx.GraphProto``) in place; how many it rewrote."""
     from onnx import helper, numpy_helper  # deferred: as above
 
-    initializers = {i.name: i for i in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            readers[name].append(node)
+    index = GraphIndex(graph)
+    initializers = index.initializers
     replaced: dict[int, list[Any]] = {}
     for sin in [n for n in graph.node if n.op_type == "Sin"]:
-        alpha = _alpha(producers.get(sin.input[0]), initializers, readers)
-        squares = readers[sin.output[0]]
-        if alpha is None or len(squares) != 1 or not _is_square(squares[0], initializers, producers):
+        alpha = _alpha(index.producers.get(sin.input[0]), index)
+        squares = index.readers(sin.output[0])
+        if alpha is None or len(squares) != 1 or not _is_square(squares[0], index):
             continue
         square = squares[0]
         alpha.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(alpha) / np.float32(np.pi), alpha.name))
-        inverse = _inverse(square, initializers, readers)  # the Snake's 1/α, folded into the coefficients
+        inverse = _inverse(square, index)  # the Snake's 1/α, folded into the coefficients
         coefficients = sin2_coefficients().reshape(-1, 1, 1, 1)
         if inverse is not None:
             one_over_alpha = next(i for i in inverse.input if i in initializers)
@@ -84,46 +79,36 @@ def rewrite_snakes(graph: Any) -> int:
         out = (inverse or square).output[0]
         replaced[id(sin)] = _sin2(helper, sin.input[0], out, sin.name or sin.output[0], names)
         replaced[id(square)] = []
-    nodes = [new for node in graph.node for new in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)  # each replacement sits where its Sin was: the order stays topological
+    splice(graph, replaced)  # each replacement sits where its Sin was
     drop_unused_initializers(graph)  # the 1/α tensors now in the coefficients
     return sum(1 for new in replaced.values() if new)
 
 
-def _inverse(square: Any, initializers: dict[str, Any], readers: dict[str, list[Any]]) -> Any | None:
+def _inverse(square: Any, index: GraphIndex) -> Any | None:
     """The ``Mul(1/α, ·)`` that scales a Snake's ``sin²`` when it is its only reader and 1/α is a
     per-channel constant: the rewrite multiplies it into the polynomial's coefficients, one
     pass over the activation less (each is about as costly as the arithmetic of the whole)."""
-    uses = readers[square.output[0]]
+    uses = index.readers(square.output[0])
     if len(uses) != 1 or uses[0].op_type != "Mul":
         return None
-    constants = [i for i in uses[0].input if i in initializers]
-    return uses[0] if len(constants) == 1 and len(initializers[constants[0]].dims) == 3 else None
+    constants = [i for i in uses[0].input if i in index.initializers]
+    return uses[0] if len(constants) == 1 and len(index.initializers[constants[0]].dims) == 3 else None
 
 
-def _alpha(scale: Any, initializers: dict[str, Any], readers: dict[str, list[Any]]) -> Any:
+def _alpha(scale: Any, index: GraphIndex) -> Any:
     """The α initializer of a Snake's ``Mul(α, x)``, when the product feeds only the Sin and
     nothing else reads α (it is rescaled in place); otherwise None."""
-    if scale is None or scale.op_type != "Mul" or len(readers[scale.output[0]]) != 1:
+    if scale is None or scale.op_type != "Mul" or len(index.readers(scale.output[0])) != 1:
         return None
-    constants = [initializers[i] for i in scale.input if i in initializers]
-    return constants[0] if len(constants) == 1 and len(readers[constants[0].name]) == 1 else None
+    constants = [index.initializers[i] for i in scale.input if i in index.initializers]
+    return constants[0] if len(constants) == 1 and len(index.readers(constants[0].name)) == 1 else None
 
 
-def _is_square(node: Any, initializers: dict[str, Any], producers: dict[str, Any]) -> bool:
-    from onnx import numpy_helper  # deferred: as above
-
-    if node.op_type != "Pow":
+def _is_square(node: Any, index: GraphIndex) -> bool:
+    if node.op_type != "Pow" or node.input[1] not in index.constants:
         return False
-    exponent = node.input[1]
-    if exponent in initializers:
-        value = numpy_helper.to_array(initializers[exponent])
-    elif exponent in producers and producers[exponent].op_type == "Constant":
-        value = numpy_helper.to_array(producers[exponent].attribute[0].t)
-    else:
-        return False
-    return value.size == 1 and float(value) == 2.0
+    exponent = index.constants[node.input[1]]
+    return exponent.size == 1 and float(exponent) == 2.0
 
 
 def _sin2(helper: Any, t: str, out: str, name: str, coefficients: list[str]) -> list[Any]:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.tts.synthesis.cached_graph import build_once, drop_unused_initializers
+from worker.tts.synthesis.cached_graph import GraphIndex, build_once, drop_unused_initializers, splice
 from worker.tts.synthesis.snake_graph import DEGREE
 
 DOMAIN = "ai.onnx.contrib"  # the bridge registers Python operators under this domain
@@ -66,7 +66,7 @@ def fuse_snakes(graph: Any) -> int:
     (a tensor read elsewhere, a constant that is not per channel) is left as it is."""
     from onnx import helper, numpy_helper  # deferred: as above
 
-    index = _GraphIndex(graph)
+    index = _SnakeIndex(graph)
     replaced: dict[int, list[Any]] = {}
     for node in graph.node:
         if node.op_type != "Round":
@@ -84,26 +84,13 @@ def fuse_snakes(graph: Any) -> int:
         for old in nodes:
             replaced[id(old)] = []
         replaced[id(nodes[-1])] = [fused]  # where the chain's last node was: its inputs are all made by then
-    kept = [new for node in graph.node for new in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(kept)
+    splice(graph, replaced)
     drop_unused_initializers(graph)
     return sum(1 for new in replaced.values() if new)
 
 
-class _GraphIndex:
-    """Who makes and who reads each tensor of a graph, and its per-channel constants."""
-
-    def __init__(self, graph: Any) -> None:
-        from onnx import numpy_helper  # deferred: as above
-
-        self.constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-        self.producers = {o: n for n in graph.node for o in n.output}
-        self.outputs = {o.name for o in graph.output}
-        self.readers: dict[str, list[Any]] = {}
-        for node in graph.node:
-            for name in dict.fromkeys(node.input):
-                self.readers.setdefault(name, []).append(node)
+class _SnakeIndex(GraphIndex):
+    """The graph's index, with the Sin-free Snake's shape to match against it."""
 
     def snake(self, rounding: Any) -> tuple[list[Any], str, np.ndarray, list[np.ndarray], str] | None:
         """The Snake whose period reduction is ``rounding``: its nodes (in order), its input, α,
@@ -116,31 +103,31 @@ class _GraphIndex:
         if split is None:
             return None
         alpha, x = split
-        sub = self._only(rounding.output[0], "Sub")
-        if sub is None or list(sub.input) != [t, rounding.output[0]] or self._readers(t) != {id(rounding), id(sub)} or t in self.outputs:
+        sub = self.only_reader(rounding.output[0], "Sub")
+        if sub is None or list(sub.input) != [t, rounding.output[0]] or self._reader_ids(t) != {id(rounding), id(sub)} or t in self.outputs:
             return None
-        square = self._only(sub.output[0], "Mul")
+        square = self.only_reader(sub.output[0], "Mul")
         if square is None or list(square.input) != [sub.output[0]] * 2:
             return None
         v = square.output[0]
         nodes, coefficients = [scale, rounding, sub, square], []
-        step = self._only_of(v, "Mul", [n for n in self.readers.get(v, []) if self._pair(n, "Mul")])
+        step = self.only_reader(v, "Mul", among=[n for n in self.readers(v) if self._pair(n, "Mul")])
         if step is None:
             return None
         coefficients.append(self._pair(step, "Mul")[0])
         nodes.append(step)
         for _ in range(DEGREE):
-            add = self._only(step.output[0], "Add")
+            add = self.only_reader(step.output[0], "Add")
             pair = self._pair(add, "Add")
-            step = self._only(add.output[0], "Mul") if pair else None
+            step = self.only_reader(add.output[0], "Mul") if pair else None
             if step is None or sorted(step.input) != sorted([add.output[0], v]):
                 return None
             coefficients.append(pair[0])
             nodes += [add, step]
-        total = self._only(step.output[0], "Add")
+        total = self.only_reader(step.output[0], "Add")
         if total is None or sorted(total.input) != sorted([x, step.output[0]]):
             return None
-        if len(self.readers.get(v, [])) != DEGREE + 1:
+        if len(self.readers(v)) != DEGREE + 1:
             return None  # v read by something outside the chain
         nodes.append(total)
         channels = alpha.size
@@ -159,16 +146,8 @@ class _GraphIndex:
             return None
         return constant[0], runtime[0]
 
-    def _readers(self, tensor: str) -> set[int]:
-        return {id(n) for n in self.readers.get(tensor, [])}
-
-    def _only(self, tensor: str, op_type: str) -> Any | None:
-        """The one node reading ``tensor``, when it is an ``op_type`` and the graph does not
-        return ``tensor`` too."""
-        return self._only_of(tensor, op_type, self.readers.get(tensor, []))
-
-    def _only_of(self, tensor: str, op_type: str, nodes: list[Any]) -> Any | None:
-        return nodes[0] if len(nodes) == 1 and nodes[0].op_type == op_type and tensor not in self.outputs else None
+    def _reader_ids(self, tensor: str) -> set[int]:
+        return {id(n) for n in self.readers(tensor)}
 
 
 @cache

@@ -267,7 +267,7 @@ def main() -> None:
         if args.redis:
             out["distributed"] = ttfb.distributed(args.redis, args.pg, load_1m, n)
         out["machine_after"] = machine()
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        ttfb.print_table(out)
         path = RESULTS.with_name("ttfb.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2, ensure_ascii=False))

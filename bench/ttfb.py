@@ -10,7 +10,9 @@ requests per text (a 10-character and a 60-character Chinese sentence), warm, in
 Each request's engine part is what the worker recorded on the stream's item
 (``quality.first_audio_ms``: frontend, voice load and the first chunk's render and
 watermark); the transport part is the rest of the client's TTFB (the request, the item's
-row, the queue, the channel, the relay). The machine's load is recorded beside them.
+row, the queue, the channel, the relay). The machine's load is recorded beside them. The
+stall is what a player starting at the first byte would wait for: the longest time by which
+audio arrived later than the audio before it had taken to play.
 
     .venv/bin/python bench/speed.py --ttfb --redis redis://127.0.0.1:6379/N
 """
@@ -42,9 +44,12 @@ from worker.cli.serve import make_api
 TEXTS = {
     "short_10": "今天的天气真的非常好。",
     "long_60": "今天的天气真的非常好，我们一起去公园散步吧。公园里的花都开了，红的黄的白的都有，大家看了都很开心，拍了很多照片。",
+    # one long first sentence: what follows the opening phrase must arrive before it has played
+    "first_sentence_54": "这款全新升级的智能扫地机器人采用激光导航技术，可以自动规划清扫路线，续航时间长达三个小时，适合大户型家庭使用。",
 }
 REQUESTS = 20
 VOICE = "zf_xiaoxiao"
+PCM_BYTES_PER_S = 24_000 * 2  # pcm: 24 kHz, 16-bit mono
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,15 +78,20 @@ def measure(url: str, key: str, settings: Settings, load_1m: Any, requests: int 
     client = openai.OpenAI(api_key=key, base_url=f"{url}/v1", max_retries=0)
     sessions = make_sessionmaker(make_engine(settings.database_url))
 
-    def one(text: str) -> tuple[float, str]:
+    def one(text: str) -> tuple[float, float, str]:
+        """(TTFB ms, stall ms, item id) of one request."""
         started = time.perf_counter()
-        first = None
+        first, received, stall = None, 0, 0.0
         with client.audio.speech.with_streaming_response.create(model="narrator-1", input=text, voice=VOICE,
                                                                 response_format="pcm") as response:
             for chunk in response.iter_bytes():
+                now = time.perf_counter() - started
                 if chunk and first is None:
-                    first = time.perf_counter() - started
-        return 1000 * (first or 0.0), response.headers["x-item-id"]
+                    first = now
+                elif chunk:
+                    stall = max(stall, now - first - received / PCM_BYTES_PER_S)
+                received += len(chunk)
+        return 1000 * (first or 0.0), 1000 * stall, response.headers["x-item-id"]
 
     def engine_ms(item_id: str) -> float:
         deadline = time.monotonic() + 30
@@ -98,10 +108,11 @@ def measure(url: str, key: str, settings: Settings, load_1m: Any, requests: int 
         one(text)
     out: dict[str, Any] = {}
     for name, text in TEXTS.items():
-        ttfb, engine = [], []
+        ttfb, stalls, engine = [], [], []
         for _ in range(requests):
-            ms, item_id = one(text)
+            ms, stall, item_id = one(text)
             ttfb.append(ms)
+            stalls.append(stall)
             engine.append(engine_ms(item_id))
         transport = [t - e for t, e in zip(ttfb, engine, strict=True)]
         out[name] = {
@@ -110,9 +121,20 @@ def measure(url: str, key: str, settings: Settings, load_1m: Any, requests: int 
             "engine_p50_ms": round(statistics.median(engine), 1), "engine_p95_ms": round(percentile(engine, 0.95), 1),
             "transport_p50_ms": round(statistics.median(transport), 1),
             "transport_p95_ms": round(percentile(transport, 0.95), 1),
+            "stall_p50_ms": round(statistics.median(stalls), 1), "stall_max_ms": round(max(stalls), 1),
             "load_1m": load_1m(),
         }
     return out
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"{'mode':12s} {'text':18s} {'TTFB p50/p95 ms':>16s} {'engine p50':>11s} {'transport p50':>14s} "
+          f"{'stall p50/max ms':>17s} {'load':>5s}")
+    for mode in ("embedded", "distributed"):
+        for name, row in result.get(mode, {}).items():
+            print(f"{mode:12s} {name:18s} {row['ttfb_p50_ms']:>7.0f} / {row['ttfb_p95_ms']:<6.0f} "
+                  f"{row['engine_p50_ms']:>11.0f} {row['transport_p50_ms']:>14.0f} "
+                  f"{row['stall_p50_ms']:>8.0f} / {row['stall_max_ms']:<6.0f} {row['load_1m']:>5}")
 
 
 def embedded(load_1m: Any, requests: int = REQUESTS) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from worker.tts.synthesis.pipeline import (
     SynthesisConfig,
     Synthesizer,
     context_style,
+    lift_rows,
     speech_level_db,
     split_head,
     stream_parts,
@@ -204,6 +205,40 @@ def test_stream_renders_the_opening_phrase_first(synthesizer: Synthesizer, voice
     transcriber = Transcriber(Path(tmp_path_factory.mktemp("models")), threads=2)
     heard = transcriber.transcribe(joined, synthesizer.engine.sample_rate, "zh").text
     assert error_rate(TEN_CHARS, heard, "zh") <= 0.1, heard
+
+
+class RowRecorder:
+    """The real engine, noting the style row it reads for each chunk (Kokoro reads the row of
+    the chunk's token count)."""
+
+    def __init__(self, engine: KokoroEngine) -> None:
+        self.inner, self.rows = engine, []
+        self.name, self.version, self.sample_rate = engine.name, engine.version, engine.sample_rate
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        return self.inner.tokenize(phonemes)
+
+    def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
+                   pitch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+        self.rows.append(style[len(self.tokenize(phonemes)) - 1])
+        return self.inner.synthesize(phonemes, style, speed, pitch)
+
+
+def test_stream_reads_the_pieces_of_a_cut_sentence_with_the_sentences_style_row(
+        engine: KokoroEngine, voice: VoiceState) -> None:
+    recorder = RowRecorder(engine)
+    chunks = list(Synthesizer(Frontend(), recorder).stream(TEN_CHARS, voice))
+    assert len(chunks) == 2 and len(recorder.rows) == 2
+    sentence_row = voice.style[len(engine.tokenize(TEN_CHARS_PHONEMES)) - 1]
+    assert all(np.array_equal(row, sentence_row) for row in recorder.rows)
+    assert not np.array_equal(voice.style[len(engine.tokenize(chunks[0].phonemes)) - 1], sentence_row)
+
+
+def test_lift_rows_replaces_the_rows_below_a_length_by_its_row() -> None:
+    table = np.arange(10 * 2, dtype=np.float32).reshape(10, 2)
+    lifted = lift_rows(table, 4)
+    assert all(np.array_equal(lifted[i], table[3]) for i in range(4))
+    assert np.array_equal(lifted[4:], table[4:])
 
 
 @pytest.mark.slow

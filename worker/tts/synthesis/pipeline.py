@@ -200,7 +200,8 @@ def stream_parts(phonemes: str, at_words: bool = True) -> list[str]:
     words = phonemes.split(" ")
     parts = split_head(phonemes, at_words=at_words)
     head = parts[0].split(" ") if parts else words[:_clause_cut(words, HEAD_MAX_PHONEMES + HEAD_SLACK_PHONEMES)]
-    pieces, sent, rest = [" ".join(head)], len(" ".join(head)), words[len(head):]
+    pieces, rest = [" ".join(head)], words[len(head):]
+    sent = len(pieces[0])
     while rest:
         piece = rest[:_clause_cut(rest, STREAM_GROWTH * sent)]
         pieces.append(" ".join(piece))
@@ -257,17 +258,16 @@ class Synthesizer:
         self, analysis: Analysis, voice: VoiceState, config: SynthesisConfig, split_first: bool = False
     ) -> Iterator[AudioChunk]:
         first = split_first
-        counts = [n for n in (len(self.engine.tokenize(s.phonemes)) for s in analysis.sentences) if n]
-        voice = replace(voice, style=context_style(voice.style, counts))
-        for sentence in analysis.sentences:
+        lengths = [len(self.engine.tokenize(s.phonemes)) for s in analysis.sentences]
+        voice = replace(voice, style=context_style(voice.style, [n for n in lengths if n]))
+        for sentence, tokens in zip(analysis.sentences, lengths, strict=True):
             phonemes = sentence.phonemes
-            if not self.engine.tokenize(phonemes):
+            if not tokens:
                 continue
             chinese = all(segment.lang == "zh" for segment in sentence.segments)
             pieces = stream_parts(phonemes, at_words=chinese) if first else [phonemes]
             first = False
-            reading = voice if len(pieces) == 1 else replace(
-                voice, style=lift_rows(voice.style, len(self.engine.tokenize(phonemes))))
+            reading = voice if len(pieces) == 1 else replace(voice, style=lift_rows(voice.style, tokens))
             for piece in pieces[:-1]:
                 pause = CLAUSE_PAUSE_S if piece[-1] in _CLAUSE_MARKS else 0.0
                 chunk = self._chunk(sentence.text, piece, reading, config, continues=True, pause_s=pause)

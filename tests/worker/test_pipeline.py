@@ -17,7 +17,13 @@ from shared.settings import Settings
 from worker.tts.checks.asr import Transcriber
 from worker.tts.checks.scoring import error_rate
 from worker.tts.synthesis import assets
-from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine, load_engine
+from worker.tts.synthesis.engine import (
+    CONTINUED_TAIL_KEEP_FRAMES,
+    EDGE_KEEP_FRAMES,
+    KokoroEngine,
+    kokoro_engine,
+    load_engine,
+)
 from worker.tts.synthesis.pipeline import (
     CLAUSE_PAUSE_S,
     HEAD_MAX_PHONEMES,
@@ -35,6 +41,8 @@ from worker.tts.synthesis.pipeline import (
 )
 from worker.tts.synthesis.voice import VoiceState
 from worker.tts.text.frontend import Frontend
+
+FRAME_SAMPLES = 600  # Kokoro's samples per duration frame (24 kHz, 40 frames a second)
 
 TEN_CHARS = "今天的天气真的非常好。"
 TEN_CHARS_PHONEMES = "ʨi→ntʰjɛ→n tɤ tʰjɛ→nʨʰi↘ ꭧə→ntɤ fei→ꭧʰa↗ŋ xau↓."
@@ -142,8 +150,8 @@ class OperatorEngine:
         return self.inner.tokenize(phonemes)
 
     def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
-                   pitch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-        return self.inner.synthesize(phonemes, style, speed, pitch)
+                   pitch: tuple[float, float] = (1.0, 1.0), continues: bool = False) -> np.ndarray:
+        return self.inner.synthesize(phonemes, style, speed, pitch, continues)
 
 
 def test_the_engine_setting_picks_the_built_in_or_an_operators_factory(voice: VoiceState) -> None:
@@ -209,19 +217,20 @@ def test_stream_renders_the_opening_phrase_first(synthesizer: Synthesizer, voice
 
 class RowRecorder:
     """The real engine, noting the style row it reads for each chunk (Kokoro reads the row of
-    the chunk's token count)."""
+    the chunk's token count) and whether the chunk continues its sentence."""
 
     def __init__(self, engine: KokoroEngine) -> None:
-        self.inner, self.rows = engine, []
+        self.inner, self.rows, self.continues = engine, [], []
         self.name, self.version, self.sample_rate = engine.name, engine.version, engine.sample_rate
 
     def tokenize(self, phonemes: str) -> list[int]:
         return self.inner.tokenize(phonemes)
 
     def synthesize(self, phonemes: str, style: np.ndarray, speed: float = 1.0,
-                   pitch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                   pitch: tuple[float, float] = (1.0, 1.0), continues: bool = False) -> np.ndarray:
         self.rows.append(style[len(self.tokenize(phonemes)) - 1])
-        return self.inner.synthesize(phonemes, style, speed, pitch)
+        self.continues.append(continues)
+        return self.inner.synthesize(phonemes, style, speed, pitch, continues)
 
 
 def test_stream_reads_the_pieces_of_a_cut_sentence_with_the_sentences_style_row(
@@ -232,6 +241,18 @@ def test_stream_reads_the_pieces_of_a_cut_sentence_with_the_sentences_style_row(
     sentence_row = voice.style[len(engine.tokenize(TEN_CHARS_PHONEMES)) - 1]
     assert all(np.array_equal(row, sentence_row) for row in recorder.rows)
     assert not np.array_equal(voice.style[len(engine.tokenize(chunks[0].phonemes)) - 1], sentence_row)
+
+
+def test_only_an_opening_phrase_is_rendered_with_fewer_closing_frames(
+        engine: KokoroEngine, voice: VoiceState) -> None:
+    recorder = RowRecorder(engine)
+    Synthesizer(Frontend(), recorder).render(TEN_CHARS, voice)
+    assert recorder.continues == [False]
+    chunks = list(Synthesizer(Frontend(), recorder).stream(TEN_CHARS, voice))
+    assert [c.continues for c in chunks] == recorder.continues[1:] == [True, False]
+    head = chunks[0].phonemes
+    closing = len(engine.synthesize(head, voice.style)) - len(engine.synthesize(head, voice.style, continues=True))
+    assert closing == (EDGE_KEEP_FRAMES[1] - CONTINUED_TAIL_KEEP_FRAMES) * FRAME_SAMPLES
 
 
 def test_lift_rows_replaces_the_rows_below_a_length_by_its_row() -> None:

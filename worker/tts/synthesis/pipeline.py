@@ -288,7 +288,7 @@ class Synthesizer:
     ) -> AudioChunk | None:
         sr = self.engine.sample_rate
         pitch = voice.conversion.pitch_curve() if voice.conversion is not None else NATURAL_PITCH
-        raw = self.engine.synthesize(phonemes, voice.style, config.speed, pitch)
+        raw = self.engine.synthesize(phonemes, voice.style, config.speed, pitch, continues)
         if voice.conversion is not None:
             raw = voice.conversion.apply(raw, self.analyzer)
         audio = _fade(level(trim_silence(raw, sr), sr), int(config.fade_ms * sr / 1000))

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from shared.audio_types import SAMPLE_RATE
 from tests.support.degrade import add_noise, mp3_round_trip
 from worker.tts.synthesis.audio import read_wav_bytes, resample_mono
-from worker.tts.synthesis.watermark import detect, embed, item_payload, watermark_key
+from worker.tts.synthesis.watermark import FRAME, detect, embed, item_payload, pad_to_frame, watermark_key
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = watermark_key("test-secret")
@@ -68,6 +68,21 @@ def test_a_short_clip_is_read_after_resampling_and_mp3(speech: np.ndarray) -> No
     marked = embed(clip(speech, 10.0, 3.0), PAYLOAD, KEY)
     assert detect(*ATTACKS["resampled_16k"](marked), KEY).payload == PAYLOAD
     assert detect(*ATTACKS["mp3_64k"](marked), KEY).payload == PAYLOAD
+
+
+def test_a_stream_marked_chunk_by_chunk_reads_as_one_mark_from_the_whole_file(speech: np.ndarray) -> None:
+    """Chunks of 1.6, 2.1 and 4.8 s (a stream's opening phrase, clause and sentence), each
+    marked as it is sent: with the layout from where each lies in the stream the joined file
+    names its item; marked each from its own start (how streams were marked before) it did not."""
+    chunks = [pad_to_frame(clip(speech, start, seconds)) for start, seconds in ((0.5, 1.6), (3.0, 2.1), (6.0, 4.8))]
+    starts = np.cumsum([0] + [len(c) for c in chunks[:-1]])
+    streamed = np.concatenate([embed(c, PAYLOAD, KEY, int(at)) for c, at in zip(chunks, starts, strict=True)])
+    assert detect(streamed, SAMPLE_RATE, KEY).payload == PAYLOAD
+    assert detect(*ATTACKS["mp3_64k"](streamed), KEY).payload == PAYLOAD
+    each_from_zero = np.concatenate([embed(c, PAYLOAD, KEY) for c in chunks])
+    assert detect(each_from_zero, SAMPLE_RATE, KEY).payload is None
+    with pytest.raises(ValueError, match="frame grid"):
+        embed(chunks[1], PAYLOAD, KEY, FRAME + 1)
 
 
 def test_unmarked_speech_and_a_wrong_key_read_as_unmarked(speech: np.ndarray) -> None:

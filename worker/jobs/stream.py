@@ -4,8 +4,9 @@ chunk on the stream's channel (``shared.speech_channel``) as the pipeline render
 A stream differs from a batch item in two things only. It skips the best-of-N quality
 gate: the listener hears each chunk before the whole could be checked, and a retry could
 not take back what was heard. And its audio leaves as it is made, so each chunk is
-watermarked on its own with the item id (a chunk shorter than one watermark frame stays
-unmarked). The rest is the same: the claim checks the voice's consent (a stock voice
+watermarked on its own with the item id, with the watermark's layout from where the chunk
+lies in the stream (each chunk padded to whole watermark frames), so the stored file and a
+recorded stream read as one mark (a chunk shorter than one watermark frame stays unmarked). The rest is the same: the claim checks the voice's consent (a stock voice
 needs none), the tenant's lexicon applies, the item row records the duration, the
 stored file and the metrics (``items``, ``rtf``) count it, and the batch is settled.
 """
@@ -26,7 +27,7 @@ from worker.jobs.errors import RenderFailed, recorded
 from worker.jobs.finish import fail_item, finish_item
 from worker.jobs.render import Claim, analyze, claim_item, readings_used, refusal, voice_state
 from worker.tts.synthesis.audio import sha256, to_wav_bytes
-from worker.tts.synthesis.watermark import mark_item
+from worker.tts.synthesis.watermark import mark_item, pad_to_frame
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,11 @@ def _render(ctx: WorkerContext, item_id: str, claim: Claim, channels: Channels) 
     config = SynthesisConfig(speed=float(claim.params.get("speed", 1.0)))
     pieces: list[np.ndarray] = []
     first_ms: float | None = None
+    at = 0
     for piece in models.synthesizer.stream_audio(analysis, state, config):
-        marked = mark_item(piece, sr, item_id, ctx.keys.watermark) if piece.any() else piece
+        piece = pad_to_frame(piece)
+        marked = mark_item(piece, sr, item_id, ctx.keys.watermark, at) if piece.any() else piece
+        at += len(marked)
         channels.publish(item_id, "audio", pcm16(marked))
         if first_ms is None:
             first_ms = 1000 * (time.perf_counter() - started)

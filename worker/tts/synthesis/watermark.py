@@ -49,6 +49,7 @@ _POLYS = (0o171, 0o133)
 CODE_BITS = 2 * (_INFO_BITS + _CONSTRAINT - 1)  # chips carry these: 172 coded bits
 _N_FFT = 1024
 _HOP = 512
+FRAME = _HOP  # samples per watermark frame: a stream's chunks start on this grid
 _FINE = 128  # the detector's offset step
 _MAX_SHIFT = 2048  # ±samples searched
 _BAND_HZ = (200.0, 7000.0)
@@ -96,16 +97,28 @@ def item_payload(item_id: str) -> bytes:
     return payload
 
 
-def mark_item(audio: np.ndarray, sample_rate: int, item_id: str, key: bytes) -> np.ndarray:
+def mark_item(audio: np.ndarray, sample_rate: int, item_id: str, key: bytes, at: int = 0) -> np.ndarray:
     """The render path's one call: ``audio`` marked with ``item_id`` under the deployment's
-    watermark key (``SecretKeys.watermark``)."""
+    watermark key (``SecretKeys.watermark``); ``at``: where it starts in its item, in samples
+    (a multiple of ``FRAME``), for a stream marked chunk by chunk."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"the watermark is embedded at {SAMPLE_RATE} Hz, got {sample_rate}")
-    return embed(audio, item_payload(item_id), key)
+    return embed(audio, item_payload(item_id), key, at)
 
 
-def embed(audio: np.ndarray, payload: bytes, key: bytes) -> np.ndarray:
-    """Return ``audio`` (mono float32 at 24 kHz) carrying ``payload`` (8 bytes)."""
+def pad_to_frame(audio: np.ndarray) -> np.ndarray:
+    """``audio`` with silence appended up to a whole number of watermark frames (< 22 ms), so
+    the next chunk of a stream starts on the frame grid of the chunks before it."""
+    return np.concatenate([audio, np.zeros(-len(audio) % FRAME, audio.dtype)]) if len(audio) % FRAME else audio
+
+
+def embed(audio: np.ndarray, payload: bytes, key: bytes, at: int = 0) -> np.ndarray:
+    """Return ``audio`` (mono float32 at 24 kHz) carrying ``payload`` (8 bytes). A chunk that
+    starts ``at`` samples into its item (a multiple of ``FRAME``) takes the layout's frames
+    from there: the chunks of a stream, marked one by one as they are sent, then read as
+    one mark from the whole file, as a render marked at once does."""
+    if at % FRAME:
+        raise ValueError(f"a chunk must start on the watermark's frame grid ({FRAME} samples), got {at}")
     if len(payload) != PAYLOAD_BYTES:
         raise ValueError(f"payload must be {PAYLOAD_BYTES} bytes, got {len(payload)}")
     x = np.asarray(audio, dtype=np.float32)
@@ -117,7 +130,7 @@ def embed(audio: np.ndarray, payload: bytes, key: bytes) -> np.ndarray:
     signs = 2.0 * bits - 1.0  # the value each bit's chips are pushed towards
     spec = _stft(x.astype(np.float64), _HOP)
     lo, hi = _band_bins()
-    layout = _Layout(key, spec.shape[0], hi - lo)
+    layout = _Layout(key, spec.shape[0], hi - lo, at // FRAME)
     amps = np.full(CODE_BITS, _MIN_AMP)
     y = x
     for _ in range(_ROUNDS):
@@ -169,18 +182,22 @@ class _Layout:
     (each frame gives every bit the same number of chips, within one) and defined for any
     clip length by generating it in blocks of frames."""
 
-    def __init__(self, key: bytes, n_frames: int, n_bins: int) -> None:
-        bits = np.empty((n_frames, n_bins), dtype=np.int64)
-        chips = np.empty((n_frames, n_bins))
+    def __init__(self, key: bytes, n_frames: int, n_bins: int, first: int = 0) -> None:
+        """Frames ``first`` … ``first + n_frames − 1`` of the keyed layout (a stream's chunk
+        takes the frames where it lies in the stream)."""
+        begin = first - first % _BLOCK
+        total = first + n_frames - begin
+        bits = np.empty((total, n_bins), dtype=np.int64)
+        chips = np.empty((total, n_bins))
         base = np.arange(n_bins) % CODE_BITS
-        for start in range(0, n_frames, _BLOCK):
+        for start in range(begin, first + n_frames, _BLOCK):
             seed = int.from_bytes(hashlib.sha256(key + start.to_bytes(8, "little")).digest()[:8], "little")
             rng = np.random.default_rng(seed)
-            for t in range(start, min(start + _BLOCK, n_frames)):
-                bits[t] = rng.permutation(base)
-                chips[t] = rng.integers(0, 2, n_bins) * 2.0 - 1.0
-        self.bit = bits
-        self.chip = chips
+            for t in range(start, min(start + _BLOCK, first + n_frames)):
+                bits[t - begin] = rng.permutation(base)
+                chips[t - begin] = rng.integers(0, 2, n_bins) * 2.0 - 1.0
+        self.bit = bits[first - begin:]
+        self.chip = chips[first - begin:]
 
 
 def _band_bins() -> tuple[int, int]:

@@ -4,9 +4,10 @@ chunk on the stream's channel (``shared.speech_channel``) as the pipeline render
 A stream differs from a batch item in two things only. It skips the best-of-N quality
 gate: the listener hears each chunk before the whole could be checked, and a retry could
 not take back what was heard. And its audio leaves as it is made, so each chunk is
-watermarked on its own with the item id, with the watermark's layout from where the chunk
-lies in the stream (each chunk padded to whole watermark frames), so the stored file and a
-recorded stream read as one mark (a chunk shorter than one watermark frame stays unmarked). The rest is the same: the claim checks the voice's consent (a stock voice
+watermarked on its own with the item id, in the watermark's layout from where the chunk
+lies in the stream (each chunk padded to whole watermark frames): the stored file and a
+recorded stream read as one mark (a chunk shorter than one watermark frame stays
+unmarked). The rest is the same: the claim checks the voice's consent (a stock voice
 needs none), the tenant's lexicon applies, the item row records the duration, the
 stored file and the metrics (``items``, ``rtf``) count it, and the batch is settled.
 """

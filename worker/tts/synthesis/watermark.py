@@ -185,15 +185,14 @@ class _Layout:
     def __init__(self, key: bytes, n_frames: int, n_bins: int, first: int = 0) -> None:
         """Frames ``first`` … ``first + n_frames − 1`` of the keyed layout (a stream's chunk
         takes the frames where it lies in the stream)."""
-        begin = first - first % _BLOCK
-        total = first + n_frames - begin
-        bits = np.empty((total, n_bins), dtype=np.int64)
-        chips = np.empty((total, n_bins))
+        begin, end = first - first % _BLOCK, first + n_frames
+        bits = np.empty((end - begin, n_bins), dtype=np.int64)
+        chips = np.empty((end - begin, n_bins))
         base = np.arange(n_bins) % CODE_BITS
-        for start in range(begin, first + n_frames, _BLOCK):
+        for start in range(begin, end, _BLOCK):
             seed = int.from_bytes(hashlib.sha256(key + start.to_bytes(8, "little")).digest()[:8], "little")
             rng = np.random.default_rng(seed)
-            for t in range(start, min(start + _BLOCK, first + n_frames)):
+            for t in range(start, min(start + _BLOCK, end)):
                 bits[t - begin] = rng.permutation(base)
                 chips[t - begin] = rng.integers(0, 2, n_bins) * 2.0 - 1.0
         self.bit = bits[first - begin:]

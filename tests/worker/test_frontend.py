@@ -247,6 +247,38 @@ def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None
     assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)
 
 
+@pytest.mark.parametrize(("text", "spoken"), [
+    ("Shipped on 12/06/2026.", "Shipped on December sixth, twenty twenty-six."),
+    ("Valid until 31/01/2027.", "Valid until January thirty-first, twenty twenty-seven."),  # 31 cannot be a month
+    ("Since 2025-11-03.", "Since November third, twenty twenty-five."),
+    ("Ships Dec. 5th, 2026.", "Ships December fifth, 2026."),
+    ("Born 3 March 1990.", "Born the third of March 1990."),
+    ("Call 1-800-555-0199 now.", "Call one, eight zero zero, five five five, zero one nine nine now."),
+    ("Phone (415) 555-0142.", "Phone four one five, five five five, zero one four two."),
+    ("Call us at 555-0123.", "Call us at five five five, zero one two three."),
+    ("It gives 100-2000 lumens.", "It gives 100 to 2000 lumens."),  # no calling word: a range
+    ("Tickets $20-$35.", "Tickets twenty dollars to thirty-five dollars."),
+    ("Open 9am-6pm.", "Open nine a m to six p m."),  # the period that ends "p.m." and the line is kept
+    ("It is 40 x 30 x 10 cm.", "It is 40 by 30 by 10 centimeters."),
+    ("Visit www.example.com/help today.", "Visit W W W dot example dot com slash help today."),
+    ("Mail help@shop.example.org.", "Mail help at shop dot example dot org."),
+    ("Version 2.0 is out.", "Version two point zero is out."),
+    ("Our #1 seller.", "Our number 1 seller."),
+    ("IP 192.168.1.1 stays.", "IP 192.168.1.1 stays."),
+    ("COVID-19 and a 3-year warranty.", "COVID-19 and a 3-year warranty."),
+])
+def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text: str, spoken: str) -> None:
+    from worker.tts.text.normalize_en import normalize_en
+
+    assert normalize_en(text) == spoken
+
+
+@pytest.mark.parametrize("text", ["Our new model ships on Dec. 5th, 2026, in three colors.",
+                                  "Pack light items, i.e. towels, e.g. socks, in the side pocket."])
+def test_abbreviated_months_and_latin_abbreviations_do_not_end_a_sentence(plain_fe: Frontend, text: str) -> None:
+    assert len(plain_fe.analyze(text).sentences) == 1
+
+
 def test_english_lexicon_kept_in_the_model_cache_reads_the_same_and_survives_a_damaged_file(tmp_path: Path) -> None:
     """``narrator say`` reads misaki's built lexicon from the model cache instead of rebuilding
     it; the phonemes must not change, and a truncated file is rebuilt rather than trusted."""

@@ -8,6 +8,11 @@ as words. This module rewrites a line before misaki sees it:
 - amounts of money with a scale (``$1.5M``), clock times (``3:30pm``, ``9:05``), units after a
   number (singular after 1), percentages;
 - model numbers glued to letters (``A380``) read in pairs, as English speakers say them;
+- web addresses and e-mail (``www.example.com``: "W W W dot example dot com"), numeric dates
+  (``12/06/2026``, ``2026-12-06``; US month first unless the first number cannot be a month) and
+  abbreviated months before a day or year (``Dec. 5th``), phone numbers digit by digit, ranges
+  (``3-5 days``: "three to five"), dimensions (``40 x 30``: "forty by thirty"), decimals digit by
+  digit after the point (``2.0``: "two point zero", which misaki reads "two"), ``#1`` "number one";
 - the homographs read, lead, live, record and minute from the words around them, written as
   misaki's ``[word](/phonemes/)`` so the chosen reading is forced.
 
@@ -41,10 +46,16 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Fig.": "figure",
     "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Jr.": "Junior",
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
-    "i.e.": "that is",
+    "i.e.": "that is", "cf.": "compare", "incl.": "including",
 })
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+# An abbreviated month (with its period) is read as the month only before a day or a year: alone,
+# "Jan." may be a name.
+_MONTH_ABBREVIATIONS = MappingProxyType({m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
-NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m")
+NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m",
+           "e.g", "i.e", "cf", "incl", "approx", *_MONTH_ABBREVIATIONS)
 
 
 def _say_number(num: str) -> str:
@@ -75,7 +86,8 @@ def _minutes(mi: str) -> str:
 def _clock12(m: re.Match[str]) -> str:
     """3:30pm three thirty p m, 9am nine a m (letters, as said)."""
     letters = "a m" if m.group("ap").lower().startswith("a") else "p m"
-    return num2words(int(m.group("h"))) + _minutes(m.group("mi") or "00") + " " + letters
+    end = "." if m.group("ap").endswith(".") and not m.string[m.end():].strip() else ""  # "p.m." ending the line
+    return num2words(int(m.group("h"))) + _minutes(m.group("mi") or "00") + " " + letters + end
 
 
 def _clock(m: re.Match[str]) -> str:
@@ -111,13 +123,90 @@ def _model(m: re.Match[str]) -> str:
     return m.group(1) + " " + num2words(int(m.group(2)), to="year")
 
 
-_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|approx|Jr|Sr|Mt|Ave|Dept)\.")
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|approx|cf|incl|Jr|Sr|Mt|Ave|Dept)\.")
+
+# -- dates, phone numbers, ranges, dimensions, web addresses --------------------------------------
+
+_TLD = r"(?:com|org|net|edu|gov|io|co|cn|uk|us|de|fr|jp|app|dev|ai|info|biz|shop)"
+_EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9][\w.+-]*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w-])")
+_URL = re.compile(rf"(?<![\w@./-])(?:https?://)?((?:[A-Za-z0-9-]+\.)+{_TLD})(?![\w-])(/[\w\-/]*)?", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
+_ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
+_MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d:.,]\d|\w)")
+_DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(MONTHS)})\b")
+_PHONE = re.compile(r"(?<![\w+-])(?:(\+?1)[-. ])?(?:\((\d{3})\)\s?|(\d{3})[-. ])(\d{3})[-. ](\d{4})(?![\w-])")
+# Seven digits alone are a phone number only where the words before speak of calling: "100-2000
+# lumens" is a range.
+_PHONE7 = re.compile(r"(?<![\w-])(\d{3})-(\d{4})(?![\w-])")
+_CALLING = re.compile(r"\b(call|phone|tel|telephone|line|dial|fax|text|number|hotline|contact|reach)\b\W*(?:\w+\W+){0,3}$",
+                      re.IGNORECASE)
+_NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
+_MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
+_RANGE = re.compile(rf"(?<![\w.,:/-])({_NUMBER}(?::[0-5]\d)?(?:\s?[aApP]\.?[mM]\.?|%)?)\s?[-–—]\s?(?=\d)")
+_DIMENSION = re.compile(rf"(?<![\w.])({_NUMBER})\s?[x×]\s?(?=\d)")
+_DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _digits(number: str) -> str:
+    return " ".join(_DIGIT_WORDS[int(d)] for d in number if d.isdigit())
+
+
+def _host(host: str) -> str:
+    """www.example.com: W W W dot example dot com (the letters of www are said one by one)."""
+    return " dot ".join("W W W" if part.lower() == "www" else part for part in host.split("."))
+
+
+def _url(m: re.Match[str]) -> str:
+    path = " slash ".join(p for p in (m.group(2) or "").split("/") if p)
+    return _host(m.group(1)) + (" slash " + path if path else "")
+
+
+def _date(month: int, day: int, year: str) -> str | None:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    spoken_year = num2words(int(year), to="year") if len(year) == 4 else num2words(int(year))
+    return f"{MONTHS[month - 1]} {num2words(day, to='ordinal')}, {spoken_year}"
+
+
+def _numeric_date(m: re.Match[str]) -> str:
+    """12/06/2026: December sixth; the day first only when the first number cannot be a month."""
+    first, second, year = int(m.group(1)), int(m.group(2)), m.group(3)
+    month, day = (second, first) if first > 12 else (first, second)
+    return _date(month, day, year) or m.group(0)
+
+
+def _phone(m: re.Match[str]) -> str:
+    groups = [g for g in (m.group(1), m.group(2) or m.group(3), m.group(4), m.group(5)) if g]
+    return ", ".join(_digits(g) for g in groups)
+
+
+def _dates_and_numbers(text: str) -> str:
+    """What a reader says for web addresses, dates, phone numbers, ranges, dimensions and decimals."""
+    text = _EMAIL.sub(lambda m: m.group(1).replace(".", " dot ") + " at " + _host(m.group(2)), text)
+    text = _URL.sub(_url, text)
+    text = re.sub(r"#\s?(?=[A-Z]?\d)", "number ", text)
+    text = re.sub(r"\b(" + "|".join(_MONTH_ABBREVIATIONS) + r")\.(?=\s*\d)", lambda m: _MONTH_ABBREVIATIONS[m.group(1)],
+                  text)
+    text = _ISO_DATE.sub(lambda m: _date(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
+    text = _NUMERIC_DATE.sub(_numeric_date, text)
+    text = _MONTH_DAY.sub(lambda m: f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"
+                          if 1 <= int(m.group(2)) <= 31 else m.group(0), text)
+    text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
+                          if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
+    text = _PHONE.sub(_phone, text)
+    text = _PHONE7.sub(lambda m: _digits(m.group(1)) + ", " + _digits(m.group(2))
+                       if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
+    text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
+    text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
+    return _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
 
 
 def normalize_en(text: str) -> str:
     """Rewrite an English line as the words a reader says, with homographs forced."""
     text = re.sub(r"(?<![A-Za-z.])No\.(?=\s*\d)", "number", text)
     text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
+    text = _dates_and_numbers(text)
     text = _ABBREV_RE.sub(_abbreviation, text)
     text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z]))?", _money, text)
     text = re.sub(r"(?<![\d:])(?P<h>1[0-2]|0?[1-9])(?::(?P<mi>[0-5]\d))?\s?(?P<ap>[aApP]\.?\s?[mM]\.?)(?![A-Za-z])",
@@ -126,6 +215,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
     text = re.sub(rf"(\d+(?:\.\d+)?)\s?({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
+    text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + _digits(m.group(2)), text)
     return force_homographs(text)
 
 

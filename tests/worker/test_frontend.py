@@ -232,6 +232,27 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
     assert plain_fe.analyze(text).normalized == normalized
 
 
+@pytest.mark.parametrize(("text", "normalized"), [
+    ("月租¥30/月", "月租三十元每月"),  # a slash after a price or before what it counts is 每 ...
+    ("是/否", "是/否"),  # ... and nothing else
+    ("双11和618大促", "双十一和六一八大促"),  # festivals named by their date
+    ("5·20特惠", "五二零特惠"),
+    ("90年代的歌", "九十年代的歌"),  # a decade, not a year written short (90后 stays 九零后)
+    ("营业时间10am-7pm", "营业时间上午十点到晚上七点"),
+    ("下班时间6pm", "下班时间下午六点"),
+    ("全程用时2:05:09", "全程用时两小时五分九秒"),  # a duration, not a clock
+    ("答案是1/2+1/4", "答案是二分之一加四分之一"),  # fractions beside a sum
+    ("3/4英寸", "四分之三英寸"),
+    ("固件v1.10.2", "固件v一点十点二"),  # a version's parts
+    ("2025-2026赛季", "二零二五到二零二六赛季"),
+    ("每天消耗500kcal", "每天消耗五百千卡"),
+    ("好评5万+", "好评五万加"),
+])
+def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
+        plain_fe: Frontend, text: str, normalized: str) -> None:
+    assert plain_fe.analyze(text).normalized == normalized
+
+
 @pytest.mark.parametrize(("text", "reading"), [
     ("They read the letter last night.", "ɹˈɛd"),
     ("Children should read every day.", "ɹˈid"),

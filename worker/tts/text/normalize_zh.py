@@ -63,6 +63,9 @@ _PER = rf"(?:/(?P<per>{_UNIT_ALT}))?"  # a unit per unit: m³/h, L/min, mg/ml
 
 _NUM = r"\d+(?:\.\d+)?"
 _HAN = "\u4e00-\u9fff"
+# A slash between a price or quantity and what it is counted by is 每: 元/年, 米/秒, 次/天 (是/否 stays).
+_PER_SLASH = re.compile(rf"(?<=[元块角])/(?=[{_HAN}])|(?<=[{_HAN}])/(?=(?:年|月|天|日|周|次|个|件|人|位|晚|份|瓶|盒|包|台"
+                        rf"|套|张|斤|小时|分钟|秒|公斤|千克|克|米|升|吨|平米|平方米)(?![{_HAN}]))")
 
 
 def _digits_with_symbols(code: str, yao: bool) -> str:
@@ -187,6 +190,22 @@ def _fraction(m: re.Match[str]) -> str:
     return read_number(m.group(2)) + "分之" + read_number(m.group(1))
 
 
+def _dotted(number: str) -> str:
+    """2.3.1 二点三点一: a version's parts as numbers (a part written with a leading zero digit by digit)."""
+    return "点".join(read_digits(p) if p.startswith("0") and len(p) > 1 else read_cardinal(p) for p in number.split("."))
+
+
+def _duration(m: re.Match[str]) -> str:
+    """用时1:23:45 一小时二十三分四十五秒: after a word of elapsed time, h:mm:ss is a duration, not a clock."""
+    h, mi, sec = m.group("h"), m.group("mi"), m.group("s")
+    out = m.group("w") + m.group("sep")
+    if h:
+        out += read_quantity(h, "小时") + "小时"
+    if mi.strip("0") or h:
+        out += read_cardinal(mi.lstrip("0") or "0") + "分"
+    return out + read_cardinal(sec.lstrip("0") or "0") + "秒"
+
+
 def _model(m: re.Match[str]) -> str:
     """Model numbers: X200 -> X二零零, A17 -> A十七 (short numbers stay cardinal)."""
     letters, digits, rest = m.group(1), m.group(2), m.group(3) or ""
@@ -257,8 +276,15 @@ RULES: tuple[Rule, ...] = (
     # identifiers after a code word: SKU 80123-45, 验证码 0317
     (re.compile(rf"({CODE_WORDS})([:：为是]?\s*)([A-Za-z0-9][A-Za-z0-9\-_/.]*[A-Za-z0-9]|\d)"),
      lambda m: m.group(1) + m.group(2) + _digits_with_symbols(m.group(3), yao=True)),
+    # shopping festivals named by their date: 618大促 六一八, 3·15 三一五, 5·20 五二零, 10·1 十一
+    (re.compile(r"(?<![\d.])(618|520|315|818|919|1111|1212)(?=大促|购物节|年中|狂欢|促销|活动|当天|期间|晚会)"),
+     lambda m: read_digits(m.group(1))),
+    # decades: 80年代 八十年代 (a two-digit year before 年 is otherwise read digit by digit)
+    (re.compile(r"(?<![\d.])([1-9]0)(?=年代)"), lambda m: read_cardinal(m.group(1))),
     # dates
     (re.compile(r"(?<!\d)(\d{4})\s*[-~至到—]\s*(\d{4})年"), read_year_range),
+    (re.compile(r"(?<!\d)(\d{4})\s*[-~～至到—]\s*(\d{4})(?=学年|财年|赛季|年度|届)"),
+     lambda m: read_digits(m.group(1)) + "到" + read_digits(m.group(2))),
     (re.compile(r"(?<!\d)(?P<y>\d{4})([-/.·])(?P<mo>0?[1-9]|1[0-2])\2(?P<d>0?[1-9]|[12]\d|3[01])(?!\d)(?P<suf>)"), read_date),
     # 2008/08 and 08/2008: a year and a month (a fraction never has a four-digit year on one side)
     (re.compile(r"(?<![\d/.])(?P<y>(?:19|20)\d{2})[/·-](?P<mo>0?[1-9]|1[0-2])(?![\d/.·%-])"), read_date),
@@ -273,11 +299,18 @@ RULES: tuple[Rule, ...] = (
     # 3月15日-17日: a range of days
     (re.compile(r"(?<=[日号])\s?[-~—–至]\s?(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])"),
      lambda m: "到" + read_cardinal(m.group("d")) + m.group("suf")),
+    (re.compile(r"(?<![\d.·])(1[0-2]|[1-9])·([1-9]|[12]\d|3[01])(?![\d·])"),
+     lambda m: read_cardinal(m.group(1)) + read_digits(m.group(2))),
     # generations: 90后 九零后, 00后 零零后
     (re.compile(r"(?<![\d.])(\d{2})后"), lambda m: read_digits(m.group(1)) + "后"),
     # 12-hour clock: 10:04pm, 8:00 a.m., 9am
     (re.compile(r"(?<![\d.:])(?P<h>1[0-2]|0?[1-9])(?:[:：](?P<mi>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?)?\s?"
                 r"(?P<ap>[aApP]\.\s?[mM]\.|[aApP][mM])(?![A-Za-z])"), read_clock),
+    # 上午九点-下午六点: the dash between two clock times read above is 到
+    (re.compile(r"(?<=[点分秒])\s?[-~～—–至]\s?(?=上午|下午|晚上|凌晨|中午|早上)"), lambda m: "到"),
+    # durations after a word of elapsed time: 用时1:23:45, 时长3:20
+    (re.compile(r"(?P<w>用时|耗时|时长|历时|计时)(?P<sep>[:：为是约]?\s?)(?:(?P<h>\d{1,2})[:：])?(?P<mi>[0-5]?\d)[:：]"
+                r"(?P<s>[0-5]\d)(?![\d:：])"), _duration),
     # times and time ranges
     (re.compile(r"(?<![\d.])((?:[01]?\d|2[0-4])[:：][0-5]\d(?:[:：][0-5]\d)?)\s*[-~至到—]\s*"
                 r"((?:[01]?\d|2[0-4])[:：][0-5]\d(?:[:：][0-5]\d)?)(?!\d)"), read_time_range),
@@ -311,15 +344,23 @@ RULES: tuple[Rule, ...] = (
     # model numbers after capitals and a space: HP 1020, RTX 4090 (not a currency or a count: USD 1000, GDP 2000亿)
     (re.compile(r"(?<![A-Za-z0-9])(?!(?:USD|RMB|CNY|EUR|HKD|JPY|GBP|TOP|GDP|NO|VS)\b)([A-Z]{2,6} )(\d{3,})"
                 r"(?![\d.%A-Za-z:：/万亿千百元年月日号个台件人次位名岁块张米克天分秒倍])"), _spaced_model),
+    # versions: v2.3.1 v二点三点一, 版本3.10 (and any number with two dots or more)
+    (re.compile(r"(?<![A-Za-z0-9.])([vV]|[Vv]ersion\s?|版本号?\s?)(\d+(?:\.\d+)+)(?![\d.])"),
+     lambda m: m.group(1) + _dotted(m.group(2))),
+    (re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])"), lambda m: _dotted(m.group(0))),
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm
     (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})\s?[-~到至]\s?(?P<b>{_NUM})\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z])"),
      _unit),
-    # numbers with a unit: 5kg, 3.5mm, 100W
-    (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})(?P<b>)\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z/])"), _unit),
+    # numbers with a unit: 5kg, 3.5mm, 100W (not the denominator of 5/8英寸)
+    (re.compile(rf"(?<![\d./A-Za-z])(?P<a>{_NUM})(?P<b>)\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z/])"), _unit),
     # superscripts: x², 10³
     (re.compile(r"([A-Za-z0-9]+)([²³⁴⁵⁶⁷⁸⁹])"), _superscript),
+    # fractions beside + - × ÷: 1/3+1/6 三分之一加六分之一 (before the sums below take 3+1)
+    (re.compile(r"(?<![\d/.])(\d+)/(\d+)(?![\d/.])(?=\s*[+\-*×÷])"), _fraction),
+    (re.compile(r"(?<=[+\-*×÷])(\s*)(\d+)/(\d+)(?![\d/.])"),
+     lambda m: m.group(1) + read_number(m.group(3)) + "分之" + read_number(m.group(2))),
     # arithmetic with an equals sign or comparison: 3+5=8, 10-4=6
     (re.compile(rf"(?<![\d.]){_NUM}(?:\s*[+\-*×/÷]\s*{_NUM})+\s*[=<>≥≤]\s*{_NUM}"), _expression),
     (re.compile(rf"(?<![\d.]){_NUM}(?:\s*[+*×÷]\s*{_NUM})+"), _expression),
@@ -358,4 +399,5 @@ def normalize_zh(text: str) -> str:
     text = re.sub(rf"(?<=[{_HAN}A-Za-z0-9])\s*<\s*(?=[{_HAN}A-Za-z0-9])", "小于", text)
     text = re.sub(rf"(?<=[{_HAN}A-Za-z0-9])\+(?=[{_HAN}A-Za-z0-9])", "加", text)
     text = re.sub(rf"(?<=[{_HAN}])\s*[~]\s*(?=[{_HAN}])", "到", text)
-    return text
+    text = re.sub(r"(?<=[零一二三四五六七八九十百千万亿两])\+(?![\w+])", "加", text)  # 已售10万+ 十万加
+    return _PER_SLASH.sub("每", text)  # 八十八元/年 八十八元每年

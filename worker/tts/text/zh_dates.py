@@ -40,7 +40,7 @@ def read_clock(m: re.Match[str]) -> str:
     h = int(m.group("h"))
     pm = m.group("ap").lower().startswith("p")
     if pm:
-        part = "中午" if h == 12 else "下午" if h < 6 else "晚上"
+        part = "中午" if h == 12 else "下午" if h <= 6 else "晚上"  # 6pm 下午六点, 7pm 晚上七点
     else:
         part = "凌晨" if h == 12 or h < 5 else "上午"
     before = m.string[max(0, m.start() - 2):m.start()]

@@ -253,6 +253,29 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     assert plain_fe.analyze(text).normalized == normalized
 
 
+@pytest.mark.parametrize(("text", "word", "reading"), [
+    ("她被誉为最美的声音。", "为", "wei2"),  # after a verb of naming (因为 stays wei4)
+    ("因为下雨，活动取消。", "为", "wei4"),
+    ("西安是一座千年古都。", "都", "du1"),  # a capital
+    ("我们都喜欢这款包。", "都", "dou1"),
+    ("王老师教大家做手工。", "教", "jiao1"),  # the verb before whom is taught
+    ("这间教室很明亮。", "教", "jiao4"),
+    ("本店应用户要求增加了新功能。", "应", "ying4"),
+    ("你应该先看说明书。", "应", "ying1"),
+    ("出门前请量一下体温。", "量", "liang2"),
+    ("冰箱请调到四度。", "调", "tiao2"),
+    ("这条线路是全城最长的。", "长", "chang2"),
+    ("这款护发素适合干枯发质。", "发", "fa4"),
+    ("他一不小心就猜中了答案。", "中", "zhong4"),
+    ("孩子们舍不得离开。", "得", "de5"),
+    ("明天你得提前出门。", "得", "dei3"),
+    ("她不停地敲门。", "地", "de5"),
+])
+def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
+    pinyin = dict(plain_fe.analyze(text).pinyin())
+    assert pinyin[word] == reading, plain_fe.analyze(text).pinyin()
+
+
 @pytest.mark.parametrize(("text", "reading"), [
     ("They read the letter last night.", "ɹˈɛd"),
     ("Children should read every day.", "ɹˈid"),
@@ -263,6 +286,15 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("Break the record.", "ɹˈɛkəɹd"),
     ("The changes were minute.", "mInˈut"),
     ("Give me a minute.", "mˈɪnət"),
+    ("Wind the strap around the handle.", "wˈInd"),
+    ("The wind is strong today.", "wˈɪnd"),
+    ("Never tear the seal.", "tˈɛɹ"),
+    ("Please close the app first.", "klˈOz"),
+    ("The store is close to the station.", "klˈOs"),
+    ("We will present our plan.", "pɹɪzˈɛnt"),
+    ("They object to the fee.", "əbʤˈɛkt"),
+    ("Never desert a friend.", "dəzˈɜɹt"),
+    ("The bass line is deep.", "bˈAs"),
 ])
 def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None:
     assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)
@@ -289,6 +321,18 @@ def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None
     ("COVID-19 and a 3-year warranty.", "COVID-19 and a 3-year warranty."),
 ])
 def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text: str, spoken: str) -> None:
+    from worker.tts.text.normalize_en import normalize_en
+
+    assert normalize_en(text) == spoken
+
+
+@pytest.mark.parametrize(("text", "spoken"), [
+    ("Add 3/4 cup of milk.", "Add three quarters cup of milk."),
+    ("Due on 3/4.", "Due on 3/4."),  # after a word of dates it stays for the reader
+    ("It lasts 20 min and stands 1 ft tall.", "It lasts 20 minutes and stands 1 foot tall."),
+    ("Sales hit $3.2 million.", "Sales hit three point two million dollars."),
+])
+def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
 
     assert normalize_en(text) == spoken

@@ -36,7 +36,8 @@ _EN_UNITS = MappingProxyType({
     "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
     "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
     "MB": "megabytes", "GHz": "gigahertz", "MHz": "megahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
-    "lbs": "pounds", "lb": "pounds", "℃": "degrees Celsius", "°C": "degrees Celsius",
+    "lbs": "pounds", "lb": "pounds", "ft": "feet", "yd": "yards", "oz": "ounces", "min": "minutes",
+    "hrs": "hours", "hr": "hours", "sec": "seconds", "℃": "degrees Celsius", "°C": "degrees Celsius",
     "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
@@ -65,9 +66,9 @@ def _say_number(num: str) -> str:
 def _money(m: re.Match[str]) -> str:
     unit, sub = _CURRENCY[m.group(1)]
     whole, _, frac = m.group(2).replace(",", "").partition(".")
-    scale = m.group(3)
-    if scale:  # $1.5M: one point five million dollars
-        return f"{_say_number(m.group(2).replace(',', ''))} {_SCALES[scale]} {unit}s"
+    scale = _SCALES.get(m.group(3) or "") or m.group(4)
+    if scale:  # $1.5M, $3.2 million: three point two million dollars
+        return f"{_say_number(m.group(2).replace(',', ''))} {scale} {unit}s"
     n = int(whole)
     out = num2words(n) + " " + unit + ("" if n == 1 else ("s" if unit != "yuan" else ""))
     cents = int((frac + "00")[:2]) if frac else 0
@@ -100,7 +101,7 @@ def _unit(m: re.Match[str]) -> str:
     words = _EN_UNITS[m.group(2)]
     if m.group(1) == "1":  # 1 kg: one kilogram
         first, _, rest = words.partition(" ")
-        words = (first.removesuffix("s")) + (" " + rest if rest else "")
+        words = ("foot" if first == "feet" else first.removesuffix("s")) + (" " + rest if rest else "")
     return m.group(1) + " " + words
 
 
@@ -176,6 +177,17 @@ def _numeric_date(m: re.Match[str]) -> str:
     return _date(month, day, year) or m.group(0)
 
 
+def _fraction(m: re.Match[str]) -> str:
+    """3/4 three quarters, 1/2 one half, 5/8 five eighths; 3/4 after a word of dates (on 3/4) stays."""
+    if re.search(r"\b(?:on|from|until|till|by|before|after|since|through|due)\s*$", m.string[max(0, m.start() - 12):m.start()],
+                 re.IGNORECASE):
+        return m.group(0)
+    num, den = int(m.group(1)), int(m.group(2))
+    name = {2: "half", 4: "quarter"}.get(den) or num2words(den, to="ordinal")
+    plural = "halves" if den == 2 else name + "s"
+    return f"{num2words(num)} {name if num == 1 else plural}"
+
+
 def _phone(m: re.Match[str]) -> str:
     groups = [g for g in (m.group(1), m.group(2) or m.group(3), m.group(4), m.group(5)) if g]
     return ", ".join(_digits(g) for g in groups)
@@ -199,6 +211,8 @@ def _dates_and_numbers(text: str) -> str:
                        if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
+    text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", lambda m: _fraction(m)
+                  if int(m.group(1)) < int(m.group(2)) else m.group(0), text)
     return _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
 
 
@@ -208,7 +222,8 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
     text = _dates_and_numbers(text)
     text = _ABBREV_RE.sub(_abbreviation, text)
-    text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z]))?", _money, text)
+    text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z])|\s(thousand|million|billion|trillion)\b)?",
+                  _money, text)
     text = re.sub(r"(?<![\d:])(?P<h>1[0-2]|0?[1-9])(?::(?P<mi>[0-5]\d))?\s?(?P<ap>[aApP]\.?\s?[mM]\.?)(?![A-Za-z])",
                   _clock12, text)
     text = re.sub(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", _clock, text)
@@ -252,9 +267,21 @@ READINGS = MappingProxyType({
     ("live", "verb"): "lˈɪv", ("live", "adjective"): "lˈIv",
     ("record", "noun"): "ɹˈɛkəɹd", ("record", "verb"): "ɹəkˈɔɹd",
     ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
+    ("wind", "verb"): "wˈInd", ("tear", "verb"): "tˈɛɹ", ("close", "verb"): "klˈOz", ("present", "verb"): "pɹɪzˈɛnt",
+    ("object", "verb"): "əbʤˈɛkt", ("desert", "verb"): "dəzˈɜɹt", ("bass", "music"): "bˈAs",
 })
+# Subjects before a verb (I object), objects after one (desert your team).
+_SUBJECTS = _PLURAL_SUBJECTS | _SINGULAR_SUBJECTS
+_OBJECTS = frozenset({"me", "you", "him", "her", "us", "them", "it", "your", "my", "our", "their", "his", "its"})
+# What makes a bass sound rather than a fish.
+_BASS_MUSIC_NEXT = frozenset({"line", "lines", "guitar", "guitars", "guitarist", "player", "drum", "drums", "boost", "sound",
+                              "notes", "note", "clef", "voice", "response", "frequencies", "frequency", "speaker",
+                              "speakers", "levels", "level", "tones", "tone", "part", "solo", "amp", "amplifier"})
+_BASS_MUSIC_PREV = frozenset({"deep", "rich", "punchy", "powerful", "booming", "more", "extra", "heavy", "strong", "tight",
+                              "less", "thumping", "low"})
 _WORD = re.compile(r"[A-Za-z']+")
-_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute)(?![A-Za-z\]])", re.IGNORECASE)
+_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass)"
+                        r"(?![A-Za-z\]])", re.IGNORECASE)
 
 
 def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | None:
@@ -283,6 +310,15 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
         if p1 in _MODALS or p1 in _PLURAL_SUBJECTS or (not prev and n1 in _DETERMINERS):
             return "verb"
         return "noun"
+    verb_slot = p1 in _MODALS or p1 in {"not", "never", "and", "then"} or (not prev and n1 in _DETERMINERS | _OBJECTS)
+    if word in ("wind", "tear", "present", "desert"):
+        return "verb" if verb_slot and n1 not in {"of", "is", "was", "blows", "and"} else None
+    if word == "close":
+        return "verb" if verb_slot and n1 not in {"to", "by", "enough", "friend", "friends"} else None
+    if word == "object":
+        return "verb" if (p1 in _SUBJECTS or p1 in _MODALS) and n1 in {"", "to", "that", "strongly"} else None
+    if word == "bass":
+        return "music" if n1 in _BASS_MUSIC_NEXT or p1 in _BASS_MUSIC_PREV else None
     if word == "minute":
         if n1 in _MINUTE_ADJ_NEXT or (p1 in _MINUTE_ADJ_PREV and n1 in {"", "and", "but", "or"}):
             return "adjective"

@@ -47,11 +47,12 @@ NOT_ERHUA: frozenset[str] = frozenset({
 # Two-character words whose reading depends on the next word.
 _WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
     # word: (next-word prefixes, reading)
-    "一行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("yi1", "hang2")),
-    "两行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("liang3", "hang2")),
-    "几行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字"), ("ji3", "hang2")),
+    "一行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("yi1", "hang2")),
+    "两行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("liang3", "hang2")),
+    "几行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("ji3", "hang2")),
     "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
-    "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子"), ("bei1", "zhe5")),
+    "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子", "很", "走", "上", "出门", "舒服", "轻", "也", "都",
+             "还", "不"), ("bei1", "zhe5")),
     "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
              ("chao2", "yang2")),
 })
@@ -106,7 +107,7 @@ def name_reading(word: str, current: list[str]) -> tuple[str, ...] | None:
     return (SURNAME_READINGS[word[0]], *current[1:])
 
 # Adverbial 地 (de5) follows these endings: 慢慢地, 着急地, 认真地.
-_DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默")
+_DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默停")
 
 
 # X得 where 得 keeps its full tone de2 (获得, 值得); elsewhere a verb/adjective + 得 is de5.
@@ -168,6 +169,10 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
+    if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
+        fixed[-1] = "liang2"  # 请量一下
+    if word[-1] == "调" and word[:-1] in _VERB_PREFIXES and re.match(rf"到[{_NUMERAL_CHARS}]", after):
+        fixed[-1] = "tiao2"  # 请调到二十六度
     if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
         fixed[0] = "chang2"  # 长三米
     if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
@@ -191,7 +196,19 @@ _CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "�
                 "挺", "多", "够", "又", "过", "超")
 _HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
 _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
-               "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟")
+               "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟", "认真", "由",
+               "提前", "重新", "仔细", "及时", "尽快", "按时", "亲自", "自己")
+# 为 after a verb of naming, choosing or regarding is wei2: 选为, 誉为, 推为 (因为, 为了 stay wei4).
+_WEI2_AFTER = tuple("选评列视定誉推任聘奉尊")
+# A capital is 都 du1 after these words: 美食之都, 首都, 古都.
+_DU1_AFTER = frozenset({"之", "首", "古", "旧", "故", "国", "陪", "帝"})
+# 教 before whom is taught is the verb jiao1: 教我们画画 (教室, 教育 keep jiao4).
+_JIAO1_BEFORE = ("我", "你", "他", "她", "大家", "孩子", "学生", "小朋友", "同学")
+# 应 before those it answers is ying4: 应顾客要求, 应邀 (应该 keeps ying1).
+_YING4_BEFORE = ("顾客", "客户", "用户", "广大", "观众", "读者", "市场", "需求", "患者", "群众", "家长", "邀", "要求")
+# 量 / 调 said as verbs by a short word (请量一下体温, 请调到二十六度): liang2, tiao2.
+_LIANG2_BEFORE = ("一下", "一量", "体温", "血压", "身高", "体重", "尺寸", "腰围", "胸围", "三围")
+_VERB_PREFIXES = frozenset({"", "请", "再", "先", "去", "帮", "要", "来", "给", "可"})
 _PRONOUNS = ("我", "你", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
 
 
@@ -216,8 +233,20 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if is_measure_da(prev, nxt, nxt_tag):
             return "da2"
     elif char == "调":
-        if nxt[:1] in _TIAO_RESULTS:
+        if nxt[:1] in _TIAO_RESULTS or re.match(rf"到[{_NUMERAL_CHARS}]", after):
             return "tiao2"
+    elif char == "量":
+        if nxt.startswith(_LIANG2_BEFORE):
+            return "liang2"
+    elif char == "都":
+        if prev in _DU1_AFTER:
+            return "du1"
+    elif char == "教":
+        if nxt.startswith(_JIAO1_BEFORE):
+            return "jiao1"
+    elif char == "应":
+        if nxt.startswith(_YING4_BEFORE):
+            return "ying4"
     elif char == "种":
         if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
             return "zhong4"
@@ -240,6 +269,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "为":
         if nxt.startswith(("了", "什么", "何", "此", "人民", "大家", "你", "我", "他", "她")):
             return "wei4"
+        if prev.endswith(_WEI2_AFTER):
+            return "wei2"
     elif char == "着":
         if prev.endswith(("睡", "找", "猜", "够", "摸", "点")) and not nxt.startswith(("的", "呢")):
             return "zhao2"
@@ -247,7 +278,6 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         reduplicated = len(prev) >= 2 and prev[-1] == prev[-2]
         if nxt and HAN_CHAR(nxt) and (reduplicated or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS))):
             return "de5"
-    elif char == "了":
-        if prev.endswith(("不", "得")) and nxt in ("", "，", "。"):
-            return "liao3"
+    elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了"):
+        return "liao3"  # 受不了, 明了
     return None

@@ -332,9 +332,11 @@ def force_homographs(text: str) -> str:
     pos = 0
     for m in _HOMOGRAPH.finditer(text):
         word = m.group(1).lower()
-        start = max(text.rfind(c, 0, m.start()) for c in ".!?;")
-        end_candidates = [i for i in (text.find(c, m.end()) for c in ".!?;") if i >= 0]
-        end = min(end_candidates) if end_candidates else len(text)
+        # The sentence around the word, at most 200 characters each side (a text without stops
+        # would otherwise be scanned whole for every homograph in it).
+        lo, hi = max(0, m.start() - 200), min(len(text), m.end() + 200)
+        start = max(lo - 1, *(text.rfind(c, lo, m.start()) for c in ".!?;"))
+        end = min([i for i in (text.find(c, m.end(), hi) for c in ".!?;") if i >= 0] or [hi])
         sentence = text[start + 1:end]
         prev = [w.lower() for w in _WORD.findall(text[start + 1:m.start()])]
         nxt = [w if w == "TV" else w.lower() for w in _WORD.findall(text[m.end():end])]

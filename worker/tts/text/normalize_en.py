@@ -13,7 +13,9 @@ as words. This module rewrites a line before misaki sees it:
   abbreviated months before a day or year (``Dec. 5th``), phone numbers digit by digit, ranges
   (``3-5 days``: "three to five"), dimensions (``40 x 30``: "forty by thirty"), decimals digit by
   digit after the point (``2.0``: "two point zero", which misaki reads "two"), ``#1`` "number one";
-- the homographs read, lead, live, record and minute from the words around them, written as
+- fractions (``3/4``: "three quarters") unless a word of dates comes before them;
+- the homographs read, lead, live, record, minute, wind, tear, close, present, object, desert and
+  bass from the words around them, written as
   misaki's ``[word](/phonemes/)`` so the chosen reading is forced.
 
 Each rule is a decision from the words next to the token, not a tagger: where the context says

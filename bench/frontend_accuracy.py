@@ -65,6 +65,9 @@ SETS: tuple[EvalSet, ...] = (
     # Chinese normalization of product, shop and courseware lines: written by a helper who read no
     # frontend source or set, while the rules of 2026-12-06 were written from zh_norm_outside.
     EvalSet("zh_norm_outside_2", DATA / "sealed" / "zh_normalization_outside_2.tsv", "zh", "sealed"),
+    # Polyphones of product, shop and lesson sentences, 130 lines: the same kind of helper, while the
+    # polyphone rules of 2026-12-06 were written from zh_poly_outside.
+    EvalSet("zh_poly_outside_2", DATA / "sealed" / "zh_polyphone_outside_2.tsv", "zh", "sealed"),
     # Dates, phone numbers, ranges, dimensions, web addresses, decimals: written by a helper who
     # read no frontend source or set, before the rules for them were written from the tuning set.
     EvalSet("en_outside_2", DATA / "sealed" / "en_reading_outside_2.tsv", "en", "sealed"),

@@ -235,6 +235,7 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
 @pytest.mark.parametrize(("text", "normalized"), [
     ("月租¥30/月", "月租三十元每月"),  # a slash after a price or before what it counts is 每 ...
     ("是/否", "是/否"),  # ... and nothing else
+    ("单人100元/双人180元", "单人一百元/双人一百八十元"),  # between two prices it is not 每
     ("双11和618大促", "双十一和六一八大促"),  # festivals named by their date
     ("5·20特惠", "五二零特惠"),
     ("90年代的歌", "九十年代的歌"),  # a decade, not a year written short (90后 stays 九零后)

@@ -27,6 +27,7 @@ from worker.tts.text.zh_dates import (
     TIME,
     read_clock,
     read_date,
+    read_duration,
     read_short_year,
     read_time,
     read_time_range,
@@ -36,6 +37,7 @@ from worker.tts.text.zh_numbers import (
     read_cardinal,
     read_decimal,
     read_digits,
+    read_dotted,
     read_number,
     read_quantity,
 )
@@ -64,8 +66,8 @@ _PER = rf"(?:/(?P<per>{_UNIT_ALT}))?"  # a unit per unit: m³/h, L/min, mg/ml
 _NUM = r"\d+(?:\.\d+)?"
 _HAN = "\u4e00-\u9fff"
 # A slash between a price or quantity and what it is counted by is 每: 元/年, 米/秒, 次/天 (是/否 stays).
-_PER_SLASH = re.compile(rf"(?<=[元块角])/(?=[{_HAN}])|(?<=[{_HAN}])/(?=(?:年|月|天|日|周|次|个|件|人|位|晚|份|瓶|盒|包|台"
-                        rf"|套|张|斤|小时|分钟|秒|公斤|千克|克|米|升|吨|平米|平方米)(?![{_HAN}]))")
+_PER_SLASH = re.compile(rf"(?<=[{_HAN}])/(?=(?:年|月|天|日|周|次|个|件|人|位|晚|份|瓶|盒|包|台|套|张|斤|小时|分钟|秒|公斤|千克|克|米"
+                        rf"|升|吨|平米|平方米)(?:(?![{_HAN}])|起|左右|以上|以内))")
 
 
 def _digits_with_symbols(code: str, yao: bool) -> str:
@@ -190,20 +192,6 @@ def _fraction(m: re.Match[str]) -> str:
     return read_number(m.group(2)) + "分之" + read_number(m.group(1))
 
 
-def _dotted(number: str) -> str:
-    """2.3.1 二点三点一: a version's parts as numbers (a part written with a leading zero digit by digit)."""
-    return "点".join(read_digits(p) if p.startswith("0") and len(p) > 1 else read_cardinal(p) for p in number.split("."))
-
-
-def _duration(m: re.Match[str]) -> str:
-    """用时1:23:45 一小时二十三分四十五秒: after a word of elapsed time, h:mm:ss is a duration, not a clock."""
-    h, mi, sec = m.group("h"), m.group("mi"), m.group("s")
-    out = m.group("w") + m.group("sep")
-    if h:
-        out += read_quantity(h, "小时") + "小时"
-    if mi.strip("0") or h:
-        out += read_cardinal(mi.lstrip("0") or "0") + "分"
-    return out + read_cardinal(sec.lstrip("0") or "0") + "秒"
 
 
 def _model(m: re.Match[str]) -> str:
@@ -310,7 +298,7 @@ RULES: tuple[Rule, ...] = (
     (re.compile(r"(?<=[点分秒])\s?[-~～—–至]\s?(?=上午|下午|晚上|凌晨|中午|早上)"), lambda m: "到"),
     # durations after a word of elapsed time: 用时1:23:45, 时长3:20
     (re.compile(r"(?P<w>用时|耗时|时长|历时|计时)(?P<sep>[:：为是约]?\s?)(?:(?P<h>\d{1,2})[:：])?(?P<mi>[0-5]?\d)[:：]"
-                r"(?P<s>[0-5]\d)(?![\d:：])"), _duration),
+                r"(?P<s>[0-5]\d)(?![\d:：])"), read_duration),
     # times and time ranges
     (re.compile(r"(?<![\d.])((?:[01]?\d|2[0-4])[:：][0-5]\d(?:[:：][0-5]\d)?)\s*[-~至到—]\s*"
                 r"((?:[01]?\d|2[0-4])[:：][0-5]\d(?:[:：][0-5]\d)?)(?!\d)"), read_time_range),
@@ -346,8 +334,8 @@ RULES: tuple[Rule, ...] = (
                 r"(?![\d.%A-Za-z:：/万亿千百元年月日号个台件人次位名岁块张米克天分秒倍])"), _spaced_model),
     # versions: v2.3.1 v二点三点一, 版本3.10 (and any number with two dots or more)
     (re.compile(r"(?<![A-Za-z0-9.])([vV]|[Vv]ersion\s?|版本号?\s?)(\d+(?:\.\d+)+)(?![\d.])"),
-     lambda m: m.group(1) + _dotted(m.group(2))),
-    (re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])"), lambda m: _dotted(m.group(0))),
+     lambda m: m.group(1) + read_dotted(m.group(2))),
+    (re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])"), lambda m: read_dotted(m.group(0))),
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm

@@ -68,3 +68,14 @@ def read_time_range(m: re.Match[str]) -> str:
 
 def read_year_range(m: re.Match[str]) -> str:
     return read_digits(m.group(1)) + "到" + read_digits(m.group(2)) + "年"
+
+
+def read_duration(m: re.Match[str]) -> str:
+    """用时1:23:45 一小时二十三分四十五秒: after a word of elapsed time, h:mm:ss is a duration, not a clock."""
+    h, mi, sec = m.group("h"), m.group("mi"), m.group("s")
+    out = m.group("w") + m.group("sep")
+    if h:
+        out += read_quantity(h, "小时") + "小时"
+    if mi.strip("0") or h:
+        out += read_cardinal(mi.lstrip("0") or "0") + "分"
+    return out + read_cardinal(sec.lstrip("0") or "0") + "秒"

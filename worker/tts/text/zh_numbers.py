@@ -118,3 +118,8 @@ def read_quantity(number: str, following: str) -> str:
     if number == "2" and following.startswith(LIANG_MEASURES):
         return "两"
     return read_number(number)
+
+
+def read_dotted(number: str) -> str:
+    """2.3.1 二点三点一: a version's parts as numbers (a part written with a leading zero digit by digit)."""
+    return "点".join(read_digits(p) if p.startswith("0") and len(p) > 1 else read_cardinal(p) for p in number.split("."))

@@ -174,7 +174,7 @@ def kokoro_engine(settings: Settings, device: str = "cpu", graph: str | None = N
     # version: cached renders and voice banks serve either.
     operators = None
     if settings.snake_operator:
-        path, operators = fused_model_path(settings.model_cache, path, stem + suffix), register_snake
+        path, operators = fused_model_path(settings.model_cache, path, path.stem), register_snake
     return KokoroEngine(path, assets.kokoro_vocab(), version=stem + suffix, threads=settings.synth_threads,
                         device=device, name="kokoro-82m-int8", operators=operators)
 

@@ -28,6 +28,13 @@ convolutions were half of the engine's time. The weights convert exactly to int8
   residual sum, where the rounding noise is heard), so those take the exact route.
 
 A model whose checksum the table does not name gets only the exact conversion.
+
+On a CPU without VNNI (AVX2 only), onnxruntime's uint8 × int8 kernels add pairs of products in
+16 bits with saturation (``vpmaddubsw``): a pair of large weights and activations is clipped, and
+both routes above stop being exact (a random layer: 2.7 % of outputs off by up to 1.7 where the
+output spans ±13). ``int8_products_exact`` asks the kernel; where it saturates the product takes
+uint8 activations and ``QLinearConv`` uint8 weights around 128 (uint8 × uint8, exact there): the same
+integers, so the same output as on a CPU with VNNI, about a quarter slower per product.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -82,19 +90,44 @@ class QuantizedConv:
 
 def qconv_model_path(cache: Path, source: Path, stem: str, model_sha256: str) -> tuple[Path, str]:
     """The converted copy of ``source`` in the model cache (built the first time) and the suffix
-    its engine version takes, which says whether the calibrated ``QLinearConv`` layers are in."""
+    its engine version takes, which says whether the calibrated ``QLinearConv`` layers are in. On a
+    CPU whose uint8 × int8 kernels saturate, uint8 × uint8 (``-u8`` in the file's name): the same
+    arithmetic, so the same version."""
+    signed = int8_products_exact()
     table = json.loads(SCALES.read_text()) if SCALES.is_file() else {}
     peaks = table.get("peaks", {}) if table.get("model_sha256") == model_sha256 else {}
     suffix = f"-mm-q{len(peaks)}" if peaks else "-mm"
-    return build_once(Path(cache) / f"{stem}{suffix}.onnx", lambda out: build_qconv_graph(source, out, peaks)), suffix
+    path = Path(cache) / f"{stem}{suffix}{'' if signed else '-u8'}.onnx"
+    return build_once(path, lambda out: build_qconv_graph(source, out, peaks, signed)), suffix
 
 
-def build_qconv_graph(source: Path, out_path: Path, peaks: dict[str, float]) -> None:
+@cache
+def int8_products_exact() -> bool:
+    """Whether this CPU's uint8 × int8 integer product is exact: 64 products of 127 × 127 stored
+    as the operands the converted graph uses (uint8 255 with zero point 128, int8 127), which a
+    kernel adding pairs in 16 bits clips. Asked once per process (a few milliseconds)."""
+    import onnxruntime as ort  # deferred: as above
+    from onnx import TensorProto, helper, numpy_helper
+
+    k = 64
+    initializers = [numpy_helper.from_array(np.full((8, k), 255, np.uint8), "a"),
+                    numpy_helper.from_array(np.array(128, np.uint8), "a_zero"),
+                    numpy_helper.from_array(np.array(1.0, np.float32), "one")]
+    node = helper.make_node("MatMulIntegerToFloat", ["a", "b", "one", "one", "a_zero"], ["y"], domain="com.microsoft")
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info("b", TensorProto.INT8, [k, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"b": np.full((k, 8), 127, np.int8)})[0]
+    return bool(np.all(got == 127 * 127 * k))
+
+
+def build_qconv_graph(source: Path, out_path: Path, peaks: dict[str, float], signed: bool = True) -> None:
     import onnx  # deferred: as above
 
     model = onnx.load(str(source))
-    to_qlinear(model.graph, peaks)
-    to_matmul(model.graph)
+    to_qlinear(model.graph, peaks, signed)
+    to_matmul(model.graph, signed)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):  # MatMulIntegerToFloat's domain
         model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(out_path))
@@ -130,30 +163,36 @@ def find_convs(graph: Any, scope: re.Pattern[str] | None = None) -> list[Quantiz
     return found
 
 
-def to_qlinear(graph: Any, peaks: dict[str, float]) -> int:
+def to_qlinear(graph: Any, peaks: dict[str, float], signed: bool = True) -> int:
     """Replace each convolution named in ``peaks`` (node name → peak |output|) by ``QLinearConv``
-    and a ``DequantizeLinear`` that writes the tensor the old chain wrote; how many it replaced."""
+    and a ``DequantizeLinear`` that writes the tensor the old chain wrote; how many it replaced.
+    ``signed`` gives it int8 weights; otherwise uint8 around 128 (the same integers), for CPUs
+    whose uint8 × int8 kernel saturates."""
     from onnx import helper, numpy_helper  # deferred: as above
 
     def convert(q: QuantizedConv, weights: np.ndarray) -> tuple[list[Any], list[Any]]:
         name = q.conv.name
         inputs = [q.conv.input[0], q.input_scale, q.conv.input[2], f"{name}/w_int8", q.weight_scale,
-                  "qconv/int8_zero", f"{name}/y_scale", "qconv/y_zero_point"]
+                  "qconv/int8_zero" if signed else "qconv/uint8_128", f"{name}/y_scale", "qconv/y_zero_point"]
         conv = helper.make_node("QLinearConv", inputs + ([q.bias] if q.bias else []), [f"{name}/yq"],
                                 name=f"{name}/qlinear")
         conv.attribute.extend(q.conv.attribute)
         dequantize = helper.make_node("DequantizeLinear", [f"{name}/yq", f"{name}/y_scale", "qconv/y_zero_point"],
                                       [q.output], name=f"{name}/dequantize")
+        stored = weights if signed else (weights.astype(np.int16) + 128).astype(np.uint8)
         return [conv, dequantize], [
-            numpy_helper.from_array(weights, f"{name}/w_int8"),
+            numpy_helper.from_array(stored, f"{name}/w_int8"),
             numpy_helper.from_array(np.array(peaks[name] * MARGIN / 127, np.float32), f"{name}/y_scale")]
 
-    shared = [numpy_helper.from_array(np.array(Y_ZERO_POINT, np.uint8), "qconv/y_zero_point")]
+    shared = [numpy_helper.from_array(np.array(Y_ZERO_POINT, np.uint8), "qconv/y_zero_point"),
+              numpy_helper.from_array(np.array(128, np.uint8), "qconv/uint8_128")]
     return _replace(graph, [q for q in find_convs(graph, QLINEAR_SCOPE) if q.conv.name in peaks], convert, shared)
 
 
-def to_matmul(graph: Any) -> int:
-    """Replace every 1-D, ungrouped, stride-1 convolution by the unfolded matrix product; how many."""
+def to_matmul(graph: Any, signed: bool = True) -> int:
+    """Replace every 1-D, ungrouped, stride-1 convolution by the unfolded matrix product; how many.
+    ``signed`` quantizes the input to int8 (uint8 × int8, the fast kernel); otherwise to uint8 as
+    the graph did (uint8 × uint8, for CPUs whose uint8 × int8 kernel saturates)."""
     from onnx import TensorProto, helper, numpy_helper  # deferred: as above
 
     def convert(q: QuantizedConv, weights: np.ndarray) -> tuple[list[Any], list[Any]]:
@@ -166,8 +205,9 @@ def to_matmul(graph: Any) -> int:
         zero = f"{name}/zero_point"  # the input's zero point as int8: the same quantized values, less 128
         nodes = [helper.make_node("Cast", [q.conv.input[2]], [f"{name}/zp_wide"], to=TensorProto.INT32),
                  helper.make_node("Sub", [f"{name}/zp_wide", "qconv/int32_128"], [f"{name}/zp_shifted"]),
-                 helper.make_node("Cast", [f"{name}/zp_shifted"], [zero], to=TensorProto.INT8),
-                 helper.make_node("QuantizeLinear", [q.activation, q.input_scale, zero], [f"{name}/int8"])]
+                 helper.make_node("Cast", [f"{name}/zp_shifted"], [zero], to=TensorProto.INT8)] if signed else []
+        zero = zero if signed else q.conv.input[2]  # uint8: the graph's own zero point
+        nodes.append(helper.make_node("QuantizeLinear", [q.activation, q.input_scale, zero], [f"{name}/int8"]))
         x = f"{name}/int8"
         if before or after:  # padded with the zero point: the quantized zero, as ConvInteger pads
             initializers.append(numpy_helper.from_array(np.array([0, 0, before, 0, 0, after], np.int64), f"{name}/pads"))

@@ -185,6 +185,8 @@ def _fraction(m: re.Match[str]) -> str:
                  re.IGNORECASE):
         return m.group(0)
     num, den = int(m.group(1)), int(m.group(2))
+    if num >= den:  # 5/3 is not read as a fraction of a whole
+        return m.group(0)
     name = {2: "half", 4: "quarter"}.get(den) or num2words(den, to="ordinal")
     plural = "halves" if den == 2 else name + "s"
     return f"{num2words(num)} {name if num == 1 else plural}"
@@ -213,8 +215,7 @@ def _dates_and_numbers(text: str) -> str:
                        if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
-    text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", lambda m: _fraction(m)
-                  if int(m.group(1)) < int(m.group(2)) else m.group(0), text)
+    text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", _fraction, text)
     return _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
 
 

@@ -44,12 +44,15 @@ NOT_ERHUA: frozenset[str] = frozenset({
     "花儿", "鸟儿", "马儿", "虫儿", "猫儿", "狗儿", "猪儿", "红孩儿",
 })
 
+# What a count of 行 (hang2, a line) comes before: 两行字, 一行代码, 两行之间.
+_HANG2_NEXT = ("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白")
+
 # Two-character words whose reading depends on the next word.
 _WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
     # word: (next-word prefixes, reading)
-    "一行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("yi1", "hang2")),
-    "两行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("liang3", "hang2")),
-    "几行": (("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白"), ("ji3", "hang2")),
+    "一行": (_HANG2_NEXT, ("yi1", "hang2")),
+    "两行": (_HANG2_NEXT, ("liang3", "hang2")),
+    "几行": (_HANG2_NEXT, ("ji3", "hang2")),
     "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
     "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子", "很", "走", "上", "出门", "舒服", "轻", "也", "都",
              "还", "不"), ("bei1", "zhe5")),
@@ -127,6 +130,7 @@ _DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗"
 _DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
 # Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
 _TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠")
+_TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adjusted to a setting
 # 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
@@ -171,7 +175,7 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[0] = "tiao2"  # 调大, 调高
     if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
         fixed[-1] = "liang2"  # 请量一下
-    if word[-1] == "调" and word[:-1] in _VERB_PREFIXES and re.match(rf"到[{_NUMERAL_CHARS}]", after):
+    if word[-1] == "调" and word[:-1] in _VERB_PREFIXES and _TO_A_NUMBER.match(after):
         fixed[-1] = "tiao2"  # 请调到二十六度
     if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
         fixed[0] = "chang2"  # 长三米
@@ -233,7 +237,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if is_measure_da(prev, nxt, nxt_tag):
             return "da2"
     elif char == "调":
-        if nxt[:1] in _TIAO_RESULTS or re.match(rf"到[{_NUMERAL_CHARS}]", after):
+        if nxt[:1] in _TIAO_RESULTS or _TO_A_NUMBER.match(after):
             return "tiao2"
     elif char == "量":
         if nxt.startswith(_LIANG2_BEFORE):

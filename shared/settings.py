@@ -217,7 +217,7 @@ class Settings:
         return self.embedded and self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name, f in cls.__dataclass_fields__.items():
@@ -228,7 +228,7 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

@@ -79,10 +79,10 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
-    for start in edges:
+    for start, targets in edges.items():
         if start in index:
             continue
-        work = [(start, iter(sorted(edges[start])))]
+        work = [(start, iter(sorted(targets)))]
         index[start] = low[start] = len(index)
         stack.append(start)
         on_stack.add(start)

@@ -7,8 +7,8 @@ Create Date: 2026-11-26 06:20:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'

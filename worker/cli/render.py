@@ -55,7 +55,7 @@ def _render_batch(emb: Embedded, args: argparse.Namespace, rows: list[dict[str, 
         def work() -> None:
             try:
                 emb.run(dispatch.PLAN_BATCH, batch_id)
-            except BaseException as exc:  # surfaced in the main thread below
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
                 errors.append(exc)
 
         worker = threading.Thread(target=work, daemon=True)

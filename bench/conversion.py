@@ -348,13 +348,11 @@ def main() -> None:
     parser.add_argument("--set", choices=sorted(SETS), default="B", help="A: tuning speakers, B: sealed (default)")
     parser.add_argument("--sweep", action="store_true", help="settings of the conversion, on --set A only")
     parser.add_argument("--degraded", metavar="SPEAKER", help="one speaker's reference under each degradation")
-    parser.add_argument("--without-warp", action="store_true", help="conversions without a formant warp (the before)")
     args = parser.parse_args()
     if args.sweep and args.set != "A":
         parser.error("--sweep chooses settings: it runs on the tuning set (--set A) only")
     names = list(args.speakers or SETS[args.set])
     models = q.make_models(args.threads)
-    models.conversion_learner.warp = not args.without_warp
     judges = q.load_judges(models)
     if args.sweep:
         rows = [sweep_rows(models, judges, s) for s in (q.load_speaker(models, n) for n in names) if s]
@@ -377,9 +375,8 @@ def main() -> None:
             print(f"{r['degradation']:20} | {_f(r['clone']):>11} | {_f(r['plain_ungated']):>6} | "
                   f"{_f(r['denoised_ungated']):>13} | {r['plain_kept']}/{r['denoised_kept']}")
         return
-    path = RESULTS / f"conversion_{'custom' if args.speakers else args.set}{'_unwarped' if args.without_warp else ''}.json"
-    config = {"bench": "conversion", "set": args.set, "threads": models.settings.synth_threads,
-              "warp": not args.without_warp}
+    path = RESULTS / f"conversion_{'custom' if args.speakers else args.set}.json"
+    config = {"bench": "conversion", "set": args.set, "threads": models.settings.synth_threads}
     result = q.run_speakers(models, names, lambda s: evaluate_speaker(models, judges, s), path, config,
                             args.resume, summarise)
     q.print_run(result, path, print_table)

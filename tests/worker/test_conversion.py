@@ -18,7 +18,6 @@ from scipy.signal import lfilter
 
 from shared.settings import Settings
 from worker.model_cache import ModelCache
-from worker.tts.cloning import conversion_fit
 from worker.tts.cloning.conversion_fit import (
     MAX_QUALITY_DROP,
     Pair,
@@ -230,24 +229,6 @@ def test_a_weaker_strength_is_tried_only_while_it_fits_the_enrollments_budget(mo
     report = learner.learn(reference, target, "zh", deadline=time.monotonic()).metrics["conversion"]
     assert [t["strength"] for t in report["tried"]] == [1.0] and "DNSMOS" in report["tried"][0]["refused"]
     assert report["kept"] is False and "strength 0.5 not tried" in report["reason"], report
-
-
-def test_a_refused_warp_is_tried_once_more_without_it(models: ModelCache, voice: VoiceState,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """The "speaker" is the clone with its formants 6 % higher: enrollment finds the warp, and when the
-    guard refuses both strengths with it, the conversion fitted without it is judged next and kept."""
-    higher = replace(voice, conversion=SpectralConversion.offset(np.zeros(24), warp=1.06))
-    reference = models.synthesizer.render(FIT_TEXT + HELD_OUT_TEXT, higher).audio
-    target = replace(voice, embedding=models.encoder.embed(reference, 24000))
-    verdicts = iter(["refused: warped, full", "refused: warped, half", None])
-    monkeypatch.setattr(conversion_fit, "guard", lambda before, after: next(verdicts))
-    learned = models.conversion_learner.learn(reference, target, "zh")
-    report = learned.metrics["conversion"]
-    assert report["warp"] == pytest.approx(1.06, abs=0.021), report
-    assert [(t["warp"], t["strength"]) for t in report["tried"]] == [(report["warp"], 1.0), (report["warp"], 0.5),
-                                                                     (1.0, 1.0)]
-    assert report["kept"] and learned.conversion is not None and learned.conversion.warp == 1.0
-    assert "-warp" not in learned.method
 
 
 def test_with_conversion_turned_off_enrollment_learns_none_and_says_so(models: ModelCache, voice: VoiceState) -> None:

@@ -11,11 +11,6 @@ similarity on the probes must rise, Whisper must hear the probes and the clone's
 transcript no worse, and DNSMOS must not fall by more than its margin. A full-strength conversion
 that fails is tried at half strength.
 
-Before the mapping, the parallel speech says whether the clone's formants sit too low or too high
-(worker.tts.cloning.formant_warp); with such a warp the clone reads the transcript again, warped,
-and the mapping and the pitch map are fitted on that reading. The guard judges the warp with the
-rest: a refused conversion takes its warp with it.
-
 The parallel speech also gives a pitch map (worker.tts.synthesis.pitch): the clone's F0 moved
 into the speaker's register and range. It is offered to the guard with the spectral conversion
 only when the speaker encoder finds the probes more like the reference with it than without.
@@ -275,65 +270,51 @@ class ConversionLearner:
 
     def _learn(self, reference: np.ndarray, voice: VoiceState, language: str,
                deadline: float | None) -> tuple[dict[str, Any], SpectralConversion]:
-        clone = self.parallel(reference, voice, language)
-        warp = fit_warp(clone.pairs, [align(p.clone, p.speaker) for p in clone.pairs],
+        sr = self.synthesizer.engine.sample_rate
+        clone = parallel = self.parallel(reference, voice, language)
+        warp = fit_warp(parallel.pairs, [align(p.clone, p.speaker) for p in parallel.pairs],
                         self.analyzer) if self.warp else 1.0
-        lang = probe_language(language)
-        texts = self.probes[lang]
-        plain = [self.probe_renders.render(voice.style, t) for t in texts]
-        before = self.score(voice, plain, texts, clone.renders, clone.texts, lang)
-        report: dict[str, Any] = {"method": METHOD, "warp": warp, "unconverted": before.as_dict(), "tried": []}
-        first: SpectralConversion | None = None
-        last_s = 0.0
-        # A refused warp is tried once more without it: the warp is the bolder half of the move.
-        for fitted_warp in dict.fromkeys((warp, 1.0)):
-            if fitted_warp == 1.0:
-                parallel = clone
-            else:  # the mapping is fitted on (and the pitch measured from) the warped clone's reading
-                warped = replace(voice, conversion=SpectralConversion.offset(np.zeros(ORDER), warp=fitted_warp))
-                parallel = self.parallel(reference, warped, language, clone.texts)
-            conversion, details = self._fit(parallel, fitted_warp)
-            if first is None:
-                first = conversion
-                report.update(details)
-            for strength in STRENGTHS:
-                began = time.monotonic()
-                if report["tried"] and deadline is not None and began + last_s > deadline:
-                    report.update(kept=False, reason=f"refused by the guard; strength {strength:g}"
-                                                     f"{' unwarped' if fitted_warp != warp else ''} not tried: "
-                                                     f"another {last_s:.0f} s would pass the enrollment's budget")
-                    return report, first
-                candidate = replace(conversion, strength=strength, pitch=None)
-                probes = self._renders(voice, candidate, texts, plain)
-                if conversion.pitch is not None:
-                    candidate, probes = self._with_pitch(voice, candidate, replace(conversion.pitch, strength=strength),
-                                                         texts, probes)
-                readings = self._renders(voice, candidate, clone.texts, clone.renders)
-                after = self.score(voice, probes, texts, readings, clone.texts, lang)
-                refusal = guard(before, after)
-                report["tried"].append({"strength": strength, "warp": fitted_warp, "pitch": candidate.pitch is not None,
-                                        **after.as_dict(), "refused": refusal})
-                last_s = time.monotonic() - began
-                if refusal is None:
-                    report.update(kept=True, strength=strength, method=method_name(candidate))
-                    return report, candidate
-        report.update(kept=False, reason="every strength was refused by the guard")
-        assert first is not None
-        return report, first
-
-    def _fit(self, parallel: Parallel, warp: float) -> tuple[SpectralConversion, dict[str, Any]]:
-        """The mapping (penalty chosen on the held-out tail) and the pitch map, from one reading."""
+        if warp != 1.0:  # the mapping is fitted on (and the pitch measured from) the warped clone
+            warped = replace(voice, conversion=SpectralConversion.offset(np.zeros(ORDER), warp=warp))
+            parallel = self.parallel(reference, warped, language, clone.texts)
         pairs = parallel.pairs
         if len(pairs) > 1:
             penalty, held_out = choose_penalty(pairs[:1], pairs[1])
         else:
             penalty, held_out = DEFAULT_PENALTY, {}
-        sr = self.synthesizer.engine.sample_rate
+        conversion = replace(fit(pairs, penalty), warp=warp)
         pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
-        conversion = replace(fit(pairs, penalty), warp=warp, pitch=pitch)
-        return conversion, {"penalty": penalty, "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
-                            "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
-                            "pitch": pitch.to_dict() if pitch else None}
+        lang = probe_language(language)
+        texts = self.probes[lang]
+        plain = [self.probe_renders.render(voice.style, t) for t in texts]
+        before = self.score(voice, plain, texts, clone.renders, clone.texts, lang)
+        report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
+                                  "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
+                                  "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
+                                  "pitch": pitch.to_dict() if pitch else None, "warp": warp,
+                                  "unconverted": before.as_dict(), "tried": []}
+        last_s = 0.0
+        for strength in STRENGTHS:
+            began = time.monotonic()
+            if report["tried"] and deadline is not None and began + last_s > deadline:
+                report.update(kept=False, reason=f"refused by the guard; strength {strength:g} not tried: another "
+                                                 f"{last_s:.0f} s would pass the enrollment's budget")
+                return report, replace(conversion, pitch=pitch)
+            candidate = replace(conversion, strength=strength)
+            probes = self._renders(voice, candidate, texts, plain)
+            if pitch is not None:
+                candidate, probes = self._with_pitch(voice, candidate, replace(pitch, strength=strength), texts, probes)
+            readings = self._renders(voice, candidate, clone.texts, clone.renders)
+            after = self.score(voice, probes, texts, readings, parallel.texts, lang)
+            refusal = guard(before, after)
+            report["tried"].append({"strength": strength, "pitch": candidate.pitch is not None,
+                                    **after.as_dict(), "refused": refusal})
+            last_s = time.monotonic() - began
+            if refusal is None:
+                report.update(kept=True, strength=strength, method=method_name(candidate))
+                return report, candidate
+        report.update(kept=False, reason="every strength was refused by the guard")
+        return report, replace(conversion, pitch=pitch)
 
     def _renders(self, voice: VoiceState, candidate: SpectralConversion, texts: list[str],
                  plain: list[np.ndarray] | None) -> list[np.ndarray]:

@@ -319,7 +319,7 @@ def _f(value: Any, digits: int = 3) -> str:
 
 def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     head = (f"{'speaker':24}| {'CAM++ stock/clone/conv/ungated':>31} | {'ceil':>5} | {'err clone/conv':>14} | "
-            f"{'DNSMOS clone/conv':>17} | {'cross CAM clone/conv':>20} | kept | warp | conv s")
+            f"{'DNSMOS clone/conv':>17} | {'cross CAM clone/conv':>20} | kept | conv s")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -329,8 +329,7 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
               f"{_f(m['clone'].get('asr_error')) + '/' + _f(m['converted'].get('asr_error')):>14} | "
               f"{_f(m['clone']['dnsmos_ovrl'], 2) + '/' + _f(m['converted']['dnsmos_ovrl'], 2):>17} | "
               f"{_f(m['clone']['cross_campplus']) + '/' + _f(m['converted']['cross_campplus']):>20} | "
-              f"{'yes' if r['conversion'].get('kept') else 'no':>4} | {_f(r['conversion'].get('warp'), 2):>4} | "
-              f"{_f(r['conversion'].get('seconds'), 1):>6}")
+              f"{'yes' if r['conversion'].get('kept') else 'no':>4} | {_f(r['conversion'].get('seconds'), 1):>6}")
     print("-" * len(head))
     for name, g in means.items():
         if not g["speakers"]:
@@ -340,7 +339,7 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
               f"{_f(g['clone']['asr_error']) + '/' + _f(g['converted']['asr_error']):>14} | "
               f"{_f(g['clone']['dnsmos_ovrl'], 2) + '/' + _f(g['converted']['dnsmos_ovrl'], 2):>17} | "
               f"{_f(g['clone']['cross_campplus']) + '/' + _f(g['converted']['cross_campplus']):>20} | "
-              f"{g['kept']:>4} | {'':>4} | {_f(g['conversion_s'], 1):>6}")
+              f"{g['kept']:>4} | {_f(g['conversion_s'], 1):>6}")
 
 
 def main() -> None:

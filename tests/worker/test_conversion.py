@@ -22,15 +22,12 @@ from worker.tts.cloning.conversion_fit import (
     MAX_QUALITY_DROP,
     Pair,
     ProbeScores,
-    align,
     choose_penalty,
     distance,
     fit,
     guard,
-    method_name,
     text_length,
 )
-from worker.tts.cloning.formant_warp import fit_warp
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.conversion import SpectralConversion, mlpg
 from worker.tts.synthesis.pitch import NATURAL_PITCH, PitchMap, fit_pitch, log_f0
@@ -104,34 +101,6 @@ def test_a_pitch_map_moves_register_and_range_inside_the_engine_and_keeps_the_ti
     assert found is not None and abs(found.semitones - 1.5) < 0.5, found
 
 
-@pytest.mark.parametrize("warp", [1.06, 0.94])
-def test_a_warp_moves_the_formants_and_brings_back_duration_and_pitch(models: ModelCache, voice: VoiceState,
-                                                                      warp: float) -> None:
-    """A voice whose conversion warps by ``warp`` renders as long as the clone and at its F0, and the
-    estimator, given the clone and that render as parallel speech, finds the warp it was made with."""
-    sr, analyzer = models.engine.sample_rate, models.synthesizer.analyzer
-    plain = models.synthesizer.render(FIT_TEXT, voice).audio
-    warped_voice = replace(voice, conversion=SpectralConversion.offset(np.zeros(24), warp=warp))
-    warped = models.synthesizer.render(FIT_TEXT, warped_voice).audio
-    assert abs(warped.size - plain.size) < 0.03 * plain.size
-    found = fit_pitch(warped, plain, sr)
-    assert found is not None and abs(found.semitones) < 0.3 and abs(found.range - 1.0) < 0.1, found
-    mine, theirs = analyzer.analyze(plain), analyzer.analyze(warped)
-    pairs = [Pair(mine.cepstra[mine.speech], theirs.cepstra[theirs.speech])]
-    assert fit_warp(pairs, [align(p.clone, p.speaker) for p in pairs], analyzer) == pytest.approx(warp, abs=0.021)
-    # and an unwarped pair finds no warp
-    same = [Pair(mine.cepstra[mine.speech], mine.cepstra[mine.speech])]
-    assert fit_warp(same, [align(p.clone, p.speaker) for p in same], analyzer) == 1.0
-
-
-def test_a_voice_file_with_an_impossible_warp_is_refused_not_rendered() -> None:
-    arrays = SpectralConversion.offset(np.zeros(24), warp=1.04).to_arrays()
-    assert SpectralConversion.from_arrays(arrays).warp == 1.04
-    for bad in (np.array([0.0]), np.array([np.nan]), np.array([3.0]), np.array([1.0, 1.0])):
-        with pytest.raises(ValueError, match="warp"):
-            SpectralConversion.from_arrays({**arrays, "conversion_warp": bad})
-
-
 def test_mlpg_follows_the_statics_when_deltas_say_nothing_and_smooths_when_they_do() -> None:
     rng = np.random.default_rng(0)
     static = rng.standard_normal((50, 3))
@@ -168,12 +137,10 @@ def test_the_guard_hears_the_transcript_readings_too_each_text_weighed_by_its_le
 def test_a_voice_file_carries_its_conversion_and_every_render_applies_it(models: ModelCache,
                                                                           voice: VoiceState) -> None:
     train, _ = pair(models, voice, FIT_TEXT)
-    converted = replace(voice, conversion=replace(fit([train], 10.0), pitch=PitchMap(5.4, 0.12, 1.1, 0.5), warp=1.04))
+    converted = replace(voice, conversion=replace(fit([train], 10.0), pitch=PitchMap(5.4, 0.12, 1.1, 0.5)))
     loaded = VoiceState.from_bytes(converted.to_bytes())
     assert loaded.conversion is not None and VoiceState.from_bytes(voice.to_bytes()).conversion is None
-    assert loaded.conversion.pitch == converted.conversion.pitch and loaded.conversion.warp == 1.04
-    assert method_name(loaded.conversion) == "diffvc-ridge-mlpg-gv-f0-warp-v1"
-    assert method_name(replace(loaded.conversion, pitch=None, warp=1.0)) == "diffvc-ridge-mlpg-gv-v1"
+    assert loaded.conversion.pitch == converted.conversion.pitch
     assert np.allclose(loaded.conversion.weights, converted.conversion.weights, atol=1e-5)
     text = "这是一个测试句子，请仔细听。"
     plain = models.synthesizer.render(text, voice).audio

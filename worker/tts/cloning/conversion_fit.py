@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from worker.tts.cloning.enroll import ProbeRenders, probe_language
-from worker.tts.cloning.formant_warp import fit_warp
 from worker.tts.synthesis.conversion import ORDER, Analyzer, SpectralConversion, deltas, with_context
 from worker.tts.synthesis.pipeline import Synthesizer
 from worker.tts.synthesis.pitch import PitchMap, fit_pitch
@@ -177,8 +176,7 @@ class ConversionLearner:
     """Everything enrollment needs to learn and judge a conversion, given once per process."""
 
     def __init__(self, synthesizer: Synthesizer, embed: Embed, transcribe: Transcribe, probe_renders: ProbeRenders,
-                 quality: Quality, probes: dict[str, list[str]], denoise: bool = False, pitch: bool = True,
-                 warp: bool = True) -> None:
+                 quality: Quality, probes: dict[str, list[str]], denoise: bool = False, pitch: bool = True) -> None:
         self.synthesizer = synthesizer
         self.embed = embed
         self.transcribe = transcribe
@@ -187,16 +185,14 @@ class ConversionLearner:
         self.probes = probes
         self.denoise = denoise  # the reference's noise floor is subtracted before it is analysed
         self.pitch = pitch  # a pitch map is fitted and offered to the guard with the spectral conversion
-        self.warp = warp  # a formant warp is fitted (worker.tts.cloning.formant_warp) before the mapping
 
     @property
     def analyzer(self) -> Analyzer:
         return self.synthesizer.analyzer
 
-    def _pair(self, speech: np.ndarray, voice: VoiceState, language: str,
-              text: str | None = None) -> tuple[Pair, np.ndarray, str] | None:
+    def _pair(self, speech: np.ndarray, voice: VoiceState, language: str) -> tuple[Pair, np.ndarray, str] | None:
         sr = self.synthesizer.engine.sample_rate
-        text = self.transcribe(speech, sr, language).strip() if text is None else text
+        text = self.transcribe(speech, sr, language).strip()
         if not text:
             return None
         clone = self.synthesizer.render(text, voice).audio
@@ -207,10 +203,8 @@ class ConversionLearner:
             return None
         return Pair(clone=mine.cepstra[mine.speech], speaker=theirs.cepstra[theirs.speech]), clone, text
 
-    def parallel(self, reference: np.ndarray, voice: VoiceState, language: str,
-                 texts: list[str] | None = None) -> Parallel:
-        """Fitting part first, then the held-out tail when the reference can spare one; ``texts``:
-        their transcripts, when an earlier call already heard them."""
+    def parallel(self, reference: np.ndarray, voice: VoiceState, language: str) -> Parallel:
+        """Fitting part first, then the held-out tail when the reference can spare one."""
         sr = self.synthesizer.engine.sample_rate
         speech = reference[: int(MAX_REFERENCE_S * sr)]
         if speech.size < MIN_REFERENCE_S * sr:
@@ -220,7 +214,7 @@ class ConversionLearner:
         if speech.size >= MIN_PART_S / HELD_OUT_FRACTION * sr:
             cut = split_at_pause(speech, sr, 1.0 - HELD_OUT_FRACTION)
             parts = [speech[:cut], speech[cut:]]
-        made = [self._pair(p, voice, language, t) for p, t in zip(parts, texts or [None] * len(parts), strict=True)]
+        made = [self._pair(p, voice, language) for p in parts]
         if any(m is None for m in made):
             raise ConversionSkipped("the reference's transcript could not be rendered for a conversion")
         return Parallel(speech=speech, pairs=[m[0] for m in made if m], renders=[m[1] for m in made if m],
@@ -271,27 +265,22 @@ class ConversionLearner:
     def _learn(self, reference: np.ndarray, voice: VoiceState, language: str,
                deadline: float | None) -> tuple[dict[str, Any], SpectralConversion]:
         sr = self.synthesizer.engine.sample_rate
-        clone = parallel = self.parallel(reference, voice, language)
-        warp = fit_warp(parallel.pairs, [align(p.clone, p.speaker) for p in parallel.pairs],
-                        self.analyzer) if self.warp else 1.0
-        if warp != 1.0:  # the mapping is fitted on (and the pitch measured from) the warped clone
-            warped = replace(voice, conversion=SpectralConversion.offset(np.zeros(ORDER), warp=warp))
-            parallel = self.parallel(reference, warped, language, clone.texts)
+        parallel = self.parallel(reference, voice, language)
         pairs = parallel.pairs
         if len(pairs) > 1:
             penalty, held_out = choose_penalty(pairs[:1], pairs[1])
         else:
             penalty, held_out = DEFAULT_PENALTY, {}
-        conversion = replace(fit(pairs, penalty), warp=warp)
+        conversion = fit(pairs, penalty)
         pitch = fit_pitch(parallel.speech, np.concatenate(parallel.renders), sr) if self.pitch else None
         lang = probe_language(language)
         texts = self.probes[lang]
         plain = [self.probe_renders.render(voice.style, t) for t in texts]
-        before = self.score(voice, plain, texts, clone.renders, clone.texts, lang)
+        before = self.score(voice, plain, texts, parallel.renders, parallel.texts, lang)
         report: dict[str, Any] = {"method": METHOD, "penalty": penalty,
                                   "held_out_distance": {k: round(v, 3) for k, v in held_out.items()},
                                   "gv_scale_mean": round(float(conversion.gv_scale.mean()), 3),
-                                  "pitch": pitch.to_dict() if pitch else None, "warp": warp,
+                                  "pitch": pitch.to_dict() if pitch else None,
                                   "unconverted": before.as_dict(), "tried": []}
         last_s = 0.0
         for strength in STRENGTHS:
@@ -301,28 +290,22 @@ class ConversionLearner:
                                                  f"{last_s:.0f} s would pass the enrollment's budget")
                 return report, replace(conversion, pitch=pitch)
             candidate = replace(conversion, strength=strength)
-            probes = self._renders(voice, candidate, texts, plain)
+            probes = [candidate.apply(a, self.analyzer) for a in plain]
             if pitch is not None:
                 candidate, probes = self._with_pitch(voice, candidate, replace(pitch, strength=strength), texts, probes)
-            readings = self._renders(voice, candidate, clone.texts, clone.renders)
+            readings = ([candidate.apply(r, self.analyzer) for r in parallel.renders] if candidate.pitch is None else
+                        [self.synthesizer.render(t, replace(voice, conversion=candidate)).audio for t in parallel.texts])
             after = self.score(voice, probes, texts, readings, parallel.texts, lang)
             refusal = guard(before, after)
             report["tried"].append({"strength": strength, "pitch": candidate.pitch is not None,
                                     **after.as_dict(), "refused": refusal})
             last_s = time.monotonic() - began
             if refusal is None:
-                report.update(kept=True, strength=strength, method=method_name(candidate))
+                report.update(kept=True, strength=strength,
+                              method=PITCH_METHOD if candidate.pitch is not None else METHOD)
                 return report, candidate
         report.update(kept=False, reason="every strength was refused by the guard")
         return report, replace(conversion, pitch=pitch)
-
-    def _renders(self, voice: VoiceState, candidate: SpectralConversion, texts: list[str],
-                 plain: list[np.ndarray] | None) -> list[np.ndarray]:
-        """The candidate's renders of ``texts``: the clone's ``plain`` renders of them filtered, when
-        the candidate leaves the engine's render as it was; otherwise rendered again."""
-        if plain is not None and not candidate.renders_differently:
-            return [candidate.apply(a, self.analyzer) for a in plain]
-        return [self.synthesizer.render(t, replace(voice, conversion=candidate)).audio for t in texts]
 
     def _with_pitch(self, voice: VoiceState, spectral: SpectralConversion, pitch: PitchMap, texts: list[str],
                     spectral_probes: list[np.ndarray]) -> tuple[SpectralConversion, list[np.ndarray]]:
@@ -339,12 +322,6 @@ class ConversionLearner:
         if similarity(probes) > similarity(spectral_probes):
             return pitched, probes
         return spectral, spectral_probes
-
-
-def method_name(conversion: SpectralConversion) -> str:
-    """``METHOD``, ``PITCH_METHOD``, or either with ``-warp`` before its version when it warps."""
-    name = PITCH_METHOD if conversion.pitch is not None else METHOD
-    return name.replace("-v1", "-warp-v1") if conversion.warp != 1.0 else name
 
 
 def text_length(text: str, language: str) -> int:

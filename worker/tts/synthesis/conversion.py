@@ -17,15 +17,8 @@ The recipe (DIFFVC with a frame-context ridge regression, MLPG and global varian
   only the *difference* between it and the clone's own cepstra is applied, as a time-varying
   filter on the clone's waveform. The excitation (pitch, voicing, timing) is Kokoro's, so the
   conversion cannot make the words less clear the way a resynthesis can.
-* A filter reshapes the envelope band by band but cannot move a formant: a speaker whose vocal
-  tract is a few per cent shorter than the clone's has every resonance a few per cent higher.
-  So a conversion may also carry a *warp* (worker.tts.cloning.formant_warp): the engine renders
-  at ``speed / warp`` with its F0 divided by ``warp``, and the render is resampled so that every
-  frequency is multiplied by ``warp``; the formants move, while duration and F0 come back to
-  what they were.
 
-Applying it costs one STFT, a small matrix product and one inverse STFT per chunk (and one
-resampling with a warp).
+Applying it costs one STFT, a small matrix product and one inverse STFT per chunk.
 """
 
 from __future__ import annotations
@@ -74,7 +67,6 @@ class Analyzer:
         # Linear interpolation between band centres: each STFT bin takes the correction of the
         # mel bands around it (bands beyond the edges extend flat).
         self.to_bins = np.stack([np.interp(bins, centres, np.eye(N_MELS)[k]) for k in range(N_MELS)])
-        self.centres = centres
 
     def analyze(self, audio: np.ndarray, denoise: bool = False) -> Frames:
         """``denoise``: subtract a stationary noise floor from the power before the cepstra, so a
@@ -91,27 +83,13 @@ class Analyzer:
 
     def filter(self, frames: Frames, difference: np.ndarray, length: int) -> np.ndarray:
         """The clip with each frame's spectral envelope moved by ``difference`` (T, ORDER) cepstra."""
-        log_gain = log_mel_envelope(difference) @ self.to_bins  # (T, bins), log power
+        padded = np.zeros((difference.shape[0], N_MELS))
+        padded[:, 1:ORDER + 1] = difference
+        log_gain = idct(padded, type=2, norm="ortho", axis=1) @ self.to_bins  # (T, bins), log power
         limit = MAX_GAIN_DB / 10 * np.log(10)
         gain = np.exp(np.clip(log_gain, -limit, limit) / 2).T  # magnitude
         out = self._librosa.istft(frames.spectrum * gain, hop_length=HOP, window="hann", length=length)
         return out.astype(np.float32)
-
-    def warp(self, audio: np.ndarray, factor: float) -> np.ndarray:
-        """Every frequency of the clip multiplied by ``factor`` (its duration divided by it): the
-        samples read as if taken at ``factor`` times the rate, resampled back to the rate."""
-        if factor == 1.0 or not audio.size:
-            return audio
-        resampled = self._librosa.resample(audio.astype(np.float32), orig_sr=self.sample_rate * factor,
-                                           target_sr=self.sample_rate, res_type="soxr_hq")
-        return resampled.astype(np.float32)
-
-
-def log_mel_envelope(cepstra: np.ndarray) -> np.ndarray:
-    """(T, ORDER) cepstra (c0 left out) → (T, N_MELS) log mel power, smoothed to what they hold."""
-    padded = np.zeros((cepstra.shape[0], N_MELS))
-    padded[:, 1:ORDER + 1] = cepstra
-    return idct(padded, type=2, norm="ortho", axis=1)
 
 
 NOISE_PERCENTILE = 10.0
@@ -183,11 +161,9 @@ class SpectralConversion:
     strength: float = 1.0  # fraction of the difference applied
     # The F0 move the engine makes before this filter runs (worker.tts.synthesis.pitch); None: the clone's own.
     pitch: PitchMap | None = None
-    # The speaker's formant frequencies over the clone's (worker.tts.cloning.formant_warp); 1: none.
-    warp: float = 1.0
 
     @classmethod
-    def offset(cls, shift: np.ndarray, pitch: PitchMap | None = None, warp: float = 1.0) -> SpectralConversion:
+    def offset(cls, shift: np.ndarray, pitch: PitchMap | None = None) -> SpectralConversion:
         """Every speech frame moved by one cepstral ``shift`` (zeros: the envelope untouched): the
         long-term average spectral difference, the simplest conversion there is."""
         weights = np.zeros(((2 * CONTEXT + 1) * ORDER + 1, 2 * ORDER))
@@ -195,28 +171,11 @@ class SpectralConversion:
         weights[-1, :ORDER] = shift
         ones = np.ones(ORDER)
         return cls(weights=weights, static_var=ones * 1e-6, delta_var=ones * 1e6, gv_mean=np.zeros(ORDER),
-                   gv_scale=ones, pitch=pitch, warp=warp)
-
-    @property
-    def scale(self) -> float:
-        """The frequency scale applied: the warp, weakened with the strength as the filter is."""
-        return float(self.warp ** self.strength)
+                   gv_scale=ones, pitch=pitch)
 
     def pitch_curve(self) -> tuple[float, float]:
-        """The engine's ``pitch`` argument for a render of this voice: the pitch map's, divided by
-        the warp's scale, which the resampling multiplies back."""
-        gain, power = self.pitch.curve() if self.pitch is not None else NATURAL_PITCH
-        return gain / self.scale, power
-
-    def engine_speed(self, speed: float) -> float:
-        """The engine's speed for a render at ``speed``: the resampling divides the duration by the scale."""
-        return speed / self.scale
-
-    @property
-    def renders_differently(self) -> bool:
-        """Whether the engine's own render changes (a pitch map or a warp): then a clone render
-        cannot merely be filtered, it must be rendered again."""
-        return self.pitch is not None or self.warp != 1.0
+        """The engine's ``pitch`` argument for a render of this voice."""
+        return self.pitch.curve() if self.pitch is not None else NATURAL_PITCH
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Per-frame static and delta means of the speaker's cepstra, (T, 2·ORDER), from the clone's
@@ -229,9 +188,7 @@ class SpectralConversion:
         return self.gv_mean + (trajectory - self.gv_mean) * self.gv_scale
 
     def apply(self, audio: np.ndarray, analyzer: Analyzer) -> np.ndarray:
-        """The clip (as the engine rendered it for ``pitch_curve`` and ``engine_speed``) with its
-        frequencies warped and its envelope moved toward the speaker's; silence is left alone."""
-        audio = analyzer.warp(audio, self.scale)
+        """The clip with its envelope moved toward the speaker's; silence is left alone."""
         if audio.size < N_FFT:
             return audio
         frames = analyzer.analyze(audio)
@@ -248,7 +205,6 @@ class SpectralConversion:
                 "conversion_gv_mean": self.gv_mean.astype(np.float32),
                 "conversion_gv_scale": self.gv_scale.astype(np.float32),
                 "conversion_strength": np.array([self.strength], np.float32),
-                "conversion_warp": np.array([self.warp], np.float64),
                 **({"conversion_pitch": self.pitch.to_array()} if self.pitch is not None else {})}
 
     @classmethod
@@ -264,15 +220,5 @@ class SpectralConversion:
                    gv_mean=arrays["conversion_gv_mean"].astype(np.float64),
                    gv_scale=arrays["conversion_gv_scale"].astype(np.float64),
                    strength=float(arrays["conversion_strength"][0]),
-                   pitch=PitchMap.from_array(arrays["conversion_pitch"]) if "conversion_pitch" in arrays else None,
-                   warp=_warp_from(arrays))
-
-
-def _warp_from(arrays: dict[str, np.ndarray]) -> float:
-    if "conversion_warp" not in arrays:
-        return 1.0  # a voice enrolled before warps were learned
-    warp = arrays["conversion_warp"]
-    if warp.shape != (1,) or not 0.5 <= float(warp[0]) <= 2.0:
-        raise ValueError(f"not a narrator spectral conversion: warp {warp!r}")
-    return float(warp[0])
+                   pitch=PitchMap.from_array(arrays["conversion_pitch"]) if "conversion_pitch" in arrays else None)
 

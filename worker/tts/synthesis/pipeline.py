@@ -287,13 +287,10 @@ class Synthesizer:
         pause_s: float = 0.0,
     ) -> AudioChunk | None:
         sr = self.engine.sample_rate
-        conversion = voice.conversion
-        if conversion is None:
-            raw = self.engine.synthesize(phonemes, voice.style, config.speed, NATURAL_PITCH, continues)
-        else:
-            raw = self.engine.synthesize(phonemes, voice.style, conversion.engine_speed(config.speed),
-                                         conversion.pitch_curve(), continues)
-            raw = conversion.apply(raw, self.analyzer)
+        pitch = voice.conversion.pitch_curve() if voice.conversion is not None else NATURAL_PITCH
+        raw = self.engine.synthesize(phonemes, voice.style, config.speed, pitch, continues)
+        if voice.conversion is not None:
+            raw = voice.conversion.apply(raw, self.analyzer)
         audio = _fade(level(trim_silence(raw, sr), sr), int(config.fade_ms * sr / 1000))
         if not audio.size:
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
@@ -27,21 +29,26 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     c = ctx()
-    checks: dict[str, str] = {}
-    try:
+
+    def database() -> str:
         with c.sessions() as s:
             s.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - a probe reports any failure, it does not raise
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
+        return "ok"
+
+    def storage() -> str:
         c.storage.ping()
-        checks["storage"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["storage"] = f"error: {type(exc).__name__}"
-    try:
-        checks["broker"] = c.queue.ping()  # "ok (embedded, in-process)" without a broker
-    except Exception as exc:  # noqa: BLE001
-        checks["broker"] = f"error: {type(exc).__name__}"
+        return "ok"
+
+    # the broker's own answer: "ok (embedded, in-process)" without a broker
+    checks = {name: _probe(check) for name, check in
+              (("database", database), ("storage", storage), ("broker", c.queue.ping))}
     ready = all(v.startswith("ok") for v in checks.values())
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+def _probe(check: Callable[[], str]) -> str:
+    """A dependency's answer, or the kind of its failure: a probe reports, it does not raise."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - any failure is an answer here
+        return f"error: {type(exc).__name__}"

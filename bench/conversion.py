@@ -1,6 +1,7 @@
 """The per-speaker spectral conversion on held-out speakers, judged by CAM++.
 
-For each speaker: the nearest stock voice, the clone (the stock-blend search), the clone with
+For each speaker: the nearest stock voice, the clone (the blend search, then the style search in
+the time enrollment's budget leaves it, as the service enrolls), the clone with
 the conversion as enrollment ships it (kept only when the guard passes it), and the clone with
 the learned conversion always applied (what the guard was protecting against). Each is judged
 on held-out texts in the speaker's language and, cross-lingually, in the other language, by
@@ -11,6 +12,7 @@ looking at two of its speakers); B (``--set B``) is sealed: only ever scored.
 
     .venv/bin/python bench/conversion.py --set B   # ~15 min on an idle 2-core box
     .venv/bin/python bench/conversion.py --set A
+    .venv/bin/python bench/conversion.py --set A --blend-only   # enrolled as this bench did before
 """
 
 from __future__ import annotations
@@ -164,13 +166,19 @@ def judge_voice(models: ModelCache, judges: list[q.Judge], prepared: q.Prepared,
     return out
 
 
-def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpeaker) -> dict[str, Any]:
+def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldOutSpeaker,
+                     search: bool = True) -> dict[str, Any]:
+    """One speaker enrolled as the service does (``search=False``: the blend search alone, with no
+    deadline for the conversion, as this bench ran before)."""
     prepared = q.prepare(models, judges, speaker)
     cloner = Cloner(models.synthesizer, models.encoder, prepared.bank, whisper_listener(models.transcriber))
     started = time.monotonic()
-    clone = cloner.enroll(prepared.reference, SAMPLE_RATE, speaker.language)
+    if search:
+        clone, deadline = models.clone(prepared.reference, SAMPLE_RATE, speaker.language, cloner)
+    else:
+        clone, deadline = cloner.enroll(prepared.reference, SAMPLE_RATE, speaker.language), None
     clone_s = time.monotonic() - started
-    report, conversion = models.conversion_learner.attempt(prepared.reference, clone, speaker.language)
+    report, conversion = models.conversion_learner.attempt(prepared.reference, clone, speaker.language, deadline)
     stock_name = str(clone.metrics["best_stock_voice"])
     stock = replace(clone, style=prepared.bank.styles[prepared.bank.names.index(stock_name)])
     ungated = replace(clone, conversion=conversion)
@@ -184,6 +192,7 @@ def evaluate_speaker(models: ModelCache, judges: list[q.Judge], speaker: q.HeldO
     return {"speaker": speaker.name, "source": speaker.source, "language": speaker.language,
             "real": speaker.name.startswith("real:"), "reference_qa": prepared.qa, "ceiling": q.ceiling(prepared),
             "nearest_stock": stock_name, "chosen": clone.metrics["chosen"], "clone_enroll_s": round(clone_s, 1),
+            "search_accepted": clone.metrics.get("search_accepted"), "search_gain": clone.metrics.get("search_gain"),
             "conversion": report, "methods": scored}
 
 
@@ -319,7 +328,7 @@ def _f(value: Any, digits: int = 3) -> str:
 
 def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
     head = (f"{'speaker':24}| {'CAM++ stock/clone/conv/ungated':>31} | {'ceil':>5} | {'err clone/conv':>14} | "
-            f"{'DNSMOS clone/conv':>17} | {'cross CAM clone/conv':>20} | kept | conv s")
+            f"{'DNSMOS clone/conv':>17} | {'cross CAM clone/conv':>20} | kept | conv s | search")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -329,7 +338,8 @@ def print_table(rows: list[dict[str, Any]], means: dict[str, Any]) -> None:
               f"{_f(m['clone'].get('asr_error')) + '/' + _f(m['converted'].get('asr_error')):>14} | "
               f"{_f(m['clone']['dnsmos_ovrl'], 2) + '/' + _f(m['converted']['dnsmos_ovrl'], 2):>17} | "
               f"{_f(m['clone']['cross_campplus']) + '/' + _f(m['converted']['cross_campplus']):>20} | "
-              f"{'yes' if r['conversion'].get('kept') else 'no':>4} | {_f(r['conversion'].get('seconds'), 1):>6}")
+              f"{'yes' if r['conversion'].get('kept') else 'no':>4} | {_f(r['conversion'].get('seconds'), 1):>6} | "
+              f"{'kept' if r.get('search_accepted') else 'no'}")
     print("-" * len(head))
     for name, g in means.items():
         if not g["speakers"]:
@@ -347,6 +357,8 @@ def main() -> None:
     parser.add_argument("--set", choices=sorted(SETS), default="B", help="A: tuning speakers, B: sealed (default)")
     parser.add_argument("--sweep", action="store_true", help="settings of the conversion, on --set A only")
     parser.add_argument("--degraded", metavar="SPEAKER", help="one speaker's reference under each degradation")
+    parser.add_argument("--blend-only", action="store_true",
+                        help="enroll with the blend search alone (no style search, no enrollment deadline)")
     args = parser.parse_args()
     if args.sweep and args.set != "A":
         parser.error("--sweep chooses settings: it runs on the tuning set (--set A) only")
@@ -374,10 +386,12 @@ def main() -> None:
             print(f"{r['degradation']:20} | {_f(r['clone']):>11} | {_f(r['plain_ungated']):>6} | "
                   f"{_f(r['denoised_ungated']):>13} | {r['plain_kept']}/{r['denoised_kept']}")
         return
-    path = RESULTS / f"conversion_{'custom' if args.speakers else args.set}.json"
-    config = {"bench": "conversion", "set": args.set, "threads": models.settings.synth_threads}
-    result = q.run_speakers(models, names, lambda s: evaluate_speaker(models, judges, s), path, config,
-                            args.resume, summarise)
+    suffix = "_blend" if args.blend_only else ""
+    path = RESULTS / f"conversion_{'custom' if args.speakers else args.set}{suffix}.json"
+    config = {"bench": "conversion", "set": args.set, "threads": models.settings.synth_threads,
+              "style_search": not args.blend_only}
+    result = q.run_speakers(models, names, lambda s: evaluate_speaker(models, judges, s, not args.blend_only),
+                            path, config, args.resume, summarise)
     q.print_run(result, path, print_table)
 
 

@@ -130,30 +130,40 @@ class ModelCache:
                                  self.dnsmos.overall, dict(PROBES))
 
     def enroll(self, reference: np.ndarray, sample_rate: int, language: str) -> VoiceState:
-        """Clone a voice within ``Settings.enroll_budget_seconds``: the blend search of the
-        stock voices, then the style search with whatever time that left (a busy machine
-        gets a shorter search, not a longer enrollment), then, with ``voice_conversion``, the
-        spectral conversion, whose time (about ``conversion_reserve_s``) the search leaves it
-        and which tries a weaker strength only while that fits the budget. The style search keeps
-        its result only when it beats the blend clearly (``SearchConfig.min_gain``)."""
-        from worker.tts.cloning.style_search import enroll_refined  # deferred: see TYPE_CHECKING
-
-        budget = self.settings.enroll_budget_seconds
-        deadline = time.monotonic() + budget
-        convert = self.settings.voice_conversion and sample_rate == self.engine.sample_rate
-        if convert:
-            from worker.tts.cloning.conversion_fit import conversion_reserve_s  # deferred: see TYPE_CHECKING
-
-            budget -= conversion_reserve_s(reference.size / sample_rate)
-        if budget <= 0:
-            voice = self.cloner.enroll(reference, sample_rate, language)
-        else:
-            voice = enroll_refined(self.cloner, reference, sample_rate, language, total_budget_s=budget)
-        if not convert:
+        """Clone a voice within ``Settings.enroll_budget_seconds``: ``clone``, then, with
+        ``voice_conversion``, the spectral conversion, which tries a weaker strength only while
+        that fits the budget."""
+        voice, deadline = self.clone(reference, sample_rate, language)
+        if not self.converts(sample_rate):
             reason = ("turned off" if not self.settings.voice_conversion
                       else f"the reference is at {sample_rate} Hz, not the engine's {self.engine.sample_rate} Hz")
             return replace(voice, metrics={**voice.metrics, "conversion": {"kept": False, "reason": reason}})
         return self.conversion_learner.learn(reference, voice, language, deadline)
+
+    def converts(self, sample_rate: int) -> bool:
+        return self.settings.voice_conversion and sample_rate == self.engine.sample_rate
+
+    def clone(self, reference: np.ndarray, sample_rate: int, language: str,
+              cloner: Cloner | None = None) -> tuple[VoiceState, float]:
+        """The voice before any conversion, and the deadline (``time.monotonic``) enrollment has left:
+        the blend search of the stock voices, then the style search with whatever time that left
+        (a busy machine gets a shorter search, not a longer enrollment) less what the conversion
+        will take (about ``conversion_reserve_s``). The style search keeps its result only when it
+        beats the blend clearly (``SearchConfig.min_gain``). Separate from ``enroll``, with
+        ``cloner`` to pass one over another bank, so the conversion bench learns on the clone the
+        service would make."""
+        from worker.tts.cloning.style_search import enroll_refined  # deferred: see TYPE_CHECKING
+
+        budget = self.settings.enroll_budget_seconds
+        deadline = time.monotonic() + budget
+        if self.converts(sample_rate):
+            from worker.tts.cloning.conversion_fit import conversion_reserve_s  # deferred: see TYPE_CHECKING
+
+            budget -= conversion_reserve_s(reference.size / sample_rate)
+        cloner = cloner or self.cloner
+        if budget <= 0:
+            return cloner.enroll(reference, sample_rate, language), deadline
+        return enroll_refined(cloner, reference, sample_rate, language, total_budget_s=budget), deadline
 
     @cached_property
     def polyphone_model(self) -> PolyphoneModel:

@@ -141,6 +141,8 @@ class ModelCache:
         return self.conversion_learner.learn(reference, voice, language, deadline)
 
     def converts(self, sample_rate: int) -> bool:
+        """Whether enrollment learns a conversion: the filter is fitted on the engine's own rate, so a
+        reference at another rate gets none (and ``clone`` reserves it no time)."""
         return self.settings.voice_conversion and sample_rate == self.engine.sample_rate
 
     def clone(self, reference: np.ndarray, sample_rate: int, language: str,

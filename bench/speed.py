@@ -40,7 +40,7 @@ from worker.model_cache import ModelCache
 from worker.tts.checks.reference import clean_reference
 from worker.tts.synthesis import assets
 from worker.tts.synthesis.engine import KokoroEngine, kokoro_engine
-from worker.tts.synthesis.pipeline import Synthesizer
+from worker.tts.synthesis.pipeline import SynthesisConfig, Synthesizer
 from worker.tts.synthesis.voice import VoiceState
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +139,36 @@ def kokoro_parallel_rtf(models: ModelCache, repeats: int) -> dict[str, float]:
     return {"renders_at_once": cores, "engine_rtf": round(statistics.median(samples), 3), "load_1m": load_1m()}
 
 
+def long_text_rtf(models: ModelCache, repeats: int) -> dict[str, Any]:
+    """One long reading rendered whole, as a batch item is: the bench sentences as one text
+    (10 chunks), its sentences one after another on the 2-thread session, then side by side
+    on one-thread sessions (``Synthesizer._side_by_side``), alternated, analysis excluded.
+    Wall time over the engine's own audio (engine RTF, as in the rows above) and over the
+    delivered audio (render RTF); both ways render the same samples."""
+    engine, voice, _ = warm_engine(models, threads=2)
+    analysis = models.frontend.analyze(" ".join(SENTENCES))
+    ways = {"one_after_another": Synthesizer(models.frontend, engine, side_by_side=False),
+            "side_by_side": Synthesizer(models.frontend, engine, side_by_side=True)}
+    config = SynthesisConfig()
+    raw_s = sum(len(engine.synthesize(p.phonemes, p.voice.style, continues=p.continues))
+                for p in ways["side_by_side"].pieces(analysis, voice)) / engine.sample_rate
+    rendered = {name: synth.render_analysis(analysis, voice, config) for name, synth in ways.items()}  # warm-up
+    assert np.array_equal(rendered["side_by_side"].audio, rendered["one_after_another"].audio)
+    walls: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, synth in ways.items():
+            walls[name].append(timed(lambda s=synth: s.render_analysis(analysis, voice, config))[1])
+    delivered_s = rendered["side_by_side"].duration_s
+    out: dict[str, Any] = {"chunks": len(analysis.sentences), "engine_audio_s": round(raw_s, 1),
+                           "delivered_audio_s": round(delivered_s, 1)}
+    for name, samples in walls.items():
+        wall = statistics.median(samples)
+        out[name] = {"engine_rtf": round(wall / raw_s, 3), "render_rtf": round(wall / delivered_s, 3)}
+    out["ratio"] = round(statistics.median(walls["side_by_side"]) / statistics.median(walls["one_after_another"]), 3)
+    out["load_1m"] = load_1m()
+    return out
+
+
 def first_audio_ms(models: ModelCache, repeats: int) -> dict[str, float]:
     """Time from the stream() call to its first chunk, warm, with the worker's thread setting.
 
@@ -228,6 +258,13 @@ def print_table(result: dict[str, Any]) -> None:
     par = result["rtf_parallel"]
     rows.append((f"Kokoro engine RTF, {par['renders_at_once']} single-thread renders at once", f"{par['engine_rtf']:.3f}",
                  f"<= {TARGETS['rtf']}", par["load_1m"]))
+    lt = result["long_text"]
+    for way in ("one_after_another", "side_by_side"):
+        label = f"long text ({lt['chunks']} chunks) rendered whole, {way.replace('_', ' ')}, 2 threads"
+        rows.append((f"{label}: engine RTF", f"{lt[way]['engine_rtf']:.3f}", f"<= {TARGETS['rtf']}", lt["load_1m"]))
+    rows.append(("long text: render RTF (delivered audio), side by side / one after another",
+                 f"{lt['side_by_side']['render_rtf']:.3f} / {lt['one_after_another']['render_rtf']:.3f}", "",
+                 lt["load_1m"]))
     fa, fe, en, ga = result["first_audio"], result["frontend"], result["enrollment"], result["gate"]
     rows += [
         ("first audio, 10-char zh, warm (median)", f"{fa['median_ms']:.0f} ms", f"<= {TARGETS['first_audio_ms']:.0f} ms",
@@ -280,6 +317,7 @@ def main() -> None:
     result["load_s"] = load_all(models)
     result["rtf"] = [kokoro_rtf(models, n, 1 if args.quick else 3) for n in (1, 2)]
     result["rtf_parallel"] = kokoro_parallel_rtf(models, 1 if args.quick else 3)
+    result["long_text"] = long_text_rtf(models, 1 if args.quick else 3)
     result["first_audio"] = first_audio_ms(models, 3 if args.quick else 10)
     result["frontend"] = frontend_ms(models, 2 if args.quick else 10)
     voice, result["enrollment"] = enrollment(models)

@@ -67,7 +67,7 @@ class ModelCache:
 
     @cached_property
     def synthesizer(self) -> Synthesizer:
-        return Synthesizer(self.frontend, self.engine)
+        return Synthesizer(self.frontend, self.engine, side_by_side=self.settings.render_side_by_side)
 
     @cached_property
     def encoder(self) -> SpeakerEncoder:

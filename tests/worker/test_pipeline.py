@@ -8,6 +8,7 @@ read as the sentence.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -300,6 +301,34 @@ def test_chunks_of_a_text_are_spoken_at_one_level(synthesizer: Synthesizer, voic
     raw = [speech_level_db(trim_silence(synthesizer.engine.synthesize(c.phonemes, voice.style), sr), sr)
            for c in chunks]
     assert max(raw) - min(raw) > 1.0  # what the leveling evens out (else this test pins nothing)
+
+
+@pytest.mark.slow
+def test_a_whole_reading_renders_two_sentences_at_once_to_the_same_samples(
+    engine: KokoroEngine, synthesizer: Synthesizer, voice: VoiceState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full render runs its sentences side by side on one-thread sessions (faster on two cores:
+    bench/speed.py); nobody may hear it: the samples are those of one sentence after another."""
+    one_by_one = Synthesizer(synthesizer.frontend, engine, side_by_side=False).render(LESSON, voice).audio
+    lane = engine.single_threaded
+    assert lane.threads == 1 and lane.version == engine.version and engine.single_threaded is lane
+    running: list[str] = []
+    synthesize = lane.synthesize
+
+    def recorded(*args: object, **kwargs: object) -> np.ndarray:
+        running.append(threading.current_thread().name)
+        return synthesize(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lane, "synthesize", recorded)
+    side_by_side = synthesizer.render(LESSON, voice).audio
+    assert len(running) == len(synthesizer.frontend.analyze(LESSON).sentences)
+    assert len(set(running)) == 2 and all(name.startswith("render-lane") for name in running)
+    assert np.array_equal(side_by_side, one_by_one)
+
+
+def test_a_one_thread_engine_is_its_own_single_threaded_session() -> None:
+    engine = kokoro_engine(Settings(synth_threads=1))
+    assert engine.threads == 1 and engine.single_threaded is engine
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,6 +101,7 @@ class KokoroEngine:
         if device == "cuda" and self.session.get_providers()[0] != "CUDAExecutionProvider":
             raise RuntimeError(f"onnxruntime did not put {model_path.name} on CUDA: {self.session.get_providers()}")
         self.model_path, self.device, self.name = model_path, device, name
+        self.threads, self._operators = opts.intra_op_num_threads, operators
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.vocab = vocab
         self.version = version
@@ -107,6 +109,18 @@ class KokoroEngine:
 
     def tokenize(self, phonemes: str) -> list[int]:
         return [self.vocab[c] for c in phonemes if c in self.vocab]
+
+    @cached_property
+    def single_threaded(self) -> KokoroEngine:
+        """The same graph on a one-thread session, for chunks rendered side by side
+        (worker.tts.synthesis.pipeline): two threads inside one render scale worse than two
+        renders at once, each on its own core. Built on first use, so a process that only
+        streams never holds it; its samples are the same to the bit (onnxruntime's kernels
+        here do not round differently with the thread count, which a test pins)."""
+        if self.threads == 1:
+            return self
+        return KokoroEngine(self.model_path, self.vocab, self.version, threads=1, device=self.device,
+                            name=self.name, operators=self._operators)
 
     def edge_inputs(self, tokens: list[int], continues: bool = False) -> dict[str, np.ndarray]:
         """What the edge graph crops: the pads and the silent symbols next to them, less

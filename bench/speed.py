@@ -1,7 +1,9 @@
 """Speed and memory of the model stack on this machine, beside the issue's targets.
 
 Measures Kokoro's real-time factor (compute s / audio s) with 1 and 2 threads on mixed
-zh/en sentences and with one single-thread render per core at once (how batches run), warm first-audio latency of a 10-character Chinese sentence through
+zh/en sentences and with one single-thread render per core at once (how batches run), the same
+sentences as one long text rendered whole (one after another, and side by side as the service
+renders them), warm first-audio latency of a 10-character Chinese sentence through
 ``Synthesizer.stream``, frontend ms per sentence, enrollment wall time on
 examples/reference.wav (clean_reference + ModelCache.enroll: blend, then style search within the budget), quality-gate time per item
 (Whisper + speaker embeddings) and the peak RSS of a process that loaded every model.

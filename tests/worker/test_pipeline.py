@@ -326,6 +326,26 @@ def test_a_whole_reading_renders_two_sentences_at_once_to_the_same_samples(
     assert np.array_equal(side_by_side, one_by_one)
 
 
+@pytest.mark.slow
+def test_a_chunk_failing_beside_another_fails_the_render_and_leaves_no_thread_behind(
+    engine: KokoroEngine, synthesizer: Synthesizer, voice: VoiceState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller (a batch item's task) must see the engine's error as it would one sentence
+    after another, so that it fails that item alone; the lanes must not outlive the render."""
+    lane = engine.single_threaded
+    synthesize = lane.synthesize
+
+    def failing(phonemes: str, *args: object, **kwargs: object) -> np.ndarray:
+        if "bˈAsɪks" in phonemes:  # "We will start with the basics."
+            raise RuntimeError("the engine failed on this chunk")
+        return synthesize(phonemes, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lane, "synthesize", failing)
+    with pytest.raises(RuntimeError, match="failed on this chunk"):
+        synthesizer.render(LESSON, voice)
+    assert not [t for t in threading.enumerate() if t.name.startswith("render-lane")]
+
+
 def test_a_one_thread_engine_is_its_own_single_threaded_session() -> None:
     engine = kokoro_engine(Settings(synth_threads=1))
     assert engine.threads == 1 and engine.single_threaded is engine

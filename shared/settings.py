@@ -93,9 +93,9 @@ class Settings:
     # more than it saves.
     snake_operator: bool = True
     # A whole reading's sentences rendered synth_threads at a time, each on one thread
-    # (worker/tts/synthesis/pipeline.py, Synthesizer._side_by_side): the same audio in ~0.86 × the
-    # engine time on 2 cores, for a second engine session (~0.8 s to build, ~100 MiB) and up to
-    # ~250 MiB more working memory while two chunks render. Streams are unaffected.
+    # (worker/tts/synthesis/pipeline.py, Synthesizer._side_by_side): the same audio in ~0.72-0.82 ×
+    # the time on 2 cores, for a second engine session (~0.8 s to build, ~100 MiB) and its working
+    # memory while two chunks render (~250-480 MiB more at peak). Streams are unaffected.
     render_side_by_side: bool = True
     # The synthesis engine: "kokoro" (built in, int8 ONNX on the CPU) or "package.module:factory",
     # a callable taking these Settings and returning a worker.tts.synthesis.engine.Engine (e.g. a GPU model

@@ -320,6 +320,11 @@ def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None
     ("Our #1 seller.", "Our number 1 seller."),
     ("IP 192.168.1.1 stays.", "IP 192.168.1.1 stays."),
     ("COVID-19 and a 3-year warranty.", "COVID-19 and a 3-year warranty."),
+    ("See example.com/notes/a.html?id=42 now.", "See example dot com slash notes slash a dot html question mark id=42 now."),
+    ("Open Mon-Fri and Sat & Sun.", "Open Monday to Friday and Saturday and Sunday."),
+    ("Delivered Tue, Feb 3.", "Delivered Tuesday, February third."),
+    ("Frost on Mon, 3 Feb.", "Frost on Monday, the third of February."),
+    ("The Sun is up; Wed is a word.", "The Sun is up; Wed is a word."),  # no date or day beside them: words
 ])
 def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -332,6 +337,9 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("Due on 3/4.", "Due on 3/4."),  # after a word of dates it stays for the reader
     ("It lasts 20 min and stands 1 ft tall.", "It lasts 20 minutes and stands 1 foot tall."),
     ("Sales hit $3.2 million.", "Sales hit three point two million dollars."),
+    ("It costs $1,299.99.", "It costs one thousand two hundred and ninety-nine dollars and ninety-nine cents."),  # no pause
+    ("It is 3.5x faster.", "It is three point five times faster."),
+    ("Up 14.7% YoY.", "Up fourteen point seven percent year over year."),
 ])
 def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -343,6 +351,11 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
                                   "Pack light items, i.e. towels, e.g. socks, in the side pocket."])
 def test_abbreviated_months_and_latin_abbreviations_do_not_end_a_sentence(plain_fe: Frontend, text: str) -> None:
     assert len(plain_fe.analyze(text).sentences) == 1
+
+
+def test_a_web_address_query_does_not_end_a_sentence_but_a_question_mark_does(plain_fe: Frontend) -> None:
+    assert len(plain_fe.analyze("See https://example.com/notes?id=42 for the notes.").sentences) == 1
+    assert len(plain_fe.analyze("Really?Yes, really.").sentences) == 2
 
 
 def test_english_lexicon_kept_in_the_model_cache_reads_the_same_and_survives_a_damaged_file(tmp_path: Path) -> None:

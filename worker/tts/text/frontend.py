@@ -40,9 +40,10 @@ MAX_PHONEMES = 510
 _PUA_BASE = 0xE000
 _PUA_MAX = 0xF8FF
 _OVERRIDE = OVERRIDE
-# A sentence ends at terminal punctuation (plus any closing quotes/brackets after it),
-# or at an English period followed by whitespace or the end.
-_SENTENCE = re.compile(r".*?(?:(?:[。！？?；;…\n]|!(?!=))+|" + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
+# A sentence ends at terminal punctuation (plus any closing quotes/brackets after it; the "?"
+# of a web address's query, "?id=42", does not end one), or at an English period followed by whitespace or the end.
+_SENTENCE = re.compile(r".*?(?:(?:[。！？；;…\n]|!(?!=)|\?(?![\w%-]*=))+|"
+                       + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
                        + r"\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(f"[A-Za-z0-9{HAN_CLASS}\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",

@@ -210,6 +210,12 @@ def _spaced_model(m: re.Match[str]) -> str:
     return m.group(1) + read_digits(m.group(2))
 
 
+def _dashed_model(m: re.Match[str]) -> str:
+    """A model whose number follows a dash: the series as a model (i7: i七), the number digit by
+    digit after a pause, as said (i7-13700H: i七 一三七零零H); the dash is not a minus."""
+    return m.group(1) + read_cardinal(m.group(2)) + " " + read_digits(m.group(3)) + m.group(4)
+
+
 def _integer(m: re.Match[str]) -> str:
     num = m.group(0)
     follow = m.string[m.end():m.end() + 4]
@@ -336,6 +342,10 @@ RULES: tuple[Rule, ...] = (
     (re.compile(r"(?<![A-Za-z0-9.])([vV]|[Vv]ersion\s?|版本号?\s?)(\d+(?:\.\d+)+)(?![\d.])"),
      lambda m: m.group(1) + read_dotted(m.group(2))),
     (re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d.])"), lambda m: read_dotted(m.group(0))),
+    # a model with a dashed number: i7-13700H i七 一三七零零H (not 负一万三千七百)
+    (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8})(\d{1,2})-(\d{3,})([A-Za-z]{0,3})(?![A-Za-z0-9])"), _dashed_model),
+    # room numbers: 1203室 一二零三室
+    (re.compile(r"(?<![\d.])(\d{3,4})(?=室|号房|房间)"), lambda m: read_digits(m.group(1))),
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm

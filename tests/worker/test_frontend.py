@@ -342,6 +342,14 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("It costs $1,299.99.", "It costs one thousand two hundred and ninety-nine dollars and ninety-nine cents."),  # no pause
     ("It is 3.5x faster.", "It is three point five times faster."),
     ("Up 14.7% YoY.", "Up fourteen point seven percent year over year."),
+    ("It is $20/user/month or $199/yr.",
+     "It is twenty dollars per user per month or one hundred and ninety-nine dollars per year."),
+    ("Open 24/7, and/or online.", "Open 24/7, and/or online."),
+    ("A 65\" screen; it measures 12\".", "A 65 inch screen; it measures 12 inches."),
+    ('He said "I am 5" and left.', 'He said "I am 5" and left.'),  # a closing quote, not inches
+    ("The kit: 1 x charger, 2 x cables.", "The kit: 1 charger, 2 cables."),
+    ("Runs 180 mins, for ages 3 yrs and up.", "Runs 180 minutes, for ages 3 years and up."),
+    ("Rated IPX8.", "Rated IPX 8."),  # the capitals are spelled, the number said
 ])
 def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en

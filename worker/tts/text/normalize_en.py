@@ -17,6 +17,8 @@ as words. This module rewrites a line before misaki sees it:
 - months and weekdays abbreviated without a period, only beside a day or a date (``3 Feb``,
   ``Mon, Feb 3``) or in a run of days (``Mon-Fri``); alone, "Sun" and "Wed" are words;
 - numbers said without the comma num2words writes after thousands (Kokoro would pause there);
+- rates after a slash (``$9.99/mo``: "per month"), inch marks after a number (``65"``), counts of
+  a kit (``2 x cables``: "two cables"), capitals glued to a short number spelled apart (``IPX8``);
 - fractions (``3/4``: "three quarters") unless a word of dates comes before them;
 - the homographs read, lead, live, record, minute, wind, tear, close, present, object, desert and
   bass from the words around them, written as
@@ -42,8 +44,8 @@ _EN_UNITS = MappingProxyType({
     "mg": "milligrams", "km": "kilometers", "cm": "centimeters", "mm": "millimeters",
     "ml": "milliliters", "mAh": "milliamp hours", "GB": "gigabytes", "TB": "terabytes",
     "MB": "megabytes", "GHz": "gigahertz", "MHz": "megahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
-    "lbs": "pounds", "lb": "pounds", "ft": "feet", "yd": "yards", "oz": "ounces", "min": "minutes",
-    "hrs": "hours", "hr": "hours", "sec": "seconds", "℃": "degrees Celsius", "°C": "degrees Celsius",
+    "lbs": "pounds", "lb": "pounds", "ft": "feet", "yd": "yards", "oz": "ounces", "mins": "minutes", "min": "minutes",
+    "yrs": "years", "yr": "years", "hrs": "hours", "hr": "hours", "sec": "seconds", "℃": "degrees Celsius", "°C": "degrees Celsius",
     "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
@@ -74,6 +76,13 @@ _WEEKDAY_ALT = "|".join(sorted(_WEEKDAY_ABBREVIATIONS, key=len, reverse=True))
 _WEEKDAY_RANGE = re.compile(rf"\b({_WEEKDAY_ALT})\.?\s?(?:[-–—/&]|\s(?:to|through|and)\s)\s?({_WEEKDAY_ALT})\b")
 _WEEKDAY_BEFORE_DATE = re.compile(rf"\b({_WEEKDAY_ALT})\b\.?(?=,?\s+(?:\d{{1,2}}(?!\d)|(?:{'|'.join(MONTHS)}|"
                                   rf"{_MONTH_ABBREVIATION_ALT})\b))")
+# A rate's period after a slash: $9.99/mo "per month", 20/user "per user" (not 24/7 or and/or).
+_PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour"})
+_PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|user|seat)\b")
+# Inches after a number: a 65" screen (not when it closes a quotation opened before it).
+_INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
+# Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
+_CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
 # Words said as a phrase, not spelled: misaki spells a mixed-case token letter by letter.
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
@@ -174,6 +183,7 @@ _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
 _RANGE = re.compile(rf"(?<![\w.,:/-])({_NUMBER}(?::[0-5]\d)?(?:\s?[aApP]\.?[mM]\.?|%)?)\s?[-–—]\s?(?=\d)")
 _DIMENSION = re.compile(rf"(?<![\w.])({_NUMBER})\s?[x×]\s?(?=\d)")
+_COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?=[A-Za-z])")  # 2 x cables: two cables
 _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 3.5x faster: three point five times
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -227,6 +237,12 @@ def _phone(m: re.Match[str]) -> str:
     return ", ".join(_digits(g) for g in groups)
 
 
+def _inches(m: re.Match[str]) -> str:
+    if len(re.findall(r'(?<!\d)"', m.string[:m.start()])) % 2:  # it closes a quotation (inch marks aside)
+        return m.group(0)
+    return " inch" if m.group(1) else " inches"  # a 65-inch screen; it measures 12 inches
+
+
 def _dates_and_numbers(text: str) -> str:
     """What a reader says for web addresses, dates, phone numbers, ranges, dimensions and decimals."""
     text = _EMAIL.sub(lambda m: m.group(1).replace(".", " dot ") + " at " + _host(m.group(2)), text)
@@ -251,6 +267,7 @@ def _dates_and_numbers(text: str) -> str:
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
     text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", _fraction, text)
     text = _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
+    text = _COUNT_OF.sub(lambda m: m.group(1) + " ", text)
     return _TIMES.sub(lambda m: m.group(1) + " times", text)
 
 
@@ -259,6 +276,9 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z.])No\.(?=\s*\d)", "number", text)
     text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
     text = re.sub(rf"\b({'|'.join(_PHRASES)})\b", lambda m: _PHRASES[m.group(1)], text)
+    text = _PER.sub(lambda m: " per " + _PERIODS.get(m.group(1), m.group(1)), text)
+    text = _INCHES.sub(_inches, text)
+    text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = _dates_and_numbers(text)
     text = _ABBREV_RE.sub(_abbreviation, text)
     text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z])|\s(thousand|million|billion|trillion)\b)?",

@@ -363,6 +363,26 @@ def test_abbreviated_months_and_latin_abbreviations_do_not_end_a_sentence(plain_
     assert len(plain_fe.analyze(text).sentences) == 1
 
 
+@pytest.mark.parametrize(("text", "cleaned"), [
+    ("Soft &amp; durable<br>Washable&nbsp;cotton.", "Soft & durable\nWashable cotton."),
+    ("<p>Our <b>best</b> mug.</p><script>track()</script>", "\nOur best mug.\n"),
+    ("**Bold** claim: the _best_ one 😀⭐⭐", "Bold claim: the best one  "),
+    ("## Features\n- Fast", "Features\n- Fast"),
+    ("a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1", "a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1"),
+    ("{行|hang2}长<br/>好", "{行|hang2}长\n好"),  # an inline reading passes unchanged
+])
+def test_markup_a_reader_would_not_say_is_removed_and_nothing_else(text: str, cleaned: str) -> None:
+    from worker.tts.text.markup import clean_markup
+
+    assert clean_markup(text) == cleaned
+
+
+def test_html_and_emoji_in_a_catalogue_text_are_not_read_aloud(plain_fe: Frontend) -> None:
+    analysis = plain_fe.analyze("<p>Soft &amp; durable<br>Machine washable.</p> 😀")
+    assert [s.text for s in analysis.sentences] == ["Soft & durable", "Machine washable."]
+    assert all("ˈæmp" not in s.phonemes and "slˈæʃ" not in s.phonemes for s in analysis.sentences)
+
+
 def test_a_web_address_query_does_not_end_a_sentence_but_a_question_mark_does(plain_fe: Frontend) -> None:
     assert len(plain_fe.analyze("See https://example.com/notes?id=42 for the notes.").sentences) == 1
     assert len(plain_fe.analyze("Really?Yes, really.").sentences) == 2

@@ -1,6 +1,7 @@
 """Text frontend: raw text -> normalized sentences -> Kokoro v1.0 phoneme strings.
 
 Pipeline per input text:
+  0. HTML, Markdown emphasis and emoji are removed (worker/tts/text/markup.py);
   1. inline overrides ``{word|reading}``, then the words of the lexicon passed to
      ``analyze`` (longest first), are swapped for private-use placeholder characters
      so normalization cannot touch them and their reading is forced: an inline
@@ -28,6 +29,7 @@ from shared.pronunciation.readings import OVERRIDE, check_reading, parse_pinyin,
 from shared.pronunciation.symbols import HAN, HAN_CLASS
 from worker.tts.synthesis.assets import kokoro_vocab
 from worker.tts.text.analysis import Analysis, CompiledLexicon, Forced, Segment, Sentence
+from worker.tts.text.markup import clean_markup
 from worker.tts.text.normalize_en import NO_STOP
 from worker.tts.text.normalize_zh import normalize_zh
 
@@ -134,7 +136,7 @@ class Frontend:
             raise TypeError(f"analyze() wants str, got {type(text).__name__}")
         if isinstance(lexicon, Lexicon):
             lexicon = self.compile(lexicon)
-        protected, forced = self._protect(text, lexicon)
+        protected, forced = self._protect(clean_markup(text), lexicon)
         sentences: list[Sentence] = []
         normalized_parts: list[str] = []
         text_is_zh = _is_chinese(protected, forced)

@@ -4,6 +4,7 @@ the speech joined with short pauses in place of long silences."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -30,7 +31,9 @@ def speech_mask(audio16: np.ndarray, *, aggressiveness: int = 2) -> np.ndarray:
     power_db = 10 * np.log10(np.mean(pcm.reshape(n, frame).astype(np.float64) ** 2, axis=1) + 1e-3)
     gate = power_db > max(power_db.max() - 50.0, 10 * math.log10(32767**2) - 75.0)
     try:
-        import webrtcvad  # deferred: optional; an energy-only fallback follows
+        with warnings.catch_warnings():  # its pkg_resources import warns on every first use
+            warnings.simplefilter("ignore", UserWarning)
+            import webrtcvad  # deferred: optional; an energy-only fallback follows
 
         vad = webrtcvad.Vad(aggressiveness)
         raw = np.array([vad.is_speech(pcm[i * frame : (i + 1) * frame].tobytes(), VAD_RATE) for i in range(n)])

@@ -345,7 +345,7 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("It is $20/user/month or $199/yr.",
      "It is twenty dollars per user per month or one hundred and ninety-nine dollars per year."),
     ("Open 24/7, and/or online.", "Open 24/7, and/or online."),
-    ("A 65\" screen; it measures 12\".", "A 65 inch screen; it measures 12 inches."),
+    ("A 65\" screen; it measures 12\". It is 12″ wide.", "A 65 inch screen; it measures 12 inches. It is 12 inches wide."),
     ('He said "I am 5" and left.', 'He said "I am 5" and left.'),  # a closing quote, not inches
     ("The kit: 1 x charger, 2 x cables.", "The kit: 1 charger, 2 cables."),
     ("Runs 180 mins, for ages 3 yrs and up.", "Runs 180 minutes, for ages 3 years and up."),

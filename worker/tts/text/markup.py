@@ -34,7 +34,7 @@ _HIDDEN = re.compile(r"<(script|style)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.
 _BLOCK_TAG = re.compile(_TAG.format(names="|".join(_BLOCK)) + r"\s*", re.IGNORECASE)
 _INLINE_TAG = re.compile(_TAG.format(names="|".join(_INLINE)), re.IGNORECASE)
 _REFERENCE = re.compile(r"&(?:#\d{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)([^\n]{1,200}?)(?<=\S)\1")  # bounded: linear on a run of "**"
 _EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=[^\s*_])([^*_\n]+?)(?<=[^\s*_])\1(?![\w*])")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
 # Emoji and pictographs: the supplementary symbol planes' emoji blocks, dingbats and the

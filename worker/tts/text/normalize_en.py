@@ -79,8 +79,10 @@ _WEEKDAY_BEFORE_DATE = re.compile(rf"\b({_WEEKDAY_ALT})\b\.?(?=,?\s+(?:\d{{1,2}}
 # A rate's period after a slash: $9.99/mo "per month", 20/user "per user" (not 24/7 or and/or).
 _PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour"})
 _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|user|seat)\b")
-# Inches after a number: a 65" screen (not when it closes a quotation opened before it).
+# Inches after a number: a 65" screen (not when it closes a quotation opened before it); "inch"
+# before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
+_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.]+$", re.IGNORECASE)
 # Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
 _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
 # Words said as a phrase, not spelled: misaki spells a mixed-case token letter by letter.
@@ -237,10 +239,19 @@ def _phone(m: re.Match[str]) -> str:
     return ", ".join(_digits(g) for g in groups)
 
 
-def _inches(m: re.Match[str]) -> str:
-    if len(re.findall(r'(?<!\d)"', m.string[:m.start()])) % 2:  # it closes a quotation (inch marks aside)
-        return m.group(0)
-    return " inch" if m.group(1) else " inches"  # a 65-inch screen; it measures 12 inches
+def _inches(text: str) -> str:
+    """Each inch mark said, in one pass: a quote after a number is one unless it closes a quotation
+    (an odd number of quotes not after a number came before it)."""
+    out, start, opened = [], 0, 0
+    for m in re.finditer(r'"|″', text):
+        inch = _INCHES.match(text, m.start())
+        if inch is None or (m.group(0) == '"' and opened % 2):
+            opened += m.group(0) == '"' and not (m.start() and text[m.start() - 1].isdigit())
+            continue
+        before = _DETERMINER_NUMBER.search(text, max(0, m.start() - 40), m.start())
+        out += [text[start:m.start()], " inch" if inch.group(1) and before else " inches"]  # a 65-inch TV; 12 inches wide
+        start = m.end()
+    return "".join(out) + text[start:]
 
 
 def _dates_and_numbers(text: str) -> str:
@@ -277,7 +288,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
     text = re.sub(rf"\b({'|'.join(_PHRASES)})\b", lambda m: _PHRASES[m.group(1)], text)
     text = _PER.sub(lambda m: " per " + _PERIODS.get(m.group(1), m.group(1)), text)
-    text = _INCHES.sub(_inches, text)
+    text = _inches(text)
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = _dates_and_numbers(text)
     text = _ABBREV_RE.sub(_abbreviation, text)

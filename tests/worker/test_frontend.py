@@ -350,6 +350,9 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("The kit: 1 x charger, 2 x cables.", "The kit: 1 charger, 2 cables."),
     ("Runs 180 mins, for ages 3 yrs and up.", "Runs 180 minutes, for ages 3 years and up."),
     ("Rated IPX8.", "Rated IPX 8."),  # the capitals are spelled, the number said
+    ("Rated 4.8/5; rating 4/5; add 3/4 cup.", "Rated four point eight out of 5; rating 4 out of 5; add three quarters cup."),
+    ("Call 1-800-FLOWERS.", "Call one, eight hundred, FLOWERS."),  # not a range
+    ("Add 1½ cups; it is 10 in. wide.", "Add 1 and ½ cups; it is 10 inches wide."),
 ])
 def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -358,8 +361,10 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
 
 
 @pytest.mark.parametrize("text", ["Our new model ships on Dec. 5th, 2026, in three colors.",
-                                  "Pack light items, i.e. towels, e.g. socks, in the side pocket."])
-def test_abbreviated_months_and_latin_abbreviations_do_not_end_a_sentence(plain_fe: Frontend, text: str) -> None:
+                                  "Pack light items, i.e. towels, e.g. socks, in the side pocket.",
+                                  "She has a Ph.D. from the U.K. and works a.k.a. remotely.",
+                                  "The shelf is 10 in. wide and 4 in. deep."])
+def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text: str) -> None:
     assert len(plain_fe.analyze(text).sentences) == 1
 
 

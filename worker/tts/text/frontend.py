@@ -43,10 +43,12 @@ _PUA_BASE = 0xE000
 _PUA_MAX = 0xF8FF
 _OVERRIDE = OVERRIDE
 # A sentence ends at terminal punctuation (plus any closing quotes/brackets after it; the "?"
-# of a web address's query, "?id=42", does not end one), or at an English period followed by whitespace or the end.
+# of a web address's query, "?id=42", does not end one), or at an English period followed by whitespace or the end
+# (not the period of a dotted abbreviation or of inches before a lower-case word: "a Ph.D. from the U.K.
+# and", "10 in. wide").
 _SENTENCE = re.compile(r".*?(?:(?:[。！？；;…\n]|!(?!=)|\?(?![\w%-]*=))+|"
                        + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
-                       + r"\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
+                       + r"(?!(?<=\.[A-Za-z])\.\s+[a-z])(?!(?<=\d in)\.\s+[a-z])(?!(?<=\din)\.\s+[a-z])\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(f"[A-Za-z0-9{HAN_CLASS}\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
                            "“": "“", "”": "”", "（": "(", "）": ")"})

@@ -18,7 +18,9 @@ as words. This module rewrites a line before misaki sees it:
   ``Mon, Feb 3``) or in a run of days (``Mon-Fri``); alone, "Sun" and "Wed" are words;
 - numbers said without the comma num2words writes after thousands (Kokoro would pause there);
 - rates after a slash (``$9.99/mo``: "per month"), inch marks after a number (``65"``), counts of
-  a kit (``2 x cables``: "two cables"), capitals glued to a short number spelled apart (``IPX8``);
+  a kit (``2 x cables``: "two cables"), capitals glued to a short number spelled apart (``IPX8``),
+  ratings (``4.8/5``: "out of"), toll-free numbers with letters (``1-800-FLOWERS``), mixed
+  fractions (``1½``: "one and a half") and ``in.`` after a number;
 - fractions (``3/4``: "three quarters") unless a word of dates comes before them;
 - the homographs read, lead, live, record, minute, wind, tear, close, present, object, desert and
   bass from the words around them, written as
@@ -55,7 +57,7 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Fig.": "figure",
     "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Jr.": "Junior",
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
-    "i.e.": "that is", "cf.": "compare", "incl.": "including",
+    "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including",
 })
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -82,6 +84,7 @@ _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|u
 # Inches after a number: a 65" screen (not when it closes a quotation opened before it); "inch"
 # before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
+_INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
 _DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.]+$", re.IGNORECASE)
 # Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
 _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
@@ -185,6 +188,11 @@ _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
 _RANGE = re.compile(rf"(?<![\w.,:/-])({_NUMBER}(?::[0-5]\d)?(?:\s?[aApP]\.?[mM]\.?|%)?)\s?[-–—]\s?(?=\d)")
 _DIMENSION = re.compile(rf"(?<![\w.])({_NUMBER})\s?[x×]\s?(?=\d)")
+# A toll-free number with letters: 1-800-FLOWERS "one, eight hundred, FLOWERS" (not a range).
+_VANITY = re.compile(r"(?<![\w-])1-(8\d\d)-(?=[A-Z]{3,})")
+# A rating: 4.8/5 "out of" (a fraction has no decimal point), or 4/5 after a word of rating.
+_RATING = re.compile(r"(?<![\d/.])(\d+(?:\.\d)?)/(5|10|100)(?![\d/])")
+_RATING_WORD = re.compile(r"\b(?:rated|rating|rating of|scored|score|score of|stars?)[: ]*$", re.IGNORECASE)
 _COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?=[A-Za-z])")  # 2 x cables: two cables
 _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 3.5x faster: three point five times
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
@@ -234,6 +242,11 @@ def _fraction(m: re.Match[str]) -> str:
     return f"{num2words(num)} {name if num == 1 else plural}"
 
 
+def _rating(m: re.Match[str]) -> str:
+    said = "." in m.group(1) or _RATING_WORD.search(m.string, max(0, m.start() - 16), m.start())
+    return f"{m.group(1)} out of {m.group(2)}" if said else m.group(0)
+
+
 def _phone(m: re.Match[str]) -> str:
     groups = [g for g in (m.group(1), m.group(2) or m.group(3), m.group(4), m.group(5)) if g]
     return ", ".join(_digits(g) for g in groups)
@@ -274,8 +287,10 @@ def _dates_and_numbers(text: str) -> str:
     text = _PHONE.sub(_phone, text)
     text = _PHONE7.sub(lambda m: _digits(m.group(1)) + ", " + _digits(m.group(2))
                        if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
+    text = _VANITY.sub(lambda m: f"one, {num2words(int(m.group(1)))}, ", text)
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
+    text = _RATING.sub(_rating, text)
     text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", _fraction, text)
     text = _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
     text = _COUNT_OF.sub(lambda m: m.group(1) + " ", text)
@@ -285,10 +300,12 @@ def _dates_and_numbers(text: str) -> str:
 def normalize_en(text: str) -> str:
     """Rewrite an English line as the words a reader says, with homographs forced."""
     text = re.sub(r"(?<![A-Za-z.])No\.(?=\s*\d)", "number", text)
-    text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
+    text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.|a\.k\.a\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
     text = re.sub(rf"\b({'|'.join(_PHRASES)})\b", lambda m: _PHRASES[m.group(1)], text)
     text = _PER.sub(lambda m: " per " + _PERIODS.get(m.group(1), m.group(1)), text)
     text = _inches(text)
+    text = _INCH_ABBREVIATION.sub(" inches", text)
+    text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = _dates_and_numbers(text)
     text = _ABBREV_RE.sub(_abbreviation, text)

@@ -13,7 +13,9 @@ import soundfile
 from flask import Flask, Request, request
 from werkzeug.exceptions import BadRequest
 
+from shared import compressed_audio
 from shared.audio_limits import AudioLimits
+from shared.audio_types import DECODABLE
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 # No request of this API nests deeper than a few levels; past this a body is refused before
@@ -98,18 +100,30 @@ def audio_upload(data: bytes, limits: AudioLimits, field: str = "reference") -> 
     or stored yet); returns the duration. A refusal names the limit (``limit``, ``maximum``)."""
     if not data:
         raise InvalidInput(f"the {field} file is empty", field=field)
-    try:
-        info = soundfile.info(io.BytesIO(data))
-    except Exception as exc:
-        raise UnsupportedMediaType(
-            f"the {field} file is not audio narrator can decode (use WAV, FLAC, OGG or MP3)", field=field
-        ) from exc
-    if info.frames <= 0 or info.samplerate <= 0:
+    rate, channels, frames = _audio_header(data, limits, field)
+    if frames <= 0 or rate <= 0:
         raise InvalidInput(f"the {field} file has no audio frames", field=field)
-    broken = limits.violation(info.samplerate, info.channels, info.frames)
+    broken = limits.violation(rate, channels, frames)
     if broken is not None:
         limit, reason = broken
         maximum = {"sample_rate": [limits.min_sample_rate, limits.max_sample_rate],
                    "channels": limits.max_channels, "duration": limits.max_seconds}[limit]
         raise InvalidInput(reason, field=field, limit=limit, allowed=maximum)
-    return float(info.frames / info.samplerate)
+    return float(frames / rate)
+
+
+def _audio_header(data: bytes, limits: AudioLimits, field: str) -> tuple[int, int, int]:
+    """(sample rate, channels, frames) as the file's header states them: libsndfile's formats,
+    else a phone's M4A or a browser's WebM (``shared.compressed_audio``)."""
+    refused = f"the {field} file is not audio narrator can decode (use {DECODABLE})"
+    if compressed_audio.container_format(data) is None:
+        try:
+            info = soundfile.info(io.BytesIO(data))
+        except Exception as exc:
+            raise UnsupportedMediaType(refused, field=field) from exc
+        return info.samplerate, info.channels, info.frames
+    try:
+        found = compressed_audio.probe(data, limits.max_seconds)
+    except compressed_audio.ContainerError as exc:
+        raise UnsupportedMediaType(refused, field=field) from exc
+    return found.sample_rate, found.channels, round(found.seconds * found.sample_rate)

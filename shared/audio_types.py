@@ -14,15 +14,21 @@ header, among the formats narrator decodes; anything else is stored as opaque by
 
 from __future__ import annotations
 
+from shared.compressed_audio import container_format
+
 SAMPLE_RATE = 24_000  # Kokoro renders 24 kHz mono; so does everything narrator delivers
 
 OPAQUE = "application/octet-stream"
+DECODABLE = "WAV, FLAC, OGG, MP3, M4A or WebM"  # what an upload may be, as refusals name it
 
 
 def stored_audio_type(data: bytes) -> str:
-    """``audio/wav``, ``audio/flac``, ``audio/ogg`` or ``audio/mpeg`` from the magic bytes;
-    else ``application/octet-stream``, which no browser renders as a page."""
+    """``audio/wav``, ``audio/flac``, ``audio/ogg``, ``audio/mpeg``, ``audio/mp4`` or ``audio/webm``
+    from the magic bytes; else ``application/octet-stream``, which no browser renders as a page."""
     head = data[:12]
+    container = container_format(head)
+    if container is not None:
+        return f"audio/{container}"
     if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
         return "audio/wav"
     if head[:4] == b"fLaC":

@@ -19,6 +19,7 @@ import soundfile
 from shared.audio_limits import AudioLimits
 from tests.api.test_bad_input import CONSENT, nothing_stored  # noqa: F401  (fixture)
 from tests.helpers import assert_problem, wav_bytes
+from tests.support.degrade import to_container_bytes
 from worker.tts.checks.decode import decode_audio
 from worker.tts.checks.reference import analyze_reference
 from worker.tts.checks.reference_report import ReferenceRejected
@@ -97,6 +98,21 @@ class TestUploadsAreRefusedOnTheirHeader:
     def test_ordinary_audio_still_passes_the_header_check(self, client, auth) -> None:  # type: ignore[no-untyped-def]
         # A 1-second WAV passes the header check and reaches the consent check (409): nothing stored.
         assert_problem(self.upload_reference(client, auth, wav_bytes()), 409, "consent")
+        # So do a phone's M4A and a browser's WebM.
+        tone = 0.3 * np.sin(np.arange(16000) * 0.05)
+        for fmt, codec in (("ipod", "aac"), ("webm", "libopus")):
+            data = to_container_bytes(tone, 16000, fmt=fmt, codec=codec)
+            assert_problem(self.upload_reference(client, auth, data, "r.m4a"), 409, "consent")
+
+    @pytest.mark.parametrize("live", [False, True])  # True: no duration in the header; its packets are counted
+    def test_a_long_silent_webm_reference(self, client, auth, live: bool) -> None:  # type: ignore[no-untyped-def]
+        data = to_container_bytes(np.zeros(12 * 60 * 8000, np.float32), 8000, fmt="webm", codec="libopus", live=live)
+        body = assert_problem(self.upload_reference(client, auth, data, "r.webm"), 422, "the limit is 10.0 min")
+        assert (body["limit"], body["allowed"]) == ("duration", 600.0)
+
+    def test_a_file_with_an_m4a_header_and_no_audio(self, client, auth) -> None:  # type: ignore[no-untyped-def]
+        spoof = b"\x00\x00\x00\x1cftypM4A " + b"\x00" * 16 + b"#EXTM3U\nfile:///etc/passwd\n" * 20
+        assert_problem(self.upload_reference(client, auth, spoof, "r.m4a"), 415, "not audio", "M4A or WebM")
 
 
 class TestTheWorkerDecodesWithACap:

@@ -18,6 +18,7 @@ from shared.security import NewKey, generate_key
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.tenants import create_key, create_tenant, rotate_key
+from tests.support.degrade import to_container_bytes
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 
@@ -107,11 +108,29 @@ def test_an_upload_sent_as_html_is_stored_and_served_as_audio(api_url: str, admi
     assert served.headers["Content-Type"] == "audio/wav"
 
 
+def test_a_phone_recording_is_accepted_and_served_as_m4a(api_url: str, admin_key: tuple[str, str]) -> None:
+    """An iPhone's voice memo (AAC in M4A) is what a speaker records; it passes the header check
+    and is stored and served as audio/mp4."""
+    headers = {"Authorization": f"Bearer {admin_key[1]}"}
+    consent = requests.post(f"{api_url}/v1/consents", headers=headers, timeout=30, json={
+        "speaker_name": "Jeanne", "company_name": "Acme", "agreement_version": "1", "agreement_text": "Oui.",
+        "signature": "Jeanne", "language": "fr"})  # not machine-checkable: waits for review, nothing enqueued
+    memo = to_container_bytes(0.3 * np.sin(np.arange(3 * 16000) * 0.05), 16000, fmt="ipod", codec="aac")
+    upload = requests.post(f"{api_url}/v1/consents/{consent.json()['id']}/recording", headers=headers, timeout=30,
+                           files={"recording": ("memo.m4a", memo, "audio/x-m4a")})
+    assert upload.status_code == 202, upload.text
+    link = requests.get(f"{api_url}/v1/consents/{consent.json()['id']}/recording", headers=headers, timeout=10)
+    served = requests.get(link.json()["url"], timeout=10)
+    assert served.content == memo and served.headers["Content-Type"] == "audio/mp4"
+
+
 def test_stored_types_come_from_the_file() -> None:
     assert stored_audio_type(wav()) == "audio/wav"
     assert stored_audio_type(b"fLaC\x00\x00\x00\x22") == "audio/flac"
     assert stored_audio_type(b"OggS\x00\x02") == "audio/ogg"
     assert stored_audio_type(b"ID3\x04\x00") == "audio/mpeg"
+    assert stored_audio_type(b"\x00\x00\x00\x1cftypM4A \x00\x00") == "audio/mp4"
+    assert stored_audio_type(b"\x1a\x45\xdf\xa3\x9fB\x86\x81") == "audio/webm"
     assert stored_audio_type(b"<html><body>hi</body></html>") == "application/octet-stream"
 
 

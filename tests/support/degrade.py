@@ -273,6 +273,25 @@ def _safe_peak(audio: np.ndarray, limit: float = 0.95) -> np.ndarray:
 # --------------------------------------------------------------------------- codecs
 
 
+def to_container_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, fmt: str = "ipod",
+                       codec: str = "aac", live: bool = False) -> bytes:
+    """Encode as a phone (``ipod``: M4A, AAC or ALAC) or a browser (``webm``: Opus) records, with
+    FFmpeg's own encoders through PyAV. ``audio``: (samples,) or (samples, channels). ``live``:
+    a WebM with no duration in its header, as a browser's MediaRecorder writes it."""
+    import av  # deferred: only the container tests encode
+
+    frames = np.atleast_2d(np.clip(audio, -1.0, 1.0).astype(np.float32).T)  # (channels, samples)
+    layout = "mono" if len(frames) == 1 else "stereo"
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=fmt, options={"live": "1"} if live else {}) as out:
+        stream = out.add_stream(codec, rate=sample_rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(frames.T).reshape(1, -1), format="flt", layout=layout)
+        frame.sample_rate = sample_rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buf.getvalue()
+
+
 def mp3_round_trip(audio: np.ndarray, sample_rate: int, kbps: int = 64) -> tuple[np.ndarray, int]:
     """Encode to constant-bitrate MP3 (LAME, via the ``lameenc`` wheel) and decode it again
     (libsndfile): what a listener's download or a re-upload does to a rendered file."""

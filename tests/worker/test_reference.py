@@ -71,6 +71,41 @@ def test_decodes_mp3(clean: dict[str, np.ndarray]) -> None:
     assert sr == SAMPLE_RATE and audio.shape[1] == 1 and abs(audio.shape[0] - len(clean["jf_alpha"])) < sr
 
 
+@pytest.mark.parametrize(("fmt", "codec", "rate", "channels"), [
+    ("ipod", "aac", 48000, 1),  # a phone's voice memo
+    ("ipod", "alac", 44100, 2),  # lossless, integer samples
+    ("webm", "libopus", 48000, 1),  # a browser's MediaRecorder
+])
+def test_decodes_a_phone_m4a_and_a_browser_webm(clean: dict[str, np.ndarray], fmt: str, codec: str, rate: int,
+                                               channels: int) -> None:
+    import soxr
+
+    voice = soxr.resample(clean["jf_alpha"], SAMPLE_RATE, rate)
+    source = np.stack([voice] * channels, axis=1)
+    audio, sr = decode_audio(d.to_container_bytes(source, rate, fmt=fmt, codec=codec))
+    assert sr == rate and audio.shape[1] == channels and audio.dtype == np.float32
+    assert abs(len(audio) - len(source)) < 0.05 * rate  # the codec's priming and padding at most
+    probe, slack = source[2 * rate : 3 * rate, 0], 4096  # one second of speech; the codec's delay is under slack
+    lag = int(np.argmax(np.correlate(audio[2 * rate : 3 * rate + slack, 0], probe, "valid")))
+    heard = audio[lag : lag + len(source), 0]
+    assert np.corrcoef(heard, source[: len(heard), 0])[0, 1] > 0.95
+
+
+def test_a_container_past_the_limit_is_decoded_only_to_it(clean: dict[str, np.ndarray]) -> None:
+    data = d.to_container_bytes(clean["jf_alpha"], fmt="ipod", codec="aac")
+    audio, sr = decode_audio(data, AudioLimits("reference", 2.0))
+    assert sr == SAMPLE_RATE and len(audio) == 2 * SAMPLE_RATE
+
+
+def test_a_playlist_is_never_handed_to_ffmpeg() -> None:
+    """An HLS playlist would make FFmpeg open the files it names; an upload only ever reaches the
+    demuxer its magic bytes name, and a playlist has none."""
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+    with pytest.raises(ReferenceRejected) as info:
+        decode_audio(playlist)
+    assert info.value.codes == ["undecodable"]
+
+
 def test_rejection_survives_pickling() -> None:
     import pickle
 

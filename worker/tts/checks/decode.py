@@ -11,7 +11,9 @@ import warnings
 import numpy as np
 import soundfile as sf
 
+from shared import compressed_audio
 from shared.audio_limits import AudioLimits
+from shared.audio_types import DECODABLE
 from worker.tts.checks.reference_report import REJECT, Finding, ReferenceRejected
 
 # A reference under the default settings (NARRATOR_MAX_REFERENCE_SECONDS and the rest).
@@ -21,8 +23,9 @@ DEFAULT_LIMITS = AudioLimits("reference", 600.0)
 def decode_audio(data: bytes, limits: AudioLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, int]:
     """Decode an upload into float32 samples of shape (frames, channels) and its sample rate.
 
-    libsndfile covers WAV/FLAC/OGG/MP3; librosa (audioread) is a fallback for anything
-    else the host can decode.  Raises ``ReferenceRejected`` ("undecodable") otherwise, and
+    libsndfile covers WAV/FLAC/OGG/MP3, FFmpeg a phone's M4A and a browser's WebM
+    (``shared.compressed_audio``); librosa (audioread) is a fallback for anything else the
+    host can decode.  Raises ``ReferenceRejected`` ("undecodable") otherwise, and
     ("unsupported_format") for a sample rate or channel count outside ``limits``, before
     anything resamples it. Never decodes more than ``limits.max_seconds``: the API checks
     every upload's header, and this is the second line for audio that skipped the check.
@@ -35,8 +38,11 @@ def decode_audio(data: bytes, limits: AudioLimits = DEFAULT_LIMITS) -> tuple[np.
             sr = f.samplerate
             audio = f.read(frames=limits.max_frames(sr, f.channels), dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError, OSError):  # LibsndfileError is a RuntimeError
-        audio, sr = _decode_with_librosa(data, limits.max_seconds)
-        _check_format(sr, audio.shape[1], limits)
+        if compressed_audio.container_format(data) is not None:
+            audio, sr = _decode_container(data, limits)
+        else:
+            audio, sr = _decode_with_librosa(data, limits.max_seconds)
+            _check_format(sr, audio.shape[1], limits)
     if audio.size == 0 or sr <= 0:
         raise _undecodable("The uploaded file contains no audio samples.")
     return np.nan_to_num(audio.astype(np.float32, copy=False)), int(sr)
@@ -58,6 +64,17 @@ def _check_format(sample_rate: int, channels: int, limits: AudioLimits) -> None:
         raise ReferenceRejected([Finding("unsupported_format", refused[1][0].upper() + refused[1][1:] + ".", REJECT)])
 
 
+def _decode_container(data: bytes, limits: AudioLimits) -> tuple[np.ndarray, int]:
+    """A phone's M4A or a browser's WebM: its header checked against the limits, then at most
+    ``limits.max_frames`` decoded."""
+    try:
+        info = compressed_audio.probe(data, limits.max_seconds)
+        _check_format(info.sample_rate, info.channels, limits)
+        return compressed_audio.decode(data, limits.max_frames(info.sample_rate, info.channels))
+    except compressed_audio.ContainerError as exc:
+        raise _undecodable(f"The uploaded recording could not be read ({exc}). Please upload {DECODABLE}.") from exc
+
+
 def _decode_with_librosa(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
     """Second-chance decoder; audioread needs a real file path. Reads ``max_seconds`` at most."""
     path = ""
@@ -72,7 +89,7 @@ def _decode_with_librosa(data: bytes, max_seconds: float) -> tuple[np.ndarray, i
             audio, sr = librosa.load(path, sr=None, mono=False, duration=max_seconds)
     except Exception as exc:
         raise _undecodable(
-            "The uploaded file could not be read as audio. Please upload a WAV, FLAC, OGG or MP3 recording."
+            f"The uploaded file could not be read as audio. Please upload a {DECODABLE} recording."
         ) from exc
     finally:
         if path:

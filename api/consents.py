@@ -40,7 +40,8 @@ CONSENT_REQUEST = Body({
     "language": ConsentLanguage(max_len=8, description="zh and en are verified by speech recognition; any other "
                                 "language tag (ja, yue, fr-CA ...) goes to needs_review for the operator to approve"),
 }, name="ConsentRequest", required=("speaker_name", "company_name", "agreement_version", "agreement_text", "signature"))
-RECORDING_FORM = Form({}, files={"recording": "the speaker reading the statement"}, required=("recording",))
+RECORDING_FORM = Form({}, files={"recording": "the speaker reading the statement: WAV, FLAC, OGG, MP3, M4A or WebM"},
+                      required=("recording",))
 REVOKE_REQUEST = Body({"keep_outputs": Boolean(default=False, description="keep audio already rendered with the voices")},
                       optional=True)
 

@@ -25,7 +25,8 @@ VOICE_FORM = Form({
     "name": Text(max_len=200, required=True),
     "language": Language(),
     "consent_id": Field({"type": "string"}, description="a verified consent of the speaker"),  # checked with the row
-}, files={"reference": ""}, required=("name", "language", "reference", "consent_id"))
+}, files={"reference": "the speaker's recording: WAV, FLAC, OGG, MP3, M4A or WebM"},
+    required=("name", "language", "reference", "consent_id"))
 LIST_QUERY = {"kind": Choice(values=("own", "stock"), default="own",
                              description="own: the tenant's voices; stock: the stock catalogue")}
 DELETE_QUERY = {"keep_outputs": Flag(default=False, description="keep audio already rendered with it")}

@@ -24,6 +24,7 @@ from api.idempotency import idempotent
 from api.schema import Body, Choice, Field, Number, Text, operation, paging, paging_query
 from api.voices import usable_voice
 from shared import dispatch, services, storage_keys
+from shared.audio_types import FILE_FORMATS
 from shared.audit import record
 from shared.batch_source import (
     CountingReader,
@@ -40,11 +41,14 @@ from shared.queries import item_counts, reused_count
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 ITEM_STATUS = Choice(values=tuple(s.value for s in ItemStatus))
+OUTPUT_FORMAT = Choice(values=FILE_FORMATS, default="wav",
+                       description="each item's file: 16-bit WAV, MP3 (64 kbit/s) or FLAC; 24 kHz mono")
 BATCH_REQUEST = Body({
     "name": Text(max_len=200),
     "voice_id": Field({"type": "string"}, description="default for items"),
     "speed": Number(low=0.5, high=2.0, default=1.0),
     "zip": Field({"type": "boolean"}, description="also deliver a ZIP of the audio and the manifest"),
+    "output_format": OUTPUT_FORMAT,
     # each item checked by shared.items.check_item (validate_items)
     "items": Field({"type": "array", "minItems": 1, "maxItems": 100000, "items": {
         "type": "object", "required": ["text"],
@@ -57,7 +61,7 @@ UPLOAD = {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "CSV, or JSONL (.jsonl)"},
         "voice_id": {"type": "string"}, "name": {"type": "string"}, "speed": {"type": "number"},
-        "zip": {"type": "boolean"}}}},
+        "zip": {"type": "boolean"}, "output_format": {"enum": list(FILE_FORMATS)}}}},
 }}
 PAGE_MAX = 200
 # A JSON batch up to this size is inserted in the request; a larger one is stored as a
@@ -68,12 +72,19 @@ SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 
 def _json_request() -> tuple[list[Any], dict[str, Any]]:
-    """Items and the batch-level fields of a JSON body ``{voice_id, items: [...], name, speed, zip}``."""
+    """Items and the batch-level fields of a JSON body ``{voice_id, items: [...], name, speed, zip, output_format}``."""
     body = BATCH_REQUEST.read()
     items = body.get("items")
     if not isinstance(items, list):
         raise InvalidInput("'items' must be a list of {text, voice_id} objects", field="items")
     return items, body
+
+
+def _params(speed: float, fields: Any) -> dict[str, Any]:
+    """The batch's render parameters, each only when it differs from the default."""
+    fmt = OUTPUT_FORMAT.read(fields, "output_format")
+    return {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {}),
+            **({"output_format": fmt} if fmt != "wav" else {})}
 
 
 def _zip_flag(value: Any) -> bool:
@@ -116,12 +127,13 @@ def validate_items(session: Session, items: list[Any], max_items: int, max_chars
     description="JSON is validated whole (4xx on any bad item). A CSV or JSONL body (or multipart 'file') is "
     "stored as it arrives and read by a worker: a bad line becomes a failed item with its line number and "
     "reason, except an unreadable inline {word|reading} override, refused at upload (422 items[n].text) as in "
-    "JSON. For a raw body, voice_id, name, speed and zip are query parameters.",
+    "JSON. For a raw body, voice_id, name, speed, zip and output_format are query parameters.",
     query={
         "voice_id": Field({"type": "string"}),
         "name": Field({"type": "string"}),
         "speed": Field({"type": "number"}),
         "zip": Field({"type": "boolean"}),
+        "output_format": OUTPUT_FORMAT,
     },
     body=UPLOAD,
 )
@@ -139,7 +151,7 @@ def _create_from_json() -> str:
     c = ctx()
     raw_items, fields = _json_request()
     name = fields["name"]
-    params: dict[str, Any] = {"speed": fields["speed"], **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
+    params = _params(fields["speed"], fields)
     actor = f"key:{g.key_prefix}"
     with c.sessions.begin() as s:  # a stock voice named for the first time is adopted
         items = validate_items(s, raw_items, c.settings.max_batch_items, c.settings.max_text_chars,
@@ -183,7 +195,7 @@ def _create_from_source() -> str:
     name = Text(max_len=200).parse(fields.get("name"), "name")
     speed = Number(low=0.5, high=2.0, default=1.0).parse(_float(fields, "speed"), "speed")
     voice_id = Text(max_len=36).parse(fields.get("voice_id"), "voice_id")
-    params: dict[str, Any] = {"speed": speed, **({"zip": True} if _zip_flag(fields.get("zip")) else {})}
+    params = _params(speed or 1.0, fields)
     if voice_id:
         with c.sessions.begin() as s:
             voice = usable_voice(s, voice_id)

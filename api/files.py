@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from api.context import ctx
 from api.schema import Field, operation
+from shared.audio_formats import content_type_of
 from shared.errors import Forbidden, NotFound
 from shared.storage import LocalStorage, ObjectNotFound
 
@@ -17,7 +18,8 @@ bp = Blueprint("files", __name__, url_prefix="/v1/files")
 
 
 @operation("A stored file through a signed link (local-folder storage only; S3 links go to the object store)",
-           {200: ("the file", {"audio/wav": {}, "application/octet-stream": {}})}, errors=(403, 404, 429),
+           {200: ("the file", {t: {} for t in ("audio/wav", "audio/mpeg", "audio/flac",
+                                                 "application/octet-stream")})}, errors=(403, 404, 429),
            query={"expires": Field({"type": "integer"}), "signature": Field({"type": "string"})}, public=True)
 @bp.get("/<path:key>")
 def download(key: str) -> ResponseReturnValue:
@@ -34,6 +36,6 @@ def download(key: str) -> ResponseReturnValue:
         data = storage.get(key)
     except (ObjectNotFound, ValueError) as exc:
         raise NotFound("no such file") from exc
-    mimetype = "audio/wav" if key.endswith(".wav") else "application/octet-stream"
+    mimetype = content_type_of(key)
     # nosniff: a browser takes the type as given, never guesses "this looks like HTML".
     return Response(data, mimetype=mimetype, headers={"X-Content-Type-Options": "nosniff"})

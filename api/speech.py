@@ -29,13 +29,13 @@ from flask import Blueprint, Response, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from api import preview_slots
-from api.audio_formats import CONTENT_TYPES, FORMATS, Encoder
 from api.auth import require
 from api.context import ApiContext, ctx
 from api.schema import Body, Choice, Field, Number, Text, operation
 from api.synthesize import RenderFailed, _waiting_thread
 from api.voices import usable_voice
 from shared import dispatch, stock_voices
+from shared.audio_formats import CONTENT_TYPES, FORMATS, Encoder
 from shared.consent import ConsentRequired, in_force
 from shared.errors import NotFound, ServiceUnavailable, VoiceNotReady
 from shared.models import Consent, Item, VoiceStatus, VoiceVersion

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from shared import compressed_audio
 from shared.audio_limits import AudioLimits
-from shared.audio_types import DECODABLE
+from shared.audio_types import DECODABLE, container_format
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 # No request of this API nests deeper than a few levels; past this a body is refused before
@@ -116,7 +116,7 @@ def _audio_header(data: bytes, limits: AudioLimits, field: str) -> tuple[int, in
     """(sample rate, channels, frames) as the file's header states them: libsndfile's formats,
     else a phone's M4A or a browser's WebM (``shared.compressed_audio``)."""
     refused = f"the {field} file is not audio narrator can decode (use {DECODABLE})"
-    if compressed_audio.container_format(data) is None:
+    if container_format(data) is None:
         try:
             info = soundfile.info(io.BytesIO(data))
         except Exception as exc:

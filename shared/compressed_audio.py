@@ -21,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-MP4_BRANDS = (b"M4A ", b"M4B ", b"mp42", b"isom", b"mp41", b"iso2", b"iso5", b"iso6", b"3gp4", b"3gp5", b"qt  ",
-              b"MSNV", b"dash")
-EBML = b"\x1a\x45\xdf\xa3"
+from shared.audio_types import container_format
 
 
 @dataclass(frozen=True)
@@ -35,15 +33,6 @@ class ContainerInfo:
 
 class ContainerError(ValueError):
     """The bytes are not an M4A or WebM recording FFmpeg can read."""
-
-
-def container_format(data: bytes) -> str | None:
-    """``"mp4"`` or ``"webm"`` from the magic bytes (the demuxer the upload may reach), else None."""
-    if data[4:8] == b"ftyp" and data[8:12] in MP4_BRANDS:
-        return "mp4"
-    if data[:4] == EBML:
-        return "webm"
-    return None
 
 
 def probe(data: bytes, max_seconds: float) -> ContainerInfo:

@@ -24,8 +24,10 @@ SPOOL_BYTES = 8 * 1024 * 1024
 
 
 def audio_name(item: Item) -> str:
-    """An item's file name inside the ZIP: its position, so names never collide."""
-    return f"audio/{item.seq:06d}.wav"
+    """An item's file name inside the ZIP: its position, so names never collide, and its stored
+    file's extension (the batch's ``output_format``)."""
+    extension = (item.storage_key or ".wav").rsplit(".", 1)[-1]
+    return f"audio/{item.seq:06d}.{extension}"
 
 
 def entry(item: Item, zipped: bool) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def write_manifest(session: Session, storage: Storage, batch_id: str, key: str, 
 
 
 def write_zip(session: Session, storage: Storage, batch_id: str, key: str, manifest: IO[bytes]) -> None:
-    """Every delivered item's WAV plus the manifest, zipped in a temporary file, then stored."""
+    """Every delivered item's file plus the manifest, zipped in a temporary file, then stored."""
     with tempfile.TemporaryFile() as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for item in items_in_order(session, batch_id):

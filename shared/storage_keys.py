@@ -23,8 +23,8 @@ def batch_prefix(tenant_id: str, batch_id: str) -> str:
     return f"{tenant_prefix(tenant_id)}batches/{batch_id}/"
 
 
-def item_key(tenant_id: str, batch_id: str, seq: int) -> str:
-    return f"{batch_prefix(tenant_id, batch_id)}items/{seq}.wav"
+def item_key(tenant_id: str, batch_id: str, seq: int, extension: str = "wav") -> str:
+    return f"{batch_prefix(tenant_id, batch_id)}items/{seq}.{extension}"
 
 
 def manifest_key(tenant_id: str, batch_id: str) -> str:

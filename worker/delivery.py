@@ -14,6 +14,8 @@ import logging
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING
 
+from shared.audio_formats import content_type_of, encode_file
+from shared.speech_channel import pcm16
 from shared.storage import Storage, StorageError
 from worker.tts.synthesis.audio import to_wav_bytes
 from worker.tts.synthesis.watermark import mark_item
@@ -24,18 +26,21 @@ if TYPE_CHECKING:  # the pipeline (and the frontend it imports) loads where rend
 log = logging.getLogger(__name__)
 
 
-def deliverable_wav(rendered: Rendered, item_id: str, watermark_key: bytes) -> bytes:
+def deliverable(rendered: Rendered, item_id: str, watermark_key: bytes, fmt: str = "wav") -> bytes:
     """The file a user receives: the render, watermarked with its item id (inaudibly; read
-    back by `narrator watermark detect`), as WAV."""
-    return to_wav_bytes(mark_item(rendered.audio, rendered.sample_rate, item_id, watermark_key), rendered.sample_rate)
+    back by `narrator watermark detect`), in the batch's ``output_format``."""
+    marked = mark_item(rendered.audio, rendered.sample_rate, item_id, watermark_key)
+    return to_wav_bytes(marked, rendered.sample_rate) if fmt == "wav" else encode_file(pcm16(marked), fmt)
 
 
 class ItemUpload:
     """The uploads of one item's renders, one at a time and in order, on ``executor``'s
     threads (the process's, kept: see ``WorkerContext.uploads``)."""
 
-    def __init__(self, storage: Storage, key: str, item_id: str, watermark_key: bytes, executor: Executor) -> None:
+    def __init__(self, storage: Storage, key: str, item_id: str, watermark_key: bytes, executor: Executor,
+                 fmt: str = "wav") -> None:
         self.storage, self.key, self.item_id, self.watermark_key = storage, key, item_id, watermark_key
+        self.fmt, self.content_type = fmt, content_type_of(key)
         self._executor = executor
         self._pending: Future[tuple[Rendered, bytes]] | None = None
         self._stored: tuple[Rendered, bytes] | None = None
@@ -58,7 +63,7 @@ class ItemUpload:
             if wav is None:
                 self._stored = self._put(rendered)
             else:
-                self.storage.put(self.key, wav, "audio/wav")
+                self.storage.put(self.key, wav, self.content_type)
                 self._stored = rendered, wav
         return self._stored[1]
 
@@ -78,9 +83,9 @@ class ItemUpload:
                         extra={"item_id": self.item_id})
 
     def _put(self, rendered: Rendered) -> tuple[Rendered, bytes]:
-        wav = deliverable_wav(rendered, self.item_id, self.watermark_key)
-        self.storage.put(self.key, wav, "audio/wav")
-        return rendered, wav
+        data = deliverable(rendered, self.item_id, self.watermark_key, self.fmt)
+        self.storage.put(self.key, data, self.content_type)
+        return rendered, data
 
     def _wait(self) -> None:
         if self._pending is not None:

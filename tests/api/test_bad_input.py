@@ -122,6 +122,10 @@ class TestBatches:
                        422, "must be a string")
         body = {"items": [{"text": "你好", "voice_id": ready_voice}], "speed": "fast"}
         assert_problem(client.post("/v1/batches", headers=auth, json=body), 422, "'speed'")
+        body = {"items": [{"text": "你好", "voice_id": ready_voice}], "output_format": "ogg"}
+        assert_problem(client.post("/v1/batches", headers=auth, json=body), 422, "'output_format'", "wav, mp3, flac")
+        data = {"file": (io.BytesIO("text\n你好\n".encode()), "c.csv"), "voice_id": ready_voice, "output_format": "aac"}
+        assert_problem(client.post("/v1/batches", headers=auth, data=data), 422, "'output_format'")
 
     def test_unknown_voice_and_too_many_items(self, client, auth, ready_voice, settings) -> None:  # type: ignore[no-untyped-def]
         assert_problem(client.post("/v1/batches", headers=auth, json={"items": [{"text": "a", "voice_id": "nope"}]}),

@@ -55,3 +55,10 @@ def test_render_refuses_an_id_used_twice(tmp_path: Path) -> None:
 ])
 def test_which_ids_are_plain_file_names(name: str, plain: bool) -> None:
     assert is_plain_file_stem(name) is plain
+
+
+def test_a_file_takes_the_extension_of_the_batchs_format(tmp_path: Path) -> None:
+    from worker.cli.catalogue import output_file
+
+    assert output_file(tmp_path, "sku-1", "mp3") == (tmp_path / "sku-1.mp3").resolve()
+    assert output_file(tmp_path, "sku-1") == (tmp_path / "sku-1.wav").resolve()

@@ -16,7 +16,7 @@ from shared.secret_keys import SecretKeys
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
 from worker import delivery
-from worker.delivery import ItemUpload, deliverable_wav
+from worker.delivery import ItemUpload, deliverable
 from worker.tts.synthesis.pipeline import Rendered
 
 SR = 24000
@@ -46,7 +46,7 @@ def test_the_key_holds_the_kept_render_when_a_later_attempt_was_stored(upload: I
     upload.send(first)
     upload.send(second)  # the gate failed the first; the second was stored over it
     wav = upload.kept(first)  # ... but the first ranked better
-    assert wav == deliverable_wav(first, upload.item_id, upload.watermark_key)
+    assert wav == deliverable(first, upload.item_id, upload.watermark_key)
     assert upload.storage.get(upload.key) == wav
 
 
@@ -54,11 +54,11 @@ def test_a_kept_earlier_render_is_sent_again_as_the_file_it_was(upload: ItemUplo
     """Sending it again is one PUT: its file (watermark, WAV) was made when it was first sent."""
     made: list[Rendered] = []
 
-    def counted(rendered: Rendered, item_id: str, secret: str) -> bytes:
+    def counted(rendered: Rendered, item_id: str, secret: str, fmt: str = "wav") -> bytes:
         made.append(rendered)
-        return deliverable_wav(rendered, item_id, secret)
+        return deliverable(rendered, item_id, secret, fmt)
 
-    monkeypatch.setattr(delivery, "deliverable_wav", counted)
+    monkeypatch.setattr(delivery, "deliverable", counted)
     first, second = render(220.0), render(330.0)
     upload.send(first)
     upload.send(second)

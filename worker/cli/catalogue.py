@@ -38,9 +38,9 @@ def is_plain_file_stem(name: str) -> bool:
             and Path(name).name == name and not Path(name).is_absolute())
 
 
-def output_file(out: Path, stem: str) -> Path:
-    """``out``/``stem``.wav, refused if it would land anywhere but directly in ``out``."""
-    target = (out / f"{stem}.wav").resolve()
+def output_file(out: Path, stem: str, extension: str = "wav") -> Path:
+    """``out``/``stem``.``extension``, refused if it would land anywhere but directly in ``out``."""
+    target = (out / f"{stem}.{extension}").resolve()
     if target.parent != out.resolve():
         raise SystemExit(f"narrator: refusing to write {stem!r} outside {out}")
     return target

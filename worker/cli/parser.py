@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from shared.audio_types import FILE_FORMATS
 from worker.cli.options import add_consent_args, speed_arg
 
 SERVICES = ("api", "worker", "beat", "migrate")  # long-running: they log at INFO by default
@@ -35,6 +36,7 @@ def _add_cloning(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", required=True)
     r.add_argument("--language", default="zh", choices=["zh", "en"])
     r.add_argument("--speed", type=speed_arg, default=1.0)
+    r.add_argument("--format", default="wav", choices=FILE_FORMATS, help="each item's file (default: wav)")
     add_consent_args(r)
     r.set_defaults(handler="render:run")
 

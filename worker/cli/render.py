@@ -48,7 +48,8 @@ def _render_batch(emb: Embedded, args: argparse.Namespace, rows: list[dict[str, 
         voice_id = emb.voice_for(Path(args.reference), args.language, LocalConsent.from_args(args))
         items = [{"text": r["text"].strip(), "voice_id": voice_id, "external_id": r.get("id") or None} for r in rows]
         with emb.ctx.sessions.begin() as s:
-            batch_id = create_batch(s, emb.tenant_id, items, Path(args.catalog).name, {"speed": args.speed}, "cli")
+            params = {"speed": args.speed, **({"output_format": args.format} if args.format != "wav" else {})}
+            batch_id = create_batch(s, emb.tenant_id, items, Path(args.catalog).name, params, "cli")
         bar.update(task, description="rendering", total=len(items), completed=0)
         errors: list[BaseException] = []
 
@@ -72,11 +73,13 @@ def _render_batch(emb: Embedded, args: argparse.Namespace, rows: list[dict[str, 
 
 
 def _write_outputs(emb: Embedded, out: Path, db_items: Sequence[Item]) -> int:
-    """Each item's audio as ``out``/ID.wav and its line in ``manifest.jsonl``; returns how many had none."""
+    """Each item's audio as ``out``/ID.wav (.mp3, .flac: the batch's format) and its line in ``manifest.jsonl``;
+    returns how many had none."""
     failed = 0
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
         for it in db_items:
-            target = output_file(out, it.external_id or f"{it.seq:04d}")
+            extension = (it.storage_key or ".wav").rsplit(".", 1)[-1]
+            target = output_file(out, it.external_id or f"{it.seq:04d}", extension)
             entry = {"id": it.external_id, "seq": it.seq, "text": it.text, "status": it.status, "error": it.error,
                      "file": None, "duration_s": it.duration_s, "checksum": it.checksum,
                      "voice_version_id": it.voice_version_id}

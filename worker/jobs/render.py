@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from shared import lexicon, logs, stock_voices, storage_keys
+from shared.audio_formats import content_type_of
+from shared.audio_types import FILE_EXTENSIONS
 from shared.errors import InvalidInput, NarratorError, VoiceNotReady
 from shared.finetune import ActiveAdapter, adapter_of
 from shared.metrics import Metrics
@@ -66,6 +68,16 @@ class Claim:
     consented: bool
     lexicon_version: int
     adapter: ActiveAdapter | None
+
+    @property
+    def output_format(self) -> str:
+        """What the batch's files are stored as (``shared.audio_formats.FILE_FORMATS``)."""
+        return str(self.params.get("output_format") or "wav")
+
+    @property
+    def key(self) -> str:
+        """The item's one storage key, with its format's extension."""
+        return storage_keys.item_key(self.tenant_id, str(self.batch_id), self.seq, FILE_EXTENSIONS[self.output_format])
 
 
 def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
@@ -147,8 +159,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim, render: Re
     assert job.version is not None  # refusal() checked it
     version_id, state_key = job.version
     adapter = job.adapter
-    upload = ItemUpload(ctx.storage, storage_keys.item_key(job.tenant_id, job.batch_id, job.seq), item_id,
-                        ctx.keys.watermark, ctx.uploads)
+    upload = ItemUpload(ctx.storage, job.key, item_id, ctx.keys.watermark, ctx.uploads, job.output_format)
     try:
         speed = float(job.params.get("speed", 1.0))
         models = ctx.models
@@ -160,7 +171,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim, render: Re
         phonemes = "|".join(sentence.phonemes for sentence in analysis.sentences)
         used = [[f.lang, f.word.lower(), f.reading] for f in analysis.lexicon_matches()]
         content_hash = render_hash(version_id, analysis.normalized, phonemes, speed, models.engine.version,
-                                   lexicon=used)
+                                   lexicon=used, output_format=job.output_format)
         recorded = {"lexicon_version": job.lexicon_version,
                     "readings": {**readings_used(analysis), "adapter_version": adapter.version if adapter else None}}
         if reuse_cached(ctx, item_id, job, content_hash, **recorded):
@@ -217,12 +228,13 @@ def readings_used(analysis: Analysis) -> dict[str, Any]:
 
 
 def render_hash(version_id: str, normalized: str, phonemes: str, speed: float, engine_version: str,
-                lexicon: list[list[str]] | None = None) -> str:
-    """Everything the audio depends on. ``lexicon`` is the entries that matched the text
+                lexicon: list[list[str]] | None = None, output_format: str = "wav") -> str:
+    """Everything the file depends on. ``lexicon`` is the entries that matched the text
     (language, word, reading): a lexicon change invalidates the renders of the texts it
-    touches and no others (the phonemes would differ too; the entries make it explicit)."""
-    payload = json.dumps([version_id, normalized, phonemes, round(speed, 3), engine_version, lexicon or []],
-                         ensure_ascii=False)
+    touches and no others (the phonemes would differ too; the entries make it explicit).
+    A WAV's hash leaves the format out, as it did before there was a choice."""
+    parts: list[Any] = [version_id, normalized, phonemes, round(speed, 3), engine_version, lexicon or []]
+    payload = json.dumps(parts if output_format == "wav" else [*parts, output_format], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -244,8 +256,8 @@ def reuse_cached(ctx: WorkerContext, item_id: str, job: Claim, content_hash: str
         data = ctx.storage.get(source["storage_key"])
     except ObjectNotFound:
         return False  # the earlier audio was deleted: render afresh
-    key = storage_keys.item_key(job.tenant_id, job.batch_id, job.seq)
-    ctx.storage.put(key, data, "audio/wav")
+    key = job.key
+    ctx.storage.put(key, data, content_type_of(key))
     ctx.metrics.cache_hits.inc()
     finish_item(ctx, item_id, ItemStatus(source.pop("status")), **{**source, "storage_key": key},
                 content_hash=content_hash, reused=True, **recorded)

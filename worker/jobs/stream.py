@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from shared import logs, storage_keys
+from shared import logs
 from shared.errors import InvalidInput
 from shared.models import ItemStatus
 from shared.speech_channel import Channels, pcm16
@@ -93,7 +93,7 @@ def _render(ctx: WorkerContext, item_id: str, claim: Claim, channels: Channels) 
     channels.publish(item_id, "end", f"{duration:.3f}".encode())
     ctx.metrics.rtf.observe(model_s / duration)
     wav = to_wav_bytes(audio, sr)
-    key = storage_keys.item_key(claim.tenant_id, claim.batch_id, claim.seq)
+    key = claim.key  # a stream is stored as WAV: its batch has no output_format
     ctx.storage.put(key, wav, "audio/wav")
     finish_item(
         ctx, item_id, ItemStatus.succeeded, storage_key=key, checksum=sha256(wav), duration_s=round(duration, 3),

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from shared import compressed_audio
 from shared.audio_limits import AudioLimits
-from shared.audio_types import DECODABLE
+from shared.audio_types import DECODABLE, container_format
 from worker.tts.checks.reference_report import REJECT, Finding, ReferenceRejected
 
 # A reference under the default settings (NARRATOR_MAX_REFERENCE_SECONDS and the rest).
@@ -38,7 +38,7 @@ def decode_audio(data: bytes, limits: AudioLimits = DEFAULT_LIMITS) -> tuple[np.
             sr = f.samplerate
             audio = f.read(frames=limits.max_frames(sr, f.channels), dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError, OSError):  # LibsndfileError is a RuntimeError
-        if compressed_audio.container_format(data) is not None:
+        if container_format(data) is not None:
             audio, sr = _decode_container(data, limits)
         else:
             audio, sr = _decode_with_librosa(data, limits.max_seconds)

@@ -1,4 +1,5 @@
-"""The encodings a speech stream is sent in, fed 16-bit PCM at 24 kHz chunk by chunk.
+"""The encodings audio leaves narrator in: a speech stream's, fed 16-bit PCM at 24 kHz chunk
+by chunk, and a batch item's stored file (``encode_file``: the same encoders fed it whole).
 
 - ``wav``: a WAV header whose sizes say "unknown length" (0xFFFFFFFF, as streaming
   servers write it; players and ``soundfile`` read until the data ends), then the PCM.
@@ -20,7 +21,7 @@ import io
 import numpy as np
 import soundfile as sf
 
-from shared.audio_types import SAMPLE_RATE
+from shared.audio_types import FILE_EXTENSIONS, FILE_FORMATS, SAMPLE_RATE
 from shared.speech_channel import streaming_wav_header
 
 CONTENT_TYPES = {
@@ -83,6 +84,23 @@ class Encoder:
         if self.fmt == "flac":
             return _encode(b"".join(self._held), "flac")
         return b""
+
+
+def encode_file(pcm: bytes, fmt: str) -> bytes:
+    """A whole file of 16-bit PCM at 24 kHz in a compressed ``fmt`` (mp3, flac): the
+    stream's encoder fed it at once. (A stored WAV is written where the audio is made, with its
+    true length in the header, not the stream's "unknown".)"""
+    if fmt not in FILE_FORMATS or fmt == "wav":
+        raise ValueError(f"not a compressed file format: {fmt!r}")
+    encoder = Encoder(fmt)
+    return encoder.start() + encoder.chunk(pcm) + encoder.finish()
+
+
+def content_type_of(key: str) -> str:
+    """The type of a stored file from its extension (a local folder keeps no types)."""
+    extension = key.rsplit(".", 1)[-1]
+    fmt = next((f for f, e in FILE_EXTENSIONS.items() if e == extension), None)
+    return CONTENT_TYPES.get(fmt or "", "application/octet-stream")
 
 
 class _Sink(io.RawIOBase):

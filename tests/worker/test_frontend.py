@@ -375,6 +375,7 @@ def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text:
     ("## Features\n- Fast", "Features\n- Fast"),
     ("a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1", "a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1"),
     ("{行|hang2}长<br/>好", "{行|hang2}长\n好"),  # an inline reading passes unchanged
+    ('<speak>Hi<break time="500ms"/>there, <prosody rate="slow">slowly</prosody>.</speak>', "Hi\nthere, slowly."),
 ])
 def test_markup_a_reader_would_not_say_is_removed_and_nothing_else(text: str, cleaned: str) -> None:
     from worker.tts.text.markup import clean_markup

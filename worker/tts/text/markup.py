@@ -4,9 +4,9 @@ Product descriptions exported from a shop or a CMS arrive with ``<br>``, ``&amp;
 ``**bold**`` in them, and reviews with emoji. Left in, the G2P reads them aloud ("B R",
 "and amp", "asterisk asterisk", "grinning face"). So before anything else the frontend:
 
-- drops the tags of HTML's common elements; a block's tag (``<p>``, ``<br>``, ``<li>``,
-  headings, table cells) becomes a line break, which ends a sentence as a reader would pause
-  there; ``<script>`` and ``<style>`` go with their contents. Only known element names are
+- drops the tags of HTML's common elements and of SSML (text written for another engine);
+  a block's tag (``<p>``, ``<br>``, ``<li>``, headings, table cells, SSML's ``<break/>``)
+  becomes a line break, which ends a sentence as a reader would pause there; ``<script>`` and ``<style>`` go with their contents. Only known element names are
   tags, with only valued attributes: in ``a<b and c>d`` nothing is removed;
 - decodes character references that end in a semicolon (``&amp;`` ``&nbsp;`` ``&#39;``):
   "AT&T" and "R&D" stay as written;
@@ -23,11 +23,13 @@ import html
 import re
 
 _INLINE = ("a", "abbr", "b", "bdi", "big", "cite", "code", "del", "em", "font", "i", "img", "ins", "kbd", "mark",
-           "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "u", "var", "wbr")
+           "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "u", "var", "wbr",
+           # SSML's, from text written for another engine: their words are read as plain text
+           "audio", "emphasis", "lang", "phoneme", "prosody", "say-as", "speak", "voice")
 _BLOCK = ("address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "div", "dl", "dt",
           "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html",
           "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead",
-          "title", "tr", "ul")
+          "title", "tr", "ul", "break")  # SSML's <break/>: a pause, as a sentence's end is
 # A tag: a known name, then only attributes with values (in "a<b and c>d" there is no tag).
 _TAG = r"</?({names})(?:\s+[\w:-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'<>]+))*\s*/?>"
 _HIDDEN = re.compile(r"<(script|style)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)

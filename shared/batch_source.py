@@ -10,6 +10,7 @@ as it refuses a JSON batch, rather than let it fail at render time.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -94,12 +95,29 @@ def peek_header(stream: BinaryIO, fmt: str) -> bytes:
     head = stream.read(HEADER_PEEK_BYTES) or b""
     if not head.strip():
         raise SourceRejected("the batch has no items")
+    problem = encoding_problem(head, whole=len(head) < HEADER_PEEK_BYTES)
+    if problem is not None:
+        raise SourceRejected(problem)
     if fmt == "csv":
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
         header = next(csv.reader([first]), [])
         if "text" not in [h.strip() for h in header]:
             raise SourceRejected("the CSV needs a header row with a 'text' column (optional: voice_id, id)")
     return head
+
+
+def encoding_problem(data: bytes, whole: bool = True) -> str | None:
+    """Why ``data`` (a source's start, or all of it when ``whole``) is not UTF-8, else None. A
+    spreadsheet's "CSV" export is often in the machine's local encoding (GBK on a Chinese Windows,
+    Windows-1252 on a Western one); every row of it would fail, so the file is refused whole with
+    what to do. Guessing the encoding instead would misread some files without a word: GB18030
+    decodes almost any bytes."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=whole)
+    except UnicodeDecodeError as exc:
+        return (f"the file is not UTF-8 text (byte {exc.start} cannot be read): probably a spreadsheet's CSV in a "
+                "local encoding (GBK/GB18030, Windows-1252); save it as 'CSV UTF-8' and upload it again")
+    return None
 
 
 class _Raw(io.RawIOBase):

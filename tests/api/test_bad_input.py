@@ -137,6 +137,11 @@ class TestBatches:
         body = {"items": [{"text": "长" * (settings.max_text_chars + 1), "voice_id": ready_voice}]}
         assert_problem(client.post("/v1/batches", headers=auth, json=body), 422, "longer than")
 
+    def test_a_csv_in_a_local_encoding_is_refused_whole(self, client, auth, ready_voice) -> None:  # type: ignore[no-untyped-def]
+        """A Chinese Windows spreadsheet saves "CSV" in GBK: every row would fail; the upload is refused, saying why."""
+        data = {"file": (io.BytesIO("text,id\n这款手机售价三千元。,a\n".encode("gbk")), "c.csv"), "voice_id": ready_voice}
+        assert_problem(client.post("/v1/batches", headers=auth, data=data), 422, "not UTF-8", "CSV UTF-8")
+
     def test_csv_without_text_column(self, client, auth, ready_voice) -> None:  # type: ignore[no-untyped-def]
         data = {"file": (io.BytesIO(b"name,price\nx,1\n"), "c.csv"), "voice_id": ready_voice}
         assert_problem(client.post("/v1/batches", headers=auth, data=data), 422, "'text' column")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli.catalogue import is_plain_file_stem
+from worker.cli.catalogue import is_plain_file_stem, read_catalog
 
 pytestmark = pytest.mark.attack  # reproduces an attack against the running service (README: Security model)
 
@@ -55,6 +55,13 @@ def test_render_refuses_an_id_used_twice(tmp_path: Path) -> None:
 ])
 def test_which_ids_are_plain_file_names(name: str, plain: bool) -> None:
     assert is_plain_file_stem(name) is plain
+
+
+def test_a_catalogue_in_a_local_encoding_is_refused_saying_why(tmp_path: Path) -> None:
+    catalog = tmp_path / "c.csv"
+    catalog.write_bytes("text,id\n这款手机售价三千元。,a\n".encode("gbk"))
+    with pytest.raises(SystemExit, match="not UTF-8.*CSV UTF-8"):
+        read_catalog(catalog)
 
 
 def test_a_file_takes_the_extension_of_the_batchs_format(tmp_path: Path) -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from shared.batch_source import encoding_problem
+
 
 def read_catalog(path: Path) -> list[dict[str, str]]:
     """The catalogue's rows with text; an ``id`` names the row's file in ``--out``, so one
     that is not a plain file name (``../x``, ``/abs/x``, ``a/b``) refuses the whole catalogue
     before anything is rendered, as does an id used twice (one file would overwrite the other)."""
+    problem = encoding_problem(path.read_bytes())
+    if problem is not None:
+        raise SystemExit(f"narrator: {path}: {problem.replace('upload it', 'run it')}")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "text" not in reader.fieldnames:

@@ -211,8 +211,7 @@ def _spaced_model(m: re.Match[str]) -> str:
 
 
 def _dashed_model(m: re.Match[str]) -> str:
-    """A model whose number follows a dash: the series as a model (i7: i七), the number digit by
-    digit after a pause, as said (i7-13700H: i七 一三七零零H); the dash is not a minus."""
+    """i7-13700H: i七 一三七零零H, the series as a model, then its number digit by digit (not a minus)."""
     return m.group(1) + read_cardinal(m.group(2)) + " " + read_digits(m.group(3)) + m.group(4)
 
 

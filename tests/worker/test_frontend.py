@@ -353,6 +353,9 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("Rated 4.8/5; rating 4/5; add 3/4 cup.", "Rated four point eight out of 5; rating 4 out of 5; add three quarters cup."),
     ("Call 1-800-FLOWERS.", "Call one, eight hundred, FLOWERS."),  # not a range
     ("Add 1½ cups; it is 10 in. wide.", "Add 1 and ½ cups; it is 10 inches wide."),
+    ("A 15-min lesson, pp. 245 to 310, costs USD 1,500 or 1,380 EUR.",
+     ("A 15-[minute](/mˈɪnət/) lesson, pages 245 to 310, costs one thousand five hundred dollars or one thousand three "
+      "hundred and eighty euros.")),
 ])
 def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -363,7 +366,8 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
 @pytest.mark.parametrize("text", ["Our new model ships on Dec. 5th, 2026, in three colors.",
                                   "Pack light items, i.e. towels, e.g. socks, in the side pocket.",
                                   "She has a Ph.D. from the U.K. and works a.k.a. remotely.",
-                                  "The shelf is 10 in. wide and 4 in. deep."])
+                                  "The shelf is 10 in. wide and 4 in. deep.",
+                                  "Chapter 11 covers pp. 245 to 310 of the book."])
 def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text: str) -> None:
     assert len(plain_fe.analyze(text).sentences) == 1
 

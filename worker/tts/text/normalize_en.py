@@ -20,7 +20,9 @@ as words. This module rewrites a line before misaki sees it:
 - rates after a slash (``$9.99/mo``: "per month"), inch marks after a number (``65"``), counts of
   a kit (``2 x cables``: "two cables"), capitals glued to a short number spelled apart (``IPX8``),
   ratings (``4.8/5``: "out of"), toll-free numbers with letters (``1-800-FLOWERS``), mixed
-  fractions (``1½``: "one and a half") and ``in.`` after a number;
+  fractions (``1½``: "one and a half"), ``in.`` after a number, a unit joined by a hyphen before
+  a noun (``15-min``: "fifteen-minute"), ``pp.`` before a number, amounts with a currency's code
+  (``USD 1,500``: "one thousand five hundred dollars");
 - fractions (``3/4``: "three quarters") unless a word of dates comes before them;
 - the homographs read, lead, live, record, minute, wind, tear, close, present, object, desert and
   bass from the words around them (``worker.tts.text.homographs_en``).
@@ -40,6 +42,9 @@ from num2words import num2words as _num2words
 from worker.tts.text.homographs_en import force_homographs
 
 _CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
+# An amount with a currency's code, USD 1,500 or 1,500 EUR, is said as with its sign.
+_ISO_SIGNS = MappingProxyType({"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "RMB": "¥"})
+_ISO_AMOUNT = re.compile(r"\b(?:(USD|EUR|GBP|CNY|RMB)\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(USD|EUR|GBP|CNY|RMB))\b")
 _SCALES = MappingProxyType({"K": "thousand", "k": "thousand", "M": "million", "m": "million", "B": "billion", "bn": "billion",
            "T": "trillion"})
 _EN_UNITS = MappingProxyType({
@@ -92,7 +97,7 @@ _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])
 # Words said as a phrase, not spelled: misaki spells a mixed-case token letter by letter.
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
-NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m",
+NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp",
            "e.g", "i.e", "cf", "incl", "approx", *_MONTH_ABBREVIATIONS)
 
 
@@ -141,11 +146,12 @@ def _clock(m: re.Match[str]) -> str:
 
 
 def _unit(m: re.Match[str]) -> str:
-    words = _EN_UNITS[m.group(2)]
-    if m.group(1) == "1":  # 1 kg: one kilogram
+    """5 kg five kilograms, 1 kg one kilogram, and before a noun 15-min fifteen-minute."""
+    words = _EN_UNITS[m.group(3)]
+    if m.group(1) == "1" or m.group(2) == "-":
         first, _, rest = words.partition(" ")
         words = ("foot" if first == "feet" else first.removesuffix("s")) + (" " + rest if rest else "")
-    return m.group(1) + " " + words
+    return m.group(1) + ("-" if m.group(2) == "-" else " ") + words
 
 
 def _abbreviation(m: re.Match[str]) -> str:
@@ -309,6 +315,8 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = _dates_and_numbers(text)
+    text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)
+    text = _ISO_AMOUNT.sub(lambda m: _ISO_SIGNS[m.group(1) or m.group(4)] + (m.group(2) or m.group(3)), text)
     text = _ABBREV_RE.sub(_abbreviation, text)
     text = re.sub(r"([$€£¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(K|k|M|B|bn|T)(?![A-Za-z])|\s(thousand|million|billion|trillion)\b)?",
                   _money, text)
@@ -316,7 +324,7 @@ def normalize_en(text: str) -> str:
                   _clock12, text)
     text = re.sub(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", _clock, text)
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
-    text = re.sub(rf"(\d+(?:\.\d+)?)\s?({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
+    text = re.sub(rf"(\d+(?:\.\d+)?)(\s?|-)({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
     text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + _digits(m.group(2)), text)
     return force_homographs(text)

@@ -21,8 +21,9 @@ import io
 import numpy as np
 import soundfile as sf
 
-from shared.audio_types import FILE_EXTENSIONS, FILE_FORMATS, SAMPLE_RATE
+from shared.audio_types import FILE_FORMATS, SAMPLE_RATE
 from shared.speech_channel import streaming_wav_header
+from shared.storage_keys import extension
 
 CONTENT_TYPES = {
     "wav": "audio/wav", "pcm": "audio/pcm", "mp3": "audio/mpeg", "opus": "audio/ogg; codecs=opus",
@@ -98,9 +99,8 @@ def encode_file(pcm: bytes, fmt: str) -> bytes:
 
 def content_type_of(key: str) -> str:
     """The type of a stored file from its extension (a local folder keeps no types)."""
-    extension = key.rsplit(".", 1)[-1]
-    fmt = next((f for f, e in FILE_EXTENSIONS.items() if e == extension), None)
-    return CONTENT_TYPES.get(fmt or "", "application/octet-stream")
+    fmt = extension(key)
+    return CONTENT_TYPES[fmt] if fmt in FILE_FORMATS else "application/octet-stream"
 
 
 class _Sink(io.RawIOBase):

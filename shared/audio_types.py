@@ -18,11 +18,10 @@ SAMPLE_RATE = 24_000  # Kokoro renders 24 kHz mono; so does everything narrator 
 
 OPAQUE = "application/octet-stream"
 DECODABLE = "WAV, FLAC, OGG, MP3, M4A or WebM"  # what an upload may be, as refusals name it
-# What a batch item is stored as (``output_format``), and the extension of its file. Not Opus:
+# What a batch item is stored as (``output_format``), each also its file's extension. Not Opus:
 # the watermark of a short item did not survive libsndfile's Opus encoder in the test, and a
 # delivered file must carry its mark.
-FILE_EXTENSIONS = {"wav": "wav", "mp3": "mp3", "flac": "flac"}
-FILE_FORMATS = tuple(FILE_EXTENSIONS)
+FILE_FORMATS = ("wav", "mp3", "flac")
 MP4_BRANDS = (b"M4A ", b"M4B ", b"mp42", b"isom", b"mp41", b"iso2", b"iso5", b"iso6", b"3gp4", b"3gp5", b"qt  ",
               b"MSNV", b"dash")
 EBML = b"\x1a\x45\xdf\xa3"

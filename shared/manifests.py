@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.models import Item
 from shared.storage import ObjectNotFound, Storage
+from shared.storage_keys import extension
 
 PAGE = 1000
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -26,8 +27,7 @@ SPOOL_BYTES = 8 * 1024 * 1024
 def audio_name(item: Item) -> str:
     """An item's file name inside the ZIP: its position, so names never collide, and its stored
     file's extension (the batch's ``output_format``)."""
-    extension = (item.storage_key or ".wav").rsplit(".", 1)[-1]
-    return f"audio/{item.seq:06d}.{extension}"
+    return f"audio/{item.seq:06d}.{extension(item.storage_key)}"
 
 
 def entry(item: Item, zipped: bool) -> dict[str, Any]:

@@ -27,6 +27,11 @@ def item_key(tenant_id: str, batch_id: str, seq: int, extension: str = "wav") ->
     return f"{batch_prefix(tenant_id, batch_id)}items/{seq}.{extension}"
 
 
+def extension(key: str | None) -> str:
+    """A stored item's extension, which names its format (``wav`` for an item with no key)."""
+    return (key or ".wav").rsplit(".", 1)[-1]
+
+
 def manifest_key(tenant_id: str, batch_id: str) -> str:
     return f"{batch_prefix(tenant_id, batch_id)}manifest.jsonl"
 

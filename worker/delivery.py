@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from shared.audio_formats import content_type_of, encode_file
 from shared.speech_channel import pcm16
 from shared.storage import Storage, StorageError
+from shared.storage_keys import extension
 from worker.tts.synthesis.audio import to_wav_bytes
 from worker.tts.synthesis.watermark import mark_item
 
@@ -37,10 +38,9 @@ class ItemUpload:
     """The uploads of one item's renders, one at a time and in order, on ``executor``'s
     threads (the process's, kept: see ``WorkerContext.uploads``)."""
 
-    def __init__(self, storage: Storage, key: str, item_id: str, watermark_key: bytes, executor: Executor,
-                 fmt: str = "wav") -> None:
+    def __init__(self, storage: Storage, key: str, item_id: str, watermark_key: bytes, executor: Executor) -> None:
         self.storage, self.key, self.item_id, self.watermark_key = storage, key, item_id, watermark_key
-        self.fmt, self.content_type = fmt, content_type_of(key)
+        self.fmt, self.content_type = extension(key), content_type_of(key)  # the key's extension names its format
         self._executor = executor
         self._pending: Future[tuple[Rendered, bytes]] | None = None
         self._stored: tuple[Rendered, bytes] | None = None

@@ -15,6 +15,7 @@ from shared import dispatch
 from shared.models import Batch, Item
 from shared.queries import item_counts
 from shared.services import create_batch
+from shared.storage_keys import extension
 from worker.cli.catalogue import output_file, read_catalog
 from worker.cli.consent import LocalConsent
 from worker.cli.embedded import Embedded
@@ -78,8 +79,7 @@ def _write_outputs(emb: Embedded, out: Path, db_items: Sequence[Item]) -> int:
     failed = 0
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
         for it in db_items:
-            extension = (it.storage_key or ".wav").rsplit(".", 1)[-1]
-            target = output_file(out, it.external_id or f"{it.seq:04d}", extension)
+            target = output_file(out, it.external_id or f"{it.seq:04d}", extension(it.storage_key))
             entry = {"id": it.external_id, "seq": it.seq, "text": it.text, "status": it.status, "error": it.error,
                      "file": None, "duration_s": it.duration_s, "checksum": it.checksum,
                      "voice_version_id": it.voice_version_id}

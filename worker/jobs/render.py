@@ -20,7 +20,6 @@ import numpy as np
 
 from shared import lexicon, logs, stock_voices, storage_keys
 from shared.audio_formats import content_type_of
-from shared.audio_types import FILE_EXTENSIONS
 from shared.errors import InvalidInput, NarratorError, VoiceNotReady
 from shared.finetune import ActiveAdapter, adapter_of
 from shared.metrics import Metrics
@@ -71,13 +70,13 @@ class Claim:
 
     @property
     def output_format(self) -> str:
-        """What the batch's files are stored as (``shared.audio_formats.FILE_FORMATS``)."""
+        """What the batch's files are stored as (``shared.audio_types.FILE_FORMATS``)."""
         return str(self.params.get("output_format") or "wav")
 
     @property
     def key(self) -> str:
         """The item's one storage key, with its format's extension."""
-        return storage_keys.item_key(self.tenant_id, str(self.batch_id), self.seq, FILE_EXTENSIONS[self.output_format])
+        return storage_keys.item_key(self.tenant_id, str(self.batch_id), self.seq, self.output_format)
 
 
 def claim_item(ctx: WorkerContext, item_id: str) -> Claim | None:
@@ -159,7 +158,7 @@ def render_claimed_item(ctx: WorkerContext, item_id: str, job: Claim, render: Re
     assert job.version is not None  # refusal() checked it
     version_id, state_key = job.version
     adapter = job.adapter
-    upload = ItemUpload(ctx.storage, job.key, item_id, ctx.keys.watermark, ctx.uploads, job.output_format)
+    upload = ItemUpload(ctx.storage, job.key, item_id, ctx.keys.watermark, ctx.uploads)
     try:
         speed = float(job.params.get("speed", 1.0))
         models = ctx.models

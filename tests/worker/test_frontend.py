@@ -316,6 +316,8 @@ def test_english_homographs(plain_fe: Frontend, text: str, reading: str) -> None
     ("From A to Z.", "fɹˌʌm ˈA tə"),
     ("Rated A by experts.", "ɹˈATᵻd ˈA"),
     ("A Guide To A Better Life.", "tə ɐ bˈɛTəɹ"),
+    # a brand of the lexicon is read inside its sentence: "thee" before its vowel
+    ("Use the iPhone to record a video.", "ði ˈIfˌOn tə ɹəkˈɔɹd"),
 ])
 def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: str, reading: str) -> None:
     assert reading in " ".join(s.phonemes for s in plain_fe.analyze(text).sentences)

@@ -176,7 +176,8 @@ class EnG2P:
         words.update({w: self.reading_to_phonemes(r) for w, r in (lexicon or {}).items()})
         self._words = {k.lower(): v for k, v in words.items()}
         self._words_re = (
-            re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
+            re.compile(r"(?<![A-Za-z\[])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![A-Za-z\]])",
+                       re.IGNORECASE)
             if words else None)
 
     def reading_to_phonemes(self, reading: str) -> str:
@@ -193,17 +194,12 @@ class EnG2P:
 
     def words_to_phonemes(self, text: str) -> str:
         """Phonemes of ``text`` as written, without normalization: the brand and lexicon words,
-        then misaki. The evaluation reads a line's expected spoken words with this."""
-        if self._words_re is None:
-            return self._run(text)
-        out: list[str] = []
-        pos = 0
-        for m in self._words_re.finditer(text):
-            out.append(self._run(text[pos:m.start()]))
-            out.append(self._words[m.group(1).lower()])
-            pos = m.end()
-        out.append(self._run(text[pos:]))
-        return re.sub(r"\s{2,}", " ", " ".join(p for p in out if p.strip())).replace(" ,", ",").replace(" .", ".").strip()
+        then misaki. The evaluation reads a line's expected spoken words with this. Those words go
+        to misaki as its own ``[word](/phonemes/)`` links, so the sentence is read whole: the
+        tagger sees their neighbours, and "the" before "iPhone" is "thee"."""
+        if self._words_re is not None:
+            text = self._words_re.sub(lambda m: f"[{m.group(1)}](/{self._words[m.group(1).lower()]}/)", text)
+        return self._run(text)
 
     def _run(self, text: str) -> str:
         if not text.strip():

@@ -1,8 +1,10 @@
-"""English homographs decided from the words around them, for misaki, which runs without a tagger.
+"""English homographs decided from the words around them, before misaki's tagger sees them.
 
 read, lead, live, record, minute, wind, tear, close, present, object, desert and bass are
 written as misaki's ``[word](/phonemes/)`` when the neighbouring words say which sense is
-meant, so the chosen reading is forced; where they say nothing, misaki's default stands.
+meant, so the chosen reading is forced; where they say nothing, misaki reads the word by its
+part of speech. The tagger alone misses senses that share one (lead pipes, the bass line, a
+minute amount) and some tenses ("have you read it"), which these rules keep.
 """
 
 from __future__ import annotations

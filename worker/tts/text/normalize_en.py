@@ -1,8 +1,8 @@
-"""English text normalization for TTS: what misaki gets wrong without a tagger.
+"""English text normalization for TTS: what misaki reads wrong as written.
 
-misaki's English G2P runs here on a tokenizer-only spaCy pipeline (worker/tts/text/en_g2p.py), so it
-has no part-of-speech tags: it reads every homograph with its default reading and abbreviations
-as words. This module rewrites a line before misaki sees it:
+misaki's English G2P (worker/tts/text/en_g2p.py) reads words by their part of speech, but reads
+abbreviations, numbers, symbols and addresses as they stand, and cannot tell senses that share a
+part of speech (lead the team / lead pipes). This module rewrites a line before misaki sees it:
 
 - abbreviations with a period (Dr., St., No., Mr., vs., Fig., etc.) as the words said;
 - amounts of money with a scale (``$1.5M``), clock times (``3:30pm``, ``9:05``), units after a

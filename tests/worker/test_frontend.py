@@ -383,11 +383,31 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
     assert normalize_en(text) == spoken
 
 
+@pytest.mark.parametrize(("text", "spoken"), [
+    # a measure before a noun is singular, a quantity plural
+    ("The 3.5 mm jack; a 2 TB drive 3 mm thick.", "The three point five millimeter jack; a 2 terabyte drive 3 millimeters thick."),
+    ("A 10,000 mAh battery charges in 2 hrs.", "A 10,000 milliamp hour battery charges in 2 hours."),
+    ("A 30 km/h limit; a 120 Hz panel; 5 kg of flour.",
+     "A 30 kilometer per hour limit; a 120 hertz panel; 5 kilograms of flour."),
+    ("Use a 1/4\" bit; add 2 tbsp and 1 tsp.", "Use a one quarter inch bit; add 2 tablespoons and 1 teaspoon."),
+    # Roman numerals: a number after a numbering word, an ordinal after a ruler, letters elsewhere
+    ("Part II covers World War II and Henry VIII.", "Part two covers World War two and Henry the eighth."),
+    ("Vol. III, pt. 2, Ch. 5 and Elizabeth II's reign.", "Volume three, part 2, Chapter 5 and Elizabeth the second's reign."),
+    ("Sizes L and XL; Size XL; Mac OS X; an IV drip.", "Sizes L and XL; Size XL; Mac OS X; an IV drip."),
+    ("Works w/ iOS, w/o cables.", "Works with iOS, without cables."),
+])
+def test_english_measures_before_a_noun_roman_numerals_and_shorthand(text: str, spoken: str) -> None:
+    from worker.tts.text.normalize_en import normalize_en
+
+    assert normalize_en(text) == spoken
+
+
 @pytest.mark.parametrize("text", ["Our new model ships on Dec. 5th, 2026, in three colors.",
                                   "Pack light items, i.e. towels, e.g. socks, in the side pocket.",
                                   "She has a Ph.D. from the U.K. and works a.k.a. remotely.",
                                   "The shelf is 10 in. wide and 4 in. deep.",
-                                  "Chapter 11 covers pp. 245 to 310 of the book."])
+                                  "Chapter 11 covers pp. 245 to 310 of the book.",
+                                  "Read Vol. 2, pt. 3 and Ch. 4 before class."])
 def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text: str) -> None:
     assert len(plain_fe.analyze(text).sentences) == 1
 

@@ -23,12 +23,15 @@ part of speech (lead the team / lead pipes). This module rewrites a line before 
   fractions (``1½``: "one and a half"), ``in.`` after a number, a unit joined by a hyphen before
   a noun (``15-min``: "fifteen-minute"), ``pp.`` before a number, amounts with a currency's code
   (``USD 1,500``: "one thousand five hundred dollars");
+- a measure before a noun in the singular (``a 3.5 mm jack``: "millimeter jack"), Roman numerals
+  after a numbering word or a ruler's name (``Part II`` "part two", ``Henry VIII`` "Henry the
+  eighth"), ``Vol.``, ``pt.`` and ``Ch.`` before a number, ``w/`` and ``w/o``;
 - fractions (``3/4``: "three quarters") unless a word of dates comes before them;
 - the homographs read, lead, live, record, minute, wind, tear, close, present, object, desert and
   bass from the words around them (``worker.tts.text.homographs_en``).
 
-Each rule is a decision from the words next to the token, not a tagger: where the context says
-nothing the misaki default stands.
+Each rule is a decision from the words next to the token: where the context says nothing, misaki
+reads the token as written.
 """
 
 from __future__ import annotations
@@ -54,7 +57,10 @@ _EN_UNITS = MappingProxyType({
     "MB": "megabytes", "GHz": "gigahertz", "MHz": "megahertz", "Hz": "hertz", "W": "watts", "kW": "kilowatts",
     "lbs": "pounds", "lb": "pounds", "ft": "feet", "yd": "yards", "oz": "ounces", "mins": "minutes", "min": "minutes",
     "yrs": "years", "yr": "years", "hrs": "hours", "hr": "hours", "sec": "seconds", "℃": "degrees Celsius", "°C": "degrees Celsius",
-    "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit",
+    "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit", "tbsp": "tablespoons", "Tbsp": "tablespoons",
+    "tsp": "teaspoons", "fl oz": "fluid ounces", "kWh": "kilowatt hours", "Wh": "watt hours", "Gbps": "gigabits per second",
+    "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
+    "kcal": "kilocalories", "sq ft": "square feet",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
 
@@ -91,14 +97,34 @@ _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|u
 # before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
-_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.]+$", re.IGNORECASE)
+_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+$", re.IGNORECASE)
+# A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
+_UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
+                               r"high|deep|thick|away|apart|total|max|min)\b)[a-z]")
 # Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
 _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
+# A Roman numeral after a word that numbers things is its number (Part II "part two", World War
+# II, Vol. III), after a ruler's name an ordinal (Henry VIII "Henry the eighth"); elsewhere "II" or
+# "XL" may be letters or a size. Forty and over (L) only after a numbering word ("Size XL").
+_ROMAN = re.compile(r"(?<![\w.])([A-Z][a-z]+|Vol\.|Mk\.)\s(?=[IVXL])((?:XL|L?X{0,3})(?:IX|IV|V?I{0,3}))"
+                    r"(?![\w-]|['’](?!s\b))")
+_NUMBERING = frozenset({"Part", "Chapter", "Unit", "Lesson", "Level", "Phase", "Stage", "Section", "Volume", "Vol.", "Book",
+                        "Act", "Scene", "Type", "Class", "Grade", "Step", "Round", "Season", "Episode", "War", "Article",
+                        "Appendix", "Tier", "Mark", "Mk.", "Series", "Category", "Module", "Bowl", "Schedule", "Title"})
+_RULERS = frozenset({"Henry", "Elizabeth", "Louis", "George", "Edward", "Charles", "James", "William", "Richard", "John",
+                     "Paul", "Pius", "Benedict", "Leo", "Gregory", "Philip", "Frederick", "Peter", "Catherine", "Mary",
+                     "Nicholas", "Alexander", "Ferdinand", "Francis", "Innocent", "Clement", "Urban", "Ramesses",
+                     "Ramses", "Constantine", "Napoleon", "Wilhelm", "Ludwig", "Gustav", "Carlos", "Felipe", "Juan",
+                     "Alfonso", "Stephen", "David", "Malcolm", "Robert", "Anne", "Ivan", "Otto", "Rudolf", "Olaf"})
+# Before a number or a Roman numeral: Vol. 2 "volume 2", pt. 3 "part 3", Ch. 4 "chapter 4".
+_NUMBERED_ABBREVIATIONS = MappingProxyType({"Vol": "Volume", "vol": "volume", "Pt": "Part", "pt": "part", "Ch": "Chapter",
+                                            "ch": "chapter", "Sec": "Section"})
+_NUMBERED = re.compile(rf"(?<![\w.])({'|'.join(_NUMBERED_ABBREVIATIONS)})\.\s?(?=\d|[IVX]+\b)")
 # Words said as a phrase, not spelled: misaki spells a mixed-case token letter by letter.
-_PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter"})
+_PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter", "w/o": "without", "w/": "with"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp",
-           "e.g", "i.e", "cf", "incl", "approx", *_MONTH_ABBREVIATIONS)
+           "e.g", "i.e", "cf", "incl", "approx", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
 def num2words(number: float, to: str = "cardinal") -> str:
@@ -145,13 +171,36 @@ def _clock(m: re.Match[str]) -> str:
     return num2words(h) + (_minutes(mi) if mi != "00" else " o'clock")
 
 
+def _singular(words: str) -> str:
+    """kilograms kilogram, kilometers per hour kilometer per hour, milliamp hours milliamp hour."""
+    parts = words.split(" ")
+    i = 0 if "per" in parts or parts[-1][:1].isupper() else len(parts) - 1  # degrees Celsius
+    parts[i] = "foot" if parts[i] == "feet" else parts[i] if parts[i].endswith("hertz") else parts[i].removesuffix("s")
+    return " ".join(parts)
+
+
 def _unit(m: re.Match[str]) -> str:
-    """5 kg five kilograms, 1 kg one kilogram, and before a noun 15-min fifteen-minute."""
+    """5 kg five kilograms, 1 kg one kilogram, and before a noun singular: 15-min fifteen-minute,
+    a 3.5 mm jack "a three point five millimeter jack"."""
     words = _EN_UNITS[m.group(3)]
-    if m.group(1) == "1" or m.group(2) == "-":
-        first, _, rest = words.partition(" ")
-        words = ("foot" if first == "feet" else first.removesuffix("s")) + (" " + rest if rest else "")
+    before_noun = (_UNIT_BEFORE_NOUN.match(m.string, m.end()) is not None
+                   and _DETERMINER_NUMBER.search(m.string, max(0, m.start() - 40), m.end(1)) is not None)
+    if m.group(1) == "1" or m.group(2) == "-" or before_noun:
+        words = _singular(words)
     return m.group(1) + ("-" if m.group(2) == "-" else " ") + words
+
+
+def _roman(m: re.Match[str]) -> str:
+    word, numeral = m.group(1), m.group(2)
+    value, last = 0, 0
+    for letter in reversed(numeral):
+        digit = {"I": 1, "V": 5, "X": 10, "L": 50}[letter]
+        value, last = value + (digit if digit >= last else -digit), max(last, digit)
+    if word in _RULERS:
+        return f"{word} the {num2words(value, to='ordinal')}"
+    if word in _NUMBERING or (len(numeral) > 1 and "L" not in numeral):
+        return f"{word} {num2words(value)}"
+    return m.group(0)
 
 
 def _abbreviation(m: re.Match[str]) -> str:
@@ -312,7 +361,9 @@ def normalize_en(text: str) -> str:
     """Rewrite an English line as the words a reader says, with homographs forced."""
     text = re.sub(r"(?<![A-Za-z.])No\.(?=\s*\d)", "number", text)
     text = re.sub(r"(?<![A-Za-z])(e\.g\.|i\.e\.|a\.k\.a\.)", lambda m: ABBREVIATIONS[m.group(1)], text)
-    text = re.sub(rf"\b({'|'.join(_PHRASES)})\b", lambda m: _PHRASES[m.group(1)], text)
+    text = re.sub(rf"(?<![\w/])({'|'.join(re.escape(p) for p in _PHRASES)})(?![\w/])", lambda m: _PHRASES[m.group(1)], text)
+    text = _NUMBERED.sub(lambda m: _NUMBERED_ABBREVIATIONS[m.group(1)] + " ", text)
+    text = _ROMAN.sub(_roman, text)
     text = _PER.sub(lambda m: " per " + _PERIODS.get(m.group(1), m.group(1)), text)
     text = _inches(text)
     text = _INCH_ABBREVIATION.sub(" inches", text)

@@ -395,6 +395,9 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
     ("Vol. III, pt. 2, Ch. 5 and Elizabeth II's reign.", "Volume three, part 2, Chapter 5 and Elizabeth the second's reign."),
     ("Sizes L and XL; Size XL; Mac OS X; an IV drip.", "Sizes L and XL; Size XL; Mac OS X; an IV drip."),
     ("Works w/ iOS, w/o cables.", "Works with iOS, without cables."),
+    ("Approx. 12 pcs. and a case; ~2 hours at 240V; a 256GB SSD; 12h; 60fps.",
+     "Approximately 12 pieces and a case; about 2 hours at 240 volts; a 256 gigabyte SSD; 12 hours; 60 frames per second."),
+    ("Classes start in Aug. Book by Sept. and pay later.", "Classes start in August. Book by September and pay later."),
 ])
 def test_english_measures_before_a_noun_roman_numerals_and_shorthand(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -407,7 +410,8 @@ def test_english_measures_before_a_noun_roman_numerals_and_shorthand(text: str, 
                                   "She has a Ph.D. from the U.K. and works a.k.a. remotely.",
                                   "The shelf is 10 in. wide and 4 in. deep.",
                                   "Chapter 11 covers pp. 245 to 310 of the book.",
-                                  "Read Vol. 2, pt. 3 and Ch. 4 before class."])
+                                  "Read Vol. 2, pt. 3 and Ch. 4 before class.",
+                                  "The set has 12 pcs. and a case, Approx. 2 kg in all."])
 def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text: str) -> None:
     assert len(plain_fe.analyze(text).sentences) == 1
 

@@ -60,14 +60,16 @@ _EN_UNITS = MappingProxyType({
     "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit", "tbsp": "tablespoons", "Tbsp": "tablespoons",
     "tsp": "teaspoons", "fl oz": "fluid ounces", "kWh": "kilowatt hours", "Wh": "watt hours", "Gbps": "gigabits per second",
     "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
-    "kcal": "kilocalories", "sq ft": "square feet",
+    "kcal": "kilocalories", "sq ft": "square feet", "h": "hours", "V": "volts", "px": "pixels", "fps": "frames per second",
+    "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
 
 # Abbreviation (with its period) -> words. Dr. and St. depend on the next word (see _abbreviation).
 ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Fig.": "figure",
-    "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Jr.": "Junior",
+    "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Approx.": "Approximately",
+    "Jr.": "Junior",
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
     "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including",
 })
@@ -81,6 +83,9 @@ _MONTH_ABBREVIATION_ALT = "|".join(_MONTH_ABBREVIATIONS)
 _MONTH_NEXT_TO_DAY = re.compile(rf"\b({_MONTH_ABBREVIATION_ALT})\b(?=\s+\d{{1,2}}(?!\d))"
                                 rf"|(?<=(?<![\d.,])\d\s)({_MONTH_ABBREVIATION_ALT})\b"
                                 rf"|(?<=(?<![\d.,])\d\d\s)({_MONTH_ABBREVIATION_ALT})\b")
+# ... or after a word of time, with no day: "starts in Aug." (its period ends the sentence only where one follows).
+_MONTH_AFTER_TIME_WORD = re.compile(rf"\b((?i:in|by|until|since|from|before|after|during|early|mid|late|of)) "
+                                    rf"({_MONTH_ABBREVIATION_ALT})\.((?=\s*$|\s+[A-Z]))?")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_ABBREVIATIONS = MappingProxyType({d[:3]: d for d in WEEKDAYS} | {"Tues": "Tuesday", "Thur": "Thursday",
                                                                         "Thurs": "Thursday"})
@@ -100,7 +105,7 @@ _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. w
 _DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+$", re.IGNORECASE)
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
 _UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
-                               r"high|deep|thick|away|apart|total|max|min)\b)[a-z]")
+                               r"high|deep|thick|away|apart|total|max|min|I)\b)[a-zA-Z]")
 # Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
 _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
 # A Roman numeral after a word that numbers things is its number (Part II "part two", World War
@@ -124,7 +129,7 @@ _NUMBERED = re.compile(rf"(?<![\w.])({'|'.join(_NUMBERED_ABBREVIATIONS)})\.\s?(?
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter", "w/o": "without", "w/": "with"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp",
-           "e.g", "i.e", "cf", "incl", "approx", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
+           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
 def num2words(number: float, to: str = "cardinal") -> str:
@@ -222,7 +227,7 @@ def _model(m: re.Match[str]) -> str:
     return m.group(1) + " " + num2words(int(m.group(2)), to="year")
 
 
-_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|approx|cf|incl|Jr|Sr|Mt|Ave|Dept)\.")
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept)\.")
 
 # -- dates, phone numbers, ranges, dimensions, web addresses --------------------------------------
 
@@ -335,6 +340,8 @@ def _dates_and_numbers(text: str) -> str:
     text = _URL.sub(_url, text)
     text = re.sub(r"#\s?(?=[A-Z]?\d)", "number ", text)
     text = re.sub(rf"\b({_MONTH_ABBREVIATION_ALT})\.(?=\s*\d)", lambda m: _MONTH_ABBREVIATIONS[m.group(1)], text)
+    text = _MONTH_AFTER_TIME_WORD.sub(lambda m: f"{m.group(1)} {_MONTH_ABBREVIATIONS[m.group(2)]}"
+                                  + ("." if m.group(3) is not None else ""), text)
     text = _MONTH_NEXT_TO_DAY.sub(lambda m: _MONTH_ABBREVIATIONS[m.group(m.lastindex or 0)], text)
     text = _WEEKDAY_RANGE.sub(_weekday_run, text)
     text = _WEEKDAY_BEFORE_DATE.sub(lambda m: _WEEKDAY_ABBREVIATIONS[m.group(1)], text)
@@ -369,6 +376,8 @@ def normalize_en(text: str) -> str:
     text = _INCH_ABBREVIATION.sub(" inches", text)
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
+    text = re.sub(r"(?<!\S)~\s?(?=\d)", "about ", text)  # ~2 hours
+    text = re.sub(r"(?<=\d)\s?pcs\.(?=\s+[a-z]|[,;)])", " pieces", text)  # 12 pcs. and a case
     text = _dates_and_numbers(text)
     text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)
     text = _ISO_AMOUNT.sub(lambda m: _ISO_SIGNS[m.group(1) or m.group(4)] + (m.group(2) or m.group(3)), text)

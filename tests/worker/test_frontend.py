@@ -273,6 +273,12 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("孩子们舍不得离开。", "得", "de5"),
     ("明天你得提前出门。", "得", "dei3"),
     ("她不停地敲门。", "地", "de5"),
+    ("这条裤子有点长。", "长", "chang2"),  # long, said of it at a clause's end
+    ("续航时间长，充电快。", "长", "chang2"),
+    ("这件外套稍长一些。", "长", "chang2"),  # jieba's 稍长, a word pypinyin does not know
+    ("他长大了。", "长", "zhang3"),
+    ("请重新数一下。", "数", "shu3"),  # to count
+    ("这个数到底对不对？", "数", "shu4"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

@@ -15,6 +15,8 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
+from pypinyin.constants import PHRASES_DICT
+
 
 @cache
 def phrase_readings() -> Mapping[str, tuple[str, ...]]:
@@ -179,6 +181,12 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[-1] = "tiao2"  # 请调到二十六度
     if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
         fixed[0] = "chang2"  # 长三米
+    if (word[-1] == "长" and fixed[-1] == "zhang3" and not any(word[k:] in PHRASES_DICT for k in range(len(word) - 1))
+            and (word[:-1].endswith(_CHANG_AFTER) or _CLAUSE_END.match(after))):
+        fixed[-1] = "chang2"  # jieba's 稍长, 寿命长: pypinyin knows no such word (银行行长 ends in one) and gave 长 its default
+    if word not in PHRASES_DICT:  # jieba's 数一下, 我数: to count (次数过多 is pypinyin's word, left alone)
+        fixed = [("shu3" if c == "数" and _SHU3_NEXT.match(word[i + 1:] + after) else p)
+                 for i, (c, p) in enumerate(zip(word, fixed))]
     if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
         fixed[1] = "zhong4"  # 阳台上种的薄荷
     if len(word) == 3 and word[1] == "得" and word[0] != "不" and fixed[1] == "de2":
@@ -197,7 +205,10 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
 
 # Characters whose reading follows from the word that comes before them.
 _CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "最", "非常", "特别", "比较",
-                "挺", "多", "够", "又", "过", "超")
+                "挺", "多", "够", "又", "过", "超", "有点", "有些", "稍", "略", "偏", "不")
+# What follows 数 "to count" (数一下, 数到三, 数不清), not the noun (这个数到底, 数过多).
+_SHU3_NEXT = re.compile(r"一下|一数|一遍|到(?!底)|清|完|过(?![多少高低大])|不清|不过来|得(?=清|过|完|出)")
+_CLAUSE_END = re.compile(r"\s*(?:[，。！？；、,.!?;]|$)")
 _HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
 _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
                "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟", "认真", "由",
@@ -230,8 +241,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     if surname:
         return surname
     if char == "长":
-        if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条"))
-                or _LENGTH_FOLLOWS.match(after)):
+        if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条", "一些", "一点", "些"))
+                or _LENGTH_FOLLOWS.match(after) or _CLAUSE_END.match(after)):  # 续航时间长，: long, said of it
             return "chang2"
     elif char == "打":
         if is_measure_da(prev, nxt, nxt_tag):
@@ -242,6 +253,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "量":
         if nxt.startswith(_LIANG2_BEFORE):
             return "liang2"
+    elif char == "数":
+        if _SHU3_NEXT.match(after):
+            return "shu3"  # 请重新数一下: to count
     elif char == "都":
         if prev in _DU1_AFTER:
             return "du1"

@@ -217,6 +217,8 @@ def test_accuracy_on_english_tuning_set(plain_fe: Frontend) -> None:
     ("80后", "八零后"),
     ("50年后", "五十年后"),  # a span of years, not the year 2050
     ("08年", "零八年"),
+    ("活动时间：12月1日-12月12日", "活动时间：十二月一日到十二月十二日"),  # a range of dates, each with its month
+    ("2026年12月1日—2027年1月5日", "二零二六年十二月一日到二零二七年一月五日"),
     ("巴西2-0完胜", "巴西二比零完胜"),  # N ≥ M cannot be a range
     ("以95-90险胜", "以九十五比九十险胜"),
     ("长度5-8米", "长度五到八米"),  # before a measure word: a range

@@ -149,6 +149,23 @@ def test_stream_sends_audio_before_the_render_ends(api_url: str, tenant_key: tup
     assert first_at is not None and (finished_at - first_at).total_seconds() > 1.0, (first_at, finished_at)
 
 
+@pytest.mark.attack
+def test_a_line_cannot_make_the_voice_say_phonemes_its_text_does_not_show(
+        api_url: str, tenant_key: tuple[str, str], worker_process: WorkerProcess) -> None:
+    """The English G2P reads ``[word](/phonemes/)`` as "say these phonemes". Sent as text, that
+    would put forty syllables of anything under the word "hello", past the checks inline readings
+    get and unseen by a reviewer reading the text; the frontend reads a link as its text, so the
+    line renders as long as the plain one."""
+    def seconds(text: str) -> float:
+        body, _, _ = speak(api_url, tenant_key[1], model="narrator-1", input=text, voice="af_heart", response_format="wav")
+        audio, sr = sf.read(io.BytesIO(body))
+        return len(audio) / sr
+
+    plain = seconds("Please say hello now.")
+    injected = seconds("Please say [hello](/" + "bˈɑ " * 40 + "/) now.")
+    assert abs(injected - plain) < 0.3, (plain, injected)
+
+
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "flac"])
 def test_compressed_formats_decode(api_url: str, tenant_key: tuple[str, str], worker_process: WorkerProcess,
                                    fmt: str) -> None:

@@ -429,6 +429,8 @@ def test_abbreviations_inside_a_sentence_do_not_end_it(plain_fe: Frontend, text:
     ("<p>Our <b>best</b> mug.</p><script>track()</script>", "\nOur best mug.\n"),
     ("**Bold** claim: the _best_ one 😀⭐⭐", "Bold claim: the best one  "),
     ("## Features\n- Fast", "Features\n- Fast"),
+    ("See [our guide](https://example.com/guide).", "See our guide."),  # a link is read as its text ...
+    ("Say [hello](/ʃˈɪt/) now; [[a](b)](/x/).", "Say hello now; a."),  # ... also in the G2P's phoneme form
     ("a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1", "a<b and c>d, AT&T, R&D, Home_5G, 5 * 3 = 15, #1"),
     ("{行|hang2}长<br/>好", "{行|hang2}长\n好"),  # an inline reading passes unchanged
     ('<speak>Hi<break time="500ms"/>there, <prosody rate="slow">slowly</prosody>.</speak>', "Hi\nthere, slowly."),

@@ -1,4 +1,4 @@
-"""What a catalogue's text carries that is not speech: HTML, Markdown emphasis and emoji.
+"""What a catalogue's text carries that is not speech: HTML, Markdown emphasis and links, emoji.
 
 Product descriptions exported from a shop or a CMS arrive with ``<br>``, ``&amp;`` and
 ``**bold**`` in them, and reviews with emoji. Left in, the G2P reads them aloud ("B R",
@@ -12,7 +12,10 @@ Product descriptions exported from a shop or a CMS arrive with ``<br>``, ``&amp;
   "AT&T" and "R&D" stay as written;
 - unwraps Markdown's ``**strong**``, ``__strong__``, ``*em*`` and ``_em_`` and drops the ``#``
   of a heading line;
-- removes emoji and pictographs (with their joiners and variation selectors).
+- removes emoji and pictographs (with their joiners and variation selectors);
+- reads a Markdown link ``[text](target)`` as its text. The English G2P takes that same form as
+  "say these phonemes" (``[hello](/ʃˈɪt/)``), which would let a line make a voice say what it
+  does not show, past the checks that inline readings get; only the project's own rules write it.
 
 Inline readings (``{word|reading}``) use none of these characters, so they pass unchanged.
 """
@@ -39,6 +42,7 @@ _REFERENCE = re.compile(r"&(?:#\d{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]
 _STRONG = re.compile(r"(\*\*|__)(?=\S)([^\n]{1,200}?)(?<=\S)\1")  # bounded: linear on a run of "**"
 _EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=[^\s*_])([^*_\n]+?)(?<=[^\s*_])\1(?![\w*])")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
+_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\(([^()\n]{0,2000})\)")
 # Emoji and pictographs: the supplementary symbol planes' emoji blocks, dingbats and the
 # miscellaneous symbols (☀ ☎ ✓ ⭐), the regional indicators of flags, skin tones, the
 # zero-width joiner and the variation selectors that style them.
@@ -58,4 +62,8 @@ def clean_markup(text: str) -> str:
         text = _EMPHASIS.sub(r"\2", text)
     if "#" in text:
         text = _HEADING.sub("", text)
+    if "](" in text:
+        for _ in range(3):  # [[a](b)](/x/): a link inside a link's text
+            text = _LINK.sub(r"\1", text)
+        text = text.replace("](", "] (")  # deeper nesting: no link is left for the G2P either
     return _PICTOGRAPH.sub(" ", text)

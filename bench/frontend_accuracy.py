@@ -78,6 +78,13 @@ SETS: tuple[EvalSet, ...] = (
     # speech (record, use, separate, estimate, refuse, content, house, wound …): written by a helper
     # who read no frontend source or set, before the tagger came in (2026-12-07).
     EvalSet("en_homographs_outside_2", DATA / "sealed" / "en_homographs_outside_2.tsv", "en", "sealed"),
+    # 103 product, shop, e-mail and lesson sentences in 20 kinds (units before a noun, Roman numerals,
+    # symbols, phone numbers …): written by a helper who read no frontend source or set, after the
+    # English rules of 2026-12-07 were written from probe lines, and scored before and after them.
+    EvalSet("en_outside_3", DATA / "sealed" / "en_reading_outside_3.tsv", "en", "sealed"),
+    # 63 normalization and 88 polyphone lines of product, shop, service and lesson text (about 60
+    # polyphonic characters in their readings): the same kind of helper, the same day.
+    EvalSet("zh_product_outside_3", DATA / "sealed" / "zh_product_outside_3.tsv", "zh", "sealed"),
 )
 
 

@@ -337,7 +337,10 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("Since 2025-11-03.", "Since November third, twenty twenty-five."),
     ("Ships Dec. 5th, 2026.", "Ships December fifth, 2026."),
     ("Born 3 March 1990.", "Born the third of March 1990."),
-    ("Call 1-800-555-0199 now.", "Call one, eight zero zero, five five five, zero one nine nine now."),
+    ("Call 1-800-555-0199 now.", "Call one, eight hundred, five five five, zero one nine nine now."),  # toll-free
+    ("Call +44 20 7946 0958, ext. 204.", "Call plus four four, two zero, seven nine four six, zero nine five eight, extension two zero four."),
+    ("Call 911. Text 55555 to join. Call 100 customers.",
+     "Call nine one one. Text five five five five five to join. Call 100 customers."),  # short numbers after calling only
     ("Phone (415) 555-0142.", "Phone four one five, five five five, zero one four two."),
     ("Call us at 555-0123.", "Call us at five five five, zero one two three."),
     ("It gives 100-2000 lumens.", "It gives 100 to 2000 lumens."),  # no calling word: a range

@@ -43,6 +43,7 @@ from types import MappingProxyType
 from num2words import num2words as _num2words
 
 from worker.tts.text.homographs_en import force_homographs
+from worker.tts.text.phones_en import read_phone_numbers, say_digits
 
 _CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
 # An amount with a currency's code, USD 1,500 or 1,500 EUR, is said as with its sign.
@@ -239,12 +240,6 @@ _NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d
 _ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 _MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d:.,]\d|\w)")
 _DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(MONTHS)})\b")
-_PHONE = re.compile(r"(?<![\w+-])(?:(\+?1)[-. ])?(?:\((\d{3})\)\s?|(\d{3})[-. ])(\d{3})[-. ](\d{4})(?![\w-])")
-# Seven digits alone are a phone number only where the words before speak of calling: "100-2000
-# lumens" is a range.
-_PHONE7 = re.compile(r"(?<![\w-])(\d{3})-(\d{4})(?![\w-])")
-_CALLING = re.compile(r"\b(call|phone|tel|telephone|line|dial|fax|text|number|hotline|contact|reach)\b\W*(?:\w+\W+){0,3}$",
-                      re.IGNORECASE)
 _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
 _RANGE = re.compile(rf"(?<![\w.,:/-])({_NUMBER}(?::[0-5]\d)?(?:\s?[aApP]\.?[mM]\.?|%)?)\s?[-–—]\s?(?=\d)")
@@ -257,11 +252,6 @@ _RATING_WORD = re.compile(r"\b(?:rated|rating|rating of|scored|score|score of|st
 _COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?=[A-Za-z])")  # 2 x cables: two cables
 _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 3.5x faster: three point five times
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
-_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-def _digits(number: str) -> str:
-    return " ".join(_DIGIT_WORDS[int(d)] for d in number if d.isdigit())
 
 
 def _host(host: str) -> str:
@@ -314,11 +304,6 @@ def _rating(m: re.Match[str]) -> str:
     return f"{m.group(1)} out of {m.group(2)}" if said else m.group(0)
 
 
-def _phone(m: re.Match[str]) -> str:
-    groups = [g for g in (m.group(1), m.group(2) or m.group(3), m.group(4), m.group(5)) if g]
-    return ", ".join(_digits(g) for g in groups)
-
-
 def _inches(text: str) -> str:
     """Each inch mark said, in one pass: a quote after a number is one unless it closes a quotation
     (an odd number of quotes not after a number came before it)."""
@@ -351,9 +336,7 @@ def _dates_and_numbers(text: str) -> str:
                           if 1 <= int(m.group(2)) <= 31 else m.group(0), text)
     text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
                           if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
-    text = _PHONE.sub(_phone, text)
-    text = _PHONE7.sub(lambda m: _digits(m.group(1)) + ", " + _digits(m.group(2))
-                       if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
+    text = read_phone_numbers(text)
     text = _VANITY.sub(lambda m: f"one, {num2words(int(m.group(1)))}, ", text)
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
@@ -390,5 +373,5 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
     text = re.sub(rf"(\d+(?:\.\d+)?)(\s?|-)({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
-    text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + _digits(m.group(2)), text)
+    text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + say_digits(m.group(2)), text)
     return force_homographs(text)

@@ -409,6 +409,7 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
     ("Approx. 12 pcs. and a case; ~2 hours at 240V; a 256GB SSD; 12h; 60fps.",
      "Approximately 12 pieces and a case; about 2 hours at 240 volts; a 256 gigabyte SSD; 12 hours; 60 frames per second."),
     ("Classes start in Aug. Book by Sept. and pay later.", "Classes start in August. Book by September and pay later."),
+    ("A 60°C wash; a 30° angle; 72 degrees F.", "A 60 degrees Celsius wash; a 30 degree angle; 72 degrees Fahrenheit."),
 ])
 def test_english_measures_before_a_noun_roman_numerals_and_shorthand(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en

@@ -62,7 +62,7 @@ _EN_UNITS = MappingProxyType({
     "tsp": "teaspoons", "fl oz": "fluid ounces", "kWh": "kilowatt hours", "Wh": "watt hours", "Gbps": "gigabits per second",
     "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
     "kcal": "kilocalories", "sq ft": "square feet", "h": "hours", "V": "volts", "px": "pixels", "fps": "frames per second",
-    "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces",
+    "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces", "°": "degrees",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
 
@@ -189,7 +189,8 @@ def _unit(m: re.Match[str]) -> str:
     """5 kg five kilograms, 1 kg one kilogram, and before a noun singular: 15-min fifteen-minute,
     a 3.5 mm jack "a three point five millimeter jack"."""
     words = _EN_UNITS[m.group(3)]
-    before_noun = (_UNIT_BEFORE_NOUN.match(m.string, m.end()) is not None
+    before_noun = (not words.endswith(("Celsius", "Fahrenheit"))  # a 60 degrees Celsius wash, as it is said
+                   and _UNIT_BEFORE_NOUN.match(m.string, m.end()) is not None
                    and _DETERMINER_NUMBER.search(m.string, max(0, m.start() - 40), m.end(1)) is not None)
     if m.group(1) == "1" or m.group(2) == "-" or before_noun:
         words = _singular(words)
@@ -360,6 +361,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = re.sub(r"(?<!\S)~\s?(?=\d)", "about ", text)  # ~2 hours
+    text = re.sub(r"\b(degrees?) ([CF])\b(?!\.\w)", lambda m: f"{m.group(1)} {'Celsius' if m.group(2) == 'C' else 'Fahrenheit'}", text)
     text = re.sub(r"(?<=\d)\s?pcs\.(?=\s+[a-z]|[,;)])", " pieces", text)  # 12 pcs. and a case
     text = _dates_and_numbers(text)
     text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)

@@ -7,6 +7,8 @@ so the cosine is a plain dot product.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from worker.tts.synthesis.audio import resample_mono
@@ -22,7 +24,9 @@ class SpeakerEncoder:
     """resemblyzer's VoiceEncoder on CPU, loaded once per process."""
 
     def __init__(self, device: str = "cpu") -> None:
-        from resemblyzer import VoiceEncoder  # deferred: resemblyzer brings torch and librosa (seconds)
+        with warnings.catch_warnings():  # resemblyzer imports webrtcvad, whose pkg_resources import warns
+            warnings.simplefilter("ignore", UserWarning)
+            from resemblyzer import VoiceEncoder  # deferred: resemblyzer brings torch and librosa (seconds)
 
         self._encoder = VoiceEncoder(device=device, verbose=False)
         self._warm_up()

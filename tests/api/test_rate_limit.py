@@ -9,7 +9,9 @@ import pytest
 
 from api.ratelimit import LocalRateLimiter, RedisRateLimiter
 
-LIMIT, WINDOW = 3, 2
+# One token every 2 s: slow enough that the few requests between a refusal and the check
+# below cannot earn a second token on a busy CI host (at 1.5 tokens/s they once did).
+LIMIT, WINDOW = 3, 6
 
 
 def limited_app(settings):  # type: ignore[no-untyped-def]
@@ -27,7 +29,7 @@ def assert_limit_enforced(client, secret: str, other_secret: str) -> None:  # ty
         assert get(client, secret).status_code == 200
     r = get(client, secret)
     assert r.status_code == 429 and r.mimetype == "application/problem+json"
-    assert r.get_json()["code"] == "rate_limited" and "per 2 s" in r.get_json()["detail"]
+    assert r.get_json()["code"] == "rate_limited" and f"per {WINDOW} s" in r.get_json()["detail"]
     retry_after = int(r.headers["Retry-After"])
     assert 1 <= retry_after <= WINDOW
     assert get(client, other_secret).status_code == 200  # another key has its own budget

@@ -410,6 +410,11 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
      "Approximately 12 pieces and a case; about 2 hours at 240 volts; a 256 gigabyte SSD; 12 hours; 60 frames per second."),
     ("Classes start in Aug. Book by Sept. and pay later.", "Classes start in August. Book by September and pay later."),
     ("A 60°C wash; a 30° angle; 72 degrees F.", "A 60 degrees Celsius wash; a 30 degree angle; 72 degrees Fahrenheit."),
+    # mixed numbers, powers and ratios (a clock time stays a time)
+    ("Use 2 1/2 cups; add 1 1/4 tsp; mix 1/4 tsp.",
+     "Use 2 and a half cups; add 1 and a quarter teaspoons; mix one quarter teaspoon."),
+    ("x^2 and y^3, 2^10; a 16:9 screen; meet at 3:15, the score 3:1.",
+     "x squared and y cubed, 2 to the power of 10; a 16 to 9 screen; meet at three fifteen, the score 3 to 1."),
 ])
 def test_english_measures_before_a_noun_roman_numerals_and_shorthand(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en

@@ -250,6 +250,9 @@ _VANITY = re.compile(r"(?<![\w-])1-(8\d\d)-(?=[A-Z]{3,})")
 # A rating: 4.8/5 "out of" (a fraction has no decimal point), or 4/5 after a word of rating.
 _RATING = re.compile(r"(?<![\d/.])(\d+(?:\.\d)?)/(5|10|100)(?![\d/])")
 _RATING_WORD = re.compile(r"\b(?:rated|rating|rating of|scored|score|score of|stars?)[: ]*$", re.IGNORECASE)
+# A fraction, after a whole number or not (2 1/2), and a unit after a fraction read in words.
+_FRACTION = re.compile(r"(?<![\d/.,])(?:(?P<whole>\d+)\s)?(?P<num>[1-9])/(?P<den>[2-9]|1[0-6])(?![\d/])")
+_UNIT_AFTER_FRACTION = re.compile(rf"\b((and a )?(?:halves|half|quarters?|thirds?|(?:fifth|sixth|eighth|tenth)s?)) ({_EN_UNIT_ALT})(?![A-Za-z])")
 _COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?=[A-Za-z])")  # 2 x cables: two cables
 _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 3.5x faster: three point five times
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
@@ -282,15 +285,18 @@ def _numeric_date(m: re.Match[str]) -> str:
 
 
 def _fraction(m: re.Match[str]) -> str:
-    """3/4 three quarters, 1/2 one half, 5/8 five eighths; 3/4 after a word of dates (on 3/4) stays."""
+    """3/4 three quarters, 1/2 one half, 5/8 five eighths, 2 1/2 "2 and a half"; 3/4 after a word of dates
+    (on 3/4) stays."""
     if re.search(r"\b(?:on|from|until|till|by|before|after|since|through|due)\s*$", m.string[max(0, m.start() - 12):m.start()],
                  re.IGNORECASE):
         return m.group(0)
-    num, den = int(m.group(1)), int(m.group(2))
-    if num >= den:  # 5/3 is not read as a fraction of a whole
+    whole, num, den = m.group("whole"), int(m.group("num")), int(m.group("den"))
+    if num >= den or num == 0:  # 5/3 is not read as a fraction of a whole
         return m.group(0)
     name = {2: "half", 4: "quarter"}.get(den) or num2words(den, to="ordinal")
     plural = "halves" if den == 2 else name + "s"
+    if whole:
+        return f"{whole} and {'a' if num == 1 else num2words(num)} {name if num == 1 else plural}"
     return f"{num2words(num)} {name if num == 1 else plural}"
 
 
@@ -342,7 +348,7 @@ def _dates_and_numbers(text: str) -> str:
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
     text = _RATING.sub(_rating, text)
-    text = re.sub(r"(?<![\d/.,])([1-9])/([2-9]|1[0-6])(?![\d/])", _fraction, text)
+    text = _FRACTION.sub(_fraction, text)
     text = _DIMENSION.sub(lambda m: m.group(1) + " by ", text)
     text = _COUNT_OF.sub(lambda m: m.group(1) + " ", text)
     return _TIMES.sub(lambda m: m.group(1) + " times", text)
@@ -374,6 +380,10 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", _clock, text)
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
     text = re.sub(rf"(\d+(?:\.\d+)?)(\s?|-)({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
+    text = _UNIT_AFTER_FRACTION.sub(lambda m: f"{m.group(1)} {_EN_UNITS[m.group(3)] if m.group(2) else _singular(_EN_UNITS[m.group(3)])}",
+                                    text)  # a quarter teaspoon; 2 and a half teaspoons
+    text = re.sub(r"\^(\d+)", r" to the power of \1", re.sub(r"\^2\b", " squared", re.sub(r"\^3\b", " cubed", text)))
+    text = re.sub(r"(?<![\d:.])(\d{1,2}):(\d)(?![\d:])", r"\1 to \2", text)  # a ratio 3:1, 16:9 (not a clock)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
     text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + say_digits(m.group(2)), text)
     return force_homographs(text)

@@ -281,6 +281,12 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("他长大了。", "长", "zhang3"),
     ("请重新数一下。", "数", "shu3"),  # to count
     ("这个数到底对不对？", "数", "shu4"),
+    ("借的钱要按时还。", "还", "huan2"),  # to return: the adverb never ends a clause
+    ("我明天还你。", "还", "huan2"),  # ... nor comes before a pronoun
+    ("这款鞋的质量还行。", "还", "hai2"),
+    ("衣服晒干了再收起来。", "干", "gan1"),  # dried
+    ("他干了一天活。", "干", "gan4"),
+    ("请把手机调成静音。", "调", "tiao2"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

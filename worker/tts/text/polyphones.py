@@ -131,7 +131,7 @@ _DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗"
 # What may follow the measure word 打 besides a noun: 一打起卖, 铅笔一打多少钱.
 _DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
 # Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
-_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠")
+_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠成")
 _TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adjusted to a setting
 # 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
@@ -187,6 +187,9 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
     if word not in PHRASES_DICT:  # jieba's 数一下, 我数: to count (次数过多 is pypinyin's word, left alone)
         fixed = [("shu3" if c == "数" and _SHU3_NEXT.match(word[i + 1:] + after) else p)
                  for i, (c, p) in enumerate(zip(word, fixed))]
+    if word not in PHRASES_DICT:  # jieba's 晒干, 后沥干: dried (pypinyin's default for 干 is gan4, to do)
+        fixed = [("gan1" if c == "干" and i and word[i - 1] in _GAN1_AFTER else p)
+                 for i, (c, p) in enumerate(zip(word, fixed))]
     if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
         fixed[1] = "zhong4"  # 阳台上种的薄荷
     if len(word) == 3 and word[1] == "得" and word[0] != "不" and fixed[1] == "de2":
@@ -209,6 +212,11 @@ _CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "�
 # What follows 数 "to count" (数一下, 数到三, 数不清), not the noun (这个数到底, 数过多).
 _SHU3_NEXT = re.compile(r"一下|一数|一遍|到(?!底)|清|完|过(?![多少高低大])|不清|不过来|得(?=清|过|完|出)")
 _CLAUSE_END = re.compile(r"\s*(?:[，。！？；、,.!?;]|$)")
+# 干 after a verb of drying or draining is gan1 (晒干, 擦干, 榨干), not gan4 "to do" (苦干, 能干).
+_GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧熬榨掏吸喝烫")
+# When 还 "to return" follows these, its object or the clause's end may come next (按时还。, 准时还到图书馆).
+_HUAN_AFTER = ("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来",
+               "按时", "及时", "准时", "按期", "如期", "尽快", "马上", "归", "记得")
 _HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
 _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
                "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟", "认真", "由",
@@ -269,9 +277,16 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
             return "zhong4"
     elif char == "还":
-        if nxt.startswith(_HUAN_BEFORE) and prev.endswith(("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来")):
+        if prev.endswith(_HUAN_AFTER) and (nxt.startswith((*_HUAN_BEFORE, "到")) or _CLAUSE_END.match(after)):
             return "huan2"
+        if _CLAUSE_END.match(after) and prev:  # 借的钱要及时还。: the adverb never ends a clause
+            return "huan2"
+        if nxt.startswith(("你", "您", "我", "他", "她")) and not nxt.startswith(("我们", "你们", "他们", "她们")):
+            return "huan2"  # 我明天还你: the adverb does not come before a pronoun
         return "hai2"
+    elif char == "干":
+        if prev.endswith(tuple(_GAN1_AFTER)):
+            return "gan1"
     elif char == "得":
         if prev.endswith(_PRONOUNS) and nxt.startswith(_DEI_BEFORE) and not nxt.startswith("了"):
             return "dei3"

@@ -287,6 +287,12 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("衣服晒干了再收起来。", "干", "gan1"),  # dried
     ("他干了一天活。", "干", "gan4"),
     ("请把手机调成静音。", "调", "tiao2"),
+    ("本品为一次性使用。", "为", "wei2"),  # the copula of product text
+    ("我们为您提供上门服务。", "为", "wei4"),  # for whom
+    ("为保证质量，请冷藏保存。", "为", "wei4"),
+    ("长时间使用也不发烫。", "长", "chang2"),  # a jieba word pypinyin does not know
+    ("长按电源键三秒开机。", "长", "chang2"),
+    ("小草长在路边。", "长", "zhang3"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

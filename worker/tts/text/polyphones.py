@@ -135,6 +135,12 @@ _TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强�
 _TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adjusted to a setting
 # 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
+# A word jieba made with 长 first and pypinyin does not know is "long" (长时间, 长效, 长尾) unless
+# these follow, which make it "to grow" or "elder" (长高, 长满, 长辈).
+_ZHANG3_SECOND = frozenset("大成出高得了着过满辈官老子孙女兄姐者进势膘肉胖个相在")
+# 长 on its own before these is "long" too: 长按三秒, 续航长达十小时.
+_CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图", "文", "期", "远", "篇", "句", "寿", "线",
+                "假", "周期", "续航")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
 _ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
 _ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
@@ -179,6 +185,9 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[-1] = "liang2"  # 请量一下
     if word[-1] == "调" and word[:-1] in _VERB_PREFIXES and _TO_A_NUMBER.match(after):
         fixed[-1] = "tiao2"  # 请调到二十六度
+    if (word[0] == "长" and word not in PHRASES_DICT and word not in phrase_readings()
+            and word[1] not in _ZHANG3_SECOND):
+        fixed[0] = "chang2"  # jieba's 长时间, 长焦: pypinyin gave 长 its default, zhang3
     if word[0] == "长" and _LENGTH_FOLLOWS.match(word[1:] + after):
         fixed[0] = "chang2"  # 长三米
     if (word[-1] == "长" and fixed[-1] == "zhang3" and not any(word[k:] in PHRASES_DICT for k in range(len(word) - 1))
@@ -223,6 +232,14 @@ _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马
                "提前", "重新", "仔细", "及时", "尽快", "按时", "亲自", "自己")
 # 为 after a verb of naming, choosing or regarding is wei2: 选为, 誉为, 推为 (因为, 为了 stay wei4).
 _WEI2_AFTER = tuple("选评列视定誉推任聘奉尊")
+# 为 "for" comes before whom or what is served (为您提供, 为此) or a verb of serving later in its clause
+# (为家庭节省开支); inside a clause otherwise it is the copula of product text: 本品为一次性使用, 颜色为黑色.
+_WEI4_NEXT = ("了", "什么", "何", "此", "之", "人民", "大家", "你", "您", "我", "他", "她", "它", "咱", "客户", "用户",
+              "顾客", "消费者", "家", "孩子", "宝宝", "父母", "社会", "国家", "企业", "广大", "自己", "其", "每",
+              "各", "更多", "老人", "学生", "员工", "女性", "男性", "读者", "大众", "朋友", "爱")
+_WEI4_LATER = re.compile(r"[^，。！？；,.!?;]*?(?:提供|服务|打造|创造|带来|解决|准备|设计|定制|挑选|推出|奉献|着想|负责|"
+                         r"争光|加油|骄傲|自豪|感到|而|节省|减轻|保护|守护|助力|量身|工作|努力|奋斗|付出|买单|点赞|"
+                         r"高兴|担心|操心|感动|欢呼|鼓掌|庆祝|做|办|送|留|开|找|买|选)")
 # A capital is 都 du1 after these words: 美食之都, 首都, 古都.
 _DU1_AFTER = frozenset({"之", "首", "古", "旧", "故", "国", "陪", "帝"})
 # 教 before whom is taught is the verb jiao1: 教我们画画 (教室, 教育 keep jiao4).
@@ -250,6 +267,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         return surname
     if char == "长":
         if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条", "一些", "一点", "些"))
+                or nxt.startswith(_CHANG2_NEXT)
                 or _LENGTH_FOLLOWS.match(after) or _CLAUSE_END.match(after)):  # 续航时间长，: long, said of it
             return "chang2"
     elif char == "打":
@@ -300,10 +318,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(("新", "来", "做", "写", "复", "建", "启", "装", "试", "逢", "播", "开", "申")):
             return "chong2"
     elif char == "为":
-        if nxt.startswith(("了", "什么", "何", "此", "人民", "大家", "你", "我", "他", "她")):
+        if nxt.startswith(_WEI4_NEXT) or _WEI4_LATER.match(after):
             return "wei4"
-        if prev.endswith(_WEI2_AFTER):
-            return "wei2"
+        return "wei2" if prev and HAN_CHAR(prev[-1]) else "wei4"  # at a clause's start: 为保证质量，
     elif char == "着":
         if prev.endswith(("睡", "找", "猜", "够", "摸", "点")) and not nxt.startswith(("的", "呢")):
             return "zhao2"

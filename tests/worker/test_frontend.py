@@ -293,6 +293,9 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("长时间使用也不发烫。", "长", "chang2"),  # a jieba word pypinyin does not know
     ("长按电源键三秒开机。", "长", "chang2"),
     ("小草长在路边。", "长", "zhang3"),
+    ("这只小狗很可爱，那两只猫也是。", "只", "zhi1"),  # the measure word
+    ("我只想买一件。", "只", "zhi3"),
+    ("请将空调调至二十六度。", "调", "tiao2"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

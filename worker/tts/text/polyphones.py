@@ -131,7 +131,7 @@ _DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗"
 # What may follow the measure word 打 besides a noun: 一打起卖, 铅笔一打多少钱.
 _DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
 # Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
-_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠成")
+_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠成至")
 _TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adjusted to a setting
 # 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
@@ -141,6 +141,8 @@ _ZHANG3_SECOND = frozenset("大成出高得了着过满辈官老子孙女兄姐�
 # 长 on its own before these is "long" too: 长按三秒, 续航长达十小时.
 _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图", "文", "期", "远", "篇", "句", "寿", "线",
                 "假", "周期", "续航")
+# 只 after these and before a noun is the measure word zhi1 (这只小狗); elsewhere "only".
+_ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
 _ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
 _ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
@@ -179,6 +181,8 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
     fixed = list(current)
     if len(word) == 2 and word[1] == "打" and word[0] in _NUMERAL_CHARS and is_measure_da(word[0], nxt, nxt_tag):
         fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
+    if len(word) >= 2 and word[-1] == "只" and all(c in _NUMERAL_CHARS for c in word[:-1]):
+        fixed[-1] = "zhi1"  # 两只猫, 十几只: the measure word
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
     if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
@@ -294,6 +298,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "种":
         if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
             return "zhong4"
+    elif char == "只":
+        if prev.endswith(_ZHI1_AFTER) and nxt_tag.startswith("n"):
+            return "zhi1"  # 这只小狗, 每只售价: the measure word before a noun
     elif char == "还":
         if prev.endswith(_HUAN_AFTER) and (nxt.startswith((*_HUAN_BEFORE, "到")) or _CLAUSE_END.match(after)):
             return "huan2"

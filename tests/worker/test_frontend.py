@@ -296,6 +296,9 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("这只小狗很可爱，那两只猫也是。", "只", "zhi1"),  # the measure word
     ("我只想买一件。", "只", "zhi3"),
     ("请将空调调至二十六度。", "调", "tiao2"),
+    ("我们要科学地安排时间。", "地", "de5"),  # a manner before its verb
+    ("这块地很大。", "地", "di4"),
+    ("我们请了三天假。", "假", "jia4"),  # leave
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

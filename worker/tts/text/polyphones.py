@@ -211,7 +211,7 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[1] = "de5"
     if len(word) >= 3 and word[-1] == "地" and fixed[-1] == "di4":
         stem = word[:-1]
-        if stem[-1] == stem[-2] or stem.endswith(_DE_ADVERB_ENDINGS):
+        if stem[-1] == stem[-2] or stem.endswith(_DE_ADVERB_ENDINGS) or (nxt_tag.startswith("v") and word not in PHRASES_DICT):
             fixed[-1] = "de5"  # 悄悄地, 默默地: jieba keeps the adverbial 地 inside the word
     if (len(word) == 2 and word[0] == "地" and word not in _DI_WORDS and prev
             and (prev[-1] == prev[-2:-1] or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS)))):
@@ -335,6 +335,11 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         reduplicated = len(prev) >= 2 and prev[-1] == prev[-2]
         if nxt and HAN_CHAR(nxt) and (reduplicated or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS))):
             return "de5"
+        if len(prev) >= 2 and nxt_tag.startswith("v") and not prev.endswith(tuple("块片在到下上满落土草场田园本各当外内")):
+            return "de5"  # 科学地安排: a manner before its verb (这块地, 在地上 stay di4)
+    elif char == "假":
+        if prev[:1] in _NUMERAL_CHARS and prev.endswith(("天", "周", "星期", "月", "年")):
+            return "jia4"  # 请了三天假: leave
     elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了"):
         return "liao3"  # 受不了, 明了
     return None

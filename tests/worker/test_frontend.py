@@ -299,6 +299,9 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("我们要科学地安排时间。", "地", "de5"),  # a manner before its verb
     ("这块地很大。", "地", "di4"),
     ("我们请了三天假。", "假", "jia4"),  # leave
+    ("用之前得先摇匀。", "得", "dei3"),  # must, after a time word
+    ("你别冲我发火。", "冲", "chong4"),  # towards someone
+    ("请用冷水冲一下。", "冲", "chong1"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

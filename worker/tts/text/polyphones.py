@@ -183,6 +183,10 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
     if len(word) >= 2 and word[-1] == "只" and all(c in _NUMERAL_CHARS for c in word[:-1]):
         fixed[-1] = "zhi1"  # 两只猫, 十几只: the measure word
+    if word[-1] == "冲" and nxt.startswith(_TOWARDS):
+        fixed[-1] = "chong4"  # jieba's 别冲: towards someone
+    if len(word) == 2 and word[1] == "得" and word[0] in "前后" and nxt.startswith(_DEI_BEFORE):
+        fixed[1] = "dei3"  # jieba's 考试前得好好复习: must
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
     if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
@@ -231,6 +235,12 @@ _GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧�
 _HUAN_AFTER = ("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来",
                "按时", "及时", "准时", "按期", "如期", "尽快", "马上", "归", "记得")
 _HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
+# 得 "must" after a time word (明天得早点起床, 用之前得先摇匀), before what must be done.
+_DEI_AFTER_TIME = ("前", "后", "天", "现在", "时", "晚上", "早上", "之前", "以后", "以前", "今年", "明年", "周末",
+                   "下次", "这次")
+_DEI_VERBS = ("喝", "吃", "用", "带", "买", "交", "写", "学", "练", "准备", "检查", "记住", "问", "找", "带上")
+# 冲 before whom or what it faces is chong4: 冲我发火, 冲他笑了笑.
+_TOWARDS = ("我", "你", "他", "她", "您", "它", "这", "那", "大家", "着")
 _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
                "抓紧", "加油", "想办法", "多", "花", "等", "有", "让", "把", "在", "做", "跟", "认真", "由",
                "提前", "重新", "仔细", "及时", "尽快", "按时", "亲自", "自己")
@@ -298,6 +308,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "种":
         if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
             return "zhong4"
+    elif char == "冲":
+        if nxt.startswith(_TOWARDS):
+            return "chong4"
     elif char == "只":
         if prev.endswith(_ZHI1_AFTER) and nxt_tag.startswith("n"):
             return "zhi1"  # 这只小狗, 每只售价: the measure word before a noun
@@ -314,6 +327,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
             return "gan1"
     elif char == "得":
         if prev.endswith(_PRONOUNS) and nxt.startswith(_DEI_BEFORE) and not nxt.startswith("了"):
+            return "dei3"
+        if prev.endswith(_DEI_AFTER_TIME) and nxt.startswith((*_DEI_BEFORE, *_DEI_VERBS)):
             return "dei3"
         if prev and not nxt.startswith(("了", "到", "出", "知", "分", "奖", "罪", "病", "意")) and current == "de2":
             # 跑得快: a complement marker after a verb

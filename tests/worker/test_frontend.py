@@ -302,6 +302,8 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("用之前得先摇匀。", "得", "dei3"),  # must, after a time word
     ("你别冲我发火。", "冲", "chong4"),  # towards someone
     ("请用冷水冲一下。", "冲", "chong1"),
+    ("长方形的长是五厘米。", "长", "chang2"),  # the length
+    ("地球一年转一圈。", "转", "zhuan4"),  # to turn round
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

@@ -281,7 +281,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         return surname
     if char == "长":
         if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条", "一些", "一点", "些"))
-                or nxt.startswith(_CHANG2_NEXT)
+                or nxt.startswith(_CHANG2_NEXT) or (prev.endswith("的") and nxt.startswith(("是", "为", "和", "约", "、")))
                 or _LENGTH_FOLLOWS.match(after) or _CLAUSE_END.match(after)):  # 续航时间长，: long, said of it
             return "chang2"
     elif char == "打":
@@ -308,6 +308,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "种":
         if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
             return "zhong4"
+    elif char == "转":
+        if nxt.startswith(("一圈", "几圈", "圈", "一周", "个不停", "来转去")):
+            return "zhuan4"  # 一年转一圈: to turn round
     elif char == "冲":
         if nxt.startswith(_TOWARDS):
             return "chong4"

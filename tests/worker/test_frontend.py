@@ -304,6 +304,8 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("请用冷水冲一下。", "冲", "chong1"),
     ("长方形的长是五厘米。", "长", "chang2"),  # the length
     ("地球一年转一圈。", "转", "zhuan4"),  # to turn round
+    ("这孩子的力气真大。", "气", "qi5"),  # the dictionary's neutral second syllable
+    ("他做事很踏实。", "踏", "ta1"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

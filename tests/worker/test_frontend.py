@@ -252,6 +252,8 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
     ("2025-2026赛季", "二零二五到二零二六赛季"),
     ("每天消耗500kcal", "每天消耗五百千卡"),
     ("好评5万+", "好评五万加"),
+    ("请在2~8℃冷藏，气温-5~5℃。", "请在二到八摄氏度冷藏，气温零下五到五摄氏度。"),  # a range of temperatures
+    ("定于12.15上午召开，12/16（周三）发货。", "定于十二月十五日上午召开，十二月十六日（周三）发货。"),
 ])
 def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
         plain_fe: Frontend, text: str, normalized: str) -> None:

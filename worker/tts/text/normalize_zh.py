@@ -40,6 +40,7 @@ from worker.tts.text.zh_numbers import (
     read_dotted,
     read_number,
     read_quantity,
+    read_temperature,
 )
 from worker.tts.text.zh_vocabulary import (
     CODE_WORDS,
@@ -164,15 +165,6 @@ def _percent(m: re.Match[str]) -> str:
     return sign + "百分之" + read_number(a)
 
 
-def _temperature(m: re.Match[str]) -> str:
-    num = m.group("n")
-    prefix = ""
-    if num.startswith(("-", "−")):
-        prefix, num = "零下", num[1:]
-    unit = "华氏度" if "F" in m.group("u") else "摄氏度"
-    return prefix + read_quantity(num, "度") + unit
-
-
 def _unit(m: re.Match[str]) -> str:
     """5kg, 3-5mm, and a unit per unit as spoken: 400m³/h → 四百立方米每小时, 5L/min → 五升每分钟."""
     a, b, unit = m.group("a"), m.group("b"), UNITS[m.group("u")]
@@ -286,6 +278,9 @@ RULES: tuple[Rule, ...] = (
     (re.compile(r"(?<![\d/.])(?P<y>\d{2})/(?P<mo>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])(?![\d/])"), read_date),
     # 08-08, 05-20: month-day written with a leading zero (a range is not written 05-20)
     (re.compile(r"(?<![\d./-])(?P<mo>0[1-9])-(?P<d>0[1-9]|[12]\d|3[01])(?![\d-])"), read_date),
+    # 12.15上午, 12/15（周二）: a month and day before a time of day or a weekday
+    (re.compile(r"(?<![\d./])(?P<y>)(?P<mo>1[0-2]|0?[1-9])[./](?P<d>3[01]|[12]\d|0?[1-9])(?P<suf>)(?=\s?(?:上午|下午|晚上|中午|"
+                r"早上|凌晨|傍晚|当天|[（(]?周[一二三四五六日天]|[（(]?星期))"), read_date),
     (re.compile(r"(?<!\d)(?P<y>\d{4})年(?:(?P<mo>0?[1-9]|1[0-2])月(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号]))?)?"), read_date),
     (re.compile(r"(?<![\d.])(?P<y>\d{2})年(?:(?P<mo>0?[1-9]|1[0-2])月(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号]))?)?"), read_short_year),
     (re.compile(r"(?<![\d.])(?P<y>)(?P<mo>0?[1-9]|1[0-2])月(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])"), read_date),
@@ -323,7 +318,8 @@ RULES: tuple[Rule, ...] = (
     (re.compile(rf"(?<![\d.])(?P<a>{_NUM})‰"), lambda m: "千分之" + read_number(m.group("a"))),
     # temperatures; "-5度" is below zero, not negative five
     (re.compile(rf"(?<![\dA-Za-z])[-−](?P<n>{_NUM})度"), lambda m: "零下" + read_quantity(m.group("n"), "度") + "度"),
-    (re.compile(rf"(?<![\d.])(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"), _temperature),
+    (re.compile(rf"(?<![\d.])(?:(?P<a>[-−]?{_NUM})\s?[-~～到至]\s?)?(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"),
+     lambda m: read_temperature(m.group("n"), "F" in m.group("u"), m.group("a"))),
     # a minus sign before a number at the start, after a Chinese character or an operator: -1+2, x=-3
     (re.compile(rf"(?:^|(?<=[\s{_HAN}=+*×÷(（,，:：<>≤≥]))[-−](?=\d)"), lambda m: "负"),
     # 300w 三百万 (300W 三百瓦): before the unit rules read w as watts

@@ -123,3 +123,11 @@ def read_quantity(number: str, following: str) -> str:
 def read_dotted(number: str) -> str:
     """2.3.1 二点三点一: a version's parts as numbers (a part written with a leading zero digit by digit)."""
     return "点".join(read_digits(p) if p.startswith("0") and len(p) > 1 else read_cardinal(p) for p in number.split("."))
+
+
+def read_temperature(number: str, fahrenheit: bool, low: str | None = None) -> str:
+    """-5℃ 零下五摄氏度; a range says its unit once, at the end: 2-8℃ 二到八摄氏度."""
+    def below(n: str) -> str:
+        return "零下" if n.startswith(("-", "−")) else ""
+    said = below(number) + read_quantity(number.lstrip("-−"), "度") + ("华氏度" if fahrenheit else "摄氏度")
+    return below(low) + read_number(low.lstrip("-−")) + "到" + said if low else said

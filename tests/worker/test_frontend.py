@@ -254,6 +254,7 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
     ("好评5万+", "好评五万加"),
     ("请在2~8℃冷藏，气温-5~5℃。", "请在二到八摄氏度冷藏，气温零下五到五摄氏度。"),  # a range of temperatures
     ("定于12.15上午召开，12/16（周三）发货。", "定于十二月十五日上午召开，十二月十六日（周三）发货。"),
+    ("共2款，答对2道题得第2名，时长1h30min。", "共两款，答对两道题得第二名，时长一小时三十分钟。"),
 ])
 def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
         plain_fe: Frontend, text: str, normalized: str) -> None:

@@ -322,6 +322,7 @@ RULES: tuple[Rule, ...] = (
      lambda m: read_temperature(m.group("n"), "F" in m.group("u"), m.group("a"))),
     # a minus sign before a number at the start, after a Chinese character or an operator: -1+2, x=-3
     (re.compile(rf"(?:^|(?<=[\s{_HAN}=+*×÷(（,，:：<>≤≥]))[-−](?=\d)"), lambda m: "负"),
+    (re.compile(r"(?<=\d)\s?h\s?(?=\d{1,2}\s?min(?![A-Za-z]))"), lambda m: "小时"),  # 1h30min 一小时三十分钟
     # 300w 三百万 (300W 三百瓦): before the unit rules read w as watts
     (re.compile(rf"(?<![\d.A-Za-z])(?P<a>{_NUM})w(?P<plus>\+)?(?![A-Za-z])"), _wan),
     # powers: 2^10, x^2

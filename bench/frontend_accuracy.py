@@ -59,6 +59,8 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("zh_poly_outside", DATA / "tuning" / "zh_polyphone_outside.tsv", "zh", "tuning"),
     # And for English homographs, units and amounts (77.8 % before the rules of 2026-12-06).
     EvalSet("en_outside", DATA / "tuning" / "en_reading_outside.tsv", "en", "tuning"),
+    # Polyphones in product and lesson text, written from outside the project for rules (90.0 % before).
+    EvalSet("zh_poly_tuning_4", DATA / "tuning" / "zh_polyphone_tuning_4.tsv", "zh", "tuning"),
     EvalSet("zh_norm_sealed", DATA / "sealed" / "zh_normalization.tsv", "zh", "sealed"),
     EvalSet("en_sealed", DATA / "sealed" / "en_reading.tsv", "en", "sealed"),
     # Written from outside the project (reading conventions only, not the rules or the sets above).

@@ -200,6 +200,11 @@ def test_accuracy_on_normalization_tuning_set(plain_fe: Frontend) -> None:
     assert report["accuracy"] >= 0.98, report["failures"]
 
 
+def test_accuracy_on_the_polyphone_tuning_set_of_product_and_lesson_text(plain_fe: Frontend) -> None:
+    report = evaluate(plain_fe, load_cases(DATA / "tuning" / "zh_polyphone_tuning_4.tsv"))
+    assert report["accuracy"] >= 0.97, report["failures"]
+
+
 def test_accuracy_on_english_tuning_set(plain_fe: Frontend) -> None:
     report = evaluate_en(plain_fe, load_en_cases(DATA / "tuning" / "en_reading.tsv"))
     assert report["accuracy"] >= 0.98, report["failures"]
@@ -309,6 +314,11 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("地球一年转一圈。", "转", "zhuan4"),  # to turn round
     ("这孩子的力气真大。", "气", "qi5"),  # the dictionary's neutral second syllable
     ("他做事很踏实。", "踏", "ta1"),
+    ("把五花肉切成薄片。", "切", "qie1"),  # to cut (一切 keeps qie4)
+    ("这袋种子春天就能种。", "种", "zhong4"),
+    ("这款书包适合孩子背。", "背", "bei1"),  # to carry ...
+    ("这些单词要背。", "背", "bei4"),  # ... to learn by heart
+    ("请帮我缝好。", "缝", "feng2"),
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

@@ -39,7 +39,7 @@ NEUTRAL_SECOND: frozenset[str] = frozenset({
     # more that the Xiandai Hanyu Cidian marks neutral and pypinyin reads with the citation tone
     "凉快", "打算", "本事", "生意", "厉害", "学问", "道理", "吩咐", "咳嗽", "机灵", "老实", "在乎",
     "蘑菇", "葫芦", "喇叭", "巴掌", "亲戚", "对付", "比方", "规矩", "见识", "合同", "凑合", "糊涂", "累赘",
-    "溜达", "点心", "首饰", "护士", "妖精", "牲口", "粮食", "动静", "动弹", "嘱咐", "答应", "应付", "打量",
+    "溜达", "点心", "首饰", "护士", "妖精", "牲口", "粮食", "动静", "动弹", "嘱咐", "应付", "打量",
     "拾掇", "张罗", "欺负", "委屈", "吓唬", "嘀咕", "叨唠", "利索", "麻利", "和气", "阔气", "小气", "神气",
     "福气", "力气", "运气", "脾气", "志气", "秀气", "娇气", "俗气", "土气", "洋气", "服气", "叫唤", "苗条",
     "模糊", "别扭", "风筝", "玫瑰", "狐狸", "云彩", "买卖", "心思", "记性", "忘性", "妻子", "困难", "部分",
@@ -150,6 +150,7 @@ _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图"
                 "假", "周期", "续航")
 # 只 after these and before a noun is the measure word zhi1 (这只小狗); elsewhere "only".
 _ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
+_FENG2_RESULTS = frozenset("好上补起完了紧几")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
 _ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
 _ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
@@ -194,6 +195,12 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[-1] = "chong4"  # jieba's 别冲: towards someone
     if len(word) == 2 and word[1] == "得" and word[0] in "前后" and nxt.startswith(_DEI_BEFORE):
         fixed[1] = "dei3"  # jieba's 考试前得好好复习: must
+    if word[0] == "切" and word not in PHRASES_DICT:
+        fixed[0] = "qie1"  # jieba's 切成, 切碎: to cut (一切, 切记 are pypinyin's words)
+    if word[0] == "缝" and word not in PHRASES_DICT and word[1] in _FENG2_RESULTS:
+        fixed[0] = "feng2"  # jieba's 缝好: to sew
+    if len(word) == 2 and word[1] == "种" and word[0] in "能要会可想该去来再先" and word not in PHRASES_DICT:
+        fixed[1] = "zhong4"  # jieba's 能种: a modal before the verb "to plant"
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
     if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
@@ -313,8 +320,16 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(_YING4_BEFORE):
             return "ying4"
     elif char == "种":
-        if nxt.startswith(_ZHONG4_NEXT) and not prev.endswith(_ZHONG3_BEFORE):
-            return "zhong4"
+        if (nxt.startswith(_ZHONG4_NEXT) or _CLAUSE_END.match(after)) and not prev.endswith(_ZHONG3_BEFORE):
+            return "zhong4"  # 春天就能种。: the verb
+    elif char == "切":
+        return "qie1"  # on its own it is the verb: 把肉切成片
+    elif char == "背":
+        if _CLAUSE_END.match(after) and prev.endswith(("孩子", "宝宝", "老人", "女生", "男生", "大人", "你", "我", "他", "她")):
+            return "bei1"  # 适合孩子背。: to carry (这些单词要背。 is to learn by heart)
+    elif char == "缝":
+        if nxt[:1] in _FENG2_RESULTS:
+            return "feng2"  # 请帮我缝 好: to sew
     elif char == "转":
         if nxt.startswith(("一圈", "几圈", "圈", "一周", "个不停", "来转去")):
             return "zhuan4"  # 一年转一圈: to turn round

@@ -448,6 +448,9 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
      "Approximately 12 pieces and a case; about 2 hours at 240 volts; a 256 gigabyte SSD; 12 hours; 60 frames per second."),
     ("Classes start in Aug. Book by Sept. and pay later.", "Classes start in August. Book by September and pay later."),
     ("A 60°C wash; a 30° angle; 72 degrees F.", "A 60 degrees Celsius wash; a 30 degree angle; 72 degrees Fahrenheit."),
+    # dimensions say their unit once; feet and inches; a range of days in a month
+    ("A 12\" x 18\" print; a 10cm x 20cm frame; 12ft x 14ft.", "A 12 by 18 inch print; a 10 by 20 centimeter frame; 12 by 14 feet."),
+    ("A 6'2\" player; sale runs Dec 1-15.", "A 6 foot 2 player; sale runs December first to fifteenth."),
     # mixed numbers, powers and ratios (a clock time stays a time)
     ("Use 2 1/2 cups; add 1 1/4 tsp; mix 1/4 tsp.",
      "Use 2 and a half cups; add 1 and a quarter teaspoons; mix one quarter teaspoon."),

@@ -103,7 +103,8 @@ _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|u
 # before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
-_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+$", re.IGNORECASE)
+_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$",
+                                re.IGNORECASE)
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
 _UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
                                r"high|deep|thick|away|apart|total|max|min|I)\b)[a-zA-Z]")
@@ -239,7 +240,8 @@ _URL = re.compile(rf"(?<![\w@./-])(?:https?://)?((?:[A-Za-z0-9-]+\.)+{_TLD})(?![
                   r"(?:\?([\w=&%+\-]+(?:\.[\w=&%+\-]+)*))?", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
 _ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
-_MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d:.,]\d|\w)")
+_MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s?[-–]\s?(\d{{1,2}})(?:st|nd|rd|th)?)?"
+                        rf"(?![\d:.,]\d|\w)")  # Dec 1-15: "December first to fifteenth"
 _DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(MONTHS)})\b")
 _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
@@ -339,8 +341,9 @@ def _dates_and_numbers(text: str) -> str:
     text = _WEEKDAY_BEFORE_DATE.sub(lambda m: _WEEKDAY_ABBREVIATIONS[m.group(1)], text)
     text = _ISO_DATE.sub(lambda m: _date(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
     text = _NUMERIC_DATE.sub(_numeric_date, text)
-    text = _MONTH_DAY.sub(lambda m: f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"
-                          if 1 <= int(m.group(2)) <= 31 else m.group(0), text)
+    text = _MONTH_DAY.sub(lambda m: " to ".join([f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"]
+                                                + [num2words(int(d), to="ordinal") for d in m.groups()[2:] if d])
+                          if all(1 <= int(d) <= 31 for d in m.groups()[1:] if d) else m.group(0), text)
     text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
                           if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
     text = read_phone_numbers(text)
@@ -362,6 +365,9 @@ def normalize_en(text: str) -> str:
     text = _NUMBERED.sub(lambda m: _NUMBERED_ABBREVIATIONS[m.group(1)] + " ", text)
     text = _ROMAN.sub(_roman, text)
     text = _PER.sub(lambda m: " per " + _PERIODS.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"(?<![\w.])(\d)'\s?(\d{1,2})\"", r"\1 foot \2", text)  # 6'2": six foot two
+    text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(\"|ft|in|cm|mm|m)\s?[x×]\s?(?=\d+(?:\.\d+)?\s?\2(?![A-Za-z]))",
+                  r"\1 x ", text)  # 12" x 18": the unit once, after the last number
     text = _inches(text)
     text = _INCH_ABBREVIATION.sub(" inches", text)
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half

@@ -159,6 +159,9 @@ class _OfflineG2P(en.G2P):
         then reads it "uh". Mid-sentence after a word, and not followed by a capitalised word as in a
         title ("A Guide To A Better Life"), it is the letter."""
         out = super().tokenize(text, tokens, features)
+        if (len(out) > 1 and out[0].tag == "NNP" and out[1].tag in ("DT", "PRP$")
+                and isinstance(self.lexicon.golds.get(out[0].text.lower()), dict)):
+            out[0].tag = "VB"  # "Insert the card": a capitalised first word before its object is an order
         for prev, token, nxt in zip([None, *out], out, [*out[1:], None]):
             if (token.text == "A" and token.tag == "DT" and prev is not None and prev.text[-1:].isalnum()
                     and not (nxt is not None and nxt.text[:1].isupper())):

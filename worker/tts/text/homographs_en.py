@@ -44,7 +44,7 @@ READINGS = MappingProxyType({
     ("record", "noun"): "ɹˈɛkəɹd", ("record", "verb"): "ɹəkˈɔɹd",
     ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
     ("wind", "verb"): "wˈInd", ("tear", "verb"): "tˈɛɹ", ("close", "verb"): "klˈOz", ("present", "verb"): "pɹɪzˈɛnt",
-    ("object", "verb"): "əbʤˈɛkt", ("desert", "verb"): "dəzˈɜɹt", ("bass", "music"): "bˈAs",
+    ("object", "verb"): "əbʤˈɛkt", ("desert", "verb"): "dəzˈɜɹt", ("bass", "music"): "bˈAs", ("bow", "bend"): "bˈW",
 })
 # Subjects before a verb (I object), objects after one (desert your team).
 _SUBJECTS = _PLURAL_SUBJECTS | _SINGULAR_SUBJECTS
@@ -56,7 +56,7 @@ _BASS_MUSIC_NEXT = frozenset({"line", "lines", "guitar", "guitars", "guitarist",
 _BASS_MUSIC_PREV = frozenset({"deep", "rich", "punchy", "powerful", "booming", "more", "extra", "heavy", "strong", "tight",
                               "less", "thumping", "low"})
 _WORD = re.compile(r"[A-Za-z']+")
-_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass)"
+_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass|bow)"
                         r"(?![A-Za-z\]])", re.IGNORECASE)
 
 
@@ -95,6 +95,9 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
         return "verb" if (p1 in _SUBJECTS or p1 in _MODALS) and n1 in {"", "to", "that", "strongly"} else None
     if word == "bass":
         return "music" if n1 in _BASS_MUSIC_NEXT or p1 in _BASS_MUSIC_PREV else None
+    if word == "bow":  # take a bow, bow to the audience (a bow tie, a ribbon's bow keep the default)
+        took_a = prev[-2:] in (["take", "a"], ["took", "a"], ["takes", "a"])
+        return "bend" if took_a or (n1 in {"down", "to", "before"} and p1 not in _DETERMINERS) else None
     if word == "minute":
         if n1 in _MINUTE_ADJ_NEXT or (p1 in _MINUTE_ADJ_PREV and n1 in {"", "and", "but", "or"}):
             return "adjective"

@@ -386,7 +386,7 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("Call us at 555-0123.", "Call us at five five five, zero one two three."),
     ("It gives 100-2000 lumens.", "It gives 100 to 2000 lumens."),  # no calling word: a range
     ("Tickets $20-$35.", "Tickets twenty dollars to thirty-five dollars."),
-    ("Open 9am-6pm.", "Open nine a m to six p m."),  # the period that ends "p.m." and the line is kept
+    ("Open 9am-6pm.", "Open nine AM to six PM."),  # the period that ends "p.m." and the line is kept
     ("It is 40 x 30 x 10 cm.", "It is 40 by 30 by 10 centimeters."),
     ("Visit www.example.com/help today.", "Visit W W W dot example dot com slash help today."),
     ("Mail help@shop.example.org.", "Mail help at shop dot example dot org."),

@@ -166,8 +166,8 @@ def _minutes(mi: str) -> str:
 
 
 def _clock12(m: re.Match[str]) -> str:
-    """3:30pm three thirty p m, 9am nine a m (letters, as said)."""
-    letters = "a m" if m.group("ap").lower().startswith("a") else "p m"
+    """3:30pm three thirty PM, 9am nine AM (the letters: "a m" would be read as the article)."""
+    letters = "AM" if m.group("ap").lower().startswith("a") else "PM"
     end = "." if m.group("ap").endswith(".") and not m.string[m.end():].strip() else ""  # "p.m." ending the line
     return num2words(int(m.group("h"))) + _minutes(m.group("mi") or "00") + " " + letters + end
 

@@ -205,9 +205,10 @@ def test_accuracy_on_the_polyphone_tuning_set_of_product_and_lesson_text(plain_f
     assert report["accuracy"] >= 0.97, report["failures"]
 
 
-def test_accuracy_on_english_tuning_set(plain_fe: Frontend) -> None:
-    report = evaluate_en(plain_fe, load_en_cases(DATA / "tuning" / "en_reading.tsv"))
-    assert report["accuracy"] >= 0.98, report["failures"]
+@pytest.mark.parametrize(("name", "least"), [("en_reading.tsv", 0.98), ("en_reading_tuning_4.tsv", 0.95)])
+def test_accuracy_on_english_tuning_sets(plain_fe: Frontend, name: str, least: float) -> None:
+    report = evaluate_en(plain_fe, load_en_cases(DATA / "tuning" / name))
+    assert report["accuracy"] >= least, report["failures"]
 
 
 @pytest.mark.parametrize(("text", "normalized"), [
@@ -385,7 +386,7 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("Phone (415) 555-0142.", "Phone four one five, five five five, zero one four two."),
     ("Call us at 555-0123.", "Call us at five five five, zero one two three."),
     ("It gives 100-2000 lumens.", "It gives 100 to 2000 lumens."),  # no calling word: a range
-    ("Tickets $20-$35.", "Tickets twenty dollars to thirty-five dollars."),
+    ("Tickets $20-$35.", "Tickets 20 to thirty-five dollars."),
     ("Open 9am-6pm.", "Open nine AM to six PM."),  # the period that ends "p.m." and the line is kept
     ("It is 40 x 30 x 10 cm.", "It is 40 by 30 by 10 centimeters."),
     ("Visit www.example.com/help today.", "Visit W W W dot example dot com slash help today."),
@@ -411,11 +412,11 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("Due on 3/4.", "Due on 3/4."),  # after a word of dates it stays for the reader
     ("It lasts 20 min and stands 1 ft tall.", "It lasts 20 minutes and stands 1 foot tall."),
     ("Sales hit $3.2 million.", "Sales hit three point two million dollars."),
-    ("It costs $1,299.99.", "It costs one thousand two hundred and ninety-nine dollars and ninety-nine cents."),  # no pause
+    ("It costs $1,299.99.", "It costs one thousand two hundred ninety-nine dollars and ninety-nine cents."),  # no pause
     ("It is 3.5x faster.", "It is three point five times faster."),
     ("Up 14.7% YoY.", "Up fourteen point seven percent year over year."),
     ("It is $20/user/month or $199/yr.",
-     "It is twenty dollars per user per month or one hundred and ninety-nine dollars per year."),
+     "It is twenty dollars per user per month or one hundred ninety-nine dollars per year."),
     ("Open 24/7, and/or online.", "Open 24/7, and/or online."),
     ("A 65\" screen; it measures 12\". It is 12″ wide.", "A 65 inch screen; it measures 12 inches. It is 12 inches wide."),
     ('He said "I am 5" and left.', 'He said "I am 5" and left.'),  # a closing quote, not inches
@@ -427,7 +428,7 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
     ("Add 1½ cups; it is 10 in. wide.", "Add 1 and ½ cups; it is 10 inches wide."),
     ("A 15-min lesson, pp. 245 to 310, costs USD 1,500 or 1,380 EUR.",
      ("A 15-[minute](/mˈɪnət/) lesson, pages 245 to 310, costs one thousand five hundred dollars or one thousand three "
-      "hundred and eighty euros.")),
+      "hundred eighty euros.")),
 ])
 def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -453,7 +454,24 @@ def test_english_fractions_units_and_amounts_with_a_scale_word(text: str, spoken
     ("A 60°C wash; a 30° angle; 72 degrees F.", "A 60 degrees Celsius wash; a 30 degree angle; 72 degrees Fahrenheit."),
     # dimensions say their unit once; feet and inches; a range of days in a month
     ("A 12\" x 18\" print; a 10cm x 20cm frame; 12ft x 14ft.", "A 12 by 18 inch print; a 10 by 20 centimeter frame; 12 by 14 feet."),
-    ("A 6'2\" player; sale runs Dec 1-15.", "A 6 foot 2 player; sale runs December first to fifteenth."),
+    ("A 6'2\" player; sale runs Dec 1-15.", "A 6 foot 2 player; sale runs December first to the fifteenth."),
+    # money said as an American narrator says it
+    ("Items cost $5-$10; the app is $0.99; a $3 billion budget; $120.",
+     "Items cost 5 to ten dollars; the app is ninety-nine cents; a three billion dollar budget; one hundred twenty dollars."),
+    # arithmetic: × is times where no unit follows, an equation's signs are words
+    ("2 × 3 = 6, so 2x - 4 = 10; 5² and √9; a 10 × 20 cm tray, a 20 m² room.",
+     ("2 times 3 equals 6, so 2 x minus 4 equals 10; 5 squared and the square root of 9; a 10 by 20 centimeter tray, "
+     "a 20 square meter room.")),
+    # social and web, shorthand, versions
+    ("Tag @CityLibrary, use #ReadMore, mail billing-team@example.edu; order #A12.",
+     "Tag at CityLibrary, use hashtag ReadMore, mail billing dash team at example dot E D U; order number A12."),
+    ("Max. 4 per order, min. qty. 2; bake 30 min. in v2.1.3; 1h 30m; a 48MP camera.",
+     ("Maximum 4 per order, minimum quantity 2; bake 30 minutes in version 2 point 1 point 3; 1 hour 30 minutes; "
+     "a 48 megapixel camera.")),
+    # phone numbers: a plus before a country code, an extension, 911 and a text code
+    ("Dial +1 415 555 0100, ask for ext. 204, or dial 911 now; text STOP to 55123.",
+     ("Dial plus one, four one five, five five five, zero one zero zero, ask for extension two zero four, or dial nine one "
+     "one now; text STOP to five five one two three.")),
     # mixed numbers, powers and ratios (a clock time stays a time)
     ("Use 2 1/2 cups; add 1 1/4 tsp; mix 1/4 tsp.",
      "Use 2 and a half cups; add 1 and a quarter teaspoons; mix one quarter teaspoon."),

@@ -43,7 +43,9 @@ from types import MappingProxyType
 from num2words import num2words as _num2words
 
 from worker.tts.text.homographs_en import force_homographs
+from worker.tts.text.math_en import read_math
 from worker.tts.text.phones_en import read_phone_numbers, say_digits
+from worker.tts.text.web_en import read_web
 
 _CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
 # An amount with a currency's code, USD 1,500 or 1,500 EUR, is said as with its sign.
@@ -61,7 +63,8 @@ _EN_UNITS = MappingProxyType({
     "°F": "degrees Fahrenheit", "℉": "degrees Fahrenheit", "tbsp": "tablespoons", "Tbsp": "tablespoons",
     "tsp": "teaspoons", "fl oz": "fluid ounces", "kWh": "kilowatt hours", "Wh": "watt hours", "Gbps": "gigabits per second",
     "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
-    "kcal": "kilocalories", "sq ft": "square feet", "h": "hours", "V": "volts", "px": "pixels", "fps": "frames per second",
+    "kcal": "kilocalories", "sq ft": "square feet", "m²": "square meters", "cm²": "square centimeters",
+    "MP": "megapixels", "km²": "square kilometers", "ft²": "square feet", "m³": "cubic meters", "h": "hours", "V": "volts", "px": "pixels", "fps": "frames per second",
     "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces", "°": "degrees",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
@@ -72,7 +75,8 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "fig.": "figure", "vs.": "versus", "etc.": "et cetera", "approx.": "approximately", "Approx.": "Approximately",
     "Jr.": "Junior",
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
-    "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including",
+    "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including", "max.": "maximum",
+    "Max.": "Maximum", "min.": "minimum", "Min.": "Minimum", "qty.": "quantity", "Qty.": "Quantity",
 })
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -105,6 +109,7 @@ _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
 _DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$",
                                 re.IGNORECASE)
+_DETERMINER_BEFORE = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+$", re.IGNORECASE)
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
 _UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
                                r"high|deep|thick|away|apart|total|max|min|I)\b)[a-zA-Z]")
@@ -130,14 +135,15 @@ _NUMBERED = re.compile(rf"(?<![\w.])({'|'.join(_NUMBERED_ABBREVIATIONS)})\.\s?(?
 # Words said as a phrase, not spelled: misaki spells a mixed-case token letter by letter.
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter", "w/o": "without", "w/": "with"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
-NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp",
-           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
+NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp", "ext", "Ext",
+           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
 def num2words(number: float, to: str = "cardinal") -> str:
     """num2words without the comma it writes after thousands ("one thousand, two hundred"): Kokoro
-    pauses at a comma, and nobody pauses inside a number."""
-    return _num2words(number, to=to).replace(",", "")
+    pauses at a comma, and nobody pauses inside a number; and without the British "and" after
+    hundred, as an American narrator (and misaki, reading a bare 120) says it."""
+    return _num2words(number, to=to).replace(",", "").replace(" hundred and ", " hundred ")
 
 
 def _say_number(num: str) -> str:
@@ -148,15 +154,18 @@ def _money(m: re.Match[str]) -> str:
     unit, sub = _CURRENCY[m.group(1)]
     whole, _, frac = m.group(2).replace(",", "").partition(".")
     scale = _SCALES.get(m.group(3) or "") or m.group(4)
+    # before a noun after a determiner the amount describes it: a $3 billion budget, a 5 dollar bill
+    plural = "" if unit == "yuan" or (_UNIT_BEFORE_NOUN.match(m.string, m.end()) and _DETERMINER_BEFORE.search(
+        m.string, max(0, m.start() - 20), m.start())) else "s"
     if scale:  # $1.5M, $3.2 million: three point two million dollars
-        return f"{_say_number(m.group(2).replace(',', ''))} {scale} {unit}s"
+        return f"{_say_number(m.group(2).replace(',', ''))} {scale} {unit}{plural}"
     n = int(whole)
-    out = num2words(n) + " " + unit + ("" if n == 1 else ("s" if unit != "yuan" else ""))
     cents = int((frac + "00")[:2]) if frac else 0
-    if cents:
-        subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
-        out += " and " + num2words(cents) + " " + subs
-    return out
+    subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
+    if n == 0 and cents:
+        return num2words(cents) + " " + subs  # $0.99: ninety-nine cents
+    out = num2words(n) + " " + unit + ("" if n == 1 else plural)
+    return out + " and " + num2words(cents) + " " + subs if cents else out
 
 
 def _minutes(mi: str) -> str:
@@ -230,18 +239,15 @@ def _model(m: re.Match[str]) -> str:
     return m.group(1) + " " + num2words(int(m.group(2)), to="year")
 
 
-_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept)\.")
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept|[Qq]ty|[Mm]ax|"
+                         r"(?<!\d\s)(?<!\d)[Mm]in)\.")  # 30 min. is minutes
 
 # -- dates, phone numbers, ranges, dimensions, web addresses --------------------------------------
 
-_TLD = r"(?:com|org|net|edu|gov|io|co|cn|uk|us|de|fr|jp|app|dev|ai|info|biz|shop)"
-_EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9][\w.+-]*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w-])")
-_URL = re.compile(rf"(?<![\w@./-])(?:https?://)?((?:[A-Za-z0-9-]+\.)+{_TLD})(?![\w-])((?:/[\w\-]*(?:\.[\w\-]+)*)*)"
-                  r"(?:\?([\w=&%+\-]+(?:\.[\w=&%+\-]+)*))?", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
 _ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 _MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s?[-–]\s?(\d{{1,2}})(?:st|nd|rd|th)?)?"
-                        rf"(?![\d:.,]\d|\w)")  # Dec 1-15: "December first to fifteenth"
+                        rf"(?![\d:.,]\d|\w)")  # Dec 1-15: "December first to the fifteenth"
 _DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(MONTHS)})\b")
 _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
@@ -255,21 +261,9 @@ _RATING_WORD = re.compile(r"\b(?:rated|rating|rating of|scored|score|score of|st
 # A fraction, after a whole number or not (2 1/2), and a unit after a fraction read in words.
 _FRACTION = re.compile(r"(?<![\d/.,])(?:(?P<whole>\d+)\s)?(?P<num>[1-9])/(?P<den>[2-9]|1[0-6])(?![\d/])")
 _UNIT_AFTER_FRACTION = re.compile(rf"\b((and a )?(?:halves|half|quarters?|thirds?|(?:fifth|sixth|eighth|tenth)s?)) ({_EN_UNIT_ALT})(?![A-Za-z])")
-_COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?=[A-Za-z])")  # 2 x cables: two cables
+_COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s[x×]\s(?!(?:minus|plus|equals|times|divided)\b)(?=[A-Za-z])")  # 2 x cables
 _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 3.5x faster: three point five times
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
-
-
-def _host(host: str) -> str:
-    """www.example.com: W W W dot example dot com (the letters of www are said one by one)."""
-    return " dot ".join("W W W" if part.lower() == "www" else part for part in host.split("."))
-
-
-def _url(m: re.Match[str]) -> str:
-    """The host, the path's parts and the query after "question mark" (its "=" and "&" misaki says)."""
-    path = " slash ".join(p.replace(".", " dot ") for p in (m.group(2) or "").split("/") if p)
-    query = (m.group(3) or "").replace(".", " dot ")
-    return _host(m.group(1)) + (" slash " + path if path else "") + (" question mark " + query if query else "")
 
 
 def _date(month: int, day: int, year: str) -> str | None:
@@ -330,8 +324,7 @@ def _inches(text: str) -> str:
 
 def _dates_and_numbers(text: str) -> str:
     """What a reader says for web addresses, dates, phone numbers, ranges, dimensions and decimals."""
-    text = _EMAIL.sub(lambda m: m.group(1).replace(".", " dot ") + " at " + _host(m.group(2)), text)
-    text = _URL.sub(_url, text)
+    text = read_web(text)
     text = re.sub(r"#\s?(?=[A-Z]?\d)", "number ", text)
     text = re.sub(rf"\b({_MONTH_ABBREVIATION_ALT})\.(?=\s*\d)", lambda m: _MONTH_ABBREVIATIONS[m.group(1)], text)
     text = _MONTH_AFTER_TIME_WORD.sub(lambda m: f"{m.group(1)} {_MONTH_ABBREVIATIONS[m.group(2)]}"
@@ -341,14 +334,14 @@ def _dates_and_numbers(text: str) -> str:
     text = _WEEKDAY_BEFORE_DATE.sub(lambda m: _WEEKDAY_ABBREVIATIONS[m.group(1)], text)
     text = _ISO_DATE.sub(lambda m: _date(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
     text = _NUMERIC_DATE.sub(_numeric_date, text)
-    text = _MONTH_DAY.sub(lambda m: " to ".join([f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"]
+    text = _MONTH_DAY.sub(lambda m: " to the ".join([f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"]
                                                 + [num2words(int(d), to="ordinal") for d in m.groups()[2:] if d])
                           if all(1 <= int(d) <= 31 for d in m.groups()[1:] if d) else m.group(0), text)
     text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
                           if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
     text = read_phone_numbers(text)
     text = _VANITY.sub(lambda m: f"one, {num2words(int(m.group(1)))}, ", text)
-    text = _MONEY_RANGE.sub(lambda m: f"{m.group(1)}{m.group(2)} to {m.group(1)}", text)
+    text = _MONEY_RANGE.sub(lambda m: f"{m.group(2)} to {m.group(1)}", text)  # $5-$10: five to ten dollars
     text = _RANGE.sub(lambda m: m.group(1) + " to ", text)
     text = _RATING.sub(_rating, text)
     text = _FRACTION.sub(_fraction, text)
@@ -375,6 +368,11 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<!\S)~\s?(?=\d)", "about ", text)  # ~2 hours
     text = re.sub(r"\b(degrees?) ([CF])\b(?!\.\w)", lambda m: f"{m.group(1)} {'Celsius' if m.group(2) == 'C' else 'Fahrenheit'}", text)
     text = re.sub(r"(?<=\d)\s?pcs\.(?=\s+[a-z]|[,;)])", " pieces", text)  # 12 pcs. and a case
+    text = re.sub(r"(?<![\w.])v(?=\d+(?:\.\d+)+\b)", "version ", text)  # v2.1.3
+    text = re.sub(r"(?<![\w.])(\d+)\.(\d+)\.(\d+)(?![\w.]|\.\d)", r"\1 point \2 point \3", text)  # 2.1.3
+    text = re.sub(r"(?<=\d)\s?(min|mins|hr|hrs|sec|oz|lbs?|ft|tsp|tbsp)\.(?=\s+[a-z])", r" \1", text)  # 30 min. to bake
+    text = re.sub(r"(\d\s?h\s?\d{1,2})\s?m\b", r"\1 min", text)  # 1h 30m: minutes after hours
+    text = read_math(text)
     text = _dates_and_numbers(text)
     text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)
     text = _ISO_AMOUNT.sub(lambda m: _ISO_SIGNS[m.group(1) or m.group(4)] + (m.group(2) or m.group(3)), text)
@@ -388,8 +386,6 @@ def normalize_en(text: str) -> str:
     text = re.sub(rf"(\d+(?:\.\d+)?)(\s?|-)({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
     text = _UNIT_AFTER_FRACTION.sub(lambda m: f"{m.group(1)} {_EN_UNITS[m.group(3)] if m.group(2) else _singular(_EN_UNITS[m.group(3)])}",
                                     text)  # a quarter teaspoon; 2 and a half teaspoons
-    text = re.sub(r"\^(\d+)", r" to the power of \1", re.sub(r"\^2\b", " squared", re.sub(r"\^3\b", " cubed", text)))
-    text = re.sub(r"(?<![\d:.])(\d{1,2}):(\d)(?![\d:])", r"\1 to \2", text)  # a ratio 3:1, 16:9 (not a clock)
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
     text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + say_digits(m.group(2)), text)
     return force_homographs(text)

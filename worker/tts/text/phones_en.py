@@ -18,11 +18,14 @@ _AREA_WORDS = {"800": "eight hundred", "900": "nine hundred"}
 # Seven digits alone are a phone number only where the words before speak of calling: "100-2000
 # lumens" is a range.
 _SEVEN = re.compile(r"(?<![\w-])(\d{3})-(\d{4})(?![\w-])")
-_CALLING = re.compile(r"\b(call|phone|tel|telephone|line|dial|fax|text|number|hotline|contact|reach)\b\W*(?:\w+\W+){0,3}$",
+_CALLING = re.compile(r"\b(call|phone|tel|telephone|line|dial|fax|text|number|hotline|contact|reach|voicemail|message)\b\W*(?:\w+\W+){0,3}$",
                       re.IGNORECASE)
 _INTERNATIONAL = re.compile(r"(?<![\w+])\+(\d{1,3})((?:[ .-]\(?\d{1,5}\)?){2,5})(?![\w-])")
 _EXTENSION = re.compile(r",?\s(?:ext\.?|extension)\s?(\d{1,6})\b", re.IGNORECASE)
-_SHORT = re.compile(r"\b((?i:call|dial|text))\s(\d{3,6})(?=\s*(?:$|[.,;:!?)]|(?:to|now|for|today|or|and|if)\b))")
+_SHORT = re.compile(r"\b((?i:call|dial|text))\s(\d{3,6})(?=\s*(?:$|[.,;:!?)]|(?:to|now|for|today|or|and|if|before|in|from|immediately|right)\b))")
+_AFTER_NUMBER = re.compile(rf"(?:\d|{'|'.join(_DIGIT_WORDS)}|hundred)$")
+# A keyword texted to a short code: "Text STOP to 55123".
+_TEXT_CODE = re.compile(r"(\b(?i:text|send|reply)\s+[A-Z]{2,}\s+to\s)(\d{3,6})\b")
 
 
 def say_digits(number: str) -> str:
@@ -32,7 +35,7 @@ def say_digits(number: str) -> str:
 
 def _us(m: re.Match[str]) -> str:
     area = m.group(2) or m.group(3)
-    groups = [say_digits(m.group(1))] if m.group(1) else []
+    groups = [("plus " if m.group(1).startswith("+") else "") + say_digits(m.group(1))] if m.group(1) else []
     groups += [_AREA_WORDS.get(area) or say_digits(area), say_digits(m.group(4)), say_digits(m.group(5))]
     return ", ".join(groups)
 
@@ -43,5 +46,7 @@ def read_phone_numbers(text: str) -> str:
     text = _SEVEN.sub(lambda m: say_digits(m.group(1)) + ", " + say_digits(m.group(2))
                       if _CALLING.search(m.string[max(0, m.start() - 80):m.start()]) else m.group(0), text)
     text = _INTERNATIONAL.sub(lambda m: "plus " + ", ".join(say_digits(g) for g in re.findall(r"\d+", m.group(0))), text)
-    text = _EXTENSION.sub(lambda m: ", extension " + say_digits(m.group(1)), text)
+    text = _EXTENSION.sub(lambda m: ("," if _AFTER_NUMBER.search(m.string, 0, m.start()) else "")
+                          + " extension " + say_digits(m.group(1)), text)  # "ask for ext. 204" takes no pause
+    text = _TEXT_CODE.sub(lambda m: m.group(1) + say_digits(m.group(2)), text)
     return _SHORT.sub(lambda m: m.group(1) + " " + say_digits(m.group(2)), text)

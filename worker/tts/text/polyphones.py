@@ -25,34 +25,6 @@ def phrase_readings() -> Mapping[str, tuple[str, ...]]:
     rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
     return MappingProxyType({row[0]: tuple(row[1].split()) for row in rows})
 
-# Common words whose second syllable is neutral (轻声); pypinyin gives citation tones for them.
-NEUTRAL_SECOND: frozenset[str] = frozenset({
-    "衣服", "行李", "故事", "事情", "知道", "朋友", "明白", "清楚", "时候", "漂亮", "告诉", "喜欢",
-    "休息", "麻烦", "关系", "消息", "眼睛", "耳朵", "舒服", "窗户", "豆腐", "葡萄", "玻璃", "商量",
-    "客气", "聪明", "名字", "月亮", "太阳", "姑娘", "妈妈", "哥哥", "姐姐", "奶奶", "爷爷", "谢谢",
-    "爸爸", "叔叔", "弟弟", "妹妹", "舅舅", "伯伯", "姥姥", "婆婆", "公公", "娃娃", "宝宝", "星星",
-    "嘴巴", "尾巴", "下巴", "脑袋", "衣裳", "东西", "地方", "便宜", "意思", "先生", "丈夫",
-    "媳妇", "女婿", "师傅", "打扮", "打听", "大方", "精神", "热闹", "认识", "事儿", "收拾",
-    "算盘", "特务", "头发", "相声", "笑话", "学生", "钥匙", "冤枉", "早上", "晚上",
-    "招呼", "折腾", "芝麻", "主意", "庄稼", "状元", "胳膊", "骆驼", "萝卜", "馒头", "枕头",
-    "扁担", "石头", "骨头", "木头", "舌头", "指头", "念头", "苗头", "跟头", "来头",
-    # more that the Xiandai Hanyu Cidian marks neutral and pypinyin reads with the citation tone
-    "凉快", "打算", "本事", "生意", "厉害", "学问", "道理", "吩咐", "咳嗽", "机灵", "老实", "在乎",
-    "蘑菇", "葫芦", "喇叭", "巴掌", "亲戚", "对付", "比方", "规矩", "见识", "合同", "凑合", "糊涂", "累赘",
-    "溜达", "点心", "首饰", "护士", "妖精", "牲口", "粮食", "动静", "动弹", "嘱咐", "应付", "打量",
-    "拾掇", "张罗", "欺负", "委屈", "吓唬", "嘀咕", "叨唠", "利索", "麻利", "和气", "阔气", "小气", "神气",
-    "福气", "力气", "运气", "脾气", "志气", "秀气", "娇气", "俗气", "土气", "洋气", "服气", "叫唤", "苗条",
-    "模糊", "别扭", "风筝", "玫瑰", "狐狸", "云彩", "买卖", "心思", "记性", "忘性", "妻子", "困难", "部分",
-})
-
-# 儿 after these is a full syllable (a child, a son), not the erhua suffix.
-NOT_ERHUA: frozenset[str] = frozenset({
-    "女儿", "儿子", "婴儿", "孤儿", "幼儿", "患儿", "男儿", "少儿", "侄儿", "孙儿", "妻儿",
-    "健儿", "宠儿", "胎儿", "混血儿", "婴幼儿", "新生儿", "弃儿", "乞儿",
-    # poetic/diminutive nouns misaki (ZHFrontend.not_erhua) also keeps as a full syllable
-    "花儿", "鸟儿", "马儿", "虫儿", "猫儿", "狗儿", "猪儿", "红孩儿",
-})
-
 # What a count of 行 (hang2, a line) comes before: 两行字, 一行代码, 两行之间.
 _HANG2_NEXT = ("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白")
 
@@ -191,6 +163,13 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
     if len(word) >= 2 and word[-1] == "只" and all(c in _NUMERAL_CHARS for c in word[:-1]):
         fixed[-1] = "zhi1"  # 两只猫, 十几只: the measure word
+    if word not in PHRASES_DICT and len(word) == 2 and word[0] in "地能要会可想该去来再先" and len(fixed) == 2:
+        glued = fix_single_char(word[1], word[0], nxt, fixed[1], after, nxt_tag)
+        fixed[1] = glued or ("zhong4" if word[1] == "种" and nxt_tag.startswith("n") else fixed[1])  # 地种玉米
+    if word[-1] == "应" and word not in PHRASES_DICT and _CLAUSE_END.match(after):
+        fixed[-1] = "ying4"  # jieba's 没人应
+    if word[-1] == "数" and word not in PHRASES_DICT and nxt_tag.startswith("n"):
+        fixed[-1] = "shu3"  # jieba's 树下数 桃子: to count
     if word[-1] == "冲" and nxt.startswith(_TOWARDS):
         fixed[-1] = "chong4"  # jieba's 别冲: towards someone
     if len(word) == 2 and word[1] == "得" and word[0] in "前后" and nxt.startswith(_DEI_BEFORE):
@@ -265,6 +244,7 @@ _WEI2_AFTER = tuple("选评列视定誉推任聘奉尊")
 _WEI4_NEXT = ("了", "什么", "何", "此", "之", "人民", "大家", "你", "您", "我", "他", "她", "它", "咱", "客户", "用户",
               "顾客", "消费者", "家", "孩子", "宝宝", "父母", "社会", "国家", "企业", "广大", "自己", "其", "每",
               "各", "更多", "老人", "学生", "员工", "女性", "男性", "读者", "大众", "朋友", "爱")
+_PERSON_ENDINGS = tuple("人者员师客户们友民")  # 为病人, 为会员: for whom
 _WEI4_LATER = re.compile(r"[^，。！？；,.!?;]*?(?:提供|服务|打造|创造|带来|解决|准备|设计|定制|挑选|推出|奉献|着想|负责|"
                          r"争光|加油|骄傲|自豪|感到|而|节省|减轻|保护|守护|助力|量身|工作|努力|奋斗|付出|买单|点赞|"
                          r"高兴|担心|操心|感动|欢呼|鼓掌|庆祝|做|办|送|留|开|找|买|选)")
@@ -331,8 +311,25 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt[:1] in _FENG2_RESULTS:
             return "feng2"  # 请帮我缝 好: to sew
     elif char == "转":
-        if nxt.startswith(("一圈", "几圈", "圈", "一周", "个不停", "来转去")):
+        if nxt.startswith(("一圈", "几圈", "圈", "一周", "个不停", "来转去", "着")):
             return "zhuan4"  # 一年转一圈: to turn round
+    elif char == "卡":
+        if nxt.startswith(("在", "住")):
+            return "qia3"  # 鱼刺卡在嗓子里: stuck
+    elif char == "应":
+        if _CLAUSE_END.match(after) and prev:
+            return "ying4"  # 没人应: to answer
+    elif char == "扎":
+        if re.match(r"[^，。！？；]*?(?:辫|马尾|头发|蝴蝶结|丸子头)", after):
+            return "za1"  # 扎了一个马尾辫: to tie
+    elif char == "露":
+        if re.match(r"了?一[面手]|脸", after):
+            return "lou4"  # 露了一面
+    elif char == "盛":
+        return "cheng2"  # on its own it is the verb: 能盛五百毫升水
+    elif char == "差":
+        if prev.endswith("的") and nxt.startswith(("是", "为", "等于")):
+            return "cha1"  # 两个数的差是三: the difference
     elif char == "冲":
         if nxt.startswith(_TOWARDS):
             return "chong4"
@@ -353,8 +350,10 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "得":
         if prev.endswith(_PRONOUNS) and nxt.startswith(_DEI_BEFORE) and not nxt.startswith("了"):
             return "dei3"
-        if prev.endswith(_DEI_AFTER_TIME) and nxt.startswith((*_DEI_BEFORE, *_DEI_VERBS)):
-            return "dei3"
+        if (prev.endswith(_DEI_AFTER_TIME) or not HAN_CHAR(prev[-1:])) and nxt.startswith((*_DEI_BEFORE, *_DEI_VERBS)):
+            return "dei3"  # 明天得早点起床; 碎了，得尽快更换
+        if nxt == "了" and re.match(r"了[吗呢]?\s*(?:[，。！？；、,.!?;]|$)", after):
+            return "de5"  # 办得了吗: can it be done (了 liao3)
         if prev and not nxt.startswith(("了", "到", "出", "知", "分", "奖", "罪", "病", "意")) and current == "de2":
             # 跑得快: a complement marker after a verb
             return "de5"
@@ -365,7 +364,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(("新", "来", "做", "写", "复", "建", "启", "装", "试", "逢", "播", "开", "申")):
             return "chong2"
     elif char == "为":
-        if nxt.startswith(_WEI4_NEXT) or _WEI4_LATER.match(after):
+        if ((nxt.startswith(_WEI4_NEXT) and not nxt.startswith("人民币")) or _WEI4_LATER.match(after)
+                or (HAN_CHAR(nxt) and nxt.endswith(_PERSON_ENDINGS))):
             return "wei4"
         return "wei2" if prev and HAN_CHAR(prev[-1]) else "wei4"  # at a clause's start: 为保证质量，
     elif char == "着":
@@ -380,6 +380,6 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "假":
         if prev[:1] in _NUMERAL_CHARS and prev.endswith(("天", "周", "星期", "月", "年")):
             return "jia4"  # 请了三天假: leave
-    elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了"):
+    elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了", "吗", "呢", "？"):
         return "liao3"  # 受不了, 明了
     return None

@@ -30,8 +30,6 @@ from pypinyin.pinyin_dict import pinyin_dict
 from shared.pronunciation.pinyin import syllable_to_ipa
 from shared.pronunciation.symbols import HAN, HAN_CLASS
 from worker.tts.text.polyphones import (
-    NEUTRAL_SECOND,
-    NOT_ERHUA,
     SURNAME_READINGS,
     fix_single_char,
     fix_word,
@@ -39,6 +37,7 @@ from worker.tts.text.polyphones import (
     phrase_readings,
     surname_before_title,
 )
+from worker.tts.text.zh_tones import NEUTRAL_SECOND, NOT_ERHUA
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used
     from worker.tts.text.polyphone_model import LearnedPolyphones
@@ -133,7 +132,7 @@ class ZhG2P:
             prev = words[i - 1] if i else ""
             nxt = words[i + 1] if i + 1 < len(words) else ""
             after = "".join(words[i + 1:i + 4])
-            nxt_tag = self._tag(nxt) if nxt and w[-1] in "打只地" else ""
+            nxt_tag = self._tag(nxt) if nxt and w[-1] in "打只地数种" else ""
             if len(w) == 1 and HAN.match(w):
                 fixed = fix_single_char(w, prev, nxt, out[i][0] if out[i] else "", after, nxt_tag)
                 if fixed:

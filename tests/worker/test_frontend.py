@@ -195,8 +195,9 @@ def test_accuracy_on_shipped_hard_set(plain_fe: Frontend) -> None:
 # The tuning sets (tests/data/tuning/) are the ones the issue-19 rules were written from: 100 % when
 # the rules were done, so these gates pin regressions. The sealed sets beside them are scored by
 # bench/frontend_accuracy.py only, never gated here, so that nobody tunes on them.
-def test_accuracy_on_normalization_tuning_set(plain_fe: Frontend) -> None:
-    report = evaluate(plain_fe, load_cases(DATA / "tuning" / "zh_normalization.tsv"))
+@pytest.mark.parametrize("name", ["zh_normalization.tsv", "zh_normalization_tuning_4.tsv"])
+def test_accuracy_on_normalization_tuning_sets(plain_fe: Frontend, name: str) -> None:
+    report = evaluate(plain_fe, load_cases(DATA / "tuning" / name))
     assert report["accuracy"] >= 0.98, report["failures"]
 
 
@@ -262,6 +263,8 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
     ("请在2~8℃冷藏，气温-5~5℃。", "请在二到八摄氏度冷藏，气温零下五到五摄氏度。"),  # a range of temperatures
     ("定于12.15上午召开，12/16（周三）发货。", "定于十二月十五日上午召开，十二月十六日（周三）发货。"),
     ("共2款，答对2道题得第2名，时长1h30min。", "共两款，答对两道题得第二名，时长一小时三十分钟。"),
+    ("3.8妇女节，第2.3节，7至10个工作日，已有28年，GB/T 15835。",
+     "三八妇女节，第二点三节，七至十个工作日，已有二十八年，GB/T 一五八三五。"),
 ])
 def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
         plain_fe: Frontend, text: str, normalized: str) -> None:

@@ -34,6 +34,7 @@ from worker.tts.text.zh_dates import (
     read_year_range,
 )
 from worker.tts.text.zh_numbers import (
+    range_word,
     read_cardinal,
     read_decimal,
     read_digits,
@@ -171,13 +172,13 @@ def _unit(m: re.Match[str]) -> str:
     if m.group("per"):
         unit += "每" + UNITS[m.group("per")]
     if b:
-        return read_number(a) + "到" + read_quantity(b, unit) + unit
+        return read_number(a) + range_word(m.group(0)) + read_quantity(b, unit) + unit
     return read_quantity(a, unit) + unit
 
 
 def _range(m: re.Match[str]) -> str:
     follow = m.string[m.end():m.end() + 3]
-    return read_number(m.group(1)) + "到" + read_quantity(m.group(2), follow)
+    return read_number(m.group(1)) + range_word(m.group(0)) + read_quantity(m.group(2), follow)
 
 
 def _fraction(m: re.Match[str]) -> str:
@@ -261,6 +262,7 @@ RULES: tuple[Rule, ...] = (
     # identifiers after a code word: SKU 80123-45, 验证码 0317
     (re.compile(rf"({CODE_WORDS})([:：为是]?\s*)([A-Za-z0-9][A-Za-z0-9\-_/.]*[A-Za-z0-9]|\d)"),
      lambda m: m.group(1) + m.group(2) + _digits_with_symbols(m.group(3), yao=True)),
+    (re.compile(r"(?<=GB/T )\d+|(?<=GB/T)\d+|(?<=GB )\d+|(?<=ISO )\d+"), lambda m: read_digits(m.group(0))),  # 标准号
     # shopping festivals named by their date: 618大促 六一八, 3·15 三一五, 5·20 五二零, 10·1 十一
     (re.compile(r"(?<![\d.])(618|520|315|818|919|1111|1212)(?=大促|购物节|年中|狂欢|促销|活动|当天|期间|晚会)"),
      lambda m: read_digits(m.group(1))),
@@ -287,7 +289,7 @@ RULES: tuple[Rule, ...] = (
     # 3月15日-17日, 12月1日-12月12日 (that month already read): a range of days
     (re.compile(r"(?<=[日号])\s?[-~—–至]\s?(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])|(?=[一二三四五六七八九十]+月|[零〇一二三四五六七八九]{4}年))"),
      lambda m: read_cardinal(m.group("d")).join(("到", m.group("suf"))) if m.group("d") else "至" if "至" in m.group(0) else "到"),
-    (re.compile(r"(?<![\d.·])(1[0-2]|[1-9])·([1-9]|[12]\d|3[01])(?![\d·])"),
+    (re.compile(r"(?<![\d.·第])(1[0-2]|[1-9])(?:·|\.(?=\d{1,2}[\u4e00-\u9fff]{1,3}节))([1-9]|[12]\d|3[01])(?![\d·])"),
      lambda m: read_cardinal(m.group(1)) + read_digits(m.group(2))),
     # generations: 90后 九零后, 00后 零零后
     (re.compile(r"(?<![\d.])(\d{2})后"), lambda m: read_digits(m.group(1)) + "后"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from worker.tts.text.zh_numbers import read_cardinal, read_digits, read_quantity
-from worker.tts.text.zh_vocabulary import YEARS_SPAN
+from worker.tts.text.zh_numbers import range_word, read_cardinal, read_digits, read_quantity
+from worker.tts.text.zh_vocabulary import YEARS_COUNTED, YEARS_SPAN
 
 TIME = re.compile(r"(?P<h>[01]?\d|2[0-4])[:：](?P<mi>[0-5]\d)(?:[:：](?P<s>[0-5]\d))?")
 
@@ -28,7 +28,8 @@ def read_short_year(m: re.Match[str]) -> str:
     """Two digits + 年: a span of years when a span word follows (20年后 二十年后, 15年来 十五年来),
     otherwise a year written short (08年, 98年) read digit by digit."""
     num = m.group("y")
-    if not num.startswith("0") and re.match(YEARS_SPAN, m.string[m.end():]):
+    counted = m.string[:m.start()].endswith(YEARS_COUNTED)
+    if not num.startswith("0") and (counted or re.match(YEARS_SPAN, m.string[m.end():])):
         return read_cardinal(num) + "年"
     return read_date(m)
 
@@ -63,7 +64,7 @@ def read_time(m: re.Match[str]) -> str:
 
 
 def read_time_range(m: re.Match[str]) -> str:
-    return read_time(TIME.fullmatch(m.group(1))) + "到" + read_time(TIME.fullmatch(m.group(2)))  # type: ignore[arg-type]
+    return read_time(TIME.fullmatch(m.group(1))) + range_word(m.group(0)) + read_time(TIME.fullmatch(m.group(2)))  # type: ignore[arg-type]
 
 
 def read_year_range(m: re.Match[str]) -> str:

@@ -132,3 +132,8 @@ def read_temperature(number: str, fahrenheit: bool, low: str | None = None) -> s
         return "零下" if n.startswith(("-", "−")) else ""
     said = below(number) + read_quantity(number.lstrip("-−"), "度") + ("华氏度" if fahrenheit else "摄氏度")
     return below(low) + read_number(low.lstrip("-−")) + "到" + said if low else said
+
+
+def range_word(written: str) -> str:
+    """至 where the text wrote 至 (七至十个工作日), else 到: a range is said as it is written."""
+    return "至" if "至" in written else "到"

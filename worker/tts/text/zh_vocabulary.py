@@ -73,5 +73,7 @@ SCORE_WORDS = ("比分|比赛|战成|战胜|击败|不敌|负于|输给|赢了|�
 # After a two-digit number + 年, a word that makes it a span of years (20年后 二十年后) rather than a
 # year written short (08年 零八年).
 YEARS_SPAN = "后|前|来|内|间|多|余|半|左右|以上|以下|之久|之内|之后|之前|里|中|的时间|期间|过去|了"
+# Before a two-digit number + 年, a word that makes it a count of years (已有28年历史, 长达15年).
+YEARS_COUNTED = ("有", "近", "约", "长达", "超过", "历经", "历时", "共", "满", "整整", "用了", "花了", "足足", "将近", "达")
 # Before a lowercase w after a number, words that make it watts; otherwise w is the shorthand of 万.
 WATT_CONTEXT = re.compile(r"功率|瓦|电|灯|额定|输出|输入|充|功耗|电源|马达|电机|音箱|喇叭")

@@ -306,6 +306,7 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("长时间使用也不发烫。", "长", "chang2"),  # a jieba word pypinyin does not know
     ("长按电源键三秒开机。", "长", "chang2"),
     ("小草长在路边。", "长", "zhang3"),
+    ("看到这个新款包，我又长草了。", "长", "zhang3"),  # to grow (a craving)
     ("这只小狗很可爱，那两只猫也是。", "只", "zhi1"),  # the measure word
     ("我只想买一件。", "只", "zhi3"),
     ("请将空调调至二十六度。", "调", "tiao2"),

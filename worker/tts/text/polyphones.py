@@ -116,7 +116,7 @@ _TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adju
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
 # A word jieba made with 长 first and pypinyin does not know is "long" (长时间, 长效, 长尾) unless
 # these follow, which make it "to grow" or "elder" (长高, 长满, 长辈).
-_ZHANG3_SECOND = frozenset("大成出高得了着过满辈官老子孙女兄姐者进势膘肉胖个相在")
+_ZHANG3_SECOND = frozenset("大成出高得了着过满辈官老子孙女兄姐者进势膘肉胖个相在草芽痘斑霉疮茧牙")
 # 长 on its own before these is "long" too: 长按三秒, 续航长达十小时.
 _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图", "文", "期", "远", "篇", "句", "寿", "线",
                 "假", "周期", "续航")

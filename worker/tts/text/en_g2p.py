@@ -159,14 +159,37 @@ class _OfflineG2P(en.G2P):
         then reads it "uh". Mid-sentence after a word, and not followed by a capitalised word as in a
         title ("A Guide To A Better Life"), it is the letter."""
         out = super().tokenize(text, tokens, features)
-        if (len(out) > 1 and out[0].tag == "NNP" and out[1].tag in ("DT", "PRP$")
-                and isinstance(self.lexicon.golds.get(out[0].text.lower()), dict)):
-            out[0].tag = "VB"  # "Insert the card": a capitalised first word before its object is an order
+        self._retag_heteronyms(out)
         for prev, token, nxt in zip([None, *out], out, [*out[1:], None]):
             if (token.text == "A" and token.tag == "DT" and prev is not None and prev.text[-1:].isalnum()
                     and not (nxt is not None and nxt.text[:1].isupper())):
                 token.tag = "NNP"
         return out
+
+
+    def _retag_heteronyms(self, out: list[Any]) -> None:
+        """The small tagger's usual slips on words read by their part of speech (record, project):
+        an order at the start ("Tear along the line", "Insert the card"), a verb after "to" ("to
+        console families") or after a bare plural subject ("Muscles contract and relax"), and a noun
+        after a noun ("of vanilla extract to", "the new games console ships")."""
+        tags = [t.tag for t in out] + ["", ""]
+        for i, token in enumerate(out):
+            if not isinstance(self.lexicon.golds.get(token.text.lower()), dict):
+                continue
+            before, before2, after = tags[i - 1] if i else "", tags[i - 2] if i > 1 else "", tags[i + 1]
+            if i == 0 and token.tag in ("NNP", "NN", "JJ") and after in _ORDER_NEXT:
+                token.tag = "VB"
+            elif token.tag.startswith("NN") and (before == "TO" or (before == "NNS" and before2 not in _NOUN_PHRASE
+                                                                   and after in _VERB_NEXT)):
+                token.tag = "VBP"
+            elif token.tag in ("VB", "VBP") and before in ("NN", "NNS") and before2 in _NOUN_PHRASE and after in _NOUN_END:
+                token.tag = "NN"
+
+
+_ORDER_NEXT = frozenset({"DT", "PRP$", "IN", "RP", "RB", "TO", "CD", "PRP"})
+_VERB_NEXT = frozenset({"WDT", "IN", "CC", "DT", "PRP$", "RB", "TO"})
+_NOUN_PHRASE = frozenset({"DT", "JJ", "IN", "PRP$", "CD"})
+_NOUN_END = frozenset({"IN", "TO", "NNS", "VBZ", "VBD", "MD", ".", ",", ":", "CC", ""})
 
 
 class EnG2P:

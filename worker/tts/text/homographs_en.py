@@ -43,7 +43,7 @@ READINGS = MappingProxyType({
     ("live", "verb"): "lˈɪv", ("live", "adjective"): "lˈIv",
     ("record", "noun"): "ɹˈɛkəɹd", ("record", "verb"): "ɹəkˈɔɹd",
     ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
-    ("wind", "verb"): "wˈInd", ("tear", "verb"): "tˈɛɹ", ("close", "verb"): "klˈOz", ("present", "verb"): "pɹɪzˈɛnt",
+    ("wind", "verb"): "wˈInd", ("tear", "verb"): "tˈɛɹ", ("close", "verb"): "klˈOz", ("present", "verb"): "pɹizˈɛnt",
     ("object", "verb"): "əbʤˈɛkt", ("desert", "verb"): "dəzˈɜɹt", ("bass", "music"): "bˈAs", ("bow", "bend"): "bˈW",
 })
 # Subjects before a verb (I object), objects after one (desert your team).

@@ -92,6 +92,8 @@ SETS: tuple[EvalSet, ...] = (
     # 63 normalization and 88 polyphone lines of product, shop, service and lesson text (about 60
     # polyphonic characters in their readings): the same kind of helper, the same day.
     EvalSet("zh_product_outside_3", DATA / "sealed" / "zh_product_outside_3.tsv", "zh", "sealed"),
+    # Written on 2026-12-07 after the day's Chinese rules, by a helper who read nothing of the project.
+    EvalSet("zh_mixed_outside_4", DATA / "sealed" / "zh_mixed_outside_4.tsv", "zh", "sealed"),
 )
 
 

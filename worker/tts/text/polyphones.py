@@ -123,6 +123,8 @@ _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图"
 # 只 after these and before a noun is the measure word zhi1 (这只小狗); elsewhere "only".
 _ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
 _FENG2_RESULTS = frozenset("好上补起完了紧几")
+# jieba glues a verb to an adverbial 地 or a modal before it (地教, 能种): that verb is read as on its own.
+_GLUED_BEFORE = frozenset("地能要会可想该去来再先")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
 _ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
 _ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
@@ -163,7 +165,7 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[1] = "da2"  # 一打鸡蛋, 半打啤酒
     if len(word) >= 2 and word[-1] == "只" and all(c in _NUMERAL_CHARS for c in word[:-1]):
         fixed[-1] = "zhi1"  # 两只猫, 十几只: the measure word
-    if word not in PHRASES_DICT and len(word) == 2 and word[0] in "地能要会可想该去来再先" and len(fixed) == 2:
+    if word not in PHRASES_DICT and len(word) == 2 and word[0] in _GLUED_BEFORE and len(fixed) == 2:
         glued = fix_single_char(word[1], word[0], nxt, fixed[1], after, nxt_tag)
         fixed[1] = glued or ("zhong4" if word[1] == "种" and nxt_tag.startswith("n") else fixed[1])  # 地种玉米
     if word[-1] == "应" and word not in PHRASES_DICT and _CLAUSE_END.match(after):
@@ -178,8 +180,6 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[0] = "qie1"  # jieba's 切成, 切碎: to cut (一切, 切记 are pypinyin's words)
     if word[0] == "缝" and word not in PHRASES_DICT and word[1] in _FENG2_RESULTS:
         fixed[0] = "feng2"  # jieba's 缝好: to sew
-    if len(word) == 2 and word[1] == "种" and word[0] in "能要会可想该去来再先" and word not in PHRASES_DICT:
-        fixed[1] = "zhong4"  # jieba's 能种: a modal before the verb "to plant"
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
     if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
@@ -364,6 +364,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(("新", "来", "做", "写", "复", "建", "启", "装", "试", "逢", "播", "开", "申")):
             return "chong2"
     elif char == "为":
+        if prev.endswith(_WEI2_AFTER):
+            return "wei2"  # 被选为学生代表
         if ((nxt.startswith(_WEI4_NEXT) and not nxt.startswith("人民币")) or _WEI4_LATER.match(after)
                 or (HAN_CHAR(nxt) and nxt.endswith(_PERSON_ENDINGS))):
             return "wei4"

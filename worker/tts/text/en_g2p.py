@@ -166,7 +166,6 @@ class _OfflineG2P(en.G2P):
                 token.tag = "NNP"
         return out
 
-
     def _retag_heteronyms(self, out: list[Any]) -> None:
         """The small tagger's usual slips on words read by their part of speech (record, project):
         an order at the start ("Tear along the line", "Insert the card"), a verb after "to" ("to

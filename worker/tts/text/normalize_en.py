@@ -64,7 +64,8 @@ _EN_UNITS = MappingProxyType({
     "tsp": "teaspoons", "fl oz": "fluid ounces", "kWh": "kilowatt hours", "Wh": "watt hours", "Gbps": "gigabits per second",
     "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
     "kcal": "kilocalories", "sq ft": "square feet", "m²": "square meters", "cm²": "square centimeters",
-    "MP": "megapixels", "km²": "square kilometers", "ft²": "square feet", "m³": "cubic meters", "h": "hours", "V": "volts", "px": "pixels", "fps": "frames per second",
+    "MP": "megapixels", "km²": "square kilometers", "ft²": "square feet", "m³": "cubic meters", "h": "hours",
+    "V": "volts", "px": "pixels", "fps": "frames per second",
     "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces", "°": "degrees",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
@@ -107,9 +108,9 @@ _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|u
 # before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
-_DETERMINER_NUMBER = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$",
-                                re.IGNORECASE)
-_DETERMINER_BEFORE = re.compile(r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+$", re.IGNORECASE)
+_DETERMINER = r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+"
+_DETERMINER_NUMBER = re.compile(_DETERMINER + r"[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$", re.IGNORECASE)
+_DETERMINER_BEFORE = re.compile(_DETERMINER + "$", re.IGNORECASE)
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
 _UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
                                r"high|deep|thick|away|apart|total|max|min|I)\b)[a-zA-Z]")

@@ -201,7 +201,7 @@ def test_accuracy_on_normalization_tuning_sets(plain_fe: Frontend, name: str) ->
     assert report["accuracy"] >= 0.98, report["failures"]
 
 
-@pytest.mark.parametrize("name", ["zh_polyphone_tuning_4.tsv", "zh_polyphone_tuning_5.tsv"])
+@pytest.mark.parametrize("name", ["zh_polyphone_tuning_4.tsv", "zh_polyphone_tuning_5.tsv", "zh_polyphone_tuning_6.tsv"])
 def test_accuracy_on_the_polyphone_tuning_sets_of_product_and_lesson_text(plain_fe: Frontend, name: str) -> None:
     report = evaluate(plain_fe, load_cases(DATA / "tuning" / name))
     assert report["accuracy"] >= 0.93, report["failures"]
@@ -326,6 +326,11 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("这款书包适合孩子背。", "背", "bei1"),  # to carry ...
     ("这些单词要背。", "背", "bei4"),  # ... to learn by heart
     ("请帮我缝好。", "缝", "feng2"),
+    ("请先把汤盛到碗里。", "盛", "cheng2"),  # to ladle (盛开, 花开得正盛 keep sheng4)
+    ("公园里的牡丹花开得正盛。", "盛", "sheng4"),
+    ("卧室铺了木地板。", "铺", "pu1"),  # to lay
+    ("气味有点冲，请开窗。", "冲", "chong4"),  # strong
+    ("他折了一大笔钱。", "折", "she2"),  # to lose
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

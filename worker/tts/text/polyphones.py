@@ -17,6 +17,8 @@ from types import MappingProxyType
 
 from pypinyin.constants import PHRASES_DICT
 
+from worker.tts.text.zh_surnames import surname_before_title
+
 
 @cache
 def phrase_readings() -> Mapping[str, tuple[str, ...]]:
@@ -40,55 +42,6 @@ _WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingPr
     "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
              ("chao2", "yang2")),
 })
-
-# Polyphones that are also surnames, with the surname reading (曾 zeng1, 单 shan4, 仇 qiu2 …).
-SURNAME_READINGS: Mapping[str, str] = MappingProxyType({
-    "曾": "zeng1", "单": "shan4", "仇": "qiu2", "解": "xie4", "查": "zha1", "区": "ou1", "朴": "piao2",
-    "盖": "ge3", "缪": "miao4", "覃": "qin2", "翟": "zhai2", "乐": "yue4", "种": "chong2", "召": "shao4",
-    "华": "hua4", "任": "ren2", "纪": "ji3", "秘": "bi4", "繁": "po2", "员": "yun4", "尉": "wei4",
-    "冼": "xian3", "隗": "wei3", "宓": "mi4",
-})
-# Titles and forms of address that follow a surname: 曾经理, 单老师, 仇先生.
-TITLES: frozenset[str] = frozenset({
-    "先生", "女士", "小姐", "太太", "夫人", "老师", "经理", "总经理", "副总", "总", "董", "董事长", "教授",
-    "副教授", "医生", "大夫", "护士", "师傅", "同学", "阿姨", "叔叔", "大爷", "大妈", "大姐", "大哥",
-    "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长", "所长", "馆长", "站长", "队长",
-    "班长", "组长", "书记", "律师", "会计", "工程师", "博士", "老板", "老总", "总监", "主管", "警官",
-    "法官", "导演", "编辑", "记者", "教练", "同志", "姐", "哥", "伯", "老", "某",
-})
-# Titles that, after a given polyphone, are more often a compound than a surname: 区经理 is a
-# regional manager, 查处长 an investigation.
-_NOT_SURNAME_BEFORE: Mapping[str, frozenset[str]] = MappingProxyType({
-    "区": frozenset({"经理", "总经理", "总", "副总", "主任", "书记", "总监", "主管", "队长", "老总"}),
-    "查": frozenset({"处长"}),
-    "任": frozenset({"总经理", "经理", "主任", "院长", "校长", "局长", "处长", "科长", "部长", "厂长",
-                    "所长", "馆长", "站长", "队长", "班长", "组长", "书记", "总监", "主管", "董事长", "教授",
-                    "副教授", "副总", "总", "老"}),
-})
-# A subject before these readings of 曾 (once) and 任 (serve as) makes them verbs, not surnames.
-_SUBJECT_ENDINGS = tuple("我你他她它们谁")
-
-
-def surname_before_title(char: str, prev: str, title: str) -> str | None:
-    """The surname reading of ``char`` when it is directly followed by a title word, else None."""
-    if char not in SURNAME_READINGS or title not in TITLES:
-        return None
-    if title in _NOT_SURNAME_BEFORE.get(char, frozenset()):
-        return None
-    if char in "曾任" and prev.endswith(_SUBJECT_ENDINGS):
-        return None
-    if title in ("姐", "哥", "伯", "老", "某") and char in "区查解单华种乐":
-        return None  # 查哥, 单老 are too often other words; keep one-character titles to clear cases
-    return SURNAME_READINGS[char]
-
-
-def name_reading(word: str, current: list[str]) -> tuple[str, ...] | None:
-    """A person's name (jieba tags it nr) starting with a surname polyphone: 曾国藩, 单田芳."""
-    if not 2 <= len(word) <= 3 or word[0] not in SURNAME_READINGS or len(current) != len(word):
-        return None
-    if current[0] == SURNAME_READINGS[word[0]]:
-        return None
-    return (SURNAME_READINGS[word[0]], *current[1:])
 
 # Adverbial 地 (de5) follows these endings: 慢慢地, 着急地, 认真地.
 _DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默停")
@@ -124,7 +77,7 @@ _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图"
 _ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
 _FENG2_RESULTS = frozenset("好上补起完了紧几")
 # jieba glues a verb to an adverbial 地 or a modal before it (地教, 能种): that verb is read as on its own.
-_GLUED_BEFORE = frozenset("地能要会可想该去来再先")
+_GLUED_BEFORE = frozenset("地能要会可想该去来再先里在")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
 _ZHONG3_BEFORE = tuple("这那各哪几某一每两多此该同本") + tuple(_NUMERAL_CHARS)
 _ZHONG4_NEXT = ("的", "了", "着", "过", "满", "在", "出")
@@ -198,8 +151,10 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed = [("shu3" if c == "数" and _SHU3_NEXT.match(word[i + 1:] + after) else p)
                  for i, (c, p) in enumerate(zip(word, fixed))]
     if word not in PHRASES_DICT:  # jieba's 晒干, 后沥干: dried (pypinyin's default for 干 is gan4, to do)
-        fixed = [("gan1" if c == "干" and i and word[i - 1] in _GAN1_AFTER else p)
-                 for i, (c, p) in enumerate(zip(word, fixed))]
+        fixed = [("gan1" if c == "干" and i and word[i - 1] in _GAN1_AFTER else _glued_verb(c, (word[i + 1:] + after)[:1]) or p)
+                 for i, (c, p) in enumerate(zip(word, fixed))]  # jieba's 汤盛到, 剥好: the verbs cheng2, bao1
+    if word[0] == "结" and word not in PHRASES_DICT and _FRUIT_LATER.match(word[1:] + after):
+        fixed[0] = "jie1"  # 结满了果实: to bear fruit
     if (len(word) == 2 and word[1] == "种" and word[0] in _ZHONG4_GLUED and nxt.startswith(_ZHONG4_NEXT)):
         fixed[1] = "zhong4"  # 阳台上种的薄荷
     if len(word) == 3 and word[1] == "得" and word[0] != "不" and fixed[1] == "de2":
@@ -222,6 +177,17 @@ _CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "�
 # What follows 数 "to count" (数一下, 数到三, 数不清), not the noun (这个数到底, 数过多).
 _SHU3_NEXT = re.compile(r"一下|一数|一遍|到(?!底)|清|完|过(?![多少高低大])|不清|不过来|得(?=清|过|完|出)")
 _CLAUSE_END = re.compile(r"\s*(?:[，。！？；、,.!?;]|$)")
+# Verbs jieba glues into words pypinyin lacks, read as the verb (汤盛到碗里, 剥好皮) unless what follows
+# makes the literary reading (盛开 sheng4, 剥削 bo1).
+_GLUED_VERBS = {"盛": ("cheng2", "开大行况产夏世名情宴会"), "剥": ("bao1", "削夺落离蚀")}
+
+
+def _glued_verb(char: str, following: str) -> str | None:
+    """The verb's reading when what follows is its object or result (a Han character, not a clause's end)."""
+    reading, literary = _GLUED_VERBS.get(char, ("", ""))
+    return reading if reading and HAN_CHAR(following) and following not in literary else None
+
+_FRUIT_LATER = re.compile(r"[^，。！？；]*?(?:果|瓜|籽|穗|种子)")
 # 干 after a verb of drying or draining is gan1 (晒干, 擦干, 榨干), not gan4 "to do" (苦干, 能干).
 _GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧熬榨掏吸喝烫")
 # When 还 "to return" follows these, its object or the clause's end may come next (按时还。, 准时还到图书馆).
@@ -257,7 +223,7 @@ _YING4_BEFORE = ("顾客", "客户", "用户", "广大", "观众", "读者", "�
 # 量 / 调 said as verbs by a short word (请量一下体温, 请调到二十六度): liang2, tiao2.
 _LIANG2_BEFORE = ("一下", "一量", "体温", "血压", "身高", "体重", "尺寸", "腰围", "胸围", "三围")
 _VERB_PREFIXES = frozenset({"", "请", "再", "先", "去", "帮", "要", "来", "给", "可"})
-_PRONOUNS = ("我", "你", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
+_PRONOUNS = ("我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
 
 
 def HAN_CHAR(text: str) -> bool:  # upper case: it reads as a predicate in the rules
@@ -300,7 +266,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(_YING4_BEFORE):
             return "ying4"
     elif char == "种":
-        if (nxt.startswith(_ZHONG4_NEXT) or _CLAUSE_END.match(after)) and not prev.endswith(_ZHONG3_BEFORE):
+        if ((nxt.startswith(_ZHONG4_NEXT) or _CLAUSE_END.match(after) or nxt_tag.startswith("n"))
+                and not prev.endswith(_ZHONG3_BEFORE)):
             return "zhong4"  # 春天就能种。: the verb
     elif char == "切":
         return "qie1"  # on its own it is the verb: 把肉切成片
@@ -320,19 +287,31 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if _CLAUSE_END.match(after) and prev:
             return "ying4"  # 没人应: to answer
     elif char == "扎":
-        if re.match(r"[^，。！？；]*?(?:辫|马尾|头发|蝴蝶结|丸子头)", after):
+        if re.match(r"[^，。！？；]*?(?:辫|马尾|头发|蝴蝶结|丸子头)", after) or prev.endswith(("发", "辫子", "马尾")):
             return "za1"  # 扎了一个马尾辫: to tie
     elif char == "露":
         if re.match(r"了?一[面手]|脸", after):
             return "lou4"  # 露了一面
-    elif char == "盛":
-        return "cheng2"  # on its own it is the verb: 能盛五百毫升水
+    elif char in _GLUED_VERBS:  # on its own before its object it is the verb: 能盛五百毫升水, 剥花生 (花开得正盛 is not)
+        return _glued_verb(char, nxt[:1])
+    elif char == "铺":
+        if nxt[:1] in tuple("了好上在开满着一"):
+            return "pu1"  # 铺了木地板: to lay (店铺, 床铺 are words)
+    elif char == "供":
+        if nxt.startswith(("着", "奉")):
+            return "gong4"  # 供着一尊佛像: to offer
+    elif char == "结":
+        if _FRUIT_LATER.match(after):
+            return "jie1"
+    elif char == "折":
+        if re.match(r"了?[^，。！？；]{0,4}钱", after):
+            return "she2"  # 折了一大笔钱: to lose
     elif char == "差":
         if prev.endswith("的") and nxt.startswith(("是", "为", "等于")):
             return "cha1"  # 两个数的差是三: the difference
     elif char == "冲":
-        if nxt.startswith(_TOWARDS):
-            return "chong4"
+        if nxt.startswith(_TOWARDS) or (prev.endswith(("有点", "很", "太", "特别", "挺", "比较")) and _CLAUSE_END.match(after)):
+            return "chong4"  # 冲我发火; 气味有点冲
     elif char == "只":
         if prev.endswith(_ZHI1_AFTER) and nxt_tag.startswith("n"):
             return "zhi1"  # 这只小狗, 每只售价: the measure word before a noun

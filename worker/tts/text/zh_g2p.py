@@ -29,14 +29,8 @@ from pypinyin.pinyin_dict import pinyin_dict
 
 from shared.pronunciation.pinyin import syllable_to_ipa
 from shared.pronunciation.symbols import HAN, HAN_CLASS
-from worker.tts.text.polyphones import (
-    SURNAME_READINGS,
-    fix_single_char,
-    fix_word,
-    name_reading,
-    phrase_readings,
-    surname_before_title,
-)
+from worker.tts.text.polyphones import fix_single_char, fix_word, phrase_readings
+from worker.tts.text.zh_surnames import SURNAME_READINGS, name_reading, surname_before_title
 from worker.tts.text.zh_tones import NEUTRAL_SECOND, NOT_ERHUA
 
 if TYPE_CHECKING:  # torch loads only when an adapter is actually used

@@ -201,7 +201,8 @@ def test_accuracy_on_normalization_tuning_sets(plain_fe: Frontend, name: str) ->
     assert report["accuracy"] >= 0.98, report["failures"]
 
 
-@pytest.mark.parametrize("name", ["zh_polyphone_tuning_4.tsv", "zh_polyphone_tuning_5.tsv", "zh_polyphone_tuning_6.tsv"])
+@pytest.mark.parametrize("name", ["zh_polyphone_tuning_4.tsv", "zh_polyphone_tuning_5.tsv", "zh_polyphone_tuning_6.tsv",
+                                  "zh_polyphone_tuning_7.tsv"])
 def test_accuracy_on_the_polyphone_tuning_sets_of_product_and_lesson_text(plain_fe: Frontend, name: str) -> None:
     report = evaluate(plain_fe, load_cases(DATA / "tuning" / name))
     assert report["accuracy"] >= 0.93, report["failures"]
@@ -331,6 +332,9 @@ def test_chinese_per_slashes_festivals_decades_durations_fractions_and_versions(
     ("卧室铺了木地板。", "铺", "pu1"),  # to lay
     ("气味有点冲，请开窗。", "冲", "chong4"),  # strong
     ("他折了一大笔钱。", "折", "she2"),  # to lose
+    ("小狗偷吃零食挨了一顿骂。", "挨", "ai2"),  # to suffer
+    ("这张沙发的靠背角度也能调。", "调", "tiao2"),  # adjustable
+    ("这把尺子一掰就折了。", "折", "she2"),  # to snap
 ])
 def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, word: str, reading: str) -> None:
     pinyin = dict(plain_fe.analyze(text).pinyin())

@@ -37,6 +37,7 @@ _WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingPr
     "两行": (_HANG2_NEXT, ("liang3", "hang2")),
     "几行": (_HANG2_NEXT, ("ji3", "hang2")),
     "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
+    "教会": (("了", "我", "你", "他", "她", "孩子", "大家", "学生"), ("jiao1", "hui4")),  # 教会了他: taught
     "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子", "很", "走", "上", "出门", "舒服", "轻", "也", "都",
              "还", "不"), ("bei1", "zhe5")),
     "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
@@ -75,7 +76,7 @@ _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图"
                 "假", "周期", "续航")
 # 只 after these and before a noun is the measure word zhi1 (这只小狗); elsewhere "only".
 _ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
-_FENG2_RESULTS = frozenset("好上补起完了紧几")
+_FENG2_RESULTS = frozenset("好上补起完了紧几得")
 # jieba glues a verb to an adverbial 地 or a modal before it (地教, 能种): that verb is read as on its own.
 _GLUED_BEFORE = frozenset("地能要会可想该去来再先里在")
 # 种 after these is a classifier (这种的, 各种); elsewhere before 的/了 it is the verb "plant".
@@ -175,11 +176,11 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
 _CHANG_AFTER = ("很", "太", "好", "真", "这么", "那么", "较", "更", "最", "非常", "特别", "比较",
                 "挺", "多", "够", "又", "过", "超", "有点", "有些", "稍", "略", "偏", "不")
 # What follows 数 "to count" (数一下, 数到三, 数不清), not the noun (这个数到底, 数过多).
-_SHU3_NEXT = re.compile(r"一下|一数|一遍|到(?!底)|清|完|过(?![多少高低大])|不清|不过来|得(?=清|过|完|出)")
+_SHU3_NEXT = re.compile(r"了?一下|一数|一遍|到(?!底)|清|完|过(?![多少高低大])|不清|不过来|得(?=清|过|完|出)")
 _CLAUSE_END = re.compile(r"\s*(?:[，。！？；、,.!?;]|$)")
 # Verbs jieba glues into words pypinyin lacks, read as the verb (汤盛到碗里, 剥好皮) unless what follows
 # makes the literary reading (盛开 sheng4, 剥削 bo1).
-_GLUED_VERBS = {"盛": ("cheng2", "开大行况产夏世名情宴会"), "剥": ("bao1", "削夺落离蚀")}
+_GLUED_VERBS = {"盛": ("cheng2", "开大行况产夏世名情宴会"), "剥": ("bao1", "削夺落离蚀"), "削": ("xiao1", "减弱价")}
 
 
 def _glued_verb(char: str, following: str) -> str | None:
@@ -189,11 +190,11 @@ def _glued_verb(char: str, following: str) -> str | None:
 
 _FRUIT_LATER = re.compile(r"[^，。！？；]*?(?:果|瓜|籽|穗|种子)")
 # 干 after a verb of drying or draining is gan1 (晒干, 擦干, 榨干), not gan4 "to do" (苦干, 能干).
-_GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧熬榨掏吸喝烫")
+_GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧熬榨掏吸喝烫冻")
 # When 还 "to return" follows these, its object or the clause's end may come next (按时还。, 准时还到图书馆).
 _HUAN_AFTER = ("要", "去", "得", "想", "会", "没", "不", "先", "快", "请", "借", "该", "能", "来",
                "按时", "及时", "准时", "按期", "如期", "尽快", "马上", "归", "记得")
-_HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "你", "我", "他", "她", "它")
+_HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "车", "你", "我", "他", "她", "它")
 # 得 "must" after a time word (明天得早点起床, 用之前得先摇匀), before what must be done.
 _DEI_AFTER_TIME = ("前", "后", "天", "现在", "时", "晚上", "早上", "之前", "以后", "以前", "今年", "明年", "周末",
                    "下次", "这次")
@@ -248,7 +249,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if is_measure_da(prev, nxt, nxt_tag):
             return "da2"
     elif char == "调":
-        if nxt[:1] in _TIAO_RESULTS or _TO_A_NUMBER.match(after):
+        if nxt[:1] in _TIAO_RESULTS or _TO_A_NUMBER.match(after) or (prev.endswith(("能", "可以", "可")) and _CLAUSE_END.match(after)):
             return "tiao2"
     elif char == "量":
         if nxt.startswith(_LIANG2_BEFORE):
@@ -304,11 +305,22 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if _FRUIT_LATER.match(after):
             return "jie1"
     elif char == "折":
-        if re.match(r"了?[^，。！？；]{0,4}钱", after):
-            return "she2"  # 折了一大笔钱: to lose
+        if re.match(r"了?[^，。！？；]{0,4}钱", after) or re.match(r"了\s*(?:[，。！？；,.!?;]|$)", after):
+            return "she2"  # 折了一大笔钱: to lose; 一掰就折了: to snap
     elif char == "差":
         if prev.endswith("的") and nxt.startswith(("是", "为", "等于")):
             return "cha1"  # 两个数的差是三: the difference
+    elif char == "挨":
+        if nxt[:1] in tuple("了打骂饿冻批揍"):
+            return "ai2"  # 挨了一顿骂: to suffer
+    elif char == "觉":
+        if prev.endswith(("睡不着", "睡", "午", "一", "个", "好")):
+            return "jiao4"  # 睡不着觉: sleep
+    elif char == "晃":
+        if _CLAUSE_END.match(after):
+            return "huang4"  # 放满书也不会晃: to sway (晃眼 is to dazzle)
+    elif char == "囤":
+        return "tun2"  # 再囤一些: to hoard (the bin is a noun inside words)
     elif char == "冲":
         if nxt.startswith(_TOWARDS) or (prev.endswith(("有点", "很", "太", "特别", "挺", "比较")) and _CLAUSE_END.match(after)):
             return "chong4"  # 冲我发火; 气味有点冲
@@ -333,7 +345,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
             return "dei3"  # 明天得早点起床; 碎了，得尽快更换
         if nxt == "了" and re.match(r"了[吗呢]?\s*(?:[，。！？；、,.!?;]|$)", after):
             return "de5"  # 办得了吗: can it be done (了 liao3)
-        if prev and not nxt.startswith(("了", "到", "出", "知", "分", "奖", "罪", "病", "意")) and current == "de2":
+        if (prev and not nxt.startswith(("了", "到", "出", "知", "分", "奖", "罪", "病", "意")) and not nxt.endswith("病")
+                and current == "de2"):
             # 跑得快: a complement marker after a verb
             return "de5"
     elif char == "行":

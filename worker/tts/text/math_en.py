@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+_POWER_WORDS = {"²": "squared", "³": "cubed", "2": "squared", "3": "cubed"}
 _OPERATORS = {"-": "minus", "−": "minus", "+": "plus", "×": "times", "*": "times", "÷": "divided by", "=": "equals"}
 _TERM = r"(?:√?\d+(?:\.\d+)?[a-z]?[²³]?|√?[a-z][²³]?)"
 _EQUATION = re.compile(rf"(?<![\w.]){_TERM}(?:\s?[-−+×*÷=]\s?{_TERM})*\s?=\s?{_TERM}(?:\s?[-−+×*÷=]\s?{_TERM})*(?!\w|\.\d)")
@@ -26,8 +27,8 @@ def read_math(text: str) -> str:
     """``text`` with its equations, powers, roots and ratios as said."""
     text = _EQUATION.sub(_equation, text)
     text = _TIMES_SIGN.sub(" times ", text)
-    text = re.sub(r"(?<![A-Za-z\d])(?<!\d )([a-z]|\d+(?:\.\d+)?)²", r"\1 squared", text)  # 20 m² is a unit
-    text = re.sub(r"(?<![A-Za-z\d])(?<!\d )([a-z]|\d+(?:\.\d+)?)³", r"\1 cubed", text)
+    text = re.sub(r"(?<![A-Za-z\d])(?<!\d )([a-z]|\d+(?:\.\d+)?)([²³])",  # 20 m² is a unit
+                  lambda m: f"{m.group(1)} {_POWER_WORDS[m.group(2)]}", text)
     text = re.sub(r"√\s?(?=\d|[a-z]\b)", "the square root of ", text)
-    text = re.sub(r"\^(\d+)", r" to the power of \1", re.sub(r"\^2\b", " squared", re.sub(r"\^3\b", " cubed", text)))
+    text = re.sub(r"\^(\d+)", lambda m: " " + (_POWER_WORDS.get(m.group(1)) or f"to the power of {m.group(1)}"), text)
     return re.sub(r"(?<![\d:.])(\d{1,2}):(\d)(?![\d:])", r"\1 to \2", text)  # a ratio 3:1, 16:9 (not a clock)

@@ -288,7 +288,7 @@ RULES: tuple[Rule, ...] = (
     (re.compile(r"(?<![\d.])(?P<y>)(?P<mo>0?[1-9]|1[0-2])月(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])"), read_date),
     # 3月15日-17日, 12月1日-12月12日 (that month already read): a range of days
     (re.compile(r"(?<=[日号])\s?[-~—–至]\s?(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])|(?=[一二三四五六七八九十]+月|[零〇一二三四五六七八九]{4}年))"),
-     lambda m: read_cardinal(m.group("d")).join(("到", m.group("suf"))) if m.group("d") else "至" if "至" in m.group(0) else "到"),
+     lambda m: read_cardinal(m.group("d")).join(("到", m.group("suf"))) if m.group("d") else range_word(m.group(0))),
     (re.compile(r"(?<![\d.·第])(1[0-2]|[1-9])(?:·|\.(?=\d{1,2}[\u4e00-\u9fff]{1,3}节))([1-9]|[12]\d|3[01])(?![\d·])"),
      lambda m: read_cardinal(m.group(1)) + read_digits(m.group(2))),
     # generations: 90后 九零后, 00后 零零后

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 from shared.pronunciation.arpabet import arpabet_to_phonemes
 from shared.pronunciation.readings import check_english
+from worker.tts.text.homographs_en import PART_OF_SPEECH_READINGS
 from worker.tts.text.normalize_en import normalize_en
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,9 @@ class _OfflineG2P(en.G2P):
         self.british = False
         self.nlp = tagger()
         self.lexicon = us_lexicon(cache_dir)
+        for word, readings in PART_OF_SPEECH_READINGS.items():
+            for key in (word, word.capitalize()):
+                self.lexicon.golds[key] = dict(readings)
         self.fallback = fallback
         self.unk = ""
 
@@ -181,13 +185,23 @@ class _OfflineG2P(en.G2P):
             elif token.tag.startswith("NN") and (before == "TO" or (before == "NNS" and before2 not in _NOUN_PHRASE
                                                                    and after in _VERB_NEXT)):
                 token.tag = "VBP"
+            elif token.tag in ("NN", "VB", "VBP") and self._ends_plural_clause(out, i, before, after):
+                # a plural subject and its verb ending a clause ("as the lessons progress,"), not a
+                # noun the plural modifies ("a big sales increase.")
+                token.tag = "VBP"
             elif token.tag in ("VB", "VBP") and before in ("NN", "NNS") and before2 in _NOUN_PHRASE and after in _NOUN_END:
                 token.tag = "NN"
+
+    @staticmethod
+    def _ends_plural_clause(out: list[Any], i: int, before: str, after: str) -> bool:
+        return (i > 0 and out[i - 1].text[-1:] == "s" and before in ("NNS", "VBZ") and after in (",", ".")
+                and not {t.text.lower() for t in out[max(i - 4, 0):i]} & _SINGULAR_DETERMINERS)
 
 
 _ORDER_NEXT = frozenset({"DT", "PRP$", "IN", "RP", "RB", "TO", "CD", "PRP"})
 _VERB_NEXT = frozenset({"WDT", "IN", "CC", "DT", "PRP$", "RB", "TO"})
 _NOUN_PHRASE = frozenset({"DT", "JJ", "IN", "PRP$", "CD"})
+_SINGULAR_DETERMINERS = frozenset({"a", "an", "this", "that", "each", "every", "another", "one"})
 _NOUN_END = frozenset({"IN", "TO", "NNS", "VBZ", "VBD", "MD", ".", ",", ":", "CC", ""})
 
 

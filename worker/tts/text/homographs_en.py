@@ -1,10 +1,12 @@
 """English homographs decided from the words around them, before misaki's tagger sees them.
 
-read, lead, live, record, minute, wind, tear, close, present, object, desert and bass are
+read, lead, live, record, minute, wind, tear, close, present, object, desert, bass, bow and resume are
 written as misaki's ``[word](/phonemes/)`` when the neighbouring words say which sense is
 meant, so the chosen reading is forced; where they say nothing, misaki reads the word by its
 part of speech. The tagger alone misses senses that share one (lead pipes, the bass line, a
-minute amount) and some tenses ("have you read it"), which these rules keep.
+minute amount) and some tenses ("have you read it"), which these rules keep. Words whose
+lexicon entry has one reading for every part of speech get their other one here too
+(``PART_OF_SPEECH_READINGS``: export, protest, transfer …).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ _LIVE_ADJ_PREV = frozenset({"a", "the", "is", "are", "was", "were", "be", "broad
                   "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"})
 _MINUTE_ADJ_NEXT = frozenset({"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
                     "trace", "traces", "difference", "differences", "change", "changes", "fraction", "size", "portion",
-                    "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose"})
+                    "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose",
+                    "scratch", "scratches", "dent", "dents", "flaw", "flaws", "speck", "specks", "bubbles", "grains",
+                    "imperfections", "marks", "adjustments", "errors", "droplets", "fibres", "fibers", "gaps"})
 _MINUTE_ADJ_PREV = frozenset({"are", "is", "was", "were", "be", "been", "seem", "seems", "very", "so", "too", "extremely",
                     "quite", "rather", "remain", "remains", "appear", "appears"})
 _DETERMINERS = frozenset({"the", "a", "an", "it", "them", "this", "that", "these", "those", "my", "your", "his", "her", "our",
@@ -45,6 +49,22 @@ READINGS = MappingProxyType({
     ("minute", "noun"): "mˈɪnət", ("minute", "adjective"): "mInˈut",
     ("wind", "verb"): "wˈInd", ("tear", "verb"): "tˈɛɹ", ("close", "verb"): "klˈOz", ("present", "verb"): "pɹizˈɛnt",
     ("object", "verb"): "əbʤˈɛkt", ("desert", "verb"): "dəzˈɜɹt", ("bass", "music"): "bˈAs", ("bow", "bend"): "bˈW",
+    ("resume", "noun"): "ɹˈɛzəmˌA",
+})
+# Words misaki's lexicon reads one way whatever their part of speech, given the reading of each
+# (Merriam-Webster's American stress): the tagger's VERB or NOUN then picks, as for record.
+PART_OF_SPEECH_READINGS = MappingProxyType({
+    "export": {"DEFAULT": "ˈɛkspˌɔɹt", "VERB": "ɛkspˈɔɹt"},
+    "protest": {"DEFAULT": "pɹˈOtˌɛst", "VERB": "pɹətˈɛst"},
+    "transfer": {"DEFAULT": "tɹˈænsfəɹ", "VERB": "tɹænsfˈɜɹ"},
+    "impact": {"DEFAULT": "ˈɪmpˌækt", "VERB": "ɪmpˈækt"},
+    "combat": {"DEFAULT": "kˈɑmbˌæt", "VERB": "kəmbˈæt"},
+    "annex": {"DEFAULT": "ˈænˌɛks", "VERB": "ənˈɛks"},
+    "intern": {"DEFAULT": "ˈɪntˌɜɹn", "VERB": "ɪntˈɜɹn"},
+    "perfume": {"DEFAULT": "pˈɜɹfjˌum", "VERB": "pəɹfjˈum"},
+    "alloy": {"DEFAULT": "ˈælˌY", "VERB": "əlˈY"},
+    "ally": {"DEFAULT": "ˈælˌI", "VERB": "əlˈI"},
+    "frequent": {"DEFAULT": "fɹˈikwənt", "VERB": "fɹikwˈɛnt"},
 })
 # Subjects before a verb (I object), objects after one (desert your team).
 _SUBJECTS = _PLURAL_SUBJECTS | _SINGULAR_SUBJECTS
@@ -55,8 +75,10 @@ _BASS_MUSIC_NEXT = frozenset({"line", "lines", "guitar", "guitars", "guitarist",
                               "speakers", "levels", "level", "tones", "tone", "part", "solo", "amp", "amplifier"})
 _BASS_MUSIC_PREV = frozenset({"deep", "rich", "punchy", "powerful", "booming", "more", "extra", "heavy", "strong", "tight",
                               "less", "thumping", "low"})
+_RESUME_ADJECTIVES = frozenset({"updated", "current", "short", "detailed", "professional", "latest", "strong", "full",
+                                "one-page", "new", "written", "polished"})
 _WORD = re.compile(r"[A-Za-z']+")
-_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass|bow)"
+_HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass|bow|resume)"
                         r"(?![A-Za-z\]])", re.IGNORECASE)
 
 
@@ -73,7 +95,7 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
             return "past"  # he read (present would be reads)
         return "past" if _PAST_MARKERS.search(sentence) else "present"
     if word == "lead":
-        if n1 in _LEAD_METAL_NEXT or (p1 in _LEAD_METAL_PREV and n1 in {"", "is", "was", "and", "or", "in"}):
+        if n1 in _LEAD_METAL_NEXT or (p1 in _LEAD_METAL_PREV and n1 in {"", "is", "was", "and", "or", "in", "so", "but", "which"}):
             return "metal"
         return None
     if word == "live":
@@ -98,6 +120,8 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
     if word == "bow":  # take a bow, bow to the audience (a bow tie, a ribbon's bow keep the default)
         took_a = prev[-2:] in (["take", "a"], ["took", "a"], ["takes", "a"])
         return "bend" if took_a or (n1 in {"down", "to", "before"} and p1 not in _DETERMINERS) else None
+    if word == "resume":  # a CV after a determiner or an adjective; the verb otherwise (misaki's reading)
+        return "noun" if p1 in _DETERMINERS - {"it", "them"} or p1 in _RESUME_ADJECTIVES else None
     if word == "minute":
         if n1 in _MINUTE_ADJ_NEXT or (p1 in _MINUTE_ADJ_PREV and n1 in {"", "and", "but", "or"}):
             return "adjective"

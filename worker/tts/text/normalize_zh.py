@@ -321,7 +321,7 @@ RULES: tuple[Rule, ...] = (
     # temperatures; "-5度" is below zero, not negative five
     (re.compile(rf"(?<![\dA-Za-z])[-−](?P<n>{_NUM})度"), lambda m: "零下" + read_quantity(m.group("n"), "度") + "度"),
     (re.compile(rf"(?<![\d.])(?:(?P<a>[-−]?{_NUM})\s?[-~～到至]\s?)?(?P<n>[-−]?{_NUM})\s?(?P<u>℃|°C|°F|℉)"),
-     lambda m: read_temperature(m.group("n"), "F" in m.group("u"), m.group("a"))),
+     lambda m: read_temperature(m.group("n"), "F" in m.group("u"), m.group("a"), range_word(m.group(0)))),
     # a minus sign before a number at the start, after a Chinese character or an operator: -1+2, x=-3
     (re.compile(rf"(?:^|(?<=[\s{_HAN}=+*×÷(（,，:：<>≤≥]))[-−](?=\d)"), lambda m: "负"),
     (re.compile(r"(?<=\d)\s?h\s?(?=\d{1,2}\s?min(?![A-Za-z]))"), lambda m: "小时"),  # 1h30min 一小时三十分钟

@@ -126,12 +126,12 @@ def read_dotted(number: str) -> str:
     return "点".join(read_digits(p) if p.startswith("0") and len(p) > 1 else read_cardinal(p) for p in number.split("."))
 
 
-def read_temperature(number: str, fahrenheit: bool, low: str | None = None) -> str:
-    """-5℃ 零下五摄氏度; a range says its unit once, at the end: 2-8℃ 二到八摄氏度."""
+def read_temperature(number: str, fahrenheit: bool, low: str | None = None, joiner: str = "到") -> str:
+    """-5℃ 零下五摄氏度; a range says its unit once, at the end: 2-8℃ 二到八摄氏度 (2至8℃ 二至八摄氏度)."""
     def below(n: str) -> str:
         return "零下" if n.startswith(("-", "−")) else ""
     said = below(number) + read_quantity(number.lstrip("-−"), "度") + ("华氏度" if fahrenheit else "摄氏度")
-    return below(low) + read_number(low.lstrip("-−")) + "到" + said if low else said
+    return below(low) + read_number(low.lstrip("-−")) + joiner + said if low else said
 
 
 def range_word(written: str) -> str:

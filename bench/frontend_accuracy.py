@@ -97,6 +97,9 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("zh_product_outside_3", DATA / "sealed" / "zh_product_outside_3.tsv", "zh", "sealed"),
     # Written on 2026-12-07 after the day's Chinese rules, by a helper who read nothing of the project.
     EvalSet("zh_mixed_outside_4", DATA / "sealed" / "zh_mixed_outside_4.tsv", "zh", "sealed"),
+    # 70 reading lines (12 kinds) and 70 heteronym lines: written on 2026-12-07 evening, before that
+    # session's rules, by a helper who read nothing of the project; scored before and after, never read.
+    EvalSet("en_mixed_outside_4", DATA / "sealed" / "en_mixed_outside_4.tsv", "en", "sealed"),
 )
 
 

@@ -100,6 +100,8 @@ SETS: tuple[EvalSet, ...] = (
     # 70 reading lines (12 kinds) and 70 heteronym lines: written on 2026-12-07 evening, before that
     # session's rules, by a helper who read nothing of the project; scored before and after, never read.
     EvalSet("en_mixed_outside_4", DATA / "sealed" / "en_mixed_outside_4.tsv", "en", "sealed"),
+    # 70 polyphone and 70 normalization lines, the same evening, before that session's Chinese rules.
+    EvalSet("zh_mixed_outside_5", DATA / "sealed" / "zh_mixed_outside_5.tsv", "zh", "sealed"),
 )
 
 

@@ -105,6 +105,8 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
     rule = _WORD_CONTEXT.get(word)
     if rule and nxt.startswith(rule[0]):
         return rule[1]
+    if word == "盛放" and (_CLAUSE_END.match(after) or nxt.startswith(("的", "着", "了"))):
+        return ("sheng4", "fang4")  # 月季盛放，: in bloom (盛放食物 is to hold)
     if word == "地道" and nxt.startswith("的"):
         return ("di4", "dao5")  # authentic (地道的北京菜), not a tunnel
     if word == "长长" and nxt.startswith("了"):
@@ -199,6 +201,11 @@ _HUAN_BEFORE = ("钱", "书", "款", "债", "给", "清", "回", "贷", "账", "
 _DEI_AFTER_TIME = ("前", "后", "天", "现在", "时", "晚上", "早上", "之前", "以后", "以前", "今年", "明年", "周末",
                    "下次", "这次")
 _DEI_VERBS = ("喝", "吃", "用", "带", "买", "交", "写", "学", "练", "准备", "检查", "记住", "问", "找", "带上")
+_AT_AN_HOUR = re.compile(rf"[{_NUMERAL_CHARS}]+点")
+# 落 la4 "to leave behind": what people forget, where they forget it.
+_LEFT_BEHIND = ("手机", "钥匙", "钱包", "东西", "伞", "包", "作业", "帽子", "证件", "身份证", "充电器", "外套", "眼镜",
+                "护照", "文件", "电脑", "耳机", "卡")
+_FORGOTTEN_AT = "家|车|酒店|店|办公室|学校|教室|出租车|座位|宿舍|房间|公司|饭店|餐厅|那|这|哪"
 # 冲 before whom or what it faces is chong4: 冲我发火, 冲他笑了笑.
 _TOWARDS = ("我", "你", "他", "她", "您", "它", "这", "那", "大家", "着")
 _DEI_BEFORE = ("去", "走", "赶紧", "小心", "注意", "好好", "先", "马上", "早点", "努力", "快",
@@ -210,11 +217,12 @@ _WEI2_AFTER = tuple("选评列视定誉推任聘奉尊")
 # (为家庭节省开支); inside a clause otherwise it is the copula of product text: 本品为一次性使用, 颜色为黑色.
 _WEI4_NEXT = ("了", "什么", "何", "此", "之", "人民", "大家", "你", "您", "我", "他", "她", "它", "咱", "客户", "用户",
               "顾客", "消费者", "家", "孩子", "宝宝", "父母", "社会", "国家", "企业", "广大", "自己", "其", "每",
-              "各", "更多", "老人", "学生", "员工", "女性", "男性", "读者", "大众", "朋友", "爱")
+              "各", "更多", "老人", "学生", "员工", "女性", "男性", "读者", "大众", "朋友", "爱", "孙", "儿子", "女儿",
+              "妈妈", "爸爸", "奶奶", "爷爷", "老师")
 _PERSON_ENDINGS = tuple("人者员师客户们友民")  # 为病人, 为会员: for whom
 _WEI4_LATER = re.compile(r"[^，。！？；,.!?;]*?(?:提供|服务|打造|创造|带来|解决|准备|设计|定制|挑选|推出|奉献|着想|负责|"
                          r"争光|加油|骄傲|自豪|感到|而|节省|减轻|保护|守护|助力|量身|工作|努力|奋斗|付出|买单|点赞|"
-                         r"高兴|担心|操心|感动|欢呼|鼓掌|庆祝|做|办|送|留|开|找|买|选)")
+                         r"高兴|担心|操心|感动|欢呼|鼓掌|喝彩|叫好|祝福|祈祷|伤心|难过|着急|庆祝|做|办|送|留|开|找|买|选)")
 # A capital is 都 du1 after these words: 美食之都, 首都, 古都.
 _DU1_AFTER = frozenset({"之", "首", "古", "旧", "故", "国", "陪", "帝"})
 # 教 before whom is taught is the verb jiao1: 教我们画画 (教室, 教育 keep jiao4).
@@ -225,6 +233,22 @@ _YING4_BEFORE = ("顾客", "客户", "用户", "广大", "观众", "读者", "�
 _LIANG2_BEFORE = ("一下", "一量", "体温", "血压", "身高", "体重", "尺寸", "腰围", "胸围", "三围")
 _VERB_PREFIXES = frozenset({"", "请", "再", "先", "去", "帮", "要", "来", "给", "可"})
 _PRONOUNS = ("我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
+
+
+# Characters read one way when their word starts with one of these (what they act on, or how).
+_BY_NEXT: Mapping[str, tuple[tuple[str, ...], str]] = MappingProxyType({
+    "量": (_LIANG2_BEFORE, "liang2"),  # 请量一下体温
+    "教": (_JIAO1_BEFORE, "jiao1"),  # 教我们画画
+    "应": (_YING4_BEFORE, "ying4"),  # 应顾客要求
+    "转": (("一圈", "几圈", "圈", "一周", "个不停", "来转去", "着"), "zhuan4"),  # 一年转一圈: to turn round
+    "卡": (("在", "住"), "qia3"),  # 鱼刺卡在嗓子里: stuck
+    "铺": (tuple("了好上在开满着一"), "pu1"),  # 铺了木地板: to lay (店铺, 床铺 are words)
+    "供": (("着", "奉"), "gong4"),  # 供着一尊佛像: to offer
+    "挨": (tuple("了打骂饿冻批揍"), "ai2"),  # 挨了一顿骂: to suffer
+    "钉": (tuple("一上在个好住了进牢钉"), "ding4"),  # 在门后钉一个挂钩: to nail (钉子 is a word)
+    "撒": (("一", "点", "些", "上", "在", "满", "入", "进", "匀", "盐", "糖", "葱", "芝麻", "胡椒", "粉", "种子", "落"),
+           "sa3"),  # 撒一点葱花: to sprinkle (撒谎, 撒娇 are words)
+})
 
 
 def HAN_CHAR(text: str) -> bool:  # upper case: it reads as a predicate in the rules
@@ -240,6 +264,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     surname = surname_before_title(char, prev, nxt)
     if surname:
         return surname
+    by_next = _BY_NEXT.get(char)
+    if by_next and nxt.startswith(by_next[0]):
+        return by_next[1]
     if char == "长":
         if (prev.endswith(_CHANG_AFTER) or nxt.startswith(("长", "短", "宽", "高", "的", "了", "得", "于", "条", "一些", "一点", "些"))
                 or nxt.startswith(_CHANG2_NEXT) or (prev.endswith("的") and nxt.startswith(("是", "为", "和", "约", "、")))
@@ -251,21 +278,12 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "调":
         if nxt[:1] in _TIAO_RESULTS or _TO_A_NUMBER.match(after) or (prev.endswith(("能", "可以", "可")) and _CLAUSE_END.match(after)):
             return "tiao2"
-    elif char == "量":
-        if nxt.startswith(_LIANG2_BEFORE):
-            return "liang2"
     elif char == "数":
         if _SHU3_NEXT.match(after):
             return "shu3"  # 请重新数一下: to count
     elif char == "都":
         if prev in _DU1_AFTER:
             return "du1"
-    elif char == "教":
-        if nxt.startswith(_JIAO1_BEFORE):
-            return "jiao1"
-    elif char == "应":
-        if nxt.startswith(_YING4_BEFORE):
-            return "ying4"
     elif char == "种":
         if ((nxt.startswith(_ZHONG4_NEXT) or _CLAUSE_END.match(after) or nxt_tag.startswith("n"))
                 and not prev.endswith(_ZHONG3_BEFORE)):
@@ -278,12 +296,6 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "缝":
         if nxt[:1] in _FENG2_RESULTS:
             return "feng2"  # 请帮我缝 好: to sew
-    elif char == "转":
-        if nxt.startswith(("一圈", "几圈", "圈", "一周", "个不停", "来转去", "着")):
-            return "zhuan4"  # 一年转一圈: to turn round
-    elif char == "卡":
-        if nxt.startswith(("在", "住")):
-            return "qia3"  # 鱼刺卡在嗓子里: stuck
     elif char == "应":
         if _CLAUSE_END.match(after) and prev:
             return "ying4"  # 没人应: to answer
@@ -295,24 +307,16 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
             return "lou4"  # 露了一面
     elif char in _GLUED_VERBS:  # on its own before its object it is the verb: 能盛五百毫升水, 剥花生 (花开得正盛 is not)
         return _glued_verb(char, nxt[:1])
-    elif char == "铺":
-        if nxt[:1] in tuple("了好上在开满着一"):
-            return "pu1"  # 铺了木地板: to lay (店铺, 床铺 are words)
-    elif char == "供":
-        if nxt.startswith(("着", "奉")):
-            return "gong4"  # 供着一尊佛像: to offer
     elif char == "结":
         if _FRUIT_LATER.match(after):
             return "jie1"
     elif char == "折":
-        if re.match(r"了?[^，。！？；]{0,4}钱", after) or re.match(r"了\s*(?:[，。！？；,.!?;]|$)", after):
-            return "she2"  # 折了一大笔钱: to lose; 一掰就折了: to snap
+        if (re.match(r"了?[^，。！？；]{0,4}钱", after) or re.match(r"了\s*(?:[，。！？；,.!?;]|$)", after)
+                or (prev.endswith(("就", "易", "会", "容易")) and _CLAUSE_END.match(after))):
+            return "she2"  # 折了一大笔钱: to lose; 一掰就折了, 一碰就折: to snap
     elif char == "差":
         if prev.endswith("的") and nxt.startswith(("是", "为", "等于")):
             return "cha1"  # 两个数的差是三: the difference
-    elif char == "挨":
-        if nxt[:1] in tuple("了打骂饿冻批揍"):
-            return "ai2"  # 挨了一顿骂: to suffer
     elif char == "觉":
         if prev.endswith(("睡不着", "睡", "午", "一", "个", "好")):
             return "jiao4"  # 睡不着觉: sleep
@@ -339,8 +343,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if prev.endswith(tuple(_GAN1_AFTER)):
             return "gan1"
     elif char == "得":
-        if prev.endswith(_PRONOUNS) and nxt.startswith(_DEI_BEFORE) and not nxt.startswith("了"):
-            return "dei3"
+        if prev.endswith(_PRONOUNS) and (nxt.startswith(_DEI_BEFORE) or _AT_AN_HOUR.match(after)) and not nxt.startswith("了"):
+            return "dei3"  # 我们得五点起床: must
         if (prev.endswith(_DEI_AFTER_TIME) or not HAN_CHAR(prev[-1:])) and nxt.startswith((*_DEI_BEFORE, *_DEI_VERBS)):
             return "dei3"  # 明天得早点起床; 碎了，得尽快更换
         if nxt == "了" and re.match(r"了[吗呢]?\s*(?:[，。！？；、,.!?;]|$)", after):
@@ -374,6 +378,21 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     elif char == "假":
         if prev[:1] in _NUMERAL_CHARS and prev.endswith(("天", "周", "星期", "月", "年")):
             return "jia4"  # 请了三天假: leave
+    elif char == "血":
+        if prev.endswith(("点", "些", "口", "滴", "多")) and re.match(r"了?\s*(?:[，。！？；,.!?;]|$)", after):
+            return "xie3"  # 流出一点血: the colloquial word on its own (流血, 血液 stay xue4)
+    elif char == "宿":
+        if prev.endswith(("一", "两", "几", "三")) and not nxt.startswith("舍"):
+            return "xiu3"  # 住了一宿: a night
+    elif char == "蔓":
+        if prev.endswith(("的", "瓜", "豆")):
+            return "wan4"  # 丝瓜的蔓: the vine (蔓延 stays man4)
+    elif char == "拗":
+        if prev.endswith(("脾气", "性子", "很", "太", "真", "有点")):
+            return "niu4"  # 脾气拗: stubborn (拗口 stays ao4)
+    elif char == "落":
+        if prev.endswith(_LEFT_BEHIND) and re.match(rf"在(?:{_FORGOTTEN_AT})", after):
+            return "la4"  # 别把手机落在酒店: left behind (树叶落在地上 stays luo4)
     elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了", "吗", "呢", "？"):
         return "liao3"  # 受不了, 明了
     return None

@@ -125,7 +125,7 @@ class ZhG2P:
                 continue
             prev = words[i - 1] if i else ""
             nxt = words[i + 1] if i + 1 < len(words) else ""
-            after = "".join(words[i + 1:i + 4])
+            after = "".join(words[i + 1:i + 7])
             nxt_tag = self._tag(nxt) if nxt and w[-1] in "打只地数种" else ""
             if len(w) == 1 and HAN.match(w):
                 fixed = fix_single_char(w, prev, nxt, out[i][0] if out[i] else "", after, nxt_tag)

@@ -264,6 +264,12 @@ def test_issue19_normalization(plain_fe: Frontend, text: str, normalized: str) -
     ("好评5万+", "好评五万加"),
     ("请在2~8℃冷藏，气温-5~5℃。", "请在二到八摄氏度冷藏，气温零下五到五摄氏度。"),  # a range of temperatures
     ("于2至8℃冷藏", "于二至八摄氏度冷藏"),  # ... said with 至 where written, as other ranges are
+    ("他的身高是1米75。", "他的身高是一米七五。"),  # a height said short
+    ("他跑出了9秒58。", "他跑出了九秒五八。"),
+    ("跳远成绩是5米20厘米", "跳远成绩是五米二十厘米"),  # ... not when the unit is said again
+    ("香奈儿No.5香水", "香奈儿五号香水"),
+    ("货号No.2026015", "货号二零二六零幺五"),  # a serial number, not 点
+    ("ISBN 978-7-111-12345-6", "ISBN 九七八 七 幺幺幺 幺二三四五 六"),  # not ranges
     ("定于12.15上午召开，12/16（周三）发货。", "定于十二月十五日上午召开，十二月十六日（周三）发货。"),
     ("共2款，答对2道题得第2名，时长1h30min。", "共两款，答对两道题得第二名，时长一小时三十分钟。"),
     ("3.8妇女节，第2.3节，7至10个工作日，已有28年，GB/T 15835。",

@@ -241,6 +241,15 @@ RULES: tuple[Rule, ...] = (
     # 14 digits and more are never a quantity (ID and card numbers): digit by digit, before the
     # rules below, whose leading \d+ would otherwise try every position of a long run
     (re.compile(r"\d{14,}"), lambda m: read_digits(m.group(0))),
+    # No.5 五号; No.2026015 digit by digit (a serial number)
+    (re.compile(r"(?<![A-Za-z])No\.?\s?(\d+)"),
+     lambda m: read_cardinal(m.group(1)) + "号" if len(m.group(1)) <= 3 else read_digits(m.group(1), yao=True)),
+    # ISBN 978-7-111-12345-6 and other codes of four dashed groups or more: digit by digit, a pause per group
+    (re.compile(r"(?<![\d.-])\d+(?:-\d+){3,}(?![\d-])|(?<=ISBN )[\d-]+\d"),
+     lambda m: " ".join(read_digits(g, yao=True) for g in m.group(0).split("-"))),
+    # a height or a sprint said short: 1米75 一米七五, 9秒58 九秒五八
+    (re.compile(r"(?<![\d.])(\d)([米秒])(\d{2})(?![\d.]|[A-Za-z\u4e00-\u9fff]*[米秒])"),
+     lambda m: read_cardinal(m.group(1)) + m.group(2) + read_digits(m.group(3))),
     # thousands separators: 1,234,567 -> 1234567
     (re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])"), lambda m: m.group(0).replace(",", "")),
     # service numbers: 拨打110, 12315

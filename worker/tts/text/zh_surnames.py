@@ -37,7 +37,10 @@ _SUBJECT_ENDINGS = tuple("我你他她它们谁")
 
 
 def surname_before_title(char: str, prev: str, title: str) -> str | None:
-    """The surname reading of ``char`` when it is directly followed by a title word, else None."""
+    """The surname reading of ``char`` when it is directly followed by a title word or named by
+    姓 (主管姓曾), else None."""
+    if char in SURNAME_READINGS and prev.endswith("姓"):
+        return SURNAME_READINGS[char]
     if char not in SURNAME_READINGS or title not in TITLES:
         return None
     if title in _NOT_SURNAME_BEFORE.get(char, frozenset()):

@@ -370,6 +370,8 @@ def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, wo
     ("As the lessons progress, you will speak more.", "pɹəɡɹˈɛs"),  # a plural subject's verb at a clause's end
     ("We saw a big sales increase.", "ˈɪnkɹˌis"),  # ... not a noun the plural modifies
     ("Attach your resume to the e-mail.", "ɹˈɛzəmˌA"),
+    ("Read Section 4 before Friday.", "ɹˈid"),  # an order at the start ...
+    ("Read by millions, it is a classic.", "ɹˈɛd"),  # ... not a participle
     ("Service will resume at noon.", "ɹəzˈum"),
     ("Old pipes can contain lead, so test your water.", "lˈɛd"),
     ("Tie the ribbon in a bow.", "bˈO"),
@@ -434,6 +436,10 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("Delivered Tue, Feb 3.", "Delivered Tuesday, February third."),
     ("Frost on Mon, 3 Feb.", "Frost on Monday, the third of February."),
     ("The Sun is up; Wed is a word.", "The Sun is up; Wed is a word."),  # no date or day beside them: words
+    ("Offer valid 12/1-12/24.", "Offer valid December first to December twenty-fourth."),  # a month and day, US order
+    ("The sale ends 11/30.", "The sale ends November thirtieth."),  # ... after a word of dates
+    ("Add 1/2 cup and score 3/4 of it.", "Add one half cup and score three quarters of it."),  # ... not elsewhere
+    ("Our office is at Baker St., Apt. 4.", "Our office is at Baker Street, Apartment 4."),
 ])
 def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text: str, spoken: str) -> None:
     from worker.tts.text.normalize_en import normalize_en
@@ -443,7 +449,7 @@ def test_english_dates_phone_numbers_ranges_and_addresses_are_read_as_said(text:
 
 @pytest.mark.parametrize(("text", "spoken"), [
     ("Add 3/4 cup of milk.", "Add three quarters cup of milk."),
-    ("Due on 3/4.", "Due on 3/4."),  # after a word of dates it stays for the reader
+    ("Due on 3/4.", "Due on March fourth."),  # after a word of dates: a month and day, US order
     ("It lasts 20 min and stands 1 ft tall.", "It lasts 20 minutes and stands 1 foot tall."),
     ("Sales hit $3.2 million.", "Sales hit three point two million dollars."),
     ("It costs $1,299.99.", "It costs one thousand two hundred ninety-nine dollars and ninety-nine cents."),  # no pause

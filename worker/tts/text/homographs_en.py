@@ -89,6 +89,8 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
     if word == "read":
         if any(w in _PERFECT for w in prev[-3:]) and p1 not in _MODALS:
             return "past"  # has read, was read, have you read
+        if not prev:  # an order (Read Section 4 before Friday), unless a participle: Read by millions,
+            return "past" if n1 == "by" else "present"
         if p1 in _MODALS:
             return "present"
         if p1 in _SINGULAR_SUBJECTS:

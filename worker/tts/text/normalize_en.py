@@ -8,14 +8,12 @@ part of speech (lead the team / lead pipes). This module rewrites a line before 
 - amounts of money with a scale (``$1.5M``), clock times (``3:30pm``, ``9:05``), units after a
   number (singular after 1), percentages;
 - model numbers glued to letters (``A380``) read in pairs, as English speakers say them;
-- web addresses and e-mail (``www.example.com``: "W W W dot example dot com"), numeric dates
-  (``12/06/2026``, ``2026-12-06``; US month first unless the first number cannot be a month) and
-  abbreviated months before a day or year (``Dec. 5th``), phone numbers digit by digit, ranges
+- web addresses and e-mail (``www.example.com``: "W W W dot example dot com"), dates
+  (``worker.tts.text.dates_en``: ``12/06/2026``, ``valid 12/1-12/24``, ``Dec. 5th``, ``Mon-Fri``),
+  phone numbers digit by digit, ranges
   (``3-5 days``: "three to five"), dimensions (``40 x 30``: "forty by thirty") and multiples
   (``3.5x faster``: "three point five times"), decimals digit by digit after the point (``2.0``: "two
   point zero", which misaki reads "two"), ``#1`` "number one";
-- months and weekdays abbreviated without a period, only beside a day or a date (``3 Feb``,
-  ``Mon, Feb 3``) or in a run of days (``Mon-Fri``); alone, "Sun" and "Wed" are words;
 - numbers said without the comma num2words writes after thousands (Kokoro would pause there);
 - rates after a slash (``$9.99/mo``: "per month"), inch marks after a number (``65"``), counts of
   a kit (``2 x cables``: "two cables"), capitals glued to a short number spelled apart (``IPX8``),
@@ -42,6 +40,7 @@ from types import MappingProxyType
 
 from num2words import num2words as _num2words
 
+from worker.tts.text.dates_en import MONTH_ABBREVIATIONS, read_dates
 from worker.tts.text.homographs_en import force_homographs
 from worker.tts.text.math_en import read_math
 from worker.tts.text.phones_en import read_phone_numbers, say_digits
@@ -78,29 +77,8 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
     "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including", "max.": "maximum",
     "Max.": "Maximum", "min.": "minimum", "Min.": "Minimum", "qty.": "quantity", "Qty.": "Quantity",
+    "Apt.": "Apartment", "Blvd.": "Boulevard", "Rd.": "Road", "Ste.": "Suite", "Ltd.": "Limited", "Corp.": "Corporation",
 })
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
-# An abbreviated month (with its period) is read as the month only before a day or a year: alone,
-# "Jan." may be a name.
-_MONTH_ABBREVIATIONS = MappingProxyType({m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"})
-_MONTH_ABBREVIATION_ALT = "|".join(_MONTH_ABBREVIATIONS)
-# The same without a period, only right next to a day ("Feb 3", "3 Feb"): "Mar" alone may be a word.
-_MONTH_NEXT_TO_DAY = re.compile(rf"\b({_MONTH_ABBREVIATION_ALT})\b(?=\s+\d{{1,2}}(?!\d))"
-                                rf"|(?<=(?<![\d.,])\d\s)({_MONTH_ABBREVIATION_ALT})\b"
-                                rf"|(?<=(?<![\d.,])\d\d\s)({_MONTH_ABBREVIATION_ALT})\b")
-# ... or after a word of time, with no day: "starts in Aug." (its period ends the sentence only where one follows).
-_MONTH_AFTER_TIME_WORD = re.compile(rf"\b((?i:in|by|until|since|from|before|after|during|early|mid|late|of)) "
-                                    rf"({_MONTH_ABBREVIATION_ALT})\.((?=\s*$|\s+[A-Z]))?")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_WEEKDAY_ABBREVIATIONS = MappingProxyType({d[:3]: d for d in WEEKDAYS} | {"Tues": "Tuesday", "Thur": "Thursday",
-                                                                        "Thurs": "Thursday"})
-_WEEKDAY_ALT = "|".join(sorted(_WEEKDAY_ABBREVIATIONS, key=len, reverse=True))
-# An abbreviated weekday is read as the day before a date ("Mon, 3 Feb") or in a run of days
-# ("Mon-Fri", "Sat & Sun"); alone, "Sun" or "Wed" is a word.
-_WEEKDAY_RANGE = re.compile(rf"\b({_WEEKDAY_ALT})\.?\s?(?:[-–—/&]|\s(?:to|through|and)\s)\s?({_WEEKDAY_ALT})\b")
-_WEEKDAY_BEFORE_DATE = re.compile(rf"\b({_WEEKDAY_ALT})\b\.?(?=,?\s+(?:\d{{1,2}}(?!\d)|(?:{'|'.join(MONTHS)}|"
-                                  rf"{_MONTH_ABBREVIATION_ALT})\b))")
 # A rate's period after a slash: $9.99/mo "per month", 20/user "per user" (not 24/7 or and/or).
 _PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour"})
 _PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|user|seat)\b")
@@ -137,7 +115,8 @@ _NUMBERED = re.compile(rf"(?<![\w.])({'|'.join(_NUMBERED_ABBREVIATIONS)})\.\s?(?
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter", "w/o": "without", "w/": "with"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp", "ext", "Ext",
-           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", *_MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
+           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", "Apt", "Blvd", "Rd", "Ste", "Corp",
+           *MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
 def num2words(number: float, to: str = "cardinal") -> str:
@@ -240,16 +219,11 @@ def _model(m: re.Match[str]) -> str:
     return m.group(1) + " " + num2words(int(m.group(2)), to="year")
 
 
-_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept|[Qq]ty|[Mm]ax|"
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept|[Qq]ty|[Mm]ax|Apt|Blvd|Rd|Ste|Ltd|Corp|"
                          r"(?<!\d\s)(?<!\d)[Mm]in)\.")  # 30 min. is minutes
 
 # -- dates, phone numbers, ranges, dimensions, web addresses --------------------------------------
 
-_NUMERIC_DATE = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
-_ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
-_MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s?[-–]\s?(\d{{1,2}})(?:st|nd|rd|th)?)?"
-                        rf"(?![\d:.,]\d|\w)")  # Dec 1-15: "December first to the fifteenth"
-_DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(MONTHS)})\b")
 _NUMBER = r"\d(?:[\d,]*\d)?(?:\.\d+)?"
 _MONEY_RANGE = re.compile(rf"([$€£¥])({_NUMBER})\s?[-–—]\s?\1?(?=\d)")
 _RANGE = re.compile(rf"(?<![\w.,:/-])({_NUMBER}(?::[0-5]\d)?(?:\s?[aApP]\.?[mM]\.?|%)?)\s?[-–—]\s?(?=\d)")
@@ -267,20 +241,6 @@ _TIMES = re.compile(rf"(?<![\w.])({_NUMBER})(?:x|\s?×)(?![\w×])(?!\s?\d)")  # 
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\d.]\d|\w)")
 
 
-def _date(month: int, day: int, year: str) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    spoken_year = num2words(int(year), to="year") if len(year) == 4 else num2words(int(year))
-    return f"{MONTHS[month - 1]} {num2words(day, to='ordinal')}, {spoken_year}"
-
-
-def _numeric_date(m: re.Match[str]) -> str:
-    """12/06/2026: December sixth; the day first only when the first number cannot be a month."""
-    first, second, year = int(m.group(1)), int(m.group(2)), m.group(3)
-    month, day = (second, first) if first > 12 else (first, second)
-    return _date(month, day, year) or m.group(0)
-
-
 def _fraction(m: re.Match[str]) -> str:
     """3/4 three quarters, 1/2 one half, 5/8 five eighths, 2 1/2 "2 and a half"; 3/4 after a word of dates
     (on 3/4) stays."""
@@ -295,12 +255,6 @@ def _fraction(m: re.Match[str]) -> str:
     if whole:
         return f"{whole} and {'a' if num == 1 else num2words(num)} {name if num == 1 else plural}"
     return f"{num2words(num)} {name if num == 1 else plural}"
-
-
-def _weekday_run(m: re.Match[str]) -> str:
-    """Mon-Fri: Monday to Friday; Sat & Sun: Saturday and Sunday."""
-    joiner = "and" if "&" in m.group(0) or " and " in m.group(0) else "to"
-    return f"{_WEEKDAY_ABBREVIATIONS[m.group(1)]} {joiner} {_WEEKDAY_ABBREVIATIONS[m.group(2)]}"
 
 
 def _rating(m: re.Match[str]) -> str:
@@ -327,19 +281,7 @@ def _dates_and_numbers(text: str) -> str:
     """What a reader says for web addresses, dates, phone numbers, ranges, dimensions and decimals."""
     text = read_web(text)
     text = re.sub(r"#\s?(?=[A-Z]?\d)", "number ", text)
-    text = re.sub(rf"\b({_MONTH_ABBREVIATION_ALT})\.(?=\s*\d)", lambda m: _MONTH_ABBREVIATIONS[m.group(1)], text)
-    text = _MONTH_AFTER_TIME_WORD.sub(lambda m: f"{m.group(1)} {_MONTH_ABBREVIATIONS[m.group(2)]}"
-                                  + ("." if m.group(3) is not None else ""), text)
-    text = _MONTH_NEXT_TO_DAY.sub(lambda m: _MONTH_ABBREVIATIONS[m.group(m.lastindex or 0)], text)
-    text = _WEEKDAY_RANGE.sub(_weekday_run, text)
-    text = _WEEKDAY_BEFORE_DATE.sub(lambda m: _WEEKDAY_ABBREVIATIONS[m.group(1)], text)
-    text = _ISO_DATE.sub(lambda m: _date(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
-    text = _NUMERIC_DATE.sub(_numeric_date, text)
-    text = _MONTH_DAY.sub(lambda m: " to the ".join([f"{m.group(1)} {num2words(int(m.group(2)), to='ordinal')}"]
-                                                + [num2words(int(d), to="ordinal") for d in m.groups()[2:] if d])
-                          if all(1 <= int(d) <= 31 for d in m.groups()[1:] if d) else m.group(0), text)
-    text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
-                          if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
+    text = read_dates(text)
     text = read_phone_numbers(text)
     text = _VANITY.sub(lambda m: f"one, {num2words(int(m.group(1)))}, ", text)
     text = _MONEY_RANGE.sub(lambda m: f"{m.group(2)} to {m.group(1)}", text)  # $5-$10: five to ten dollars

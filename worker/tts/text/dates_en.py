@@ -44,7 +44,8 @@ _DAY_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(M
 def _date(month: int, day: int, year: str) -> str | None:
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
-    spoken_year = num2words(int(year), to="year") if len(year) == 4 else num2words(int(year))
+    full = int(year) if len(year) == 4 else int(year) + (2000 if int(year) < 50 else 1900)  # 01/05/26: 2026
+    spoken_year = num2words(full, to="year")
     return f"{MONTHS[month - 1]} {num2words(day, to='ordinal')}, {spoken_year}"
 
 
@@ -69,6 +70,10 @@ _SLASHED_RANGE = re.compile(rf"(?<![\d/.-]){_MONTH_DAY_PAIR}\s?[-–]\s?{_MONTH_
 _SLASHED_AFTER_WORD = re.compile(rf"\b({_DATE_WORD} ){_MONTH_DAY_PAIR}(?![\d/]|\.\d)")
 
 
+# the 1st-3rd of March: "the first to the third of March"
+_ORDINAL_RANGE = re.compile(r"(?<![\w.])(\d{1,2})(?:st|nd|rd|th)\s?[-–]\s?(\d{1,2})(?:st|nd|rd|th)\b( of)?")
+
+
 def _month_day(month: str, day: str) -> str:
     return f"{MONTHS[int(month) - 1]} {num2words(int(day), to='ordinal')}"
 
@@ -88,5 +93,7 @@ def read_dates(text: str) -> str:
                           if all(1 <= int(d) <= 31 for d in m.groups()[1:] if d) else m.group(0), text)
     text = _DAY_MONTH.sub(lambda m: f"the {num2words(int(m.group(1)), to='ordinal')} of {m.group(2)}"
                           if 1 <= int(m.group(1)) <= 31 else m.group(0), text)
+    text = _ORDINAL_RANGE.sub(lambda m: f"{num2words(int(m.group(1)), to='ordinal')} to "
+                              f"{'the ' if m.group(3) else ''}{num2words(int(m.group(2)), to='ordinal')}{m.group(3) or ''}", text)
     text = _SLASHED_RANGE.sub(lambda m: f"{_month_day(m.group(1), m.group(2))} to {_month_day(m.group(3), m.group(4))}", text)
     return _SLASHED_AFTER_WORD.sub(lambda m: m.group(1) + _month_day(m.group(2), m.group(3)), text)

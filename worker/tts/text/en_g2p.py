@@ -165,8 +165,9 @@ class _OfflineG2P(en.G2P):
         out = super().tokenize(text, tokens, features)
         self._retag_heteronyms(out)
         for prev, token, nxt in zip([None, *out], out, [*out[1:], None]):
-            if (token.text == "A" and token.tag == "DT" and prev is not None and prev.text[-1:].isalnum()
-                    and not (nxt is not None and nxt.text[:1].isupper())):
+            if token.text == "A" and token.tag == "DT" and (
+                    (prev is not None and prev.text[-1:].isalnum() and not (nxt is not None and nxt.text[:1].isupper()))
+                    or (nxt is not None and nxt.text == ",")):  # an article never comes before a comma: "A, B or C"
                 token.tag = "NNP"
         return out
 

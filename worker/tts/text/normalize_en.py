@@ -50,6 +50,7 @@ _CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), 
 # An amount with a currency's code, USD 1,500 or 1,500 EUR, is said as with its sign.
 _ISO_SIGNS = MappingProxyType({"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "RMB": "¥"})
 _ISO_AMOUNT = re.compile(r"\b(?:(USD|EUR|GBP|CNY|RMB)\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(USD|EUR|GBP|CNY|RMB))\b")
+_JAPAN = re.compile(r"\b(?:Japan|Japanese|Tokyo|Osaka|Kyoto|Hokkaido|Okinawa)\b")  # ¥ is the yen there
 _SCALES = MappingProxyType({"K": "thousand", "k": "thousand", "M": "million", "m": "million", "B": "billion", "bn": "billion",
            "T": "trillion"})
 _EN_UNITS = MappingProxyType({
@@ -77,7 +78,7 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "Sr.": "Senior", "Mt.": "Mount", "Ave.": "Avenue", "Dept.": "Department", "e.g.": "for example",
     "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare", "incl.": "including", "max.": "maximum",
     "Max.": "Maximum", "min.": "minimum", "Min.": "Minimum", "qty.": "quantity", "Qty.": "Quantity",
-    "Apt.": "Apartment", "Blvd.": "Boulevard", "Rd.": "Road", "Ste.": "Suite", "Ltd.": "Limited", "Corp.": "Corporation",
+    "dept.": "department", "Apt.": "Apartment", "Blvd.": "Boulevard", "Rd.": "Road", "Ste.": "Suite", "Ltd.": "Limited", "Corp.": "Corporation",
 })
 # A rate's period after a slash: $9.99/mo "per month", 20/user "per user" (not 24/7 or and/or).
 _PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour"})
@@ -88,12 +89,12 @@ _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
 _DETERMINER = r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+"
 _DETERMINER_NUMBER = re.compile(_DETERMINER + r"[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$", re.IGNORECASE)
-_DETERMINER_BEFORE = re.compile(_DETERMINER + "$", re.IGNORECASE)
+_DETERMINER_BEFORE = re.compile(_DETERMINER + r"(?:[a-z]+\s+)?$", re.IGNORECASE)  # a (flat) $5 fee
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
 _UNIT_BEFORE_NOUN = re.compile(r"\s+(?!(?:of|and|or|to|per|each|in|on|at|for|from|with|than|is|are|was|were|long|wide|tall|"
                                r"high|deep|thick|away|apart|total|max|min|I)\b)[a-zA-Z]")
 # Capitals glued to a short number are spelled, then the number said: IPX8 "I P X eight".
-_CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,5})(\d{1,2})(?![A-Za-z0-9])")
+_CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9#])([A-Z]{1,5})(\d{1,2})(?![A-Za-z0-9])")  # M2 "M two" too
 # A Roman numeral after a word that numbers things is its number (Part II "part two", World War
 # II, Vol. III), after a ruler's name an ordinal (Henry VIII "Henry the eighth"); elsewhere "II" or
 # "XL" may be letters or a size. Forty and over (L) only after a numbering word ("Size XL").
@@ -115,7 +116,7 @@ _NUMBERED = re.compile(rf"(?<![\w.])({'|'.join(_NUMBERED_ABBREVIATIONS)})\.\s?(?
 _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quarter", "w/o": "without", "w/": "with"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp", "ext", "Ext",
-           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", "Apt", "Blvd", "Rd", "Ste", "Corp",
+           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", "dept", "Apt", "Blvd", "Rd", "Ste", "Corp",
            *MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
@@ -135,17 +136,39 @@ def _money(m: re.Match[str]) -> str:
     whole, _, frac = m.group(2).replace(",", "").partition(".")
     scale = _SCALES.get(m.group(3) or "") or m.group(4)
     # before a noun after a determiner the amount describes it: a $3 billion budget, a 5 dollar bill
-    plural = "" if unit == "yuan" or (_UNIT_BEFORE_NOUN.match(m.string, m.end()) and _DETERMINER_BEFORE.search(
+    if unit == "yuan" and _JAPAN.search(m.string):
+        unit, sub = "yen", "sen"
+    plural = "" if unit in ("yuan", "yen") or (_UNIT_BEFORE_NOUN.match(m.string, m.end()) and _DETERMINER_BEFORE.search(
         m.string, max(0, m.start() - 20), m.start())) else "s"
     if scale:  # $1.5M, $3.2 million: three point two million dollars
         return f"{_say_number(m.group(2).replace(',', ''))} {scale} {unit}{plural}"
     n = int(whole)
     cents = int((frac + "00")[:2]) if frac else 0
-    subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" else "s")
+    subs = "pence" if sub == "penny" and cents != 1 else sub + ("" if cents == 1 or sub == "fen" or not plural else "s")
     if n == 0 and cents:
         return num2words(cents) + " " + subs  # $0.99: ninety-nine cents
     out = num2words(n) + " " + unit + ("" if n == 1 else plural)
     return out + " and " + num2words(cents) + " " + subs if cents else out
+
+
+def _scaled(m: re.Match[str]) -> str:
+    """3.5M views "three point five million", 10K runners "ten thousand" (a 5K or 10K run, 4K video stay)."""
+    if m.group(2) == "K" and (float(m.group(1)) < 10 or re.match(r"\s+(?:run|race|walk|fun|trail)", m.string[m.end():])):
+        return m.group(0)
+    return f"{m.group(1)} {_SCALES[m.group(2)]}"
+
+
+def _military(m: re.Match[str]) -> str:
+    """0800 hrs "oh eight hundred hours", 1430 hours "fourteen thirty hours"."""
+    h, mi = m.group(1), m.group(2)
+    return ("oh " if h[0] == "0" else "") + num2words(int(h)) + (" hundred" if mi == "00" else _minutes(mi)) + " hours"
+
+
+def _duration(m: re.Match[str]) -> str:
+    """A time of 1:30:05: "one hour, thirty minutes, and five seconds"."""
+    parts = [(int(m.group(k)), w) for k, w in ((1, "hour"), (2, "minute"), (3, "second")) if int(m.group(k))]
+    said = [f"{num2words(n)} {w}{'' if n == 1 else 's'}" for n, w in parts]
+    return ", ".join(said[:-1]) + (", and " if len(said) > 2 else " and ") + said[-1] if len(said) > 1 else "".join(said)
 
 
 def _minutes(mi: str) -> str:
@@ -219,7 +242,7 @@ def _model(m: re.Match[str]) -> str:
     return m.group(1) + " " + num2words(int(m.group(2)), to="year")
 
 
-_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept|[Qq]ty|[Mm]ax|Apt|Blvd|Rd|Ste|Ltd|Corp|"
+_ABBREV_RE = re.compile(r"(?<![A-Za-z.])(Dr|St|Mrs|Mr|Ms|Prof|Fig|fig|vs|etc|[Aa]pprox|cf|incl|Jr|Sr|Mt|Ave|Dept|[Qq]ty|[Mm]ax|dept|Apt|Blvd|Rd|Ste|Ltd|Corp|"
                          r"(?<!\d\s)(?<!\d)[Mm]in)\.")  # 30 min. is minutes
 
 # -- dates, phone numbers, ranges, dimensions, web addresses --------------------------------------
@@ -305,7 +328,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(\"|ft|in|cm|mm|m)\s?[x×]\s?(?=\d+(?:\.\d+)?\s?\2(?![A-Za-z]))",
                   r"\1 x ", text)  # 12" x 18": the unit once, after the last number
     text = _inches(text)
-    text = _INCH_ABBREVIATION.sub(" inches", text)
+    text = _INCH_ABBREVIATION.sub(lambda m: " inch" if _UNIT_BEFORE_NOUN.match(m.string, m.end()) else " inches", text)
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
     text = re.sub(r"(?<!\S)~\s?(?=\d)", "about ", text)  # ~2 hours
@@ -315,6 +338,12 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![\w.])(\d+)\.(\d+)\.(\d+)(?![\w.]|\.\d)", r"\1 point \2 point \3", text)  # 2.1.3
     text = re.sub(r"(?<=\d)\s?(min|mins|hr|hrs|sec|oz|lbs?|ft|tsp|tbsp)\.(?=\s+[a-z])", r" \1", text)  # 30 min. to bake
     text = re.sub(r"(\d\s?h\s?\d{1,2})\s?m\b", r"\1 min", text)  # 1h 30m: minutes after hours
+    text = re.sub(r"(?<![\w$€£¥.])(\d+(?:\.\d+)?)([KMB])(?=\s+[a-z])", _scaled, text)
+    text = re.sub(r"(?<![\w.])(\d+)¢", lambda m: num2words(int(m.group(1))) + (" cent" if m.group(1) == "1" else " cents"), text)
+    text = re.sub(r"(?<![\w.])(480|720|1080|1440|2160)p\b", lambda m: num2words(int(m.group(1)), to="year") + " P", text)
+    text = re.sub(r"(?<![\w:])([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours)\b", _military, text)
+    text = re.sub(r"(?<![\w:])(\d{1,2}):([0-5]\d):([0-5]\d)(?![\d:])", _duration, text)
+    text = re.sub(r"(?:^|(?<=[:;,] )|(?<=\bor )|(?<=\band ))([a-h])\)\s+", lambda m: m.group(1).upper() + ", ", text)  # a) small
     text = read_math(text)
     text = _dates_and_numbers(text)
     text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)
@@ -327,6 +356,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", _clock, text)
     text = re.sub(r"(\d+(?:\.\d+)?)\s?%", lambda m: m.group(1) + " percent", text)
     text = re.sub(rf"(\d+(?:\.\d+)?)(\s?|-)({_EN_UNIT_ALT})(?![A-Za-z])", _unit, text)
+    text = re.sub(r"(?<=bytes) (?=RAM\b)", " of ", text)  # 16GB RAM: sixteen gigabytes of RAM
     text = _UNIT_AFTER_FRACTION.sub(lambda m: f"{m.group(1)} {_EN_UNITS[m.group(3)] if m.group(2) else _singular(_EN_UNITS[m.group(3)])}",
                                     text)  # a quarter teaspoon; 2 and a half teaspoons
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)

@@ -67,6 +67,7 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("zh_poly_tuning_8", DATA / "tuning" / "zh_polyphone_tuning_8.tsv", "zh", "tuning"),  # 90.0 % before
     EvalSet("zh_poly_tuning_9", DATA / "tuning" / "zh_polyphone_tuning_9.tsv", "zh", "tuning"),  # 75.8 % before
     EvalSet("zh_norm_tuning_4", DATA / "tuning" / "zh_normalization_tuning_4.tsv", "zh", "tuning"),  # 94.5 % before
+    EvalSet("zh_norm_tuning_5", DATA / "tuning" / "zh_normalization_tuning_5.tsv", "zh", "tuning"),  # 86.0 % before
     # English reading of product and lesson text, written from outside the project for rules (73.6 % before).
     EvalSet("en_tuning_4", DATA / "tuning" / "en_reading_tuning_4.tsv", "en", "tuning"),
     EvalSet("en_homographs_tuning_3", DATA / "tuning" / "en_homographs_tuning_3.tsv", "en", "tuning"),  # 92.5 % before

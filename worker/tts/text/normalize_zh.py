@@ -169,7 +169,7 @@ def _unit(m: re.Match[str]) -> str:
 
 def _range(m: re.Match[str]) -> str:
     follow = m.string[m.end():m.end() + 3]
-    return read_number(m.group(1)) + range_word(m.group(0)) + read_quantity(m.group(2), follow)
+    return read_quantity(m.group(1), follow) + range_word(m.group(0)) + read_quantity(m.group(2), follow)  # 两到四人
 
 
 def _fraction(m: re.Match[str]) -> str:
@@ -240,7 +240,15 @@ def _expression(m: re.Match[str]) -> str:
 RULES: tuple[Rule, ...] = (
     # 14 digits and more are never a quantity (ID and card numbers): digit by digit, before the
     # rules below, whose leading \d+ would otherwise try every position of a long run
-    (re.compile(r"\d{14,}"), lambda m: read_digits(m.group(0))),
+    (re.compile(r"\d{14,}"), lambda m: read_digits(m.group(0), yao=True)),
+    # an order's number, a plate, a train: digit by digit with 幺 (订单20260305001, 京A·12345, G1234次)
+    (re.compile(r"(?<=订单)\d{6,}|(?<=[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·)[A-Z0-9]{5}"
+                r"|(?<=[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z])[A-Z0-9]{5}(?![A-Za-z0-9])"
+                r"|(?<![A-Za-z][GDCZTKY])(?<=[GDCZTKY])\d{1,4}(?=次)"), lambda m: _digits_with_symbols(m.group(0), yao=True)),
+    # a song's length 3'20" 三分二十秒; a resolution 1080P 一零八零P; PM2.5
+    (re.compile(r"(?<![\d.])(\d{1,3})[′'](\d{1,2})[″\"]"), lambda m: read_cardinal(m.group(1)) + "分" + read_cardinal(m.group(2)) + "秒"),
+    (re.compile(r"(?<![\d.])(480|720|1080|1440|2160)(?=[Pp](?![A-Za-z]))"), lambda m: read_digits(m.group(1))),
+    (re.compile(r"(?<=PM)2\.5"), lambda m: "二点五"),
     # No.5 五号; No.2026015 digit by digit (a serial number)
     (re.compile(r"(?<![A-Za-z])No\.?\s?(\d+)"),
      lambda m: read_cardinal(m.group(1)) + "号" if len(m.group(1)) <= 3 else read_digits(m.group(1), yao=True)),
@@ -305,7 +313,7 @@ RULES: tuple[Rule, ...] = (
     # a model with a dashed number: i7-13700H i七 一三七零零H (not 负一万三千七百)
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8})(\d{1,2})-(\d{3,})([A-Za-z]{0,3})(?![A-Za-z0-9])"), _dashed_model),
     # room numbers: 1203室 一二零三室
-    (re.compile(r"(?<![\d.])(\d{3,4})(?=室|号房|房间)"), lambda m: read_digits(m.group(1))),
+    (re.compile(r"(?<![\d.])(\d{3,4})(?=室|号房|房间)"), lambda m: read_digits(m.group(1), yao=True)),
     # alphanumeric model numbers: X200, RTX4090, A17, iPhone15
     (re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-?)(\d+)([A-Za-z]{0,3})(?![A-Za-z0-9])"), _model),
     # number ranges with a unit: 3-5kg, 10~20cm
@@ -315,6 +323,7 @@ RULES: tuple[Rule, ...] = (
     (re.compile(rf"(?<![\d./A-Za-z])(?P<a>{_NUM})(?P<b>)\s?(?P<u>{_UNIT_ALT}){_PER}(?![A-Za-z/])"), _unit),
     # superscripts: x², 10³
     (re.compile(r"([A-Za-z0-9]+)([²³⁴⁵⁶⁷⁸⁹])"), _superscript),
+    (re.compile(r"(?<=平方|立方)\s*[-−]\s*(?=[\dA-Za-z])"), lambda m: "减"),  # x²-4 x的平方减四
     # fractions beside + - × ÷: 1/3+1/6 三分之一加六分之一 (before the sums below take 3+1)
     (re.compile(r"(?<![\d/.])(\d+)/(\d+)(?![\d/.])(?=\s*[+\-*×÷])"), _fraction),
     (re.compile(r"(?<=[+\-*×÷])(\s*)(\d+)/(\d+)(?![\d/.])"),

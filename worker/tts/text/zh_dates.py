@@ -102,6 +102,9 @@ DATE_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] =
     # 12.15上午, 12/15（周二）: a month and day before a time of day or a weekday
     (re.compile(r"(?<![\d./])(?P<y>)(?P<mo>1[0-2]|0?[1-9])[./](?P<d>3[01]|[12]\d|0?[1-9])(?P<suf>)(?=\s?(?:上午|下午|晚上|中午|"
                 r"早上|凌晨|傍晚|当天|[（(]?周[一二三四五六日天]|[（(]?星期))"), read_date),
+    # 周三（3/5）: ... or after a weekday, in brackets
+    (re.compile(r"(?<=周[一二三四五六日天][（(])(?P<y>)(?P<mo>1[0-2]|0?[1-9])[./](?P<d>3[01]|[12]\d|0?[1-9])(?P<suf>)(?=[）)])"),
+     read_date),
     (re.compile(r"(?<!\d)(?P<y>\d{4})年(?:(?P<mo>0?[1-9]|1[0-2])月(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号]))?)?"), read_date),
     (re.compile(r"(?<![\d.])(?P<y>\d{2})年(?:(?P<mo>0?[1-9]|1[0-2])月(?:(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号]))?)?"), read_short_year),
     (re.compile(r"(?<![\d.])(?P<y>)(?P<mo>0?[1-9]|1[0-2])月(?P<d>0?[1-9]|[12]\d|3[01])(?P<suf>[日号])"), read_date),

@@ -182,7 +182,8 @@ _SHU3_NEXT = re.compile(r"了?一下|一数|一遍|到(?!底)|清|完|过(?![多
 _CLAUSE_END = re.compile(r"\s*(?:[，。！？；、,.!?;]|$)")
 # Verbs jieba glues into words pypinyin lacks, read as the verb (汤盛到碗里, 剥好皮) unless what follows
 # makes the literary reading (盛开 sheng4, 剥削 bo1).
-_GLUED_VERBS = {"盛": ("cheng2", "开大行况产夏世名情宴会"), "剥": ("bao1", "削夺落离蚀"), "削": ("xiao1", "减弱价")}
+_GLUED_VERBS = {"盛": ("cheng2", "开大行况产夏世名情宴会"), "剥": ("bao1", "削夺落离蚀"), "削": ("xiao1", "减弱价"),
+                "囤": ("tun2", "")}
 
 
 def _glued_verb(char: str, following: str) -> str | None:
@@ -303,8 +304,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if re.match(r"[^，。！？；]*?(?:辫|马尾|头发|蝴蝶结|丸子头)", after) or prev.endswith(("发", "辫子", "马尾")):
             return "za1"  # 扎了一个马尾辫: to tie
     elif char == "露":
-        if re.match(r"了?一[面手]|脸", after):
-            return "lou4"  # 露了一面
+        if re.match(r"了?一[面手]|脸|肚|腰|腿|马脚|馅", after):
+            return "lou4"  # 露了一面, 露肚子
     elif char in _GLUED_VERBS:  # on its own before its object it is the verb: 能盛五百毫升水, 剥花生 (花开得正盛 is not)
         return _glued_verb(char, nxt[:1])
     elif char == "结":

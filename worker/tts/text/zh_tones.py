@@ -26,6 +26,8 @@ NEUTRAL_SECOND: frozenset[str] = frozenset({
     "福气", "力气", "运气", "脾气", "志气", "秀气", "娇气", "俗气", "土气", "洋气", "服气", "叫唤", "苗条",
     "模糊", "别扭", "风筝", "玫瑰", "狐狸", "云彩", "买卖", "心思", "记性", "忘性", "妻子", "困难",
     "篱笆", "扫帚", "刨子", "恶心",
+    # a verb said twice, "try it" (试试 shì·shi)
+    "试试", "看看", "想想", "听听", "说说", "尝尝", "问问", "聊聊", "找找", "摸摸", "闻闻",
 })
 
 # 儿 after these is a full syllable (a child, a son), not the erhua suffix.

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from pypinyin.constants import PHRASES_DICT
 
+from worker.tts.text.polyphone_tables import BY_NEXT, LIANG2_BEFORE, WORD_CONTEXT
 from worker.tts.text.zh_surnames import surname_before_title
 
 
@@ -26,23 +27,6 @@ def phrase_readings() -> Mapping[str, tuple[str, ...]]:
     text = (resources.files(__package__) / "data" / "phrase_readings.tsv").read_text(encoding="utf-8")
     rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
     return MappingProxyType({row[0]: tuple(row[1].split()) for row in rows})
-
-# What a count of 行 (hang2, a line) comes before: 两行字, 一行代码, 两行之间.
-_HANG2_NEXT = ("字", "代码", "文字", "诗", "数据", "树", "泪", "小字", "之间", "中间", "空白")
-
-# Two-character words whose reading depends on the next word.
-_WORD_CONTEXT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
-    # word: (next-word prefixes, reading)
-    "一行": (_HANG2_NEXT, ("yi1", "hang2")),
-    "两行": (_HANG2_NEXT, ("liang3", "hang2")),
-    "几行": (_HANG2_NEXT, ("ji3", "hang2")),
-    "每行": (("字", "代码", "文字", "诗", "数据"), ("mei3", "hang2")),
-    "教会": (("了", "我", "你", "他", "她", "孩子", "大家", "学生"), ("jiao1", "hui4")),  # 教会了他: taught
-    "背着": (("书包", "包", "孩子", "行李", "背包", "双肩包", "箱子", "很", "走", "上", "出门", "舒服", "轻", "也", "都",
-             "还", "不"), ("bei1", "zhe5")),
-    "朝阳": (("区", "门", "路", "公园", "医院", "街", "大街", "北路", "南路", "站", "县", "市", "大悦城"),
-             ("chao2", "yang2")),
-})
 
 # Adverbial 地 (de5) follows these endings: 慢慢地, 着急地, 认真地.
 _DE_ADVERB_ENDINGS = tuple("急慢快真细心力断渐静默悄轻烈狠速意忙兴声然劲情勇稳切满乐苦喜怒奋紧松重淡默停")
@@ -102,7 +86,7 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
 
     ``after`` is the text that follows the word, ``nxt_tag`` jieba's part of speech of the next word.
     """
-    rule = _WORD_CONTEXT.get(word)
+    rule = WORD_CONTEXT.get(word)
     if rule and nxt.startswith(rule[0]):
         return rule[1]
     if word == "盛放" and (_CLAUSE_END.match(after) or nxt.startswith(("的", "着", "了"))):
@@ -138,7 +122,7 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         fixed[0] = "feng2"  # jieba's 缝好: to sew
     if len(word) == 2 and word[0] == "调" and word[1] in _TIAO_RESULTS:
         fixed[0] = "tiao2"  # 调大, 调高
-    if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(_LIANG2_BEFORE):
+    if word[-1] == "量" and word[:-1] in _VERB_PREFIXES and nxt.startswith(LIANG2_BEFORE):
         fixed[-1] = "liang2"  # 请量一下
     if word[-1] == "调" and word[:-1] in _VERB_PREFIXES and _TO_A_NUMBER.match(after):
         fixed[-1] = "tiao2"  # 请调到二十六度
@@ -226,30 +210,8 @@ _WEI4_LATER = re.compile(r"[^，。！？；,.!?;]*?(?:提供|服务|打造|创�
                          r"高兴|担心|操心|感动|欢呼|鼓掌|喝彩|叫好|祝福|祈祷|伤心|难过|着急|庆祝|做|办|送|留|开|找|买|选)")
 # A capital is 都 du1 after these words: 美食之都, 首都, 古都.
 _DU1_AFTER = frozenset({"之", "首", "古", "旧", "故", "国", "陪", "帝"})
-# 教 before whom is taught is the verb jiao1: 教我们画画 (教室, 教育 keep jiao4).
-_JIAO1_BEFORE = ("我", "你", "他", "她", "大家", "孩子", "学生", "小朋友", "同学")
-# 应 before those it answers is ying4: 应顾客要求, 应邀 (应该 keeps ying1).
-_YING4_BEFORE = ("顾客", "客户", "用户", "广大", "观众", "读者", "市场", "需求", "患者", "群众", "家长", "邀", "要求")
-# 量 / 调 said as verbs by a short word (请量一下体温, 请调到二十六度): liang2, tiao2.
-_LIANG2_BEFORE = ("一下", "一量", "体温", "血压", "身高", "体重", "尺寸", "腰围", "胸围", "三围")
 _VERB_PREFIXES = frozenset({"", "请", "再", "先", "去", "帮", "要", "来", "给", "可"})
 _PRONOUNS = ("我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "她们", "咱们", "大家", "谁", "就", "还", "也", "都")
-
-
-# Characters read one way when their word starts with one of these (what they act on, or how).
-_BY_NEXT: Mapping[str, tuple[tuple[str, ...], str]] = MappingProxyType({
-    "量": (_LIANG2_BEFORE, "liang2"),  # 请量一下体温
-    "教": (_JIAO1_BEFORE, "jiao1"),  # 教我们画画
-    "应": (_YING4_BEFORE, "ying4"),  # 应顾客要求
-    "转": (("一圈", "几圈", "圈", "一周", "个不停", "来转去", "着"), "zhuan4"),  # 一年转一圈: to turn round
-    "卡": (("在", "住"), "qia3"),  # 鱼刺卡在嗓子里: stuck
-    "铺": (tuple("了好上在开满着一"), "pu1"),  # 铺了木地板: to lay (店铺, 床铺 are words)
-    "供": (("着", "奉"), "gong4"),  # 供着一尊佛像: to offer
-    "挨": (tuple("了打骂饿冻批揍"), "ai2"),  # 挨了一顿骂: to suffer
-    "钉": (tuple("一上在个好住了进牢钉"), "ding4"),  # 在门后钉一个挂钩: to nail (钉子 is a word)
-    "撒": (("一", "点", "些", "上", "在", "满", "入", "进", "匀", "盐", "糖", "葱", "芝麻", "胡椒", "粉", "种子", "落"),
-           "sa3"),  # 撒一点葱花: to sprinkle (撒谎, 撒娇 are words)
-})
 
 
 def HAN_CHAR(text: str) -> bool:  # upper case: it reads as a predicate in the rules
@@ -265,7 +227,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
     surname = surname_before_title(char, prev, nxt)
     if surname:
         return surname
-    by_next = _BY_NEXT.get(char)
+    by_next = BY_NEXT.get(char)
     if by_next and nxt.startswith(by_next[0]):
         return by_next[1]
     if char == "长":

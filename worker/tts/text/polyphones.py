@@ -48,7 +48,7 @@ _DA_VERB_OBJECTS = ("电话", "手机", "车", "的", "球", "针", "工", "仗"
 # What may follow the measure word 打 besides a noun: 一打起卖, 铅笔一打多少钱.
 _DA_MEASURE_NEXT = ("起", "多少", "装", "共", "只", "才", "要")
 # Results after the verb 调 "adjust" (tiao2): 调大, 调高一点; 调到/调回 (transfer) stay diao4.
-_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠成至")
+_TIAO_RESULTS = frozenset("大小高低亮暗快慢松紧准匀淡浓细粗强弱轻热冷暖稀稠成至好")
 _TO_A_NUMBER = re.compile(rf"到[{_NUMERAL_CHARS}]")  # 调到二十六度: adjusted to a setting
 # 长 before a length: 长三米, 长一点五公里 (chang2), not 长一岁 (zhang3).
 _LENGTH_FOLLOWS = re.compile(rf"^[{_NUMERAL_CHARS}点多]+(?:米|厘米|毫米|公里|千米|里|尺|寸|英尺|英寸|丈|码|公分|海里|光年)")
@@ -60,6 +60,7 @@ _CHANG2_NEXT = ("按", "达", "效", "时间", "久", "途", "焦", "尾", "图"
                 "假", "周期", "续航")
 # 只 after these and before a noun is the measure word zhi1 (这只小狗); elsewhere "only".
 _ZHI1_AFTER = tuple("这那哪每几某各") + tuple(_NUMERAL_CHARS)
+_ZHI3_NEXT = tuple("是要有能会好不在为需可够想")
 _FENG2_RESULTS = frozenset("好上补起完了紧几得")
 # jieba glues a verb to an adverbial 地 or a modal before it (地教, 能种): that verb is read as on its own.
 _GLUED_BEFORE = frozenset("地能要会可想该去来再先里在")
@@ -152,8 +153,8 @@ def fix_word(word: str, prev: str, nxt: str, current: list[str], after: str = ""
         stem = word[:-1]
         if stem[-1] == stem[-2] or stem.endswith(_DE_ADVERB_ENDINGS) or (nxt_tag.startswith("v") and word not in PHRASES_DICT):
             fixed[-1] = "de5"  # 悄悄地, 默默地: jieba keeps the adverbial 地 inside the word
-    if (len(word) == 2 and word[0] == "地" and word not in _DI_WORDS and prev
-            and (prev[-1] == prev[-2:-1] or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS)))):
+    if (word[0] == "地" and word[:2] not in _DI_WORDS and word not in PHRASES_DICT and prev
+            and (prev[-1] == prev[-2:-1] or len(prev) == 4 or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS)))):
         fixed[0] = "de5"  # 高兴地笑: jieba glued 地 to the verb
     return tuple(fixed) if fixed != current else None
 
@@ -207,7 +208,7 @@ _WEI4_NEXT = ("了", "什么", "何", "此", "之", "人民", "大家", "你", "
 _PERSON_ENDINGS = tuple("人者员师客户们友民")  # 为病人, 为会员: for whom
 _WEI4_LATER = re.compile(r"[^，。！？；,.!?;]*?(?:提供|服务|打造|创造|带来|解决|准备|设计|定制|挑选|推出|奉献|着想|负责|"
                          r"争光|加油|骄傲|自豪|感到|而|节省|减轻|保护|守护|助力|量身|工作|努力|奋斗|付出|买单|点赞|"
-                         r"高兴|担心|操心|感动|欢呼|鼓掌|喝彩|叫好|祝福|祈祷|伤心|难过|着急|庆祝|做|办|送|留|开|找|买|选)")
+                         r"高兴|担心|操心|感动|欢呼|鼓掌|喝彩|立传|叫好|祝福|祈祷|伤心|难过|着急|庆祝|做|办|送|留|开|找|买|选)")
 # A capital is 都 du1 after these words: 美食之都, 首都, 古都.
 _DU1_AFTER = frozenset({"之", "首", "古", "旧", "故", "国", "陪", "帝"})
 _VERB_PREFIXES = frozenset({"", "请", "再", "先", "去", "帮", "要", "来", "给", "可"})
@@ -292,8 +293,9 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(_TOWARDS) or (prev.endswith(("有点", "很", "太", "特别", "挺", "比较")) and _CLAUSE_END.match(after)):
             return "chong4"  # 冲我发火; 气味有点冲
     elif char == "只":
-        if prev.endswith(_ZHI1_AFTER) and nxt_tag.startswith("n"):
-            return "zhi1"  # 这只小狗, 每只售价: the measure word before a noun
+        if prev.endswith(_ZHI1_AFTER) and (nxt_tag.startswith("n") or (prev.endswith(("这", "那", "哪")) and HAN_CHAR(nxt)
+                                                                      and not nxt.startswith(_ZHI3_NEXT))):
+            return "zhi1"  # 这只小狗, 那只害羞的松鼠: the measure word (这只是, 那只能 are "only")
     elif char == "还":
         if prev.endswith(_HUAN_AFTER) and (nxt.startswith((*_HUAN_BEFORE, "到")) or _CLAUSE_END.match(after)):
             return "huan2"
@@ -323,8 +325,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if nxt.startswith(("新", "来", "做", "写", "复", "建", "启", "装", "试", "逢", "播", "开", "申")):
             return "chong2"
     elif char == "为":
-        if prev.endswith(_WEI2_AFTER):
-            return "wei2"  # 被选为学生代表
+        if prev.endswith(_WEI2_AFTER) or nxt == "人":
+            return "wei2"  # 被选为学生代表; 他为人豁达 (为人民 is another word)
         if ((nxt.startswith(_WEI4_NEXT) and not nxt.startswith("人民币")) or _WEI4_LATER.match(after)
                 or (HAN_CHAR(nxt) and nxt.endswith(_PERSON_ENDINGS))):
             return "wei4"
@@ -334,8 +336,8 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
             return "zhao2"
     elif char == "地":
         reduplicated = len(prev) >= 2 and prev[-1] == prev[-2]
-        if nxt and HAN_CHAR(nxt) and (reduplicated or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS))):
-            return "de5"
+        if nxt and HAN_CHAR(nxt) and (reduplicated or len(prev) == 4 or (len(prev) >= 2 and prev.endswith(_DE_ADVERB_ENDINGS))):
+            return "de5"  # 悄悄地, 一针一线地 (an idiom before 地 says how)
         if len(prev) >= 2 and nxt_tag.startswith("v") and not prev.endswith(tuple("块片在到下上满落土草场田园本各当外内")):
             return "de5"  # 科学地安排: a manner before its verb (这块地, 在地上 stay di4)
     elif char == "假":

@@ -47,7 +47,7 @@ _OVERRIDE = OVERRIDE
 # (not the period of a dotted abbreviation or of inches before a lower-case word: "a Ph.D. from the U.K.
 # and", "10 in. wide").
 _SENTENCE = re.compile(r".*?(?:(?:[。！？；;…\n]|!(?!=)|\?(?![\w%-]*=))+|"
-                       + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP)
+                       + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP) + r"(?<!\d [NSEW])"  # 88 S. Elm Dr.
                        + r"(?!(?<=\.[A-Za-z])\.\s+[a-z])(?!(?<=\d in)\.\s+[a-z])(?!(?<=\din)\.\s+[a-z])\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(f"[A-Za-z0-9{HAN_CLASS}\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",

@@ -116,7 +116,8 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
     if word == "close":
         return "verb" if verb_slot and n1 not in {"to", "by", "enough", "friend", "friends"} else None
     if word == "object":
-        return "verb" if (p1 in _SUBJECTS or p1 in _MODALS) and n1 in {"", "to", "that", "strongly"} else None
+        plural_subject = p1.endswith("s") and not p1.endswith("ss") and p1 not in _DETERMINERS  # neighbors object to
+        return "verb" if (p1 in _SUBJECTS or p1 in _MODALS or plural_subject) and n1 in {"", "to", "that", "strongly"} else None
     if word == "bass":
         return "music" if n1 in _BASS_MUSIC_NEXT or p1 in _BASS_MUSIC_PREV else None
     if word == "bow":  # take a bow, bow to the audience (a bow tie, a ribbon's bow keep the default)
@@ -144,7 +145,9 @@ def force_homographs(text: str) -> str:
         end = min([i for i in (text.find(c, m.end(), hi) for c in ".!?;") if i >= 0] or [hi])
         sentence = text[start + 1:end]
         prev = [w.lower() for w in _WORD.findall(text[start + 1:m.start()])]
-        nxt = [w if w == "TV" else w.lower() for w in _WORD.findall(text[m.end():end])]
+        # a comma or colon right after the word ends its clause: "may contain lead, the utility warned"
+        after = "" if text[m.end():m.end() + 1] in (",", ":") else text[m.end():end]
+        nxt = [w if w == "TV" else w.lower() for w in _WORD.findall(after)]
         sense = _sense(word, prev, nxt, sentence)
         if sense is None:
             continue

@@ -203,7 +203,7 @@ def test_accuracy_on_normalization_tuning_sets(plain_fe: Frontend, name: str) ->
 
 @pytest.mark.parametrize("name", ["zh_polyphone_tuning_4.tsv", "zh_polyphone_tuning_5.tsv", "zh_polyphone_tuning_6.tsv",
                                   "zh_polyphone_tuning_7.tsv", "zh_polyphone_tuning_8.tsv", "zh_polyphone_tuning_9.tsv",
-                                  "zh_polyphone_tuning_10.tsv", "zh_polyphone_tuning_11.tsv"])
+                                  "zh_polyphone_tuning_10.tsv", "zh_polyphone_tuning_11.tsv", "zh_polyphone_tuning_12.tsv"])
 def test_accuracy_on_the_polyphone_tuning_sets_of_product_and_lesson_text(plain_fe: Frontend, name: str) -> None:
     report = evaluate(plain_fe, load_cases(DATA / "tuning" / name))
     assert report["accuracy"] >= 0.93, report["failures"]

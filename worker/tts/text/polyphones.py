@@ -356,7 +356,7 @@ def fix_single_char(char: str, prev: str, nxt: str, current: str, after: str = "
         if prev.endswith(("脾气", "性子", "很", "太", "真", "有点")):
             return "niu4"  # 脾气拗: stubborn (拗口 stays ao4)
     elif char == "落":
-        if prev.endswith(_LEFT_BEHIND) and re.match(rf"在(?:{_FORGOTTEN_AT})", after):
+        if prev.endswith(_LEFT_BEHIND) and re.match(rf"在了?(?:{_FORGOTTEN_AT})", after):
             return "la4"  # 别把手机落在酒店: left behind (树叶落在地上 stays luo4)
     elif char == "了" and (prev.endswith(("不", "得")) or prev == "明") and nxt in ("", "，", "。", "了", "吗", "呢", "？"):
         return "liao3"  # 受不了, 明了

@@ -464,7 +464,7 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
      "Take 1 tablet twice daily; BP was 120 over 80; it closed plus three point four percent, an A plus and a B minus."),
     ("They won 3-1 after a 2-0 lead; 2/$5; SKU 88213; 8GB/256GB; 2FA.",
      ("They won 3 to 1 after a 2 to nothing lead; 2 for five dollars; S K U eight eight two one three; "
-      "8 gigabytes slash 256 gigabytes; 2 F A.")),
+      "8 gigabytes slash 256 gigabytes; two F A.")),
     ("It begins with https:// like every .org site; user_name, file.pdf.",
      "It begins with H T T P S colon slash slash like every dot org site; user underscore name, file dot P D F."),
 ])

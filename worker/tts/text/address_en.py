@@ -33,7 +33,7 @@ _DIGIT_WORDS = ("oh", "one", "two", "three", "four", "five", "six", "seven", "ei
 # "City, IL 62704": the state's code only before a ZIP code, where it cannot be a word (IN, OR, ME).
 _STATE_ZIP = re.compile(rf"(?<=, )({'|'.join(_STATES)}) (\d{{5}})(?:-(\d{{4}}))?\b")
 # A single-letter direction with its period between a house number and a capitalised street name.
-_STREET_DIRECTION = re.compile(r"(?<=\d )([NSEW])\.? (?=[A-Z][a-z])")
+_STREET_DIRECTION = re.compile(r"(?<=\d )([NSEW])\. (?=[A-Z][a-z])")
 _CORNER = re.compile(r"\b(NE|NW|SE|SW) (?=corner|side|entrance|quadrant)")
 _HOUSE_NUMBER = re.compile(r"(?<![\w.,$#/-])(\d{3,5})(?= (?:North|South|East|West|[A-Z][a-z]+ (?:St|Ave|Rd|Blvd|Dr|Ln|"
                            r"Way|Ct|Pl|Street|Avenue|Road|Boulevard|Drive|Lane|Court|Place)\b))")

@@ -156,8 +156,9 @@ def _money(m: re.Match[str]) -> str:
 
 
 def _scaled(m: re.Match[str]) -> str:
-    """3.5M views "three point five million", 10K runners "ten thousand" (a 5K or 10K run, 4K video stay)."""
-    if m.group(2) == "K" and (float(m.group(1)) < 10 or re.match(r"\s+(?:run|race|walk|fun|trail)", m.string[m.end():])):
+    """3.5M views "three point five million", 10K runners "ten thousand" (a 5K or 10K run, 4K video and 3M the
+    company stay)."""
+    if m.group(0) == "3M" or m.group(2) == "K" and (float(m.group(1)) < 10 or re.match(r"\s+(?:run|race|walk|fun|trail)", m.string[m.end():])):
         return m.group(0)
     return f"{m.group(1)} {_SCALES[m.group(2)]}"
 
@@ -203,7 +204,8 @@ def _signs_and_shorthand(text: str) -> str:
     text = re.sub(r"(?<![\d.])(\d+)m (?=relay|dash|sprint|hurdles|freestyle|butterfly|backstroke|breaststroke|medley)", r"\1 meter ", text)
     text = re.sub(r"(?<=\bin )(\d+\.\d+) s\b", r"\1 seconds", text)
     text = re.sub(r"(?<![\w.])(\d)([A-Z]{2,3})\b",
-                  lambda m: m.group(0) if m.group(2) in _EN_UNITS else f"{m.group(1)} {' '.join(m.group(2))}", text)  # 2FA
+                  lambda m: m.group(0) if m.group(2) in _EN_UNITS else f"{num2words(int(m.group(1)))} {' '.join(m.group(2))}",
+                  text)  # 2FA, 4WD (the digit said first, so W is not read as watts)
     return re.sub(r"(?<=\d)-?pk\b", "-pack", text)
 
 

@@ -211,7 +211,8 @@ def test_accuracy_on_the_polyphone_tuning_sets_of_product_and_lesson_text(plain_
 
 @pytest.mark.parametrize(("name", "least"), [("en_reading.tsv", 0.98), ("en_reading_tuning_4.tsv", 0.95),
                                               ("en_homographs_tuning_3.tsv", 0.97), ("en_homographs_tuning_4.tsv", 0.95),
-                                              ("en_reading_tuning_5.tsv", 0.97), ("en_reading_tuning_6.tsv", 0.95)])
+                                              ("en_reading_tuning_5.tsv", 0.97), ("en_reading_tuning_6.tsv", 0.95),
+                                              ("en_homographs_tuning_5.tsv", 0.9)])
 def test_accuracy_on_english_tuning_sets(plain_fe: Frontend, name: str, least: float) -> None:
     report = evaluate_en(plain_fe, load_en_cases(DATA / "tuning" / name))
     assert report["accuracy"] >= least, report["failures"]
@@ -378,6 +379,9 @@ def test_polyphones_read_from_their_neighbours(plain_fe: Frontend, text: str, wo
     ("Read Section 4 before Friday.", "ɹˈid"),  # an order at the start ...
     ("Read by millions, it is a classic.", "ɹˈɛd"),  # ... not a participle
     ("Several neighbors object to the plan.", "əbʤˈɛkt"),  # a plural subject's verb
+    ("Most volunteers live within walking distance.", "lˈɪv"),  # ... as here,
+    ("The band plays live on Friday.", "lˈIv"),  # ... but not after a verb
+    ("He spent years as an invalid, cared for at home.", "ˈɪnvəlɪd"),  # an article, the word, a stop: the noun
     ("Old pipes may contain lead, the utility warned.", "lˈɛd"),  # a comma ends the clause
     ("Service will resume at noon.", "ɹəzˈum"),
     ("Old pipes can contain lead, so test your water.", "lˈɛd"),

@@ -175,7 +175,7 @@ class _OfflineG2P(en.G2P):
         """The small tagger's usual slips on words read by their part of speech (record, project):
         an order at the start ("Tear along the line", "Insert the card"), a verb after "to" ("to
         console families") or after a bare plural subject ("Muscles contract and relax"), and a noun
-        after a noun ("of vanilla extract to", "the new games console ships")."""
+        after a noun ("of vanilla extract to", "the new games console ships") or between an article and a stop."""
         tags = [t.tag for t in out] + ["", ""]
         for i, token in enumerate(out):
             if not isinstance(self.lexicon.golds.get(token.text.lower()), dict):
@@ -192,6 +192,8 @@ class _OfflineG2P(en.G2P):
                 token.tag = "VBP"
             elif token.tag in ("VB", "VBP") and before in ("NN", "NNS") and before2 in _NOUN_PHRASE and after in _NOUN_END:
                 token.tag = "NN"
+            elif token.tag.startswith("JJ") and before == "DT" and after in (",", ".", ":", ";"):
+                token.tag = "NN"  # an article, then the word, then a stop: "as an invalid," is the noun
 
     @staticmethod
     def _ends_plural_clause(out: list[Any], i: int, before: str, after: str) -> bool:

@@ -31,6 +31,8 @@ _LIVE_ADJ_NEXT = frozenset({"stream", "streams", "streaming", "concert", "concer
                   "TV", "tv", "now", "today", "from", "online", "score", "scores"})
 _LIVE_ADJ_PREV = frozenset({"a", "the", "is", "are", "was", "were", "be", "broadcast", "go", "goes", "going", "went", "gone",
                   "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"})
+_LIVE_VERB_NEXT = frozenset({"in", "within", "near", "on", "at", "with", "together", "alone", "abroad", "here", "there",
+                             "nearby", "longer", "independently", "off", "across", "close", "far", "mostly", "only"})
 _MINUTE_ADJ_NEXT = frozenset({"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
                     "trace", "traces", "difference", "differences", "change", "changes", "fraction", "size", "portion",
                     "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose",
@@ -101,7 +103,9 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
             return "metal"
         return None
     if word == "live":
-        if p1 in _PLURAL_SUBJECTS or p1 in _MODALS or p1 in {"and", "still", "also", "now"}:
+        plural_subject = (p1.endswith("s") and not p1.endswith("ss") and p1 not in _LIVE_ADJ_PREV
+                          and n1 in _LIVE_VERB_NEXT - _LIVE_ADJ_NEXT)  # volunteers live within (the band plays live on)
+        if p1 in _PLURAL_SUBJECTS or p1 in _MODALS or p1 in {"and", "still", "also", "now"} or plural_subject:
             return "verb"
         if p1 in _LIVE_ADJ_PREV or n1 in _LIVE_ADJ_NEXT:
             return "adjective"

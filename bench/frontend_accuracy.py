@@ -65,10 +65,10 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("zh_poly_tuning_6", DATA / "tuning" / "zh_polyphone_tuning_6.tsv", "zh", "tuning"),  # 86.7 % before
     EvalSet("zh_poly_tuning_7", DATA / "tuning" / "zh_polyphone_tuning_7.tsv", "zh", "tuning"),  # 79.0 % before
     EvalSet("zh_poly_tuning_8", DATA / "tuning" / "zh_polyphone_tuning_8.tsv", "zh", "tuning"),  # 90.0 % before
+    EvalSet("zh_poly_tuning_9", DATA / "tuning" / "zh_polyphone_tuning_9.tsv", "zh", "tuning"),  # 75.8 % before
     EvalSet("zh_poly_tuning_10", DATA / "tuning" / "zh_polyphone_tuning_10.tsv", "zh", "tuning"),  # 85.0 % before
     EvalSet("zh_poly_tuning_11", DATA / "tuning" / "zh_polyphone_tuning_11.tsv", "zh", "tuning"),  # 80.0 % before
     EvalSet("zh_poly_tuning_12", DATA / "tuning" / "zh_polyphone_tuning_12.tsv", "zh", "tuning"),  # 96.3 % before
-    EvalSet("zh_poly_tuning_9", DATA / "tuning" / "zh_polyphone_tuning_9.tsv", "zh", "tuning"),  # 75.8 % before
     EvalSet("zh_norm_tuning_4", DATA / "tuning" / "zh_normalization_tuning_4.tsv", "zh", "tuning"),  # 94.5 % before
     EvalSet("zh_norm_tuning_5", DATA / "tuning" / "zh_normalization_tuning_5.tsv", "zh", "tuning"),  # 86.0 % before
     # English reading of product and lesson text, written from outside the project for rules (73.6 % before).

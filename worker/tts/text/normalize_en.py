@@ -45,6 +45,7 @@ from worker.tts.text.dates_en import MONTH_ABBREVIATIONS, read_dates
 from worker.tts.text.homographs_en import force_homographs
 from worker.tts.text.math_en import read_math
 from worker.tts.text.phones_en import read_phone_numbers, say_digits
+from worker.tts.text.shorthand_en import read_shorthand
 from worker.tts.text.web_en import read_web
 
 _CURRENCY = MappingProxyType({"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny"), "¥": ("yuan", "fen")})
@@ -174,39 +175,6 @@ def _duration(m: re.Match[str]) -> str:
     parts = [(int(m.group(k)), w) for k, w in ((1, "hour"), (2, "minute"), (3, "second")) if int(m.group(k))]
     said = [f"{num2words(n)} {w}{'' if n == 1 else 's'}" for n, w in parts]
     return ", ".join(said[:-1]) + (", and " if len(said) > 2 else " and ") + said[-1] if len(said) > 1 else "".join(said)
-
-
-_VULGAR = MappingProxyType({"½": "1/2", "¼": "1/4", "¾": "3/4", "⅓": "1/3", "⅔": "2/3", "⅛": "1/8"})
-_SCORE_WORDS = r"(?i:won|lost|beat|beats|lead|led|leads|score|scored|victory|win|defeat|defeated|tied|trailing|trail)"
-
-
-def _score(m: re.Match[str]) -> str:
-    """won 3-1 "three to one", a 2-0 lead "two to nothing"."""
-    before, a, b = (m.group(1) + " ", m.group(2), m.group(3)) if m.group(1) else ("", m.group(4), m.group(5))
-    return f"{before}{a} to {'nothing' if b == '0' else b}"
-
-
-def _signs_and_shorthand(text: str) -> str:
-    """Signs and shorthand a reader expands: +3.4% "plus", A+ "A plus", 2/$5 "2 for $5", 802.11ax,
-    8GB/256GB "slash", a blood pressure 120/80 "over", a score 2-0 "two to nothing", ½ alone "1/2",
-    the 100m "meters", 9.58 s "seconds", 2FA "2 F A", a 3-pk "3-pack"."""
-    text = re.sub(r"(?<![\w.])([+-])(?=\d+(?:\.\d+)?%)", lambda m: "plus " if m.group(1) == "+" else "minus ", text)
-    text = re.sub(r"\b([A-F])([+-])(?=[\s,.;:)]|$)", lambda m: m.group(1) + (" plus" if m.group(2) == "+" else " minus"), text)
-    text = re.sub(r"(?<![\w/])(\d+)/(?=[$€£]\d)", r"\1 for ", text)
-    text = re.sub(r"\b802\.11([a-z]{1,2})\b", lambda m: "eight oh two dot eleven " + " ".join(m.group(1).upper()), text)
-    text = re.sub(r"(?<=[KMGT]B)/(?=\d)", " slash ", text)
-    text = re.sub(r"\b(BP|blood pressure)( (?:of|was|is|at|reading of) )(\d{2,3})/(\d{2,3})\b", r"\1\2\3 over \4", text)
-    text = re.sub(rf"\b({_SCORE_WORDS}(?: (?:a|an|the|by))?) (\d{{1,2}})-(\d{{1,2}})\b|(?<![\w.-])(\d{{1,2}})-(\d{{1,2}})"
-                  r"(?= (?:lead|win|victory|loss|defeat|halftime|final|score)\b)", _score, text)
-    text = re.sub(r"\bSKU[:#]?\s?(\d{3,})\b", lambda m: "S K U " + say_digits(m.group(1)), text)
-    text = re.sub(r"(?<![\d\w])(?<!and )([½¼¾⅓⅔⅛])", lambda m: _VULGAR[m.group(1)], text)  # 1½ stays "1 and a half"
-    text = re.sub(r"\bthe (\d+)m\b(?! (?:dollars|people|users))", r"the \1 meters", text)  # ran the 100m
-    text = re.sub(r"(?<![\d.])(\d+)m (?=relay|dash|sprint|hurdles|freestyle|butterfly|backstroke|breaststroke|medley)", r"\1 meter ", text)
-    text = re.sub(r"(?<=\bin )(\d+\.\d+) s\b", r"\1 seconds", text)
-    text = re.sub(r"(?<![\w.])(\d)([A-Z]{2,3})\b",
-                  lambda m: m.group(0) if m.group(2) in _EN_UNITS else f"{num2words(int(m.group(1)))} {' '.join(m.group(2))}",
-                  text)  # 2FA, 4WD (the digit said first, so W is not read as watts)
-    return re.sub(r"(?<=\d)-?pk\b", "-pack", text)
 
 
 def _minutes(mi: str) -> str:
@@ -383,7 +351,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<![\w:])([01]\d|2[0-3])([0-5]\d)\s?(?:hrs|hours)\b", _military, text)
     text = re.sub(r"(?<![\w:])(\d{1,2}):([0-5]\d):([0-5]\d)(?![\d:])", _duration, text)
     text = re.sub(r"(?:^|(?<=[:;,] )|(?<=\bor )|(?<=\band ))([a-h])\)\s+", lambda m: m.group(1).upper() + ", ", text)  # a) small
-    text = _signs_and_shorthand(text)
+    text = read_shorthand(text)
     text = read_math(text)
     text = _dates_and_numbers(text)
     text = re.sub(r"\bpp\.\s?(?=\d)", "pages ", text)

@@ -76,6 +76,7 @@ SETS: tuple[EvalSet, ...] = (
     EvalSet("en_homographs_tuning_3", DATA / "tuning" / "en_homographs_tuning_3.tsv", "en", "tuning"),  # 92.5 % before
     EvalSet("en_reading_tuning_5", DATA / "tuning" / "en_reading_tuning_5.tsv", "en", "tuning"),  # 79.0 % before
     EvalSet("en_reading_tuning_6", DATA / "tuning" / "en_reading_tuning_6.tsv", "en", "tuning"),  # 64.4 % before
+    EvalSet("en_reading_tuning_7", DATA / "tuning" / "en_reading_tuning_7.tsv", "en", "tuning"),  # 69.0 % before
     EvalSet("en_homographs_tuning_4", DATA / "tuning" / "en_homographs_tuning_4.tsv", "en", "tuning"),  # 80.8 % before
     EvalSet("en_homographs_tuning_5", DATA / "tuning" / "en_homographs_tuning_5.tsv", "en", "tuning"),  # 86.0 % before
     EvalSet("zh_norm_sealed", DATA / "sealed" / "zh_normalization.tsv", "zh", "sealed"),

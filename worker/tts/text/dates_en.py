@@ -64,7 +64,7 @@ def _weekday_run(m: re.Match[str]) -> str:
 
 # A month and day without a year (12/24) is a date after a word of dates or beside another one in a
 # range; elsewhere it may be a fraction or a score.
-_DATE_WORD = r"(?i:on|from|until|till|by|before|after|since|through|thru|due|valid|starting|starts|ends?|expires?|between)"
+_DATE_WORD = r"(?i:on|from|until|till|by|before|after|since|through|thru|due|valid|starting|starts|ends?|expires?|between|delivery|arrives)"
 _MONTH_DAY_PAIR = r"(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])"
 _SLASHED_RANGE = re.compile(rf"(?<![\d/.-]){_MONTH_DAY_PAIR}\s?[-–]\s?{_MONTH_DAY_PAIR}(?![\d/])")
 _SLASHED_AFTER_WORD = re.compile(rf"\b({_DATE_WORD} ){_MONTH_DAY_PAIR}(?![\d/]|\.\d)")

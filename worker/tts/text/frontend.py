@@ -48,7 +48,7 @@ _OVERRIDE = OVERRIDE
 # and", "10 in. wide").
 _SENTENCE = re.compile(r".*?(?:(?:[。！？；;…\n]|!(?!=)|\?(?![\w%-]*=))+|"
                        + "".join(rf"(?<!\b{re.escape(a)})" for a in NO_STOP) + r"(?<!\d [NSEW])"  # 88 S. Elm Dr.
-                       + r"(?!(?<=\.[A-Za-z])\.\s+[a-z])(?!(?<=\d in)\.\s+[a-z])(?!(?<=\din)\.\s+[a-z])\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
+                       + r"(?!(?<=\.[A-Za-z])\.\s+[a-z])(?!(?<=\d in)\.\s+(?:[a-z]|[LWHD]\b))(?!(?<=\din)\.\s+[a-z])\.(?=\s|$))[”’」』》）)\"']*|.+", re.DOTALL)
 _SPEAKABLE = re.compile(f"[A-Za-z0-9{HAN_CLASS}\ue000-\uf8ff]")
 _EN_PUNCT = str.maketrans({"，": ",", "。": ".", "！": "!", "？": "?", "：": ":", "；": ";", "、": ",",
                            "“": "“", "”": "”", "（": "(", "）": ")"})

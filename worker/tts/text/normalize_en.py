@@ -67,7 +67,7 @@ _EN_UNITS = MappingProxyType({
     "Mbps": "megabits per second", "dB": "decibels", "nm": "nanometers", "mL": "milliliters", "L": "liters",
     "kcal": "kilocalories", "sq ft": "square feet", "m²": "square meters", "cm²": "square centimeters",
     "MP": "megapixels", "km²": "square kilometers", "ft²": "square feet", "m³": "cubic meters", "h": "hours",
-    "V": "volts", "px": "pixels", "fps": "frames per second",
+    "V": "volts", "px": "pixels", "fps": "frames per second", "gal": "gallons", "wks": "weeks", "wk": "weeks",
     "Gbit/s": "gigabits per second", "Mbit/s": "megabits per second", "pcs": "pieces", "°": "degrees",
 })
 _EN_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_EN_UNITS, key=len, reverse=True))
@@ -83,13 +83,14 @@ ABBREVIATIONS: Mapping[str, str] = MappingProxyType({
     "dept.": "department", "Apt.": "Apartment", "Blvd.": "Boulevard", "Rd.": "Road", "Ste.": "Suite", "Ltd.": "Limited", "Corp.": "Corporation",
 })
 # A rate's period after a slash: $9.99/mo "per month", 20/user "per user" (not 24/7 or and/or).
-_PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour"})
-_PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|user|seat)\b")
+_PERIODS = MappingProxyType({"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "oz": "ounce", "lb": "pound",
+                             "gal": "gallon"})
+_PER = re.compile(r"(?<=\w)/(month|mo|year|yr|week|wk|day|hour|hr|night|person|user|seat|oz|lb|gal|ream|box|case|pack)\b")
 # Inches after a number: a 65" screen (not when it closes a quotation opened before it); "inch"
 # before a noun after a determiner (a 65-inch screen), else "inches" (12 inches wide).
 _INCHES = re.compile(r"(?<=\d)[\"″](?=\s+([A-Za-z])|[\s,.;:)]|$)")
 _INCH_ABBREVIATION = re.compile(r"(?<=\d)\s?in\.(?=\s+[a-z]|[,;)])")  # 10 in. wide (not "in." ending a sentence)
-_DETERMINER = r"\b(?:a|an|the|this|that|our|its|your|their|every|each)\s+"
+_DETERMINER = r"\b(?:a|an|the|this|that|our|its|your|their|every|each|one)\s+(?:compact\s+|standard\s+|new\s+|small\s+)?"
 _DETERMINER_NUMBER = re.compile(_DETERMINER + r"[\d.,/]+(?:\s(?:by|x|×)\s[\d.,/]+)*$", re.IGNORECASE)
 _DETERMINER_BEFORE = re.compile(_DETERMINER + r"(?:[a-z]+\s+)?$", re.IGNORECASE)  # a (flat) $5 fee
 # A word after a measure that makes it describe a noun (a 10 km run), not what follows a quantity.
@@ -100,7 +101,7 @@ _CAPS_NUMBER = re.compile(r"(?<![A-Za-z0-9#])([A-Z]{1,5})(\d{1,2})(?![A-Za-z0-9]
 # A Roman numeral after a word that numbers things is its number (Part II "part two", World War
 # II, Vol. III), after a ruler's name an ordinal (Henry VIII "Henry the eighth"); elsewhere "II" or
 # "XL" may be letters or a size. Forty and over (L) only after a numbering word ("Size XL").
-_ROMAN = re.compile(r"(?<![\w.])([A-Z][a-z]+|Vol\.|Mk\.)\s(?=[IVXL])((?:XL|L?X{0,3})(?:IX|IV|V?I{0,3}))"
+_ROMAN = re.compile(r"(?<![\w.])(?<!Xbox )([A-Z][a-z]+|Vol\.|Mk\.)\s(?=[IVXL])((?:XL|L?X{0,3})(?:IX|IV|V?I{0,3}))"
                     r"(?![\w-]|['’](?!s\b))")
 _NUMBERING = frozenset({"Part", "Chapter", "Unit", "Lesson", "Level", "Phase", "Stage", "Section", "Volume", "Vol.", "Book",
                         "Act", "Scene", "Type", "Class", "Grade", "Step", "Round", "Season", "Episode", "War", "Article",
@@ -121,7 +122,7 @@ _PHRASES = MappingProxyType({"YoY": "year over year", "QoQ": "quarter over quart
                              "IPv4": "I P V four", "IPv6": "I P V six"})
 # Words whose period is not the end of a sentence (used by the frontend's sentence splitter).
 NO_STOP = ("Dr", "Mr", "Mrs", "Ms", "St", "No", "vs", "Prof", "Fig", "Jr", "Sr", "Mt", "Ave", "Dept", "a.m", "p.m", "pp", "ext", "Ext",
-           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", "dept", "Apt", "Rm", "Hwy", "Rte", "Sz", "ea", "Blvd", "Rd", "Ste", "Corp",
+           "e.g", "i.e", "cf", "incl", "approx", "Approx", "pcs", "max", "min", "qty", "dept", "Apt", "Rm", "Hwy", "Rte", "Sz", "ea", "oz", "ct", "est", "fl", "ft", "lbs", "Blvd", "Rd", "Ste", "Corp",
            *MONTH_ABBREVIATIONS, *_NUMBERED_ABBREVIATIONS)
 
 
@@ -159,7 +160,9 @@ def _money(m: re.Match[str]) -> str:
 def _scaled(m: re.Match[str]) -> str:
     """3.5M views "three point five million", 10K runners "ten thousand" (a 5K or 10K run, 4K video and 3M the
     company stay)."""
-    if m.group(0) == "3M" or m.group(2) == "K" and (float(m.group(1)) < 10 or re.match(r"\s+(?:run|race|walk|fun|trail)", m.string[m.end():])):
+    after = m.string[m.end():]
+    if m.group(0) == "3M" or m.group(2) == "K" and (float(m.group(1)) < 10 or re.match(r"\s+(?:run|race|walk|fun|trail|"
+                                                                                      r"(?:white |rose |yellow )?gold)", after)):
         return m.group(0)
     return f"{m.group(1)} {_SCALES[m.group(2)]}"
 
@@ -338,12 +341,13 @@ def normalize_en(text: str) -> str:
     text = _INCH_ABBREVIATION.sub(lambda m: " inch" if _UNIT_BEFORE_NOUN.match(m.string, m.end()) else " inches", text)
     text = re.sub(r"(\d)\s?([½¼¾⅓⅔⅛⅜⅝⅞])", r"\1 and \2", text)  # 1½ cups: one and a half
     text = _CAPS_NUMBER.sub(r"\1 \2", text)
-    text = re.sub(r"(?<!\S)~\s?(?=\d)", "about ", text)  # ~2 hours
+    text = re.sub(r"(?<!\S)~\s?(?=[$€£]?\d)", "about ", text)  # ~2 hours, ~$40
     text = re.sub(r"\b(degrees?) ([CF])\b(?!\.\w)", lambda m: f"{m.group(1)} {'Celsius' if m.group(2) == 'C' else 'Fahrenheit'}", text)
     text = re.sub(r"(?<=\d)\s?pcs\.(?=\s+[a-z]|[,;)])", " pieces", text)  # 12 pcs. and a case
     text = re.sub(r"(?<![\w.])v(?=\d+(?:\.\d+)+\b)", "version ", text)  # v2.1.3
     text = re.sub(r"(?<![\w.])(\d+)\.(\d+)\.(\d+)(?![\w.]|\.\d)", r"\1 point \2 point \3", text)  # 2.1.3
-    text = re.sub(r"(?<=\d)\s?(min|mins|hr|hrs|sec|oz|lbs?|ft|tsp|tbsp)\.(?=\s+[a-z])", r" \1", text)  # 30 min. to bake
+    text = re.sub(r"(?<=\d)\s?(min|mins|hr|hrs|sec|oz|lbs?|ft|tsp|tbsp)\.(?=\s+[a-z]|\s+[A-Z]{2,})", r" \1", text)  # 30 min. to bake
+    text = re.sub(r"(?<=\d)\s?fl\.?\s?oz\.?(?=\s|$)", " fl oz", text)  # 150 fl. oz.
     text = re.sub(r"(\d\s?h\s?\d{1,2})\s?m\b", r"\1 min", text)  # 1h 30m: minutes after hours
     text = re.sub(r"(?<![\w$€£¥.])(\d+(?:\.\d+)?)([KMB])(?=\s+[a-z])", _scaled, text)
     text = re.sub(r"(?<![\w.])(\d+)¢", lambda m: num2words(int(m.group(1))) + (" cent" if m.group(1) == "1" else " cents"), text)
@@ -367,6 +371,7 @@ def normalize_en(text: str) -> str:
     text = re.sub(r"(?<=bytes) (?=RAM\b)", " of ", text)  # 16GB RAM: sixteen gigabytes of RAM
     text = _UNIT_AFTER_FRACTION.sub(lambda m: f"{m.group(1)} {_EN_UNITS[m.group(3)] if m.group(2) else _singular(_EN_UNITS[m.group(3)])}",
                                     text)  # a quarter teaspoon; 2 and a half teaspoons
+    text = re.sub(r"\b(one|a) (half|quarter|third|eighth) inches\b", r"\1 \2 inch", text)  # 1/4" thick
     text = re.sub(r"(?<![A-Za-z0-9])([A-Z]{1,3})(\d{3,4})(?![A-Za-z0-9])", _model, text)
     text = _DECIMAL.sub(lambda m: num2words(int(m.group(1))) + " point " + say_digits(m.group(2)), text)
     return force_homographs(text)

@@ -13,6 +13,12 @@ from worker.tts.text.phones_en import say_digits
 
 _UNIT_LETTERS = frozenset({"GB", "MB", "KB", "TB", "MP"})  # 8GB is a measure, not letters to spell
 _VULGAR = MappingProxyType({"½": "1/2", "¼": "1/4", "¾": "3/4", "⅓": "1/3", "⅔": "2/3", "⅛": "1/8"})
+_SIZES = MappingProxyType({"XXS": "double extra small", "XS": "extra small", "S": "small", "M": "medium", "L": "large",
+                          "XL": "extra large", "XXL": "double extra large", "2XL": "double extra large",
+                          "XXXL": "triple extra large", "3XL": "triple extra large"})
+_SIZE = r"(?:XXS|XS|S|M|L|XL|XXL|2XL|XXXL|3XL)"
+# "sizes S, M, L and XL": letters after the word size are sizes
+_SIZE_LIST = re.compile(rf"(?<=\b[Ss]izes )({_SIZE}(?:(?:,\s*|,?\s+(?:and|or|to)\s+|\s?-\s?){_SIZE})*)\b|(?<=\b[Ss]ize ){_SIZE}\b")
 _SCORE_WORDS = r"(?i:won|lost|beat|beats|lead|led|leads|score|scored|victory|win|defeat|defeated|tied|trailing|trail)"
 
 
@@ -42,4 +48,21 @@ def read_shorthand(text: str) -> str:
     text = re.sub(r"(?<![\w.])(\d)([A-Z]{2,3})\b",
                   lambda m: m.group(0) if m.group(2) in _UNIT_LETTERS else f"{num2words(int(m.group(1)))} {' '.join(m.group(2))}",
                   text)  # 2FA, 4WD (the digit said first, so W is not read as watts)
+    text = _SIZE_LIST.sub(lambda m: re.sub(_SIZE, lambda s: _SIZES[s.group(0)], m.group(0)), text)
+    text = re.sub(r"\b(\d{2})W\s?x\s?(\d{2})L\b", r"\1 waist by \2 length", text)  # 32W x 30L
+    text = re.sub(r"\b(\d)T\s?-\s?(\d)T\b", r"\1 T to \2 T", text)  # toddler sizes 2T-5T
+    text = re.sub(r"\b(\d{1,2})K (?=(?:white |rose |yellow |solid )?gold)", r"\1 karat ", text)  # 14K gold
+    text = re.sub(r"(?<=\d) ct\.?(?=\s)", " count", text)  # 100 ct. capsules
+    text = re.sub(r"(?<=[a-z] )x(\d)\b", r"times \1", text)  # toothbrush heads x2
+    text = re.sub(r"\bqty\b\.?", "quantity", text)
+    text = re.sub(r"(?:(?<=\bat )|(?<=\d\.\d))(\d*)A\b", r"\1 amps", text)  # 12V at 1.5A
+    text = re.sub(r"\bHE\b(?= (?:machines?|washers?|detergents?)\b)", "H E", text)
+    text = re.sub(r"\b(an? )(\d+(?:\.\d+)?) ?m\b(?= [a-z])", r"\1\2 meter", text)  # a 2.4 m cable
+    text = re.sub(r"\bA/C\b", "A C", text)
+    text = re.sub(r"\bSeries X\|S\b", "Series X and S", text)
+    text = re.sub(r"\best\. (?=[a-z])", "estimated ", text)  # est. delivery
+    text = re.sub(r"(?<=\d)'\s?x\s?(\d+)'", r" by \1", text)  # a 10'x12' rug: ten by twelve
+    text = re.sub(r"(?<=\d) in\./(?=\d)", " inches or ", text)  # 15 in./38 cm
+    text = re.sub(r"(?<=\d) in\. (?=[LWHD]\b)", " inches ", text)  # 72 in. L x 30 in. W
+    text = re.sub(r"(?<=\b[LWHD]) x (?=\d)", " by ", text)
     return re.sub(r"(?<=\d)-?pk\b", "-pack", text)

@@ -461,12 +461,11 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("Tea in Tokyo is ¥500; a flat $4.95 fee.", "Tea in Tokyo is five hundred yen; a flat four dollar and ninety-five cent fee."),
     ("The 1st-3rd of March, billing dept.", "The first to the third of March, billing department."),
     ("Sizes S, M and XL; 32W x 30L; 2T-5T; solid 14K gold; 100 ct. pills; qty 3; ~$40.",
-     "Sizes small, medium and extra large; 32 waist by 30 length; 2 T to 5 T; solid 14 karat gold; 100 count pills; "
-     "quantity 3; about forty dollars."),
+     ("Sizes small, medium and extra large; 32 waist by 30 length; 2 T to 5 T; solid 14 karat gold; 100 count pills; "
+      "quantity 3; about forty dollars.")),
     ("It outputs 12V at 1.5A; a 2.4 m cable; each is 1/4\" thick; $0.99/oz; Xbox Series X|S.",
-     "It outputs 12 volts at one point five amps; a two point four meter cable; each is one quarter inch thick; "
-     "ninety-nine cents per ounce; "
-     "Xbox Series X and S."),
+     ("It outputs 12 volts at one point five amps; a two point four meter cable; each is one quarter inch thick; "
+      "ninety-nine cents per ounce; Xbox Series X and S.")),
     ("Mail it to 4500 W. Oak Blvd., Apt. 12B, Austin, TX 78701.",  # W. is West here, not watts
      "Mail it to forty-five hundred West Oak Boulevard, Apartment 12 B, Austin, Texas seven eight seven oh one."),
     ("Meet at the NE corner, Rm. 1204, then Hwy 101 to Flight UA 837.",

@@ -466,6 +466,9 @@ def test_english_readings_follow_the_part_of_speech(plain_fe: Frontend, text: st
     ("It outputs 12V at 1.5A; a 2.4 m cable; each is 1/4\" thick; $0.99/oz; Xbox Series X|S.",
      ("It outputs 12 volts at one point five amps; a two point four meter cable; each is one quarter inch thick; "
       "ninety-nine cents per ounce; Xbox Series X and S.")),
+    ("In sizes S-XL; a 1.5 ct diamond; a 2.4 m cable, a 5m fine; the 400m hurdles, the 2m followers.",
+     ("In sizes small to extra large; a one point five carat diamond; a two point four meter cable, a 5m fine; "
+      "the 400 meter hurdles, the 2m followers.")),  # carats for gems; "5m" and "2m" before a plural stay (millions)
     ("Mail it to 4500 W. Oak Blvd., Apt. 12B, Austin, TX 78701.",  # W. is West here, not watts
      "Mail it to forty-five hundred West Oak Boulevard, Apartment 12 B, Austin, Texas seven eight seven oh one."),
     ("Meet at the NE corner, Rm. 1204, then Hwy 101 to Flight UA 837.",

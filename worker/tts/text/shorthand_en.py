@@ -19,6 +19,7 @@ _SIZES = MappingProxyType({"XXS": "double extra small", "XS": "extra small", "S"
 _SIZE = r"(?:XXS|XS|S|M|L|XL|XXL|2XL|XXXL|3XL)"
 # "sizes S, M, L and XL": letters after the word size are sizes
 _SIZE_LIST = re.compile(rf"(?<=\b[Ss]izes )({_SIZE}(?:(?:,\s*|,?\s+(?:and|or|to)\s+|\s?-\s?){_SIZE})*)\b|(?<=\b[Ss]ize ){_SIZE}\b")
+_GEM = re.compile(r"\s+(?:t\.?w\.?\s+)?(?:diamonds?|sapphires?|rub(?:y|ies)|emeralds?|gems?|gemstones?|stones?)\b")
 _SCORE_WORDS = r"(?i:won|lost|beat|beats|lead|led|leads|score|scored|victory|win|defeat|defeated|tied|trailing|trail)"
 
 
@@ -42,22 +43,23 @@ def read_shorthand(text: str) -> str:
                   r"(?= (?:lead|win|victory|loss|defeat|halftime|final|score)\b)", _score, text)
     text = re.sub(r"\bSKU[:#]?\s?(\d{3,})\b", lambda m: "S K U " + say_digits(m.group(1)), text)
     text = re.sub(r"(?<![\d\w])(?<!and )([½¼¾⅓⅔⅛])", lambda m: _VULGAR[m.group(1)], text)  # 1½ stays "1 and a half"
-    text = re.sub(r"\bthe (\d+)m\b(?! (?:dollars|people|users))", r"the \1 meters", text)  # ran the 100m
+    text = re.sub(r"\bthe (\d+)m\b(?! [a-z]+s\b)", r"the \1 meters", text)  # ran the 100m (the 2m followers: millions)
     text = re.sub(r"(?<![\d.])(\d+)m (?=relay|dash|sprint|hurdles|freestyle|butterfly|backstroke|breaststroke|medley)", r"\1 meter ", text)
     text = re.sub(r"(?<=\bin )(\d+\.\d+) s\b", r"\1 seconds", text)
     text = re.sub(r"(?<![\w.])(\d)([A-Z]{2,3})\b",
                   lambda m: m.group(0) if m.group(2) in _UNIT_LETTERS else f"{num2words(int(m.group(1)))} {' '.join(m.group(2))}",
                   text)  # 2FA, 4WD (the digit said first, so W is not read as watts)
-    text = _SIZE_LIST.sub(lambda m: re.sub(_SIZE, lambda s: _SIZES[s.group(0)], m.group(0)), text)
+    text = _SIZE_LIST.sub(lambda m: re.sub(_SIZE, lambda s: _SIZES[s.group(0)], re.sub(r"\s?-\s?", " to ", m.group(0))),
+                          text)  # sizes S-XL: small to extra large
     text = re.sub(r"\b(\d{2})W\s?x\s?(\d{2})L\b", r"\1 waist by \2 length", text)  # 32W x 30L
     text = re.sub(r"\b(\d)T\s?-\s?(\d)T\b", r"\1 T to \2 T", text)  # toddler sizes 2T-5T
     text = re.sub(r"\b(\d{1,2})K (?=(?:white |rose |yellow |solid )?gold)", r"\1 karat ", text)  # 14K gold
-    text = re.sub(r"(?<=\d) ct\.?(?=\s)", " count", text)  # 100 ct. capsules
+    text = re.sub(r"(?<=\d) ct\.?(?=\s)", lambda m: " carat" if _GEM.match(m.string, m.end()) else " count", text)  # 100 ct.
     text = re.sub(r"(?<=[a-z] )x(\d)\b", r"times \1", text)  # toothbrush heads x2
     text = re.sub(r"\bqty\b\.?", "quantity", text)
     text = re.sub(r"(?:(?<=\bat )|(?<=\d\.\d))(\d*)A\b", r"\1 amps", text)  # 12V at 1.5A
     text = re.sub(r"\bHE\b(?= (?:machines?|washers?|detergents?)\b)", "H E", text)
-    text = re.sub(r"\b(an? )(\d+(?:\.\d+)?) ?m\b(?= [a-z])", r"\1\2 meter", text)  # a 2.4 m cable
+    text = re.sub(r"\b(an? )(\d+(?:\.\d+)?) m\b(?= [a-z])", r"\1\2 meter", text)  # a 2.4 m cable (a 5m fine is money)
     text = re.sub(r"\bA/C\b", "A C", text)
     text = re.sub(r"\bSeries X\|S\b", "Series X and S", text)
     text = re.sub(r"\best\. (?=[a-z])", "estimated ", text)  # est. delivery

@@ -39,7 +39,8 @@ _HOUSE_NUMBER = re.compile(r"(?<![\w.,$#/-])(\d{3,5})(?= (?:North|South|East|Wes
                            r"Way|Ct|Pl|Street|Avenue|Road|Boulevard|Drive|Lane|Court|Place)\b))")
 # A room, suite or gate, a highway, a flight: the number said in pairs.
 _NUMBERED_PLACE = re.compile(r"\b(Room|Rm\.|Suite|Ste\.|Hwy\.?|Highway|Route|Rte\.|Flight [A-Z0-9]{2})\s?(\d{2,4})\b")
-_PLACE_WORDS = MappingProxyType({"Rm.": "Room", "Ste.": "Suite", "Hwy": "Highway", "Hwy.": "Highway", "Rte.": "Route"})
+# (Ste. stays for normalize_en's abbreviations, which say it "Suite" wherever it stands.)
+_PLACE_WORDS = MappingProxyType({"Rm.": "Room", "Hwy": "Highway", "Hwy.": "Highway", "Rte.": "Route"})
 
 
 def _pairs(number: str) -> str:

@@ -31,8 +31,11 @@ _LIVE_ADJ_NEXT = frozenset({"stream", "streams", "streaming", "concert", "concer
                   "TV", "tv", "now", "today", "from", "online", "score", "scores"})
 _LIVE_ADJ_PREV = frozenset({"a", "the", "is", "are", "was", "were", "be", "broadcast", "go", "goes", "going", "went", "gone",
                   "stream", "streamed", "performed", "played", "aired", "shown", "its", "their", "our", "his", "her"})
+# After a plural subject, what makes live the verb (volunteers live within); not what also follows the
+# adjective (the band plays live on Friday).
 _LIVE_VERB_NEXT = frozenset({"in", "within", "near", "on", "at", "with", "together", "alone", "abroad", "here", "there",
-                             "nearby", "longer", "independently", "off", "across", "close", "far", "mostly", "only"})
+                             "nearby", "longer", "independently", "off", "across", "close", "far", "mostly", "only"}
+                            ) - _LIVE_ADJ_NEXT
 _MINUTE_ADJ_NEXT = frozenset({"amount", "amounts", "quantity", "quantities", "detail", "details", "particle", "particles",
                     "trace", "traces", "difference", "differences", "change", "changes", "fraction", "size", "portion",
                     "sample", "crack", "cracks", "hole", "holes", "organisms", "variation", "variations", "dose",
@@ -79,7 +82,13 @@ _BASS_MUSIC_PREV = frozenset({"deep", "rich", "punchy", "powerful", "booming", "
                               "less", "thumping", "low"})
 _RESUME_ADJECTIVES = frozenset({"updated", "current", "short", "detailed", "professional", "latest", "strong", "full",
                                 "one-page", "new", "written", "polished"})
+_RESUME_BEFORE = (_DETERMINERS - {"it", "them"}) | _RESUME_ADJECTIVES  # your resume, an updated resume
 _WORD = re.compile(r"[A-Za-z']+")
+
+
+def _plural(word: str) -> bool:
+    """A word that reads as a plural noun (neighbors, volunteers), not one ending in ss."""
+    return word.endswith("s") and not word.endswith("ss")
 _HOMOGRAPH = re.compile(r"(?<![A-Za-z\[])(read|lead|live|record|minute|wind|tear|close|present|object|desert|bass|bow|resume)"
                         r"(?![A-Za-z\]])", re.IGNORECASE)
 
@@ -103,8 +112,7 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
             return "metal"
         return None
     if word == "live":
-        plural_subject = (p1.endswith("s") and not p1.endswith("ss") and p1 not in _LIVE_ADJ_PREV
-                          and n1 in _LIVE_VERB_NEXT - _LIVE_ADJ_NEXT)  # volunteers live within (the band plays live on)
+        plural_subject = _plural(p1) and p1 not in _LIVE_ADJ_PREV and n1 in _LIVE_VERB_NEXT  # volunteers live within
         if p1 in _PLURAL_SUBJECTS or p1 in _MODALS or p1 in {"and", "still", "also", "now"} or plural_subject:
             return "verb"
         if p1 in _LIVE_ADJ_PREV or n1 in _LIVE_ADJ_NEXT:
@@ -120,7 +128,7 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
     if word == "close":
         return "verb" if verb_slot and n1 not in {"to", "by", "enough", "friend", "friends"} else None
     if word == "object":
-        plural_subject = p1.endswith("s") and not p1.endswith("ss") and p1 not in _DETERMINERS  # neighbors object to
+        plural_subject = _plural(p1) and p1 not in _DETERMINERS  # neighbors object to
         return "verb" if (p1 in _SUBJECTS or p1 in _MODALS or plural_subject) and n1 in {"", "to", "that", "strongly"} else None
     if word == "bass":
         return "music" if n1 in _BASS_MUSIC_NEXT or p1 in _BASS_MUSIC_PREV else None
@@ -128,7 +136,7 @@ def _sense(word: str, prev: list[str], nxt: list[str], sentence: str) -> str | N
         took_a = prev[-2:] in (["take", "a"], ["took", "a"], ["takes", "a"])
         return "bend" if took_a or (n1 in {"down", "to", "before"} and p1 not in _DETERMINERS) else None
     if word == "resume":  # a CV after a determiner or an adjective; the verb otherwise (misaki's reading)
-        return "noun" if p1 in _DETERMINERS - {"it", "them"} or p1 in _RESUME_ADJECTIVES else None
+        return "noun" if p1 in _RESUME_BEFORE else None
     if word == "minute":
         if n1 in _MINUTE_ADJ_NEXT or (p1 in _MINUTE_ADJ_PREV and n1 in {"", "and", "but", "or"}):
             return "adjective"

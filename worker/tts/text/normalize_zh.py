@@ -57,6 +57,7 @@ _UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 _PER = rf"(?:/(?P<per>{_UNIT_ALT}))?"  # a unit per unit: m³/h, L/min, mg/ml
 
 _NUM = r"\d+(?:\.\d+)?"
+_PROVINCE = "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"  # a plate's first character
 _HAN = "\u4e00-\u9fff"
 # A slash between a price or quantity and what it is counted by is 每: 元/年, 米/秒, 次/天 (是/否 stays).
 _PER_SLASH = re.compile(rf"(?<=[{_HAN}])/(?=(?:年|月|天|日|周|次|个|件|人|位|晚|份|瓶|盒|包|台|套|张|斤|小时|分钟|秒|公斤|千克|克|米"
@@ -242,8 +243,7 @@ RULES: tuple[Rule, ...] = (
     # rules below, whose leading \d+ would otherwise try every position of a long run
     (re.compile(r"\d{14,}"), lambda m: read_digits(m.group(0), yao=True)),
     # an order's number, a plate, a train: digit by digit with 幺 (订单20260305001, 京A·12345, G1234次)
-    (re.compile(r"(?<=订单)\d{6,}|(?<=[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·)[A-Z0-9]{5}"
-                r"|(?<=[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z])[A-Z0-9]{5}(?![A-Za-z0-9])"
+    (re.compile(rf"(?<=订单)\d{{6,}}|(?<={_PROVINCE}[A-Z]·)[A-Z0-9]{{5}}|(?<={_PROVINCE}[A-Z])[A-Z0-9]{{5}}(?![A-Za-z0-9])"
                 r"|(?<![A-Za-z][GDCZTKY])(?<=[GDCZTKY])\d{1,4}(?=次)"), lambda m: _digits_with_symbols(m.group(0), yao=True)),
     # a song's length 3'20" 三分二十秒; a resolution 1080P 一零八零P; PM2.5
     (re.compile(r"(?<![\d.])(\d{1,3})[′'](\d{1,2})[″\"]"), lambda m: read_cardinal(m.group(1)) + "分" + read_cardinal(m.group(2)) + "秒"),

@@ -176,6 +176,7 @@ def _glued_verb(char: str, following: str) -> str | None:
     reading, literary = _GLUED_VERBS.get(char, ("", ""))
     return reading if reading and HAN_CHAR(following) and following not in literary else None
 
+
 _FRUIT_LATER = re.compile(r"[^，。！？；]*?(?:果|瓜|籽|穗|种子)")
 # 干 after a verb of drying or draining is gan1 (晒干, 擦干, 榨干), not gan4 "to do" (苦干, 能干).
 _GAN1_AFTER = frozenset("晒吹擦沥控拧煮收蒸烤炒抹揩晾烘风阴烧熬榨掏吸喝烫冻")

@@ -115,7 +115,7 @@ class ZhG2P:
                     _apply_known_phrases(w, pys)
                     if w not in PHRASES_DICT and w[-2:] in NEUTRAL_SECOND and len(pys) == len(w):
                         pys[-1] = pys[-1][:-1] + "5"  # 最舒服, 红衣服: the neutral tone of the word inside
-                    if len(w) == 4 and w not in PHRASES_DICT and w[:2] in NEUTRAL_SECOND - {"地方"} and len(pys) == 4:
+                    if len(w) == 4 and w not in PHRASES_DICT and w[:2] != "地方" and w[:2] in NEUTRAL_SECOND and len(pys) == 4:
                         pys[1] = pys[1][:-1] + "5"  # 爷爷奶奶, 关系密切: jieba joined two words
                 if w in NEUTRAL_SECOND and len(pys) == 2:
                     pys[1] = pys[1][:-1] + "5"
